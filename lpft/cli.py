@@ -1,0 +1,101 @@
+"""The `lpft` command. Input errors are one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from lpft.errors import InputError
+
+
+def _settings(pairs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [list(map(str, header))] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def trial_json(trial: Any) -> dict[str, Any]:
+    r = trial.result
+    return {
+        "benchmark": trial.benchmark, "strategy": r.strategy, "status": r.status,
+        "selected_step": r.selected_step, "final": r.final, "hparams": r.hparams,
+        "backbone": trial.backbone, "weights": trial.weights, "device": trial.device,
+        "wall_time_s": round(trial.wall_time_s, 3), **({"extra": r.extra} if r.extra else {}),
+        "evaluations": [{"step": e.step, "eval_set": e.eval_set, "role": e.role, "accuracy": e.accuracy}
+                        for e in r.evaluations],
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lpft.trial import run_trial
+
+    trial = run_trial(args.benchmark, args.strategy, _settings(args.set))
+    r = trial.result
+    if args.json:
+        print(json.dumps(trial_json(trial)))
+        return 0
+    print(f"lpft run {trial.benchmark} --strategy {r.strategy}: backbone {trial.backbone} "
+          f"(weights {trial.weights}) on {trial.device}")
+    extra = "".join(f"   {k}: {v:.3g}" for k, v in r.extra.items())
+    print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
+          f"wall time: {trial.wall_time_s:.1f} s{extra}")
+    roles = {e.eval_set: e.role for e in r.evaluations}
+    print(format_table(["eval set", "role", "accuracy %"], [[k, roles[k], _pct(v)] for k, v in r.final.items()]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lpft.demo import run_demo
+
+    run_demo(quick=args.quick)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lpft", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray")
+    run.add_argument("benchmark")
+    run.add_argument("--strategy", required=True)
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="a benchmark parameter, backbone/weights/device, or hyperparameter")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    run.set_defaults(fn=cmd_run)
+
+    demo = sub.add_parser("demo", help="LP, FT and LP-FT on synthetic and a small digits, as a table")
+    demo.add_argument("--quick", action="store_true", help="smaller digits subsets (for tests)")
+    demo.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except InputError as e:
+        print(f"lpft: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

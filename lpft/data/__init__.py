@@ -1,0 +1,38 @@
+"""Benchmark registry: `load_benchmark(name, **params)` returns a `Benchmark`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lpft.data.base import Benchmark, Split
+from lpft.registry import Registry
+from lpft.settings import parse_into
+
+
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    params: type  # dataclass of the benchmark's parameters, with defaults
+    build: Callable[[Any], Benchmark]
+
+
+BENCHMARKS: Registry[BenchmarkEntry] = Registry("benchmark")
+
+
+def register(name: str, params: type) -> Callable[[Callable[[Any], Benchmark]], Callable[[Any], Benchmark]]:
+    def add(build: Callable[[Any], Benchmark]) -> Callable[[Any], Benchmark]:
+        BENCHMARKS.register(name)(BenchmarkEntry(params, build))
+        return build
+
+    return add
+
+
+def load_benchmark(name: str, **params: Any) -> Benchmark:
+    entry = BENCHMARKS[name]
+    return entry.build(parse_into(entry.params, params, name))
+
+
+# Importing the modules registers them.
+from lpft.data import digits, synthetic  # noqa: E402,F401
+
+__all__ = ["BENCHMARKS", "Benchmark", "Split", "load_benchmark", "register"]

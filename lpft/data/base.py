@@ -1,0 +1,61 @@
+"""What every benchmark returns: ID train/val/test and named OOD test sets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """Inputs and integer labels of one split. Images are uint8 (N, 3, H, W); vectors float (N, d)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    role: str  # "id_train", "id_val", "id_test" or "ood"
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"split has {len(self.x)} inputs but {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class Benchmark:
+    """A distribution shift: `splits` holds id_train, id_val, id_test and one entry per OOD set."""
+
+    name: str
+    params: Any  # the benchmark's parameter dataclass
+    splits: dict[str, Split]
+    num_classes: int
+    # The backbone the benchmark is meant for: (name, weights); overridable per run.
+    default_backbone: tuple[str, str]
+    # Per-strategy hyperparameter defaults suited to this benchmark's scale.
+    strategy_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Whether the classification head has a bias (the paper's linear model has none).
+    head_bias: bool = True
+    # Benchmark-owned pretrained weights (the synthetic B0), keyed by parameter name.
+    pretrained: dict[str, np.ndarray] = field(default_factory=dict)
+    # Benchmark-owned ground truth for analyses and tests (e.g. synthetic B*, the ID subspace).
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def train(self) -> Split:
+        return self.splits["id_train"]
+
+    @property
+    def eval_sets(self) -> dict[str, Split]:
+        """Every split a model is scored on: ID val, ID test, then each OOD set."""
+        return {k: s for k, s in self.splits.items() if s.role != "id_train"}
+
+    @property
+    def key(self) -> str:
+        """A short digest of name and parameters: the benchmark's part of a feature-cache key."""
+        blob = json.dumps({"name": self.name, "params": asdict(self.params)}, sort_keys=True)
+        return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"

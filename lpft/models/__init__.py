@@ -1,0 +1,7 @@
+"""Backbones (timm and the synthetic linear extractor), heads, feature extraction and its cache."""
+
+from lpft.models.backbone import ARCHITECTURES, Backbone, build_backbone, create_timm
+from lpft.models.classifier import Classifier
+from lpft.models.features import cached_features, extract
+
+__all__ = ["ARCHITECTURES", "Backbone", "Classifier", "build_backbone", "cached_features", "create_timm", "extract"]

@@ -1,0 +1,121 @@
+"""Backbones: any timm architecture, or the synthetic benchmark's linear extractor.
+
+A backbone maps preprocessed inputs to a feature vector; `weights` is `none`
+(seeded random init), `imagenet` (the packaged EfficientNet-Lite0 weights), a
+local checkpoint file, or `benchmark` (weights the benchmark itself defines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from lpft.data.base import Benchmark
+from lpft.errors import InputError
+from lpft.models import lite0
+from lpft.models.linear import LinearFeatures
+from lpft.registry import Registry
+
+
+@dataclass
+class Backbone:
+    name: str
+    weights: str
+    module: nn.Module  # preprocessed input -> (N, num_features)
+    num_features: int
+    mean: tuple[float, ...] | None  # image normalisation; None for vector inputs
+    std: tuple[float, ...] | None
+    digest: str  # of the initial weights: part of every feature-cache key
+    dtype: torch.dtype = torch.float32
+
+    @property
+    def transform_key(self) -> str:
+        return f"{self.name}|mean={self.mean}|std={self.std}"
+
+    def preprocess(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 images -> normalised float tensor; float vectors pass through."""
+        t = torch.as_tensor(x)
+        if self.mean is None:
+            return t.to(self.dtype)
+        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
+        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        return (t.float() / 255.0 - mean) / std
+
+
+def state_digest(module: nn.Module) -> str:
+    h = hashlib.sha256()
+    for key, value in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# Architectures that are not timm models; any other name goes to timm.
+ARCHITECTURES: Registry[Callable[[Benchmark, str, int], Backbone]] = Registry("architecture")
+
+
+@ARCHITECTURES.register("linear")
+def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
+    if benchmark.train.x.ndim != 2 or "weight" not in benchmark.pretrained:
+        raise InputError(f"backbone 'linear' needs a vector benchmark with its own extractor; "
+                         f"{benchmark.name!r} has none")
+    shape = benchmark.pretrained["weight"].shape
+    if weights == "benchmark":
+        w = torch.from_numpy(benchmark.pretrained["weight"])
+    elif weights == "none":
+        w = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) / np.sqrt(shape[1])
+    else:
+        raise InputError(f"weights {weights!r}: backbone 'linear' takes 'benchmark' or 'none'")
+    module = LinearFeatures(w.shape[1], w.shape[0]).double()
+    with torch.no_grad():
+        module.weight.copy_(w)
+    return Backbone("linear", weights, module, w.shape[0], None, None, state_digest(module), torch.float64)
+
+
+def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) -> nn.Module:
+    """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
+    import timm
+
+    if name not in timm.list_models():
+        raise InputError(f"backbone {name!r} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects
+        return _create_timm(timm, name, weights, num_classes)
+
+
+def _create_timm(timm, name: str, weights: str, num_classes: int) -> nn.Module:  # noqa: ANN001
+    if weights == "none":
+        return timm.create_model(name, pretrained=False, num_classes=num_classes)
+    if weights == "imagenet":
+        if name != "tf_efficientnet_lite0":
+            raise InputError(f"weights 'imagenet' ships only for tf_efficientnet_lite0; for {name!r} give a local file")
+        model = timm.create_model(name, pretrained=False, num_classes=num_classes)
+        state = lite0.timm_state_dict()
+        if num_classes != 1000:
+            state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+        model.load_state_dict(state, strict=num_classes == 1000 or num_classes == 0)
+        return model
+    path = Path(weights)
+    if not path.is_file():
+        raise InputError(f"weights file not found: {path} (use none, imagenet, or a local checkpoint path)")
+    return timm.create_model(name, pretrained=True, num_classes=num_classes,
+                             pretrained_cfg_overlay=dict(file=str(path)))
+
+
+def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name](benchmark, weights, seed)
+    if benchmark.train.x.ndim != 4:
+        raise InputError(f"backbone {name!r} needs images; benchmark {benchmark.name!r} has vectors")
+    import timm.data
+
+    model = create_timm(name, weights, num_classes=0, seed=seed)
+    cfg = timm.data.resolve_data_config({}, model=model)
+    return Backbone(name, weights, model, model.num_features, tuple(cfg["mean"]), tuple(cfg["std"]),
+                    state_digest(model))

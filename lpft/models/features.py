@@ -1,0 +1,69 @@
+"""Feature extraction (eval mode, no grad, batched) and its on-disk cache.
+
+Features are keyed by (initial-weights digest, benchmark + parameters, split,
+transform), so every LP trial and every LP-FT head reuses one extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lpft.data.base import Benchmark
+from lpft.models.backbone import Backbone
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LPFT_CACHE", Path.home() / ".cache" / "lpft"))
+
+
+def atomic_save(path: Path, array: np.ndarray) -> None:
+    """np.save to a temp file then rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@torch.no_grad()
+def extract(backbone: Backbone, x: np.ndarray, batch_size: int = 256, device: str = "cpu",
+            desc: str = "features") -> np.ndarray:
+    module = backbone.module.to(device)
+    was_training = module.training
+    module.eval()
+    out = []
+    for i in tqdm(range(0, len(x), batch_size), desc=desc, leave=False, disable=None):
+        out.append(module(backbone.preprocess(x[i:i + batch_size]).to(device)).cpu().numpy())
+    module.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, backbone.num_features))
+
+
+def feature_key(backbone: Backbone, benchmark: Benchmark, split: str) -> str:
+    blob = "|".join([backbone.digest, benchmark.key, split, backbone.transform_key])
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu",
+                    root: Path | None = None) -> dict[str, np.ndarray]:
+    """Features of every split, read from the cache or extracted once and written to it."""
+    folder = (root or cache_root()) / "features"
+    feats = {}
+    for name, split in benchmark.splits.items():
+        path = folder / f"{feature_key(backbone, benchmark, name)}.npy"
+        if path.is_file():
+            feats[name] = np.load(path)
+            continue
+        feats[name] = extract(backbone, split.x, device=device, desc=f"features {benchmark.name}/{name}")
+        atomic_save(path, feats[name])
+    return feats

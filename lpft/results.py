@@ -1,0 +1,67 @@
+"""The evaluation record every strategy returns, and the results schema of DESIGN.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Required columns of the results dataset, in order (DESIGN.md, "Results schema").
+REQUIRED_COLUMNS = ("sweep", "strategy", "trial_id", "seed", "step", "eval_set", "role", "accuracy")
+ROLES = ("id_val", "id_test", "ood")
+
+# Trial statuses (per-trial table).
+COMPLETED, STOPPED, DIVERGED, ERROR = "completed", "stopped", "diverged", "error"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of one model (at one step) on one eval set."""
+
+    step: int
+    eval_set: str
+    role: str
+    accuracy: float
+
+
+@dataclass
+class RunResult:
+    """What a strategy returns: every evaluation, the status, and the trained model."""
+
+    strategy: str
+    status: str
+    evaluations: list[Evaluation]
+    hparams: dict[str, Any]
+    model: Any = None  # the final torch module
+    # Hyperparameters that change along the run (LP's C per step of its regularisation path).
+    step_hparams: dict[int, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def accuracies(self, step: int) -> dict[str, float]:
+        return {e.eval_set: e.accuracy for e in self.evaluations if e.step == step}
+
+    @property
+    def selected_step(self) -> int | None:
+        """The step with the best ID val accuracy (earliest on ties), as the paper selects."""
+        val = [e for e in self.evaluations if e.role == "id_val"]
+        if not val:
+            return None
+        return max(val, key=lambda e: (e.accuracy, -e.step)).step
+
+    @property
+    def final(self) -> dict[str, float]:
+        step = self.selected_step
+        return {} if step is None else self.accuracies(step)
+
+    def rows(self, **columns: Any) -> list[dict[str, Any]]:
+        """Rows in the results schema; `columns` supplies sweep, trial_id, seed and hp.* values."""
+        def hp(step: int) -> dict[str, Any]:
+            merged = {**self.hparams, **self.step_hparams.get(step, {})}
+            return {f"hp.{k}": v for k, v in merged.items()}
+
+        return [
+            {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
+             "role": e.role, "accuracy": e.accuracy, **hp(e.step)}
+            for e in self.evaluations
+        ]

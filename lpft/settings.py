@@ -1,0 +1,38 @@
+"""Typed dataclasses from `key=value` strings: one conversion for the CLI, specs and trainables."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from lpft.errors import InputError
+
+
+def _convert(key: str, value: Any, kind: type) -> Any:
+    if not isinstance(value, str):
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}")
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return value.lower() in ("true", "1")
+        return kind(value)
+    except ValueError:
+        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}") from None
+
+
+def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Build dataclass `cls` from string or typed values, converting by field type."""
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(sorted(hints))})")
+    kwargs = {k: _convert(k, v, hints[k]) for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None

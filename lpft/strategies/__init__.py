@@ -1,0 +1,32 @@
+"""Strategy registry: plain functions `fn(benchmark, backbone, hparams, device, on_epoch) -> RunResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from lpft.registry import Registry
+from lpft.results import RunResult
+from lpft.strategies.ft import ft
+from lpft.strategies.lp import lp
+from lpft.strategies.lpft import lpft
+from lpft.strategies.params import FTParams, LPFTParams, LPParams
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    params: type
+    run: Callable[..., RunResult]
+    description: str
+
+
+STRATEGIES: Registry[Strategy] = Registry("strategy")
+for _s in (
+    Strategy("lp", LPParams, lp, "linear probe: logistic regression on frozen features over a C path"),
+    Strategy("ft", FTParams, ft, "full fine-tuning from a fresh head"),
+    Strategy("lpft", LPFTParams, lpft, "linear probe, then full fine-tuning from that head"),
+):
+    STRATEGIES.register(_s.name)(_s)
+
+__all__ = ["STRATEGIES", "Strategy", "FTParams", "LPFTParams", "LPParams"]

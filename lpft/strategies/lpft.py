@@ -1,0 +1,63 @@
+"""LP-FT: initialise the head by linear probing, then fine-tune everything.
+
+The head comes from `lp` (sklearn on cached features, computed once and cached)
+or, with probe_epochs > 0, from head-only SGD on the cached features, which is
+head-only training with the backbone frozen in eval mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from lpft.data.base import Benchmark
+from lpft.models.backbone import Backbone
+from lpft.models.classifier import Classifier
+from lpft.models.features import cached_features
+from lpft.results import DIVERGED, RunResult
+from lpft.strategies.lp import lp_head
+from lpft.strategies.params import LPFTParams
+from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
+
+
+def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str) -> nn.Linear | None:
+    """Head-only SGD for probe_epochs on cached features; None if it diverged."""
+    feats = cached_features(backbone, benchmark, device=device)
+    x, y = torch.from_numpy(feats["id_train"]).to(backbone.dtype), torch.from_numpy(benchmark.train.y)
+    head = nn.Linear(backbone.num_features, benchmark.num_classes, bias=benchmark.head_bias).to(backbone.dtype)
+    opt = torch.optim.SGD(head.parameters(), lr=hp.probe_lr, momentum=hp.momentum, weight_decay=hp.wd)
+    gen = torch.Generator().manual_seed(hp.seed)
+    bs = hp.batch_size or len(y)
+    for _ in range(hp.probe_epochs):
+        for idx in torch.randperm(len(y), generator=gen).split(bs):
+            loss = nn.functional.cross_entropy(head(x[idx]), y[idx])
+            if not torch.isfinite(loss):
+                return None
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return head
+
+
+def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
+         on_epoch: EpochCallback | None = None) -> RunResult:
+    seed_everything(hp.seed)
+    model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
+    extra: dict = {}
+    if hp.probe_epochs == 0:
+        head = lp_head(benchmark, backbone, hp.lp(), device)
+        with torch.no_grad():
+            model.head.weight.copy_(torch.from_numpy(head.weight))  # copy_ casts to the head's dtype
+            if model.head.bias is not None:
+                model.head.bias.copy_(torch.from_numpy(head.bias))
+        extra = {"C": head.C, "head_norm": float(np.linalg.norm(head.weight))}
+    else:
+        probed = probe_head(benchmark, backbone, hp, device)
+        if probed is None:
+            return RunResult("lpft", DIVERGED, [], asdict(hp))
+        model.head.load_state_dict(probed.state_dict())
+    status, evaluations = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
+    return RunResult("lpft", status, evaluations, asdict(hp), model=model, extra=extra)

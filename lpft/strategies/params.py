@@ -1,0 +1,70 @@
+"""Hyperparameters of each strategy, as dataclasses with explicit checks.
+
+Field names are the `--set` keys and the `hp.<name>` result columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lpft.errors import InputError
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise InputError(message)
+
+
+@dataclass(frozen=True)
+class LPParams:
+    seed: int = 0
+    c_min: float = 1e-7  # the official code's path: 50 log-spaced C from 1e-7 to 1e2
+    c_max: float = 1e2
+    num_cs: int = 50
+    max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(0 < self.c_min <= self.c_max, "c_min and c_max must satisfy 0 < c_min <= c_max")
+        _check(self.num_cs >= 1, "num_cs must be >= 1")
+        _check(self.max_iter >= 1, "max_iter must be >= 1")
+
+
+@dataclass(frozen=True)
+class FTParams:
+    seed: int = 0
+    lr: float = 0.01
+    epochs: int = 10
+    batch_size: int = 64  # 0: full batch (gradient descent)
+    wd: float = 0.0
+    momentum: float = 0.9
+    bn: str = "train"  # "eval": BatchNorm keeps its pretrained statistics while training
+    eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
+
+    def __post_init__(self) -> None:
+        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 0, f"batch_size must be >= 0, got {self.batch_size}")
+        _check(self.wd >= 0, f"wd must be >= 0, got {self.wd}")
+        _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        _check(self.bn in ("train", "eval"), f"bn must be 'train' or 'eval', got {self.bn!r}")
+        _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+
+
+@dataclass(frozen=True)
+class LPFTParams(FTParams):
+    probe_epochs: int = 0  # 0: the head is LP's (sklearn, cached); > 0: head-only SGD epochs
+    probe_lr: float = 0.1
+    c_min: float = 1e-7
+    c_max: float = 1e2
+    num_cs: int = 50
+    max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.probe_epochs >= 0, f"probe_epochs must be >= 0, got {self.probe_epochs}")
+        _check(self.probe_lr > 0, f"probe_lr must be > 0, got {self.probe_lr}")
+        self.lp()  # validates the C path
+
+    def lp(self) -> LPParams:
+        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
+                        max_iter=self.max_iter)

@@ -1,0 +1,92 @@
+"""The SGD loop FT and LP-FT share, and evaluation on every eval set."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from lpft.data.base import Benchmark, Split
+from lpft.models.backbone import Backbone
+from lpft.results import COMPLETED, DIVERGED, Evaluation
+from lpft.strategies.params import FTParams
+
+# Called after each evaluated epoch with (epoch, its evaluations); a trainable reports from it.
+EpochCallback = Callable[[int, list[Evaluation]], None]
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, backbone: Backbone, split: Split, device: str, batch_size: int = 512) -> float:
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(split), batch_size):
+        x = backbone.preprocess(split.x[i:i + batch_size]).to(device)
+        pred = model(x).argmax(1).cpu().numpy()
+        correct += int((pred == split.y[i:i + batch_size]).sum())
+    model.train(was_training)
+    return correct / max(len(split), 1)
+
+
+def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: int, device: str) -> list[Evaluation]:
+    return [Evaluation(step, name, split.role, accuracy(model, backbone, split, device))
+            for name, split in benchmark.eval_sets.items()]
+
+
+def _freeze_bn_stats(model: nn.Module) -> None:
+    """BatchNorm in eval mode: normalise with (and keep) the pretrained running statistics."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterable[np.ndarray]:
+    if batch_size == 0 or batch_size >= n:
+        yield np.arange(n)
+        return
+    order = torch.randperm(n, generator=gen).numpy()
+    for i in range(0, n, batch_size):
+        yield order[i:i + batch_size]
+
+
+def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
+              hp: FTParams, device: str, on_epoch: EpochCallback | None = None) -> tuple[str, list[Evaluation]]:
+    """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
+
+    Returns (status, evaluations): status is `diverged` as soon as a loss is not finite.
+    """
+    train = benchmark.train
+    gen = torch.Generator().manual_seed(hp.seed)
+    steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
+    opt = torch.optim.SGD(list(params), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.wd)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
+    y_all = torch.from_numpy(train.y)
+    evaluations: list[Evaluation] = []
+    model.to(device)
+    for epoch in range(1, hp.epochs + 1):
+        model.train()
+        if hp.bn == "eval":
+            _freeze_bn_stats(model)
+        for idx in _batches(len(train), hp.batch_size, gen):
+            x = backbone.preprocess(train.x[idx]).to(device)
+            loss = nn.functional.cross_entropy(model(x), y_all[idx].to(device))
+            if not torch.isfinite(loss):
+                return DIVERGED, evaluations
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if epoch % hp.eval_every == 0 or epoch == hp.epochs:
+            evals = evaluate(model, backbone, benchmark, epoch, device)
+            evaluations.extend(evals)
+            if on_epoch is not None:
+                on_epoch(epoch, evals)
+    return COMPLETED, evaluations

@@ -1,0 +1,75 @@
+"""One trial without Ray: `--set key=value` settings -> benchmark, backbone, strategy -> RunResult.
+
+Trainables (sweeps) and `lpft run` both come through here, so a key means the same everywhere.
+Keys are routed by name: the benchmark's parameters, `backbone`/`weights`, `device`,
+then the strategy's hyperparameters; an unknown key is an InputError naming it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+from lpft.data import BENCHMARKS, load_benchmark
+from lpft.errors import InputError
+from lpft.models.backbone import build_backbone
+from lpft.results import RunResult
+from lpft.settings import parse_into
+from lpft.strategies import STRATEGIES
+
+RUN_KEYS = ("backbone", "weights", "device")
+
+
+def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> tuple[dict, dict, dict]:
+    """(benchmark params, run options, strategy hparams) from one flat dict of settings."""
+    bench_keys = {f.name for f in fields(BENCHMARKS[benchmark].params)}
+    hp_keys = {f.name for f in fields(STRATEGIES[strategy].params)}
+    parts: tuple[dict, dict, dict] = ({}, {}, {})
+    for key, value in settings.items():
+        if key in bench_keys and key not in hp_keys:
+            parts[0][key] = value
+        elif key in RUN_KEYS:
+            parts[1][key] = value
+        elif key in hp_keys:
+            parts[2][key] = value
+        else:
+            valid = ", ".join(sorted(bench_keys | hp_keys | set(RUN_KEYS)))
+            raise InputError(f"unknown key {key!r} for benchmark {benchmark!r} and strategy {strategy!r} "
+                             f"(valid: {valid})")
+    return parts
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    return device
+
+
+@dataclass
+class Trial:
+    benchmark: str
+    strategy: str
+    result: RunResult
+    backbone: str
+    weights: str
+    device: str
+    wall_time_s: float
+
+
+def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None, on_epoch=None) -> Trial:  # noqa: ANN001
+    start = time.perf_counter()
+    strat = STRATEGIES[strategy]
+    bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
+    bench = load_benchmark(benchmark, **bench_params)
+    hp = parse_into(strat.params, {**bench.strategy_defaults.get(strategy, {}), **hp_values}, strategy)
+    name = str(options.get("backbone", bench.default_backbone[0]))
+    weights = str(options.get("weights", bench.default_backbone[1]))
+    device = resolve_device(str(options.get("device", "auto")))
+    backbone = build_backbone(name, weights, bench, seed=hp.seed)
+    result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch)
+    return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start)
