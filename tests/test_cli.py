@@ -1,0 +1,59 @@
+"""`lpft run` and `lpft demo` as a user runs them: real subprocesses, exit codes, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def lpft(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "lpft.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_json():
+    p = lpft("run", "synthetic", "--strategy", "lpft", "--set", "epochs=30", "--set", "eps=0.2", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["strategy"] == "lpft" and out["status"] == "completed"
+    assert set(out["final"]) == {"id_val", "id_test", "ood"}
+    assert out["hparams"]["epochs"] == 30 and out["selected_step"] in {e["step"] for e in out["evaluations"]}
+    best = max(e["accuracy"] for e in out["evaluations"] if e["eval_set"] == "id_val")
+    assert out["final"]["id_val"] == best
+
+
+def test_run_text_table():
+    p = lpft("run", "synthetic", "--strategy", "lp", "--set", "num_cs=5")
+    assert p.returncode == 0, p.stderr
+    assert "status: completed" in p.stdout and "id_test" in p.stdout and "ood" in p.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "nope", "--strategy", "ft"], "unknown benchmark 'nope'"),
+        (["run", "synthetic", "--strategy", "sgd"], "unknown strategy 'sgd'"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "lrr=0.1"], "unknown key 'lrr'"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "lr=fast"], "lr: expected float"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "lr=-1"], "lr must be > 0"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "eps=-1"], "eps must be >= 0"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "bn=maybe"], "bn must be"),
+        (["run", "synthetic", "--strategy", "ft", "--set", "lr"], "--set expects key=value"),
+        (["run", "digits", "--strategy", "lp", "--set", "weights=/no/such.pth"], "/no/such.pth"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    p = lpft(*args)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], p.stderr
+    assert p.stdout == ""
+
+
+def test_demo_quick_prints_both_tables():
+    p = lpft("demo", "--quick")
+    assert p.returncode == 0, p.stderr
+    for needle in ("== synthetic", "== digits", "FT vs LP:", "inverted", "ood avg"):
+        assert needle in p.stdout
+    for strategy in ("lp", "ft", "lpft"):
+        assert sum(line.startswith(strategy + " ") for line in p.stdout.splitlines()) == 2
