@@ -33,7 +33,7 @@ class RunResult:
     status: str
     evaluations: list[Evaluation]
     hparams: dict[str, Any]
-    model: Any = None  # the final torch module
+    model: Any = None  # the trained model: a torch module (FT, LP-FT) or a LinearHead (LP)
     # Hyperparameters that change along the run (LP's C per step of its regularisation path).
     step_hparams: dict[int, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -16,5 +16,5 @@ def ft(benchmark: Benchmark, backbone: Backbone, hp: FTParams, device: str = "cp
        on_epoch: EpochCallback | None = None) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
-    status, evaluations = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
-    return RunResult("ft", status, evaluations, asdict(hp), model=model)
+    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
+    return RunResult("ft", log.status, log.evaluations, asdict(hp), model=model, extra=log.extra())

@@ -59,5 +59,5 @@ def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str =
         if probed is None:
             return RunResult("lpft", DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
-    status, evaluations = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
-    return RunResult("lpft", status, evaluations, asdict(hp), model=model, extra=extra)
+    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
+    return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model, extra={**extra, **log.extra()})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
@@ -57,21 +59,31 @@ def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterable[np.ndarr
         yield order[i:i + batch_size]
 
 
-def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
-              hp: FTParams, device: str, on_epoch: EpochCallback | None = None) -> tuple[str, list[Evaluation]]:
-    """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
+@dataclass
+class TrainLog:
+    status: str = COMPLETED  # `diverged` as soon as a loss is not finite
+    evaluations: list[Evaluation] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)  # training only, evaluation excluded
 
-    Returns (status, evaluations): status is `diverged` as soon as a loss is not finite.
-    """
+    def extra(self) -> dict[str, float]:
+        if not self.epoch_seconds:
+            return {}
+        return {"train_s_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds)}
+
+
+def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
+              hp: FTParams, device: str, on_epoch: EpochCallback | None = None) -> TrainLog:
+    """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs."""
     train = benchmark.train
     gen = torch.Generator().manual_seed(hp.seed)
     steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
     opt = torch.optim.SGD(list(params), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
     y_all = torch.from_numpy(train.y)
-    evaluations: list[Evaluation] = []
+    log = TrainLog()
     model.to(device)
     for epoch in range(1, hp.epochs + 1):
+        start = time.perf_counter()
         model.train()
         if hp.bn == "eval":
             _freeze_bn_stats(model)
@@ -79,14 +91,16 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
             x = backbone.preprocess(train.x[idx]).to(device)
             loss = nn.functional.cross_entropy(model(x), y_all[idx].to(device))
             if not torch.isfinite(loss):
-                return DIVERGED, evaluations
+                log.status = DIVERGED
+                return log
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+        log.epoch_seconds.append(time.perf_counter() - start)
         if epoch % hp.eval_every == 0 or epoch == hp.epochs:
             evals = evaluate(model, backbone, benchmark, epoch, device)
-            evaluations.extend(evals)
+            log.evaluations.extend(evals)
             if on_epoch is not None:
                 on_epoch(epoch, evals)
-    return COMPLETED, evaluations
+    return log

@@ -1,0 +1,5 @@
+import sys
+
+from lpft.cli import main
+
+sys.exit(main())
