@@ -15,7 +15,7 @@ from lpft.trial import Trial, run_trial
 STRATEGIES = ("lp", "ft", "lpft")
 DEMO = {
     "synthetic": {"eps": 0.1},
-    "digits": {"n_train": 1000, "n_val": 500, "n_test": 500, "n_ood": 500, "epochs": 3},
+    "digits": {"n_train": 1000, "n_val": 500, "n_test": 500, "n_ood": 500},
 }
 QUICK_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 100, "size": 32, "epochs": 1}
 

@@ -41,12 +41,14 @@ def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> t
 
 
 def resolve_device(device: str) -> str:
-    if device == "auto":
-        import torch
+    import torch
 
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+    if device != "cpu" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r}: no CUDA device is available here")
     return device
 
 

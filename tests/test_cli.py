@@ -40,6 +40,7 @@ def test_run_text_table():
         (["run", "synthetic", "--strategy", "ft", "--set", "bn=maybe"], "bn must be"),
         (["run", "synthetic", "--strategy", "ft", "--set", "lr"], "--set expects key=value"),
         (["run", "digits", "--strategy", "lp", "--set", "weights=/no/such.pth"], "/no/such.pth"),
+        (["run", "synthetic", "--strategy", "lp", "--set", "device=tpu"], "device must be"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
@@ -48,6 +49,14 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], p.stderr
     assert p.stdout == ""
+
+
+@pytest.mark.slow
+def test_full_demo():
+    """What `make demo` runs (about 3 minutes on 2 cores)."""
+    p = lpft("demo", timeout=1200)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("completed") == 6
 
 
 def test_demo_quick_prints_both_tables():
