@@ -13,7 +13,7 @@ from typing import Any
 
 from lpft.data import BENCHMARKS, load_benchmark
 from lpft.errors import InputError
-from lpft.models.backbone import build_backbone
+from lpft.models.backbone import build_backbone, check_weights
 from lpft.results import RunResult
 from lpft.settings import parse_into
 from lpft.strategies import STRATEGIES
@@ -67,6 +67,8 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     start = time.perf_counter()
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
+    if "weights" in options:
+        check_weights(str(options["weights"]))
     bench = load_benchmark(benchmark, **bench_params)
     hp = parse_into(strat.params, {**bench.strategy_defaults.get(strategy, {}), **hp_values}, strategy)
     name = str(options.get("backbone", bench.default_backbone[0]))

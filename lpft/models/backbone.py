@@ -101,11 +101,19 @@ def _create_timm(timm, name: str, weights: str, num_classes: int) -> nn.Module: 
             state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
         model.load_state_dict(state, strict=num_classes == 1000 or num_classes == 0)
         return model
-    path = Path(weights)
-    if not path.is_file():
-        raise InputError(f"weights file not found: {path} (use none, imagenet, or a local checkpoint path)")
+    check_weights(weights)
     return timm.create_model(name, pretrained=True, num_classes=num_classes,
-                             pretrained_cfg_overlay=dict(file=str(path)))
+                             pretrained_cfg_overlay=dict(file=weights))
+
+
+NAMED_WEIGHTS = ("none", "imagenet", "benchmark")
+
+
+def check_weights(weights: str) -> None:
+    """Weights are a named source or an existing file; checked before any data is built."""
+    if weights not in NAMED_WEIGHTS and not Path(weights).is_file():
+        raise InputError(f"weights file not found: {weights} (use {', '.join(NAMED_WEIGHTS)}, "
+                         "or a local checkpoint path)")
 
 
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
