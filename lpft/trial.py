@@ -17,6 +17,7 @@ from lpft.models.backbone import build_backbone, check_weights
 from lpft.results import RunResult
 from lpft.settings import parse_into
 from lpft.strategies import STRATEGIES
+from lpft.strategies.training import EpochCallback
 
 RUN_KEYS = ("backbone", "weights", "device")
 
@@ -63,7 +64,8 @@ class Trial:
     wall_time_s: float
 
 
-def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None, on_epoch=None) -> Trial:  # noqa: ANN001
+def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None,
+              on_epoch: EpochCallback | None = None) -> Trial:
     start = time.perf_counter()
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})

@@ -86,10 +86,12 @@ def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) ->
         raise InputError(f"backbone {name!r} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects
-        return _create_timm(timm, name, weights, num_classes)
+        return _create_timm(name, weights, num_classes)
 
 
-def _create_timm(timm, name: str, weights: str, num_classes: int) -> nn.Module:  # noqa: ANN001
+def _create_timm(name: str, weights: str, num_classes: int) -> nn.Module:
+    import timm
+
     if weights == "none":
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
     if weights == "imagenet":
@@ -99,7 +101,7 @@ def _create_timm(timm, name: str, weights: str, num_classes: int) -> nn.Module: 
         state = lite0.timm_state_dict()
         if num_classes != 1000:
             state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-        model.load_state_dict(state, strict=num_classes == 1000 or num_classes == 0)
+        model.load_state_dict(state, strict=num_classes in (0, 1000))  # other sizes: a fresh classifier
         return model
     check_weights(weights)
     return timm.create_model(name, pretrained=True, num_classes=num_classes,
