@@ -65,7 +65,7 @@ class Trial:
 
 
 def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None,
-              on_epoch: EpochCallback | None = None) -> Trial:
+              on_epoch: EpochCallback | None = None, resume: dict | None = None) -> Trial:
     start = time.perf_counter()
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
@@ -77,5 +77,5 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     weights = str(options.get("weights", bench.default_backbone[1]))
     device = resolve_device(str(options.get("device", "auto")))
     backbone = build_backbone(name, weights, bench, seed=hp.seed)
-    result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch)
+    result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume)
     return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start)

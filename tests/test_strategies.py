@@ -1,6 +1,7 @@
 """All three strategies end to end on the real pretrained backbone; divergence; determinism."""
 
 import pytest
+import torch
 
 from lpft.models import build_backbone
 from lpft.results import COMPLETED, DIVERGED, REQUIRED_COLUMNS
@@ -65,3 +66,18 @@ def test_digits_runs_are_deterministic():
     a = run_trial("digits", "ft", settings).result.evaluations
     b = run_trial("digits", "ft", settings).result.evaluations
     assert a == b
+
+
+@pytest.mark.parametrize("strategy", ["ft", "lpft"])
+def test_resuming_from_a_state_continues_exactly(strategy):
+    settings = {"epochs": 40, "eval_every": 10, "seed": 2}
+    states = {}
+
+    def keep(step, evals, state):
+        states[step] = state()
+
+    whole = run_trial("synthetic", strategy, settings, on_epoch=keep).result
+    resumed = run_trial("synthetic", strategy, settings, resume=states[20]).result
+    assert resumed.evaluations == whole.evaluations
+    for k, v in whole.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k

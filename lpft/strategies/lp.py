@@ -90,7 +90,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
             evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean())))
         evaluations.extend(evals)
         if on_step is not None:
-            on_step(step, evals)
+            on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
         val = next(e.accuracy for e in evals if e.role == "id_val")
         if best is None or val > best[0]:
             # (f - mean)/scale @ w.T + b  ==  f @ (w/scale).T + (b - mean * rowsum(w/scale))
@@ -101,7 +101,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
 
 
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
-       on_epoch: EpochCallback | None = None) -> RunResult:
+       on_epoch: EpochCallback | None = None, resume: dict | None = None) -> RunResult:
     feats = cached_features(backbone, benchmark, device=device)
     labels = {k: s.y for k, s in benchmark.splits.items()}
     roles = {k: s.role for k, s in benchmark.splits.items()}

@@ -43,11 +43,13 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
 
 
 def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
-         on_epoch: EpochCallback | None = None) -> RunResult:
+         on_epoch: EpochCallback | None = None, resume: dict | None = None) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     extra: dict = {}
-    if hp.probe_epochs == 0:
+    if resume is not None:
+        pass  # the checkpoint holds the whole model, head included
+    elif hp.probe_epochs == 0:
         head = lp_head(benchmark, backbone, hp.lp(), device)
         with torch.no_grad():
             model.head.weight.copy_(torch.from_numpy(head.weight))  # copy_ casts to the head's dtype
@@ -59,5 +61,5 @@ def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str =
         if probed is None:
             return RunResult("lpft", DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
-    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch)
+    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume)
     return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model, extra={**extra, **log.extra()})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from lpft.models.backbone import Backbone
 from lpft.results import COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.params import FTParams
 
-# Called after each evaluated epoch with (epoch, its evaluations); a trainable reports from it.
-EpochCallback = Callable[[int, list[Evaluation]], None]
+# Called after each evaluated step with (step, its evaluations, state): a trainable reports
+# from it. `state` is None or a zero-argument function returning everything needed to resume
+# (pass it back as `resume=`), built only when called, so runs that never checkpoint pay nothing.
+EpochCallback = Callable[[int, list[Evaluation], "Callable[[], dict] | None"], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -72,8 +75,13 @@ class TrainLog:
 
 
 def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
-              hp: FTParams, device: str, on_epoch: EpochCallback | None = None) -> TrainLog:
-    """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs."""
+              hp: FTParams, device: str, on_epoch: EpochCallback | None = None,
+              resume: dict | None = None) -> TrainLog:
+    """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
+
+    With `resume` (a state from `on_epoch`), continues after that epoch exactly as if
+    never interrupted: model, optimizer, schedule, shuffling RNG and past evaluations.
+    """
     train = benchmark.train
     gen = torch.Generator().manual_seed(hp.seed)
     steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
@@ -81,8 +89,23 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
     y_all = torch.from_numpy(train.y)
     log = TrainLog()
+    first = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        gen.set_state(resume["generator"])
+        log.evaluations = [Evaluation(**e) for e in resume["evaluations"]]
+        log.epoch_seconds = list(resume["epoch_seconds"])
+        first = resume["epoch"] + 1
     model.to(device)
-    for epoch in range(1, hp.epochs + 1):
+
+    def state(epoch: int) -> dict:  # a deep copy: training goes on mutating these tensors
+        return copy.deepcopy({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                "evaluations": [e.__dict__ for e in log.evaluations], "epoch_seconds": log.epoch_seconds})
+
+    for epoch in range(first, hp.epochs + 1):
         start = time.perf_counter()
         model.train()
         if hp.bn == "eval":
@@ -102,5 +125,5 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
             evals = evaluate(model, backbone, benchmark, epoch, device)
             log.evaluations.extend(evals)
             if on_epoch is not None:
-                on_epoch(epoch, evals)
+                on_epoch(epoch, evals, lambda epoch=epoch: state(epoch))
     return log
