@@ -63,6 +63,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from lpft.sweeps import builtin_specs, load_spec
+
+    if args.list:
+        for name, path in builtin_specs().items():
+            first = path.read_text().splitlines()[0].lstrip("# ").strip()
+            print(f"{name:14s} {first}")
+        return 0
+    if not args.spec:
+        raise InputError("lpft sweep: give a SPEC (a YAML path or a built-in name; see --list)")
+    spec = load_spec(args.spec)
+    if args.storage:
+        spec = spec.with_storage(args.storage)
+    from lpft.sweeps.launch import run_sweep
+    from lpft.sweeps.trials import SUMMARY_HEADER, summary_rows
+
+    print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
+          f"{' (resuming)' if args.resume else ''}", flush=True)
+    outcome = run_sweep(spec, address=args.address, resume=args.resume)
+    print(f"== {spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
+          f"results in {outcome.results_dir}")
+    print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from lpft.demo import run_demo
 
@@ -81,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a benchmark parameter, backbone/weights/device, or hyperparameter")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.set_defaults(fn=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet")
+    sweep.add_argument("spec", nargs="?", help="a YAML spec path or a built-in name")
+    sweep.add_argument("--list", action="store_true", help="list the built-in specs")
+    sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
+    sweep.add_argument("--storage", help="results root (overrides the spec's storage)")
+    sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sweep.set_defaults(fn=cmd_sweep)
 
     demo = sub.add_parser("demo", help="LP, FT and LP-FT on synthetic and a small digits, as a table")
     demo.add_argument("--quick", action="store_true", help="smaller digits subsets (for tests)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from lpft.data.base import Benchmark, Split
@@ -28,8 +29,14 @@ def register(name: str, params: type) -> Callable[[Callable[[Any], Benchmark]], 
 
 
 def load_benchmark(name: str, **params: Any) -> Benchmark:
+    """The benchmark, built once per process for the same parameters (trials reuse it)."""
     entry = BENCHMARKS[name]
-    return entry.build(parse_into(entry.params, params, name))
+    return _build(name, parse_into(entry.params, params, name))
+
+
+@lru_cache(maxsize=2)  # deterministic from (name, frozen params); nobody mutates the arrays
+def _build(name: str, params: Any) -> Benchmark:
+    return BENCHMARKS[name].build(params)
 
 
 # Importing the modules registers them.

@@ -1,0 +1,243 @@
+"""Sweep specs: YAML -> typed, checked SweepSpec. Every bad field is one InputError naming it.
+
+    name: synthetic
+    benchmark: {name: synthetic, eps: 0.1}      # + the benchmark's parameters
+    backbone: {name: linear, weights: benchmark}  # optional: the benchmark's default
+    strategies:
+      lp: {}
+      ft: {num_samples: 8, epochs: 300, lr: {low: 0.03, high: 3.0, log: true}}
+      lpft: {num_samples: 8, lr: {low: 1.0e-3, high: 0.1, log: true}, batch_size: 0}
+    seeds: [0, 1, 2]       # search on seeds[0]; replicate uses the next ones
+    replicate: 2           # re-run each strategy's best config on 2 more seeds
+    metric: id_val         # or a list (multi-objective; FIFO only)
+    search: optuna         # or grid: the paper's grids through Optuna's GridSampler
+    scheduler: fifo        # or asha
+    resources: {cpu: 1, gpu: 0}
+    max_concurrent: 2
+    max_failures: 1
+    storage: results
+
+Under a strategy, a mapping {low, high[, log][, type: int]} or {choices: [...]} is searched,
+a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and length.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lpft.data import BENCHMARKS
+from lpft.errors import InputError
+from lpft.search_spaces import DEFAULT_SPACES, PAPER_GRIDS, Param
+from lpft.strategies import STRATEGIES
+
+BUILTIN_DIR = Path(__file__).parent / "specs"
+METRICS = ("id_val", "id_test", "ood_avg")
+RESERVED = ("num_samples", "epochs")
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    num_samples: int
+    space: dict[str, Param]  # searched (and constant) hyperparameters
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # search: grid
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    benchmark: str
+    benchmark_params: dict[str, Any]
+    backbone: str | None
+    weights: str | None
+    strategies: dict[str, StrategySpec]
+    seeds: tuple[int, ...] = (0,)
+    replicate: int = 0
+    metric: tuple[str, ...] = ("id_val",)
+    search: str = "optuna"
+    scheduler: str = "fifo"
+    cpu: float = 1.0
+    gpu: float = 0.0
+    max_concurrent: int = 2
+    max_failures: int = 1
+    storage: str = "results"
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.metric) > 1
+
+    def replicate_seeds(self) -> list[int]:
+        extra = list(self.seeds[1:])
+        while len(extra) < self.replicate:
+            extra.append(max([*self.seeds, *extra]) + 1)
+        return extra[: self.replicate]
+
+    def with_storage(self, storage: str) -> SweepSpec:
+        return dataclasses.replace(self, storage=storage)
+
+
+def _need(cond: bool, where: str, message: str) -> None:
+    if not cond:
+        raise InputError(f"{where} {message}")
+
+
+def _number(value: Any, where: str) -> float:
+    _need(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
+    return float(value)
+
+
+def _param(value: Any, where: str) -> Param:
+    if not isinstance(value, dict):
+        return Param("constant", value=value)
+    if "choices" in value:
+        _need(isinstance(value["choices"], list) and value["choices"], f"{where}.choices", "must be a non-empty list")
+        return Param("categorical", choices=tuple(value["choices"]))
+    unknown = set(value) - {"low", "high", "log", "type"}
+    _need(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not a range field (low, high, log, type)")
+    for key in ("low", "high"):
+        _need(key in value, f"{where}.{key}", "is missing")
+    low, high = _number(value["low"], f"{where}.low"), _number(value["high"], f"{where}.high")
+    log = bool(value.get("log", False))
+    kind = value.get("type", "float")
+    _need(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {kind!r}")
+    if log:
+        _need(low > 0, f"{where}.low", "must be > 0 on a log scale")
+    _need(low <= high, f"{where}.high", f"must be >= low ({low:g})")
+    return Param(kind, low, high, log=log)
+
+
+def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
+    where = f"strategies.{name}"
+    if name not in STRATEGIES:
+        raise InputError(f"{where}: unknown strategy (known: {', '.join(STRATEGIES.names())})")
+    raw = raw or {}
+    _need(isinstance(raw, dict), where, "must be a mapping")
+    hp_fields = {f.name for f in dataclasses.fields(STRATEGIES[name].params)}
+    space = dict(DEFAULT_SPACES[name])
+    num_samples = raw.get("num_samples", 1)
+    _need(isinstance(num_samples, int) and num_samples >= 1, f"{where}.num_samples", "must be an integer >= 1")
+    if "epochs" in raw:
+        _need("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
+        _need(isinstance(raw["epochs"], int) and raw["epochs"] >= 1, f"{where}.epochs", "must be an integer >= 1")
+        space["epochs"] = Param("constant", value=raw["epochs"])
+    for key, value in raw.items():
+        if key in RESERVED:
+            continue
+        if key not in hp_fields:
+            raise InputError(f"{where}.{key}: unknown hyperparameter of {name} (valid: {', '.join(sorted(hp_fields))})")
+        space[key] = _param(value, f"{where}.{key}")
+    grid: dict[str, list[Any]] = {}
+    if search == "grid":
+        grid = dict(PAPER_GRIDS[name])
+        for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
+            if p.kind == "categorical":
+                grid[key] = list(p.choices)
+            elif p.kind in ("float", "int") and key not in grid:
+                raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
+        space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
+    return StrategySpec(name, num_samples, space, grid)
+
+
+def _resources(raw: Any) -> tuple[float, float]:
+    raw = raw or {}
+    _need(isinstance(raw, dict), "resources", "must be a mapping like {cpu: 1, gpu: 0}")
+    unknown = set(raw) - {"cpu", "gpu"}
+    _need(not unknown, f"resources.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
+    cpu, gpu = _number(raw.get("cpu", 1), "resources.cpu"), _number(raw.get("gpu", 0), "resources.gpu")
+    _need(cpu > 0, "resources.cpu", "must be > 0 (fractions allowed)")
+    _need(gpu >= 0, "resources.gpu", "must be >= 0 (fractions allowed)")
+    return cpu, gpu
+
+
+def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
+    _need(isinstance(raw, dict), source, "must be a YAML mapping")
+    known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
+             "scheduler", "resources", "max_concurrent", "max_failures", "storage"}
+    for key in raw:
+        _need(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
+    for key in ("name", "benchmark", "strategies"):
+        _need(key in raw, key, "is missing")
+    name = raw["name"]
+    _need(isinstance(name, str) and name and "/" not in name, "name", "must be a non-empty string without '/'")
+
+    bench = raw["benchmark"]
+    bench = {"name": bench} if isinstance(bench, str) else bench
+    _need(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
+    if bench["name"] not in BENCHMARKS:
+        raise InputError(f"benchmark.name: unknown benchmark {bench['name']!r} (known: {', '.join(BENCHMARKS.names())})")
+    params = {k: v for k, v in bench.items() if k != "name"}
+    from lpft.settings import parse_into
+
+    try:  # validates the parameters without building the data
+        parse_into(BENCHMARKS[bench["name"]].params, params, "benchmark")
+    except InputError as e:
+        raise InputError(str(e).replace("benchmark: ", "benchmark.", 1)) from None
+
+    backbone = raw.get("backbone") or {}
+    _need(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
+    if backbone.get("weights") is not None:
+        from lpft.models.backbone import check_weights
+
+        try:
+            check_weights(str(backbone["weights"]))
+        except InputError as e:
+            raise InputError(f"backbone.weights: {e}") from None
+
+    search = raw.get("search", "optuna")
+    _need(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
+    strategies = raw["strategies"]
+    _need(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
+    parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
+
+    seeds = raw.get("seeds", [0])
+    seeds = [seeds] if isinstance(seeds, int) else seeds
+    _need(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
+          "seeds", "must be a non-empty list of integers")
+    replicate = raw.get("replicate", 0)
+    _need(isinstance(replicate, int) and replicate >= 0, "replicate", "must be an integer >= 0")
+
+    metric = raw.get("metric", "id_val")
+    metric = [metric] if isinstance(metric, str) else metric
+    _need(isinstance(metric, list) and metric, "metric", "must be a metric name or a list of them")
+    for m in metric:
+        _need(m in METRICS, "metric", f"{m!r} is not one of {', '.join(METRICS)}")
+    scheduler = raw.get("scheduler", "fifo")
+    _need(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {scheduler!r}")
+    if scheduler == "asha" and len(metric) > 1:
+        raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
+    cpu, gpu = _resources(raw.get("resources"))
+    max_concurrent = raw.get("max_concurrent", 2)
+    _need(isinstance(max_concurrent, int) and max_concurrent >= 1, "max_concurrent", "must be an integer >= 1")
+    max_failures = raw.get("max_failures", 1)
+    _need(isinstance(max_failures, int) and max_failures >= 0, "max_failures", "must be an integer >= 0")
+    storage = raw.get("storage", "results")
+    _need(isinstance(storage, str) and storage, "storage", "must be a path")
+    return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
+                     tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
+                     max_failures, storage)
+
+
+def builtin_specs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
+
+
+def load_spec(name_or_path: str) -> SweepSpec:
+    """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        builtin = builtin_specs()
+        if name_or_path not in builtin:
+            raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
+                             f"(built-in: {', '.join(builtin)})")
+        path = builtin[name_or_path]
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        raise InputError(f"{path}: not valid YAML" + (f" (line {line + 1})" if line is not None else "")) from None
+    return parse_spec(raw, str(path))

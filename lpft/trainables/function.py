@@ -1,0 +1,100 @@
+"""The Ray Tune function trainable: a thin wrapper around `lpft.trial.run_trial`.
+
+It reports every evaluated step with `tune.report(metrics, checkpoint=...)`, resumes
+from `tune.get_checkpoint()`, writes the trial's evaluations to the results sink when
+it ends, and never raises for a diverged run (it reports `status: diverged`).
+Only `ray.tune.*` is used here: `ray.train.report` fails inside Tune trainables.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lpft.results import Evaluation, RunResult
+
+STATE_FILE = "state.pt"
+# Config keys that are not strategy hyperparameters.
+META_KEYS = ("strategy",)
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What every trial of a sweep shares; passed once with tune.with_parameters."""
+
+    sweep: str
+    benchmark: str
+    benchmark_params: dict[str, Any] = field(default_factory=dict)
+    backbone: str | None = None
+    weights: str | None = None
+    results_dir: str = "results"
+    threads: int = 1  # torch threads per trial: its CPU share, so concurrent trials don't oversubscribe
+
+
+def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
+    """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set."""
+    out = {f"acc/{e.eval_set}": e.accuracy for e in evals}
+    for role in ("id_val", "id_test"):
+        vals = [e.accuracy for e in evals if e.role == role]
+        if vals:
+            out[role] = vals[0]
+    ood = [e.accuracy for e in evals if e.role == "ood"]
+    if ood:
+        out["ood_avg"] = sum(ood) / len(ood)
+    return out
+
+
+def final_metrics(result: RunResult) -> dict[str, Any]:
+    """The selected (best ID val) step's metrics; zeros when nothing was evaluated, so searchers rank it last."""
+    step = result.selected_step
+    metrics = {"id_val": 0.0, "id_test": 0.0, "ood_avg": 0.0}
+    if step is not None:
+        metrics.update(step_metrics([e for e in result.evaluations if e.step == step]))
+    metrics = {k: (v if isinstance(v, float) and math.isfinite(v) else 0.0) for k, v in metrics.items()}
+    return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "done": True}
+
+
+def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
+    import ray
+    import torch
+    from ray import tune
+
+    from lpft.trainables.sink import write_trial
+    from lpft.trial import run_trial
+
+    torch.set_num_threads(max(1, context.threads))
+    start = time.perf_counter()
+    strategy = config["strategy"]
+    hparams = {k: v for k, v in config.items() if k not in META_KEYS}
+    settings = {**context.benchmark_params, **hparams}
+    if context.backbone:
+        settings["backbone"] = context.backbone
+    if context.weights:
+        settings["weights"] = context.weights
+    trial_id = tune.get_context().get_trial_id()
+    node = ray.get_runtime_context().get_node_id()
+
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            resume = torch.load(Path(d) / STATE_FILE, weights_only=False)
+
+    def on_epoch(step: int, evals: list[Evaluation], state: Any) -> None:
+        metrics = {**step_metrics(evals), "step": step}
+        if state is None:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as d:
+            torch.save(state(), Path(d) / STATE_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+    trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
+    rows = trial.result.rows(sweep=context.sweep, trial_id=trial_id, seed=hparams.get("seed", 0),
+                             benchmark=context.benchmark, node=node)
+    write_trial(Path(context.results_dir), strategy, trial_id, rows)
+    tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start})

@@ -1,0 +1,81 @@
+"""The results sink: one Parquet file per trial, written to a temp name and renamed.
+
+A reader (or a resumed sweep) never sees half a file, and a trial that is re-run
+under the same id replaces its file instead of adding rows: each evaluation lands
+exactly once. Files are hive-partitioned by strategy: results/strategy=<s>/<trial>.parquet;
+the `strategy` column lives in the path only (a copy inside the files would clash with the
+partition key in pandas and pyarrow), so read the folder with hive partitioning.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lpft.results import SCHEMA_VERSION
+
+METADATA = {b"lpft.schema_version": str(SCHEMA_VERSION).encode()}
+CORE = pa.schema([
+    ("sweep", pa.string()), ("trial_id", pa.string()), ("seed", pa.int64()),
+    ("step", pa.int64()), ("eval_set", pa.string()), ("role", pa.string()), ("accuracy", pa.float64()),
+])
+
+
+_ARROW = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
+
+
+def hp_schema() -> pa.Schema:
+    """Every strategy's hyperparameters as `hp.<name>` columns (plus LP's per-step C).
+
+    Every file carries all of them (null where a strategy has no such field), so each
+    trial's file has the same schema and any reader can scan the folder without
+    unifying schemas (pyarrow.dataset takes the first file's schema as the dataset's).
+    """
+    from lpft.strategies import STRATEGIES
+
+    types: dict[str, pa.DataType] = {"C": pa.float64()}
+    for name in STRATEGIES:
+        for key, kind in typing.get_type_hints(STRATEGIES[name].params).items():
+            types.setdefault(key, _ARROW[kind])
+    return pa.schema([pa.field(f"hp.{k}", t) for k, t in sorted(types.items())])
+
+
+def rows_table(rows: list[dict[str, Any]], extra: pa.Schema | None = None) -> pa.Table:
+    """Rows -> an Arrow table: the required columns, then `extra` (node, benchmark, ...), then hp.*."""
+    fields = list(CORE) + list(extra or []) + list(hp_schema())
+    schema = pa.schema(fields, metadata=METADATA)
+    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
+
+
+def atomic_write(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def trial_path(results_dir: Path, strategy: str, trial_id: str) -> Path:
+    return results_dir / f"strategy={strategy}" / f"{trial_id}.parquet"
+
+
+# Columns beyond the required ones that every trial file has.
+EXTRA = pa.schema([("benchmark", pa.string()), ("node", pa.string())])
+
+
+def write_trial(results_dir: Path, strategy: str, trial_id: str, rows: list[dict[str, Any]]) -> Path | None:
+    if not rows:
+        return None
+    path = trial_path(results_dir, strategy, trial_id)
+    atomic_write(rows_table(rows, EXTRA), path)
+    return path
