@@ -41,8 +41,6 @@ def sweep_root(spec: SweepSpec) -> Path:
 
 def _searcher(spec: SweepSpec, strat: StrategySpec, root: Path) -> Any:
     import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
     from ray.tune.search.optuna import OptunaSearch
 
     from lpft.search_spaces import Param
@@ -55,10 +53,8 @@ def _searcher(spec: SweepSpec, strat: StrategySpec, root: Path) -> Any:
         space, sampler = strat.space, optuna.samplers.TPESampler(seed=spec.seeds[0])
     metric = list(spec.metric) if spec.multi_objective else spec.metric[0]
     mode = ["max"] * len(spec.metric) if spec.multi_objective else "max"
-    # The study lives in a journal file beside the results, so optuna-dashboard can open it.
-    storage = JournalStorage(JournalFileBackend(str(root / "optuna.journal")))
-    return OptunaSearch(space=define_by_run({**space, **constants}), metric=metric, mode=mode, sampler=sampler,
-                        storage=storage, study_name=f"{spec.name}.{strat.name}")
+    # In memory: Ray pickles it into the experiment checkpoint for --resume (see sweeps.study).
+    return OptunaSearch(space=define_by_run({**space, **constants}), metric=metric, mode=mode, sampler=sampler)
 
 
 def _scheduler(spec: SweepSpec) -> Any:
@@ -151,6 +147,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     import optuna
     from ray import tune
 
+    from lpft.search_spaces import Param
+    from lpft.sweeps.study import export_study
     from lpft.sweeps.trials import write_trials_table
 
     start = time.perf_counter()
@@ -169,11 +167,14 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     replicate_seeds = spec.replicate_seeds()
     for name, strat in spec.strategies.items():
         grid = _tuner(spec, name, trainable, root, resume, search=strat).fit()
-        outcome.trials += _trial_rows(grid, "search")
+        searched = _trial_rows(grid, "search")
+        outcome.trials += searched
+        space = {**strat.space, **{k: Param("categorical", choices=tuple(v)) for k, v in strat.grid.items()}}
+        export_study(root / "optuna.journal", f"{spec.name}.{name}", space, searched, spec.metric)
         best = _best_config(grid)
         if replicate_seeds and best is not None:
-            space = {**best, "seed": tune.grid_search(replicate_seeds)}
-            rep = _tuner(spec, f"{name}-replicate", trainable, root, resume, search=None, param_space=space).fit()
+            seeds = {**best, "seed": tune.grid_search(replicate_seeds)}
+            rep = _tuner(spec, f"{name}-replicate", trainable, root, resume, search=None, param_space=seeds).fit()
             outcome.trials += _trial_rows(rep, "replicate")
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start

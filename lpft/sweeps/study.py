@@ -1,0 +1,50 @@
+"""The Optuna study of each strategy's search, persisted as a JournalStorage file for optuna-dashboard.
+
+Ray's OptunaSearch keeps its own in-memory study and pickles it into the experiment
+checkpoint, which is what `--resume` restores. Pointing the searcher at the journal
+file directly breaks resume (the journal runs ahead of the pickled searcher and Optuna
+refuses updates to trials it saw finish), so the journal is written from the finished
+trials instead, replacing that strategy's study each time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lpft.search_spaces import Param
+
+
+def _distribution(param: Param) -> Any:
+    import optuna.distributions as d
+
+    if param.kind == "float":
+        return d.FloatDistribution(param.low, param.high, log=param.log)
+    if param.kind == "int":
+        return d.IntDistribution(int(param.low), int(param.high), log=param.log)
+    return d.CategoricalDistribution(list(param.choices))
+
+
+def export_study(path: Path, study_name: str, space: dict[str, Param], trials: list[dict[str, Any]],
+                 metrics: tuple[str, ...]) -> None:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    try:
+        optuna.delete_study(study_name=study_name, storage=storage)
+    except KeyError:
+        pass
+    study = optuna.create_study(study_name=study_name, storage=storage, directions=["maximize"] * len(metrics))
+    searched = {k: p for k, p in space.items() if p.kind != "constant"}
+    for t in trials:
+        done = t["status"] in ("completed", "diverged") and all(t.get(m) is not None for m in metrics)
+        params = {k: t.get(f"hp.{k}") for k in searched}
+        if any(v is None for v in params.values()):
+            continue
+        study.add_trial(optuna.trial.create_trial(
+            params=params, distributions={k: _distribution(p) for k, p in searched.items()},
+            values=[float(t[m]) for m in metrics] if done else None,
+            state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
+            user_attrs={"trial_id": t["trial_id"], "status": t["status"]}))

@@ -1,0 +1,164 @@
+"""`lpft sweep` on a real local Ray instance: the dataset, divergence, SIGKILL + resume, bad specs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from lpft.errors import InputError
+from lpft.results import REQUIRED_COLUMNS
+from lpft.sweeps import builtin_specs, load_spec, parse_spec
+
+
+def small_spec(name, **overrides):
+    spec = {
+        "name": name,
+        "benchmark": {"name": "synthetic", "eps": 0.1},
+        "strategies": {
+            "lp": {"num_cs": 20},
+            "ft": {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0, "log": True}},
+            "lpft": {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.003, "high": 0.03, "log": True}},
+        },
+        "max_concurrent": 2,
+    }
+    spec.update(overrides)
+    return spec
+
+
+def write_spec(tmp_path, spec):
+    path = tmp_path / f"{spec['name']}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def sweep(*args, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def read_results(root: Path) -> pd.DataFrame:
+    return ds.dataset(root / "results", format="parquet", partitioning="hive").to_table().to_pandas()
+
+
+def test_synthetic_sweep_dataset(tmp_path):
+    p = sweep(write_spec(tmp_path, small_spec("s1")), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    df = read_results(tmp_path / "s1")
+    assert set(REQUIRED_COLUMNS) <= set(df.columns)
+    assert set(df.strategy) == {"lp", "ft", "lpft"}
+    assert df.trial_id.nunique() == 5
+    assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
+    assert set(df.role) == {"id_val", "id_test", "ood"} and df.accuracy.between(0, 1).all()
+    assert pd.api.types.is_integer_dtype(df.step) and pd.api.types.is_float_dtype(df.accuracy)
+    trials = pq.read_table(tmp_path / "s1" / "trials.parquet").to_pandas()
+    assert set(trials.status) == {"completed"} and len(trials) == 5 and trials.node.notna().all()
+    # Best-by-ID-val FT loses out of distribution to the best LP on good features.
+    best = trials.sort_values("id_val").groupby("strategy").tail(1).set_index("strategy")
+    assert best.loc["ft", "ood_avg"] < best.loc["lp", "ood_avg"]
+    assert "ft" in p.stdout and "best lr" in p.stdout  # the per-strategy table
+    # Readable without lpft: pandas straight from the folder.
+    assert len(pd.read_parquet(tmp_path / "s1" / "results")) == len(df)
+    # The Optuna studies, for optuna-dashboard.
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "s1" / "optuna.journal")))
+    study = optuna.load_study(study_name="s1.ft", storage=storage)
+    assert len(study.trials) == 2 and study.best_trial.params["lr"] == pytest.approx(best.loc["ft", "hp.lr"])
+
+
+def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
+    spec = small_spec("s2", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12}})
+    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    trials = pq.read_table(tmp_path / "s2" / "trials.parquet").to_pandas()
+    assert list(trials.status) == ["diverged"]
+
+
+def test_rerun_without_resume_refuses_to_mix_results(tmp_path):
+    path = write_spec(tmp_path, small_spec("s3", strategies={"lp": {"num_cs": 3}}))
+    assert sweep(path, "--storage", tmp_path).returncode == 0
+    p = sweep(path, "--storage", tmp_path)
+    assert p.returncode == 2 and "--resume" in p.stderr.strip().splitlines()[-1]
+
+
+def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
+    strategies = {
+        "lp": {"num_cs": 20},
+        "ft": {"num_samples": 4, "epochs": 4000, "eval_every": 400, "lr": {"low": 0.1, "high": 1.0, "log": True}},
+        "lpft": {"num_samples": 3, "epochs": 4000, "eval_every": 400, "lr": {"low": 0.003, "high": 0.03, "log": True}},
+    }
+    path = write_spec(tmp_path, small_spec("s4", strategies=strategies))
+    proc = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    ft_dir = tmp_path / "s4" / "results" / "strategy=ft"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (ft_dir.exists() and any(ft_dir.glob("*.parquet"))):
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    proc.wait()
+    killed_with = len(list((tmp_path / "s4" / "results").rglob("*.parquet")))
+    assert killed_with < 8  # part-way
+
+    p = sweep(path, "--storage", tmp_path, "--resume")
+    assert p.returncode == 0, p.stderr[-3000:]
+    df = read_results(tmp_path / "s4")
+    assert df.groupby("strategy").trial_id.nunique().to_dict() == {"lp": 1, "ft": 4, "lpft": 3}
+    assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
+    # Every FT/LP-FT trial has all of its 10 evaluated epochs on all 3 eval sets.
+    counts = df[df.strategy != "lp"].groupby("trial_id").size()
+    assert (counts == 10 * 3).all(), counts
+    trials = pq.read_table(tmp_path / "s4" / "trials.parquet").to_pandas()
+    assert len(trials) == 8 and set(trials.status) == {"completed"}
+
+
+def test_builtin_specs_validate_and_list():
+    names = set(builtin_specs())
+    assert {"synthetic", "digits-quick", "digits"} <= names
+    for name in names:
+        assert load_spec(name).name == name
+    p = sweep("--list")
+    assert p.returncode == 0 and all(n in p.stdout for n in names)
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"strategies": {"sgd": {}}}, "strategies.sgd: unknown strategy"),
+        ({"strategies": {"ft": {"lr": {"low": -1.0, "high": 1.0, "log": True}}}}, "strategies.ft.lr.low must be > 0"),
+        ({"strategies": {"ft": {"lr": {"low": 1.0, "high": 0.1}}}}, "strategies.ft.lr.high must be >= low"),
+        ({"strategies": {"ft": {"lrr": 0.1}}}, "strategies.ft.lrr: unknown hyperparameter"),
+        ({"benchmark": None}, "benchmark is missing"),
+        ({"benchmark": {"name": "cifar"}}, "benchmark.name: unknown benchmark"),
+        ({"benchmark": {"name": "synthetic", "eps": -1}}, "benchmark.eps"),
+        ({"scheduler": "asha", "metric": ["id_val", "ood_avg"]}, "scheduler: asha"),
+        ({"resources": {"cpu": 0}}, "resources.cpu must be > 0"),
+        ({"colour": "blue"}, "colour is not a spec field"),
+    ],
+)
+def test_bad_spec_fields_are_named(change, needle):
+    raw = small_spec("bad")
+    raw.update(change)
+    if raw["benchmark"] is None:
+        del raw["benchmark"]
+    with pytest.raises(InputError) as err:
+        parse_spec(raw)
+    assert needle in str(err.value)
+
+
+def test_bad_spec_is_exit_2_before_ray_starts(tmp_path):
+    raw = small_spec("bad", scheduler="asha", metric=["id_val", "ood_avg"])
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [p.stderr.strip().splitlines()[-1]] and "asha" in p.stderr
+    assert not (tmp_path / "bad").exists()
