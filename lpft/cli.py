@@ -77,7 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.storage:
         spec = spec.with_storage(args.storage)
     from lpft.sweeps.launch import run_sweep
-    from lpft.sweeps.trials import SUMMARY_HEADER, summary_rows
+    from lpft.sweeps.trials import SUMMARY_HEADER, paper_sentence, summary_rows
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
@@ -85,13 +85,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"== {spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials)))
+    print(paper_sentence(outcome.trials))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from lpft.demo import run_demo
 
-    run_demo(quick=args.quick)
+    run_demo(storage=args.storage, fast=args.quick)
     return 0
 
 
@@ -115,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     sweep.set_defaults(fn=cmd_sweep)
 
-    demo = sub.add_parser("demo", help="LP, FT and LP-FT on synthetic and a small digits, as a table")
-    demo.add_argument("--quick", action="store_true", help="smaller digits subsets (for tests)")
+    demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
+    demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")
+    demo.add_argument("--quick", action="store_true", help="fewer, shorter trials on tiny data (for tests)")
     demo.set_defaults(fn=cmd_demo)
     return p
 

@@ -8,7 +8,8 @@ import pytest
 
 
 def lpft(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "lpft.cli", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_run_json():
@@ -52,17 +53,18 @@ def test_bad_input_is_one_line_and_exit_2(args, needle):
 
 
 @pytest.mark.slow
-def test_full_demo():
+def test_full_demo(tmp_path):
     """What `make demo` runs (about 3 minutes on 2 cores)."""
-    p = lpft("demo", timeout=1200)
+    p = lpft("demo", "--storage", tmp_path, timeout=1200)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.count("completed") == 6
+    assert p.stdout.count("LP-FT vs FT") == 2
 
 
-def test_demo_quick_prints_both_tables():
-    p = lpft("demo", "--quick")
-    assert p.returncode == 0, p.stderr
-    for needle in ("== synthetic", "== digits", "FT vs LP:", "inverted", "ood avg"):
+def test_demo_quick_runs_both_sweeps(tmp_path):
+    p = lpft("demo", "--quick", "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    for needle in ("== synthetic", "== digits-quick", "FT vs LP:", "LP-FT vs FT:", "ood avg", "best lr"):
         assert needle in p.stdout
     for strategy in ("lp", "ft", "lpft"):
         assert sum(line.startswith(strategy + " ") for line in p.stdout.splitlines()) == 2
+    assert (tmp_path / "digits-quick" / "trials.parquet").is_file()
