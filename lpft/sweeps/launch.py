@@ -136,7 +136,8 @@ def init_ray(address: str | None) -> None:
 
     if ray.is_initialized():
         return
-    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True,
+                  runtime_env={"worker_process_setup_hook": "lpft.trainables.warm.import_heavy"})
     if address:
         ray.init(address=address, **kwargs)
     else:  # a local instance sized to this machine
@@ -166,7 +167,9 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     outcome = SweepOutcome(spec, root)
     replicate_seeds = spec.replicate_seeds()
     for name, strat in spec.strategies.items():
+        t = time.perf_counter()
         grid = _tuner(spec, name, trainable, root, resume, search=strat).fit()
+        print(f"  [{name}] {len(grid)} trials in {time.perf_counter() - t:.1f} s", flush=True)
         searched = _trial_rows(grid, "search")
         outcome.trials += searched
         space = {**strat.space, **{k: Param("categorical", choices=tuple(v)) for k, v in strat.grid.items()}}
@@ -174,7 +177,9 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
         best = _best_config(grid)
         if replicate_seeds and best is not None:
             seeds = {**best, "seed": tune.grid_search(replicate_seeds)}
+            t = time.perf_counter()
             rep = _tuner(spec, f"{name}-replicate", trainable, root, resume, search=None, param_space=seeds).fit()
+            print(f"  [{name}-replicate] {len(rep)} trials in {time.perf_counter() - t:.1f} s", flush=True)
             outcome.trials += _trial_rows(rep, "replicate")
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
