@@ -49,19 +49,22 @@ def read_results(root: Path) -> pd.DataFrame:
 
 
 def test_synthetic_sweep_dataset(tmp_path):
-    p = sweep(write_spec(tmp_path, small_spec("s1")), "--storage", tmp_path)
+    p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "s1")
     assert set(REQUIRED_COLUMNS) <= set(df.columns)
     assert set(df.strategy) == {"lp", "ft", "lpft"}
-    assert df.trial_id.nunique() == 5
+    assert df.trial_id.nunique() == 5 + 3  # search, then each strategy's best on one more seed
     assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
     assert set(df.role) == {"id_val", "id_test", "ood"} and df.accuracy.between(0, 1).all()
     assert pd.api.types.is_integer_dtype(df.step) and pd.api.types.is_float_dtype(df.accuracy)
     trials = pq.read_table(tmp_path / "s1" / "trials.parquet").to_pandas()
-    assert set(trials.status) == {"completed"} and len(trials) == 5 and trials.node.notna().all()
+    assert set(trials.status) == {"completed"} and len(trials) == 8 and trials.node.notna().all()
+    search, replicate = trials[trials.stage == "search"], trials[trials.stage == "replicate"]
+    assert set(search.seed) == {0} and set(replicate.seed) == {7}
     # Best-by-ID-val FT loses out of distribution to the best LP on good features.
-    best = trials.sort_values("id_val").groupby("strategy").tail(1).set_index("strategy")
+    best = search.sort_values("id_val").groupby("strategy").tail(1).set_index("strategy")
+    assert replicate.set_index("strategy").loc["ft", "hp.lr"] == best.loc["ft", "hp.lr"]
     assert best.loc["ft", "ood_avg"] < best.loc["lp", "ood_avg"]
     assert "ft" in p.stdout and "best lr" in p.stdout  # the per-strategy table
     # Readable without lpft: pandas straight from the folder.
@@ -82,6 +85,19 @@ def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     trials = pq.read_table(tmp_path / "s2" / "trials.parquet").to_pandas()
     assert list(trials.status) == ["diverged"]
+
+
+def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
+    strategies = {"lp": {"num_cs": 10},
+                  "ft": {"num_samples": 4, "epochs": 60, "eval_every": 10, "lr": {"low": 0.001, "high": 1.0, "log": True}}}
+    p = sweep(write_spec(tmp_path, small_spec("s5", strategies=strategies, scheduler="asha", max_concurrent=4)),
+              "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    trials = pq.read_table(tmp_path / "s5" / "trials.parquet").to_pandas()
+    assert len(trials) == 5 and set(trials.status) <= {"completed", "stopped"}
+    assert trials.set_index("strategy").loc["lp", "status"] == "completed"  # never cut against FT's rungs
+    df = read_results(tmp_path / "s5")
+    assert set(df.trial_id) == set(trials.trial_id)  # stopped trials keep the epochs they ran
 
 
 def test_rerun_without_resume_refuses_to_mix_results(tmp_path):

@@ -1,11 +1,11 @@
-"""SweepSpec -> one Ray Tune `Tuner` per strategy (OptunaSearch + scheduler) -> Arrow results.
+"""SweepSpec -> one Ray Tune `Tuner` for the whole sweep -> Arrow results.
 
-One Tuner per strategy rather than one with a conditional space: each strategy gets
-its own Optuna study (they share no hyperparameter semantics: LP-FT's best lr is
-orders of magnitude below FT's), its own trial budget, and its own experiment folder
-to restore, so a resumed sweep restarts exactly the strategies that had not finished.
-After the search, each strategy's best config (by ID val) is re-run on `replicate`
-more seeds, as the paper reports means over seeds.
+One Tuner with a conditional space (`lpft.sweeps.searcher.SweepSearcher`): the strategy
+is the top-level branch, each branch has its own Optuna study and trial budget, and the
+searcher itself queues each strategy's best config (by ID val) on the `replicate` seeds
+once that strategy's search is done, as the paper reports means over seeds. One Tuner,
+not one per strategy, because a Tuner costs a fresh trial actor (~2 s here) and actors
+are reused only within one; it also gives `--resume` a single experiment to restore.
 """
 
 from __future__ import annotations
@@ -58,14 +58,14 @@ def _searcher(spec: SweepSpec, strat: StrategySpec, root: Path) -> Any:
 
 
 def _scheduler(spec: SweepSpec) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import FIFOScheduler
 
-    if spec.scheduler == "asha":
-        return ASHAScheduler(metric=spec.metric[0], mode="max", grace_period=1, reduction_factor=2)
-    return FIFOScheduler()
+    from lpft.sweeps.scheduler import PerStrategyASHA
+
+    return PerStrategyASHA(spec.metric[0]) if spec.scheduler == "asha" else FIFOScheduler()
 
 
-def _progress_callback(prefix: str) -> Any:
+def _progress_callback() -> Any:
     from ray.tune import Callback
 
     class Progress(Callback):
@@ -73,59 +73,55 @@ def _progress_callback(prefix: str) -> Any:
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             m = trial.last_result or {}
-            hp = {k: v for k, v in trial.config.items() if k not in ("strategy",)}
+            hp = {k: v for k, v in trial.config.items() if k not in ("strategy", "stage")}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
-            print(f"  [{prefix}] {trial.trial_id} {m.get('status', '?')}: id_val {100 * m.get('id_val', 0):.1f} "
+            status = m.get("status", "?") if m.get("final") else "stopped"
+            print(f"  [{_label(trial.config)}] {trial.trial_id} {status}: id_val {100 * m.get('id_val', 0):.1f} "
                   f"ood_avg {100 * m.get('ood_avg', 0):.1f}  ({shown})", flush=True)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            print(f"  [{prefix}] {trial.trial_id} error (retried up to max_failures)", flush=True)
+            print(f"  [{_label(trial.config)}] {trial.trial_id} error (retried up to max_failures)", flush=True)
 
     return Progress()
 
 
-def _tuner(spec: SweepSpec, name: str, trainable: Any, root: Path, resume: bool, *, search: StrategySpec | None,
-           param_space: dict[str, Any] | None = None) -> Any:
+def _label(config: dict[str, Any]) -> str:
+    stage = config.get("stage", "search")
+    return config.get("strategy", "?") + ("" if stage == "search" else f" {stage}")
+
+
+def _tuner(spec: SweepSpec, trainable: Any, root: Path, resume: bool) -> Any:
     from ray import tune
 
-    path = root / "ray" / name
+    from lpft.sweeps.searcher import SweepSearcher
+
+    path = root / "ray" / spec.name
     if resume and tune.Tuner.can_restore(str(path)):
         return tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    single = not spec.multi_objective
-    if search is not None:
-        num_samples = grid_size(search.grid) if search.grid else search.num_samples
-        tune_config = tune.TuneConfig(
-            search_alg=_searcher(spec, search, root), scheduler=_scheduler(spec), num_samples=num_samples,
-            max_concurrent_trials=spec.max_concurrent, reuse_actors=True,
-            metric=spec.metric[0] if single else None, mode="max" if single else None)
-    else:
-        tune_config = tune.TuneConfig(num_samples=1, max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
-    run_config = tune.RunConfig(name=name, storage_path=str(root / "ray"), verbose=0,
+    searchers = {name: _searcher(spec, strat, root) for name, strat in spec.strategies.items()}
+    budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in spec.strategies.items()}
+    searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0])
+    tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
+                                  max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
+    run_config = tune.RunConfig(name=spec.name, storage_path=str(root / "ray"), verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                callbacks=[_progress_callback(name)])
-    return tune.Tuner(trainable, param_space=param_space or {}, tune_config=tune_config, run_config=run_config)
+                                callbacks=[_progress_callback()])
+    return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def _trial_rows(grid: Any, stage: str) -> list[dict[str, Any]]:
+def _trial_rows(grid: Any) -> list[dict[str, Any]]:
     rows = []
     for r in grid:
         m = r.metrics or {}
-        status = m.get("status") if m.get("done") else ("error" if r.error else "stopped")
+        status = m.get("status") if m.get("final") else ("error" if r.error else "stopped")
         rows.append({
             "trial_id": m.get("trial_id") or Path(r.path).name, "strategy": r.config.get("strategy"),
-            "stage": stage, "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
+            "stage": r.config.get("stage"), "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
             "wall_time_s": m.get("time_total_s"), "id_val": m.get("id_val"), "id_test": m.get("id_test"),
             "ood_avg": m.get("ood_avg"),
-            **{f"hp.{k}": v for k, v in r.config.items() if k not in ("strategy", "seed")},
+            **{f"hp.{k}": v for k, v in r.config.items() if k not in ("strategy", "seed", "stage")},
         })
     return rows
-
-
-def _best_config(grid: Any) -> dict[str, Any] | None:
-    done = [r for r in grid if (r.metrics or {}).get("status") == "completed"]
-    if not done:
-        return None
-    return dict(max(done, key=lambda r: r.metrics.get("id_val", 0.0)).config)
 
 
 def init_ray(address: str | None) -> None:
@@ -165,22 +161,13 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     {"cpu": spec.cpu, "gpu": spec.gpu})
     outcome = SweepOutcome(spec, root)
-    replicate_seeds = spec.replicate_seeds()
+    grid = _tuner(spec, trainable, root, resume).fit()
+    outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),
+                                                                t["stage"] != "search"))
     for name, strat in spec.strategies.items():
-        t = time.perf_counter()
-        grid = _tuner(spec, name, trainable, root, resume, search=strat).fit()
-        print(f"  [{name}] {len(grid)} trials in {time.perf_counter() - t:.1f} s", flush=True)
-        searched = _trial_rows(grid, "search")
-        outcome.trials += searched
         space = {**strat.space, **{k: Param("categorical", choices=tuple(v)) for k, v in strat.grid.items()}}
+        searched = [t for t in outcome.trials if t["strategy"] == name and t["stage"] == "search"]
         export_study(root / "optuna.journal", f"{spec.name}.{name}", space, searched, spec.metric)
-        best = _best_config(grid)
-        if replicate_seeds and best is not None:
-            seeds = {**best, "seed": tune.grid_search(replicate_seeds)}
-            t = time.perf_counter()
-            rep = _tuner(spec, f"{name}-replicate", trainable, root, resume, search=None, param_space=seeds).fit()
-            print(f"  [{name}-replicate] {len(rep)} trials in {time.perf_counter() - t:.1f} s", flush=True)
-            outcome.trials += _trial_rows(rep, "replicate")
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

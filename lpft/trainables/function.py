@@ -19,7 +19,7 @@ from lpft.results import Evaluation, RunResult
 
 STATE_FILE = "state.pt"
 # Config keys that are not strategy hyperparameters.
-META_KEYS = ("strategy",)
+META_KEYS = ("strategy", "stage")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
     if step is not None:
         metrics.update(step_metrics([e for e in result.evaluations if e.step == step]))
     metrics = {k: (v if isinstance(v, float) and math.isfinite(v) else 0.0) for k, v in metrics.items()}
-    return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "done": True}
+    return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True}
 
 
 def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
@@ -83,18 +83,24 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             resume = torch.load(Path(d) / STATE_FILE, weights_only=False)
+    columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
+               "benchmark": context.benchmark, "node": node}
+    seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
 
     def on_epoch(step: int, evals: list[Evaluation], state: Any) -> None:
         metrics = {**step_metrics(evals), "step": step}
+        seen.extend(evals)
         if state is None:
             tune.report(metrics)
             return
+        # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
+        # stops (or that is killed) still has them; the final write adds default hparams.
+        partial = RunResult(strategy, "running", list(seen), hparams).rows(**columns)
+        write_trial(Path(context.results_dir), strategy, trial_id, partial)
         with tempfile.TemporaryDirectory() as d:
             torch.save(state(), Path(d) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
-    rows = trial.result.rows(sweep=context.sweep, trial_id=trial_id, seed=hparams.get("seed", 0),
-                             benchmark=context.benchmark, node=node)
-    write_trial(Path(context.results_dir), strategy, trial_id, rows)
+    write_trial(Path(context.results_dir), strategy, trial_id, trial.result.rows(**columns))
     tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start})
