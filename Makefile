@@ -25,6 +25,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lp_path.py
+	$(BIN)/python bench/ray_overhead.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -100,6 +100,14 @@ def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
     assert set(df.trial_id) == set(trials.trial_id)  # stopped trials keep the epochs they ran
 
 
+def test_grid_search_runs_each_grid_point_once(tmp_path):
+    spec = small_spec("s6", search="grid", strategies={"lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
+    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    trials = pq.read_table(tmp_path / "s6" / "trials.parquet").to_pandas()
+    assert sorted(trials["hp.lr"]) == [0.003, 0.01]
+
+
 def test_rerun_without_resume_refuses_to_mix_results(tmp_path):
     path = write_spec(tmp_path, small_spec("s3", strategies={"lp": {"num_cs": 3}}))
     assert sweep(path, "--storage", tmp_path).returncode == 0

@@ -39,7 +39,7 @@ def sweep_root(spec: SweepSpec) -> Path:
     return Path(spec.storage).expanduser().resolve() / spec.name
 
 
-def _searcher(spec: SweepSpec, strat: StrategySpec, root: Path) -> Any:
+def _searcher(spec: SweepSpec, strat: StrategySpec) -> Any:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
@@ -47,14 +47,14 @@ def _searcher(spec: SweepSpec, strat: StrategySpec, root: Path) -> Any:
 
     constants = {"strategy": Param("constant", value=strat.name), "seed": Param("constant", value=spec.seeds[0])}
     if strat.grid:
-        space = {**strat.space, **{k: Param("categorical", choices=tuple(v)) for k, v in strat.grid.items()}}
         sampler = optuna.samplers.GridSampler(strat.grid, seed=spec.seeds[0])
     else:
-        space, sampler = strat.space, optuna.samplers.TPESampler(seed=spec.seeds[0])
+        sampler = optuna.samplers.TPESampler(seed=spec.seeds[0])
     metric = list(spec.metric) if spec.multi_objective else spec.metric[0]
     mode = ["max"] * len(spec.metric) if spec.multi_objective else "max"
     # In memory: Ray pickles it into the experiment checkpoint for --resume (see sweeps.study).
-    return OptunaSearch(space=define_by_run({**space, **constants}), metric=metric, mode=mode, sampler=sampler)
+    return OptunaSearch(space=define_by_run({**strat.full_space(), **constants}), metric=metric, mode=mode,
+                        sampler=sampler)
 
 
 def _scheduler(spec: SweepSpec) -> Any:
@@ -98,7 +98,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Path, resume: bool) -> Any:
     path = root / "ray" / spec.name
     if resume and tune.Tuner.can_restore(str(path)):
         return tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
-    searchers = {name: _searcher(spec, strat, root) for name, strat in spec.strategies.items()}
+    searchers = {name: _searcher(spec, strat) for name, strat in spec.strategies.items()}
     budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in spec.strategies.items()}
     searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0])
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
@@ -132,8 +132,7 @@ def init_ray(address: str | None) -> None:
 
     if ray.is_initialized():
         return
-    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True,
-                  runtime_env={"worker_process_setup_hook": "lpft.trainables.warm.import_heavy"})
+    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     if address:
         ray.init(address=address, **kwargs)
     else:  # a local instance sized to this machine
@@ -144,7 +143,6 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     import optuna
     from ray import tune
 
-    from lpft.search_spaces import Param
     from lpft.sweeps.study import export_study
     from lpft.sweeps.trials import write_trials_table
 
@@ -165,9 +163,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),
                                                                 t["stage"] != "search"))
     for name, strat in spec.strategies.items():
-        space = {**strat.space, **{k: Param("categorical", choices=tuple(v)) for k, v in strat.grid.items()}}
         searched = [t for t in outcome.trials if t["strategy"] == name and t["stage"] == "search"]
-        export_study(root / "optuna.journal", f"{spec.name}.{name}", space, searched, spec.metric)
+        export_study(root / "optuna.journal", f"{spec.name}.{name}", strat.full_space(), searched, spec.metric)
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

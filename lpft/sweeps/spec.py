@@ -47,6 +47,10 @@ class StrategySpec:
     space: dict[str, Param]  # searched (and constant) hyperparameters
     grid: dict[str, list[Any]] = field(default_factory=dict)  # search: grid
 
+    def full_space(self) -> dict[str, Param]:
+        """The space with grid values as categorical choices: what Optuna samples from."""
+        return {**self.space, **{k: Param("categorical", choices=tuple(v)) for k, v in self.grid.items()}}
+
 
 @dataclass(frozen=True)
 class SweepSpec:
