@@ -67,8 +67,16 @@ def test_synthetic_sweep_dataset(tmp_path):
     assert replicate.set_index("strategy").loc["ft", "hp.lr"] == best.loc["ft", "hp.lr"]
     assert best.loc["ft", "ood_avg"] < best.loc["lp", "ood_avg"]
     assert "ft" in p.stdout and "best lr" in p.stdout  # the per-strategy table
-    # Readable without lpft: pandas straight from the folder.
-    assert len(pd.read_parquet(tmp_path / "s1" / "results")) == len(df)
+    # Readable without lpft: pandas, polars and DuckDB straight from the folder.
+    import duckdb
+    import polars as pl
+
+    folder = tmp_path / "s1" / "results"
+    assert len(pd.read_parquet(folder)) == len(df)
+    assert pl.read_parquet(folder / "*" / "*.parquet", hive_partitioning=True)["strategy"].n_unique() == 3
+    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*/*.parquet', hive_partitioning=true) "
+                   "WHERE strategy = 'ft'").fetchall()[0][0]
+    assert n == (df.strategy == "ft").sum()
     # The Optuna studies, for optuna-dashboard.
     import optuna
     from optuna.storages import JournalStorage
