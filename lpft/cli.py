@@ -77,16 +77,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.storage:
         spec = spec.with_storage(args.storage)
     from lpft.sweeps.launch import run_sweep
-    from lpft.sweeps.trials import SUMMARY_HEADER, paper_sentence, summary_rows
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
-    outcome = run_sweep(spec, address=args.address, resume=args.resume)
-    print(f"== {spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
+    print_outcome(run_sweep(spec, address=args.address, resume=args.resume))
+    return 0
+
+
+def print_outcome(outcome: Any) -> None:
+    """A finished sweep: where its results are, the per-strategy table, the paper's comparison."""
+    from lpft.sweeps.trials import SUMMARY_HEADER, paper_sentence, summary_rows
+
+    print(f"== {outcome.spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials)))
     print(paper_sentence(outcome.trials))
-    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

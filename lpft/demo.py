@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
-from pathlib import Path
 
-from lpft.cli import format_table
+from lpft.cli import print_outcome
 from lpft.sweeps import SweepSpec, load_spec
 from lpft.sweeps.launch import SweepOutcome, run_sweep, sweep_root
-from lpft.sweeps.trials import SUMMARY_HEADER, paper_sentence, summary_rows
 
 DEMO_SPECS = ("synthetic", "digits-quick")
 # --quick (for tests): a tiny digits subset and fewer, shorter trials.
@@ -44,13 +41,8 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
         root = sweep_root(spec)
         if root.exists():  # the demo's own scratch folder: start clean, never mix runs
             shutil.rmtree(root)
-        start = time.perf_counter()
         print(f"\n== {name}: {', '.join(spec.strategies)} on {spec.benchmark} "
               f"{spec.benchmark_params or ''}", flush=True)
-        outcome = run_sweep(spec)
-        print(f"== {name}: {len(outcome.trials)} trials in {time.perf_counter() - start:.0f} s; "
-              f"results in {Path(outcome.results_dir)}")
-        print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials)))
-        print(paper_sentence(outcome.trials))
-        outcomes[name] = outcome
+        outcomes[name] = run_sweep(spec)
+        print_outcome(outcomes[name])
     return outcomes
