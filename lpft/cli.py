@@ -94,6 +94,30 @@ def print_outcome(outcome: Any) -> None:
     print(paper_sentence(outcome.trials))
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lpft.analysis.report import FORMATS, analyze, write_report
+
+    if args.format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
+    report = analyze(args.results, selection=args.selection, baseline=args.baseline)
+    print(report.tables[args.format], end="")
+    if report.sentence:
+        print(report.sentence)
+    slope, intercept, base = report.robustness.attrs["fit"]
+    print(f"effective robustness vs the {base} probit fit (OOD avg = Φ({slope:.2f}·Φ⁻¹(ID) + {intercept:.2f})):")
+    for r in report.robustness.itertuples():
+        print(f"  {r.strategy:6s} {100 * r.effective_robustness:+.1f} points "
+              f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f})")
+    for note in report.notes:
+        print(f"note: {note}")
+    out = Path(args.out) if args.out else Path(args.results[0]) / "report"
+    written = write_report(report, out)
+    print(f"wrote {len(written)} files to {out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from lpft.demo import run_demo
 
@@ -120,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--storage", help="results root (overrides the spec's storage)")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     sweep.set_defaults(fn=cmd_sweep)
+
+    analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results")
+    analyze.add_argument("results", nargs="+", help="sweep folders (or their results/ folders)")
+    analyze.add_argument("--out", help="where to write the report (default: RESULTS/report)")
+    analyze.add_argument("--selection", default="id_val", help="id_val (default), oracle or last")
+    analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
+    analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
+    analyze.set_defaults(fn=cmd_analyze)
 
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")

@@ -87,6 +87,18 @@ def test_synthetic_sweep_dataset(tmp_path):
     assert len(study.trials) == 2 and study.best_trial.params["lr"] == pytest.approx(best.loc["ft", "hp.lr"])
 
 
+    # And lpft analyze turns it into the tables and frontier points.
+    a = subprocess.run([sys.executable, "-m", "lpft.cli", "analyze", str(tmp_path / "s1"), "--format", "md"],
+                       capture_output=True, text=True, timeout=300)
+    assert a.returncode == 0, a.stderr[-3000:]
+    assert "| ft | 2 |" in a.stdout and "FT vs LP:" in a.stdout and "effective robustness" in a.stdout
+    report = tmp_path / "s1" / "report"
+    for name in ("table.txt", "table.md", "table.tex", "table.csv", "frontier.csv", "effective_robustness.csv"):
+        assert (report / name).stat().st_size > 0, name
+    frontier = pd.read_csv(report / "frontier.csv")
+    assert frontier["frontier.ood_avg"].sum() >= 1 and len(frontier) == df.groupby(["trial_id", "step"]).ngroups
+
+
 def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
     spec = small_spec("s2", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12}})
     p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)

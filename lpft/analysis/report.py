@@ -1,0 +1,74 @@
+"""`lpft analyze`: selection -> tables, frontier points and effective robustness, written to a folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lpft.analysis.frontier import pareto_mask
+from lpft.analysis.load import load_results
+from lpft.analysis.robustness import bootstrap_ci, clipped, effective_robustness, fit_baseline
+from lpft.analysis.selection import SELECTIONS, wide
+from lpft.analysis.tables import paper_sentence, render
+from lpft.errors import InputError
+
+FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
+
+
+@dataclass
+class Report:
+    tables: dict[str, str]  # format -> rendered table
+    sentence: str
+    frontier: pd.DataFrame  # every (trial, step) point with on_frontier flags per OOD column
+    robustness: pd.DataFrame  # per selected strategy: ID, OOD avg, effective robustness and its CI
+    notes: list[str]
+
+
+def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
+    """Flags, per OOD column, the points on the overall frontier and on their strategy's own."""
+    out = points.copy()
+    for col in ood_columns:
+        out[f"frontier.{col}"] = pareto_mask(out["id_test"], out[col])
+        out[f"strategy_frontier.{col}"] = False
+        for _, idx in out.groupby("strategy").groups.items():
+            sub = out.loc[idx]
+            out.loc[idx, f"strategy_frontier.{col}"] = pareto_mask(sub["id_test"], sub[col])
+    return out
+
+
+def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -> Report:
+    df = load_results(paths).to_pandas()
+    chosen = SELECTIONS[selection]().select(df)
+    points = wide(df)
+    ood = points.attrs["ood_sets"]
+    notes = []
+    base = points[points.strategy == baseline]
+    if base.empty:
+        raise InputError(f"--baseline {baseline!r}: no such strategy in the results "
+                         f"(have: {', '.join(sorted(points.strategy.unique()))})")
+    n_clipped = clipped(base[["id_test", "ood_avg"]].to_numpy())
+    if n_clipped:
+        notes.append(f"{n_clipped} baseline accuracies of exactly 0 or 1 were clipped before the probit transform")
+    fit = fit_baseline(base["id_test"].to_numpy(), base["ood_avg"].to_numpy())
+    robust = chosen.groupby("strategy")[["id_test", "ood_avg"]].mean().reset_index()
+    robust["effective_robustness"] = effective_robustness(robust["id_test"], robust["ood_avg"], fit)
+    cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
+    robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
+    robust.attrs["fit"] = (fit.slope, fit.intercept, baseline)
+    return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
+                  frontier_points(points, [*ood, "ood_avg"]), robust, notes)
+
+
+def write_report(report: Report, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in report.tables.items():
+        path = out / FORMATS[name]
+        path.write_text(text)
+        written.append(path)
+    report.frontier.to_csv(out / "frontier.csv", index=False)
+    report.robustness.to_csv(out / "effective_robustness.csv", index=False)
+    return [*written, out / "frontier.csv", out / "effective_robustness.csv"]

@@ -1,0 +1,94 @@
+"""The results table: rows = strategies, columns = ID test, each OOD set, OOD average.
+
+Cells are mean ± 90% confidence half-width over seeds (the paper's 1.645·std/√n),
+with the number of seeds; the best mean per column is marked. Text, Markdown, LaTeX
+(booktabs) and CSV.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+Z90 = 1.645
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    half: float  # 90% half-width; 0 with one seed
+    n: int
+
+
+def summarize(chosen: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, Cell]]]:
+    columns = ["id_test", *chosen.attrs.get("ood_sets", []), "ood_avg"]
+    cells: dict[str, dict[str, Cell]] = {}
+    for strategy, group in chosen.groupby("strategy", sort=False):
+        row = {}
+        for c in columns:
+            values = group[c].dropna()
+            n = len(values)
+            std = float(values.std(ddof=1)) if n > 1 else 0.0
+            row[c] = Cell(float(values.mean()) if n else math.nan, Z90 * std / math.sqrt(n) if n > 1 else 0.0, n)
+        cells[str(strategy)] = row
+    return columns, cells
+
+
+def _best(columns: list[str], cells: dict[str, dict[str, Cell]]) -> dict[str, str]:
+    return {c: max(cells, key=lambda s: cells[s][c].mean if not math.isnan(cells[s][c].mean) else -1)
+            for c in columns} if cells else {}
+
+
+def _fmt(cell: Cell) -> str:
+    return f"{100 * cell.mean:.1f} ± {100 * cell.half:.1f}"
+
+
+def render(chosen: pd.DataFrame, fmt: str = "text") -> str:
+    columns, cells = summarize(chosen)
+    best = _best(columns, cells)
+    seeds = {s: max(c.n for c in row.values()) for s, row in cells.items()}
+    label = chosen.attrs.get("selection", "ID val")
+    if fmt == "csv":
+        buf = io.StringIO()
+        rows = [{"strategy": s, "seeds": seeds[s], "selection": label,
+                 **{f"{c}_mean": cells[s][c].mean for c in columns}, **{f"{c}_ci90": cells[s][c].half for c in columns}}
+                for s in cells]
+        pd.DataFrame(rows).to_csv(buf, index=False)
+        return buf.getvalue()
+    if fmt == "latex":
+        lines = [f"% selection: {label}", r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}", r"\toprule",
+                 " & ".join(["strategy", "seeds", *[c.replace("_", r"\_") for c in columns]]) + r" \\", r"\midrule"]
+        for s in cells:
+            vals = [(r"\textbf{%s}" if best[c] == s else "%s") % _fmt(cells[s][c]).replace("±", r"$\pm$")
+                    for c in columns]
+            lines.append(" & ".join([s, str(seeds[s]), *vals]) + r" \\")
+        return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
+    bold = (lambda t: f"**{t}**") if fmt == "md" else (lambda t: f"*{t}")
+    header = ["strategy", "seeds", *columns]
+    rows = [[s, str(seeds[s]), *[bold(_fmt(cells[s][c])) if best[c] == s else _fmt(cells[s][c]) for c in columns]]
+            for s in cells]
+    if fmt == "md":
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(r) + " |" for r in rows]
+        return f"Selection: {label}. Accuracy %, mean ± 90% CI over seeds; best in bold.\n\n" + "\n".join(out) + "\n"
+    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+             for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return f"selection: {label}; accuracy %, mean ± 90% CI over seeds; * best\n" + "\n".join(lines) + "\n"
+
+
+def paper_sentence(chosen: pd.DataFrame) -> str:
+    """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: +x ID, +y OOD" from the selected models' means."""
+    means = chosen.groupby("strategy")[["id_test", "ood_avg"]].mean()
+
+    def diff(a: str, b: str) -> str:
+        d = means.loc[a] - means.loc[b]
+        return f"{100 * d['id_test']:+.1f} ID, {100 * d['ood_avg']:+.1f} OOD"
+
+    parts = [f"{n} vs {m}: {diff(a, b)}" for a, b, n, m in (("ft", "lp", "FT", "LP"), ("lpft", "ft", "LP-FT", "FT"))
+             if a in means.index and b in means.index]
+    return ";  ".join(parts)

@@ -1,0 +1,104 @@
+"""lpft.analysis: loading with schema checks, selection by hand-computed example, frontiers, robustness."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy.stats import linregress, norm
+
+from lpft.analysis.frontier import pareto_mask
+from lpft.analysis.load import load_results
+from lpft.analysis.robustness import effective_robustness, fit_baseline
+from lpft.analysis.selection import SELECTIONS
+from lpft.analysis.tables import paper_sentence, render
+from lpft.errors import InputError
+from lpft.trainables.sink import write_trial
+
+
+def rows(strategy, trial, seed, lr, steps):
+    """steps: {step: (id_val, id_test, ood)}"""
+    out = []
+    for step, accs in steps.items():
+        for (name, role), acc in zip((("id_val", "id_val"), ("id_test", "id_test"), ("shift", "ood")), accs):
+            out.append({"sweep": "s", "strategy": strategy, "trial_id": trial, "seed": seed, "step": step,
+                        "eval_set": name, "role": role, "accuracy": acc, "hp.lr": lr, "hp.seed": seed})
+    return out
+
+
+@pytest.fixture
+def results(tmp_path):
+    # FT, lr 0.1 (2 seeds): best ID val at step 2 -> ID test .90/.92, OOD .50/.54; mean val .85
+    # FT, lr 1.0 (2 seeds): val .80 -> not selected by ID val; but OOD .70 at step 1 -> oracle's pick
+    data = {
+        ("ft", "a", 0, 0.1): {1: (.80, .85, .60), 2: (.85, .90, .50)},
+        ("ft", "b", 1, 0.1): {1: (.81, .86, .62), 2: (.85, .92, .54)},
+        ("ft", "c", 0, 1.0): {1: (.78, .80, .70), 2: (.80, .82, .40)},
+        ("ft", "d", 1, 1.0): {1: (.78, .80, .72), 2: (.80, .84, .42)},
+        ("lp", "e", 0, None): {0: (.70, .71, .65), 1: (.75, .74, .66)},
+    }
+    for (strategy, trial, seed, lr), steps in data.items():
+        write_trial(tmp_path / "results", strategy, trial, rows(strategy, trial, seed, lr, steps))
+    return tmp_path
+
+
+def test_id_val_selection_by_hand(results):
+    chosen = SELECTIONS["id_val"]().select(load_results([results]).to_pandas())
+    ft = chosen[chosen.strategy == "ft"].sort_values("trial_id")
+    assert list(ft.trial_id) == ["a", "b"] and list(ft.step) == [2, 2]
+    assert ft.id_test.mean() == pytest.approx(0.91) and ft.ood_avg.mean() == pytest.approx(0.52)
+    assert list(chosen[chosen.strategy == "lp"].step) == [1]
+
+
+def test_oracle_differs_and_says_so(results):
+    chosen = SELECTIONS["oracle"]().select(load_results([results]).to_pandas())
+    ft = chosen[chosen.strategy == "ft"].sort_values("trial_id")
+    assert list(ft.trial_id) == ["c", "d"] and list(ft.step) == [1, 1]
+    assert "oracle" in render(chosen)
+
+
+def test_last_step(results):
+    chosen = SELECTIONS["last"]().select(load_results([results]).to_pandas())
+    assert set(chosen[chosen.strategy == "ft"].step) == {2}
+
+
+def test_table_formats(results):
+    chosen = SELECTIONS["id_val"]().select(load_results([results]).to_pandas())
+    text = render(chosen)
+    # ft: id_test mean 91.0, 90% CI = 1.645 * std([.90, .92]) / sqrt(2) = 1.645 * 0.01414 / 1.414 = 1.645 pts
+    assert "91.0 ± 1.6" in text and "2" in text
+    assert "**91.0 ± 1.6**" in render(chosen, "md")
+    assert r"\toprule" in render(chosen, "latex") and r"\textbf{91.0 $\pm$ 1.6}" in render(chosen, "latex")
+    assert render(chosen, "csv").splitlines()[0].startswith("strategy,seeds,selection,id_test_mean")
+    assert paper_sentence(chosen) == "FT vs LP: +17.0 ID, -14.0 OOD"
+
+
+def test_filters_are_pushed_down(results):
+    table = load_results([results], strategy="lp", eval_set="shift")
+    assert set(table.column("strategy").to_pylist()) == {"lp"} and table.num_rows == 2
+
+
+def test_not_a_results_dataset_is_refused(tmp_path):
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "x.parquet")
+    with pytest.raises(InputError, match="column 'sweep' is missing"):
+        load_results([tmp_path])
+    with pytest.raises(InputError, match="no results"):
+        load_results([tmp_path / "nothing"])
+
+
+def test_pareto_frontier_matches_brute_force():
+    rng = np.random.default_rng(0)
+    x, y = rng.random(400), rng.random(400)
+    x[:20] = x[20:40]  # ties in x
+    mask = pareto_mask(x, y)
+    brute = np.array([not np.any((x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i]))) for i in range(len(x))])
+    np.testing.assert_array_equal(mask, brute)
+
+
+def test_effective_robustness_matches_scipy():
+    rng = np.random.default_rng(1)
+    id_acc, ood_acc = rng.uniform(0.5, 0.95, 50), rng.uniform(0.2, 0.8, 50)
+    fit = fit_baseline(id_acc, ood_acc)
+    ref = linregress(norm.ppf(id_acc), norm.ppf(ood_acc))
+    assert fit.slope == pytest.approx(ref.slope) and fit.intercept == pytest.approx(ref.intercept)
+    er = effective_robustness(id_acc, ood_acc, fit)
+    np.testing.assert_allclose(er, ood_acc - norm.cdf(ref.slope * norm.ppf(id_acc) + ref.intercept))
