@@ -1,0 +1,84 @@
+"""Time to analyze a synthetic dataset of one million evaluation rows, with a pandas-groupby baseline.
+
+Writes ~1M rows as one Parquet file per trial (the sink's layout), then times in one run:
+  lpft: load_results -> id_val selection -> table -> Pareto frontiers (every OOD set)
+  baseline: pandas read_parquet -> groupby/idxmax selection -> groupby mean table
+Target: lpft under 5 s on this machine.
+
+    python bench/analyze_1m.py [--trials 500] [--steps 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lpft.analysis.load import load_results
+from lpft.analysis.report import frontier_points
+from lpft.analysis.selection import SELECTIONS, wide
+from lpft.analysis.tables import render
+from lpft.trainables.sink import write_trial
+
+SETS = (("id_val", "id_val"), ("id_test", "id_test"), ("a", "ood"), ("b", "ood"), ("c", "ood"), ("d", "ood"),
+        ("e", "ood"))
+
+
+def make(root: Path, trials: int, steps: int) -> int:
+    rng = np.random.default_rng(0)
+    n = 0
+    for t in range(trials):
+        strategy = ("lp", "ft", "lpft")[t % 3]
+        lr = float(10 ** rng.uniform(-5, -1))
+        seed = t % 3
+        acc = np.clip(rng.uniform(0.5, 0.9) + rng.normal(0, 0.02, (steps, len(SETS))), 0, 1)
+        rows = [{"sweep": "bench", "strategy": strategy, "trial_id": f"t{t}", "seed": seed, "step": s,
+                 "eval_set": name, "role": role, "accuracy": float(acc[s, j]), "hp.lr": lr, "hp.seed": seed}
+                for s in range(steps) for j, (name, role) in enumerate(SETS)]
+        write_trial(root, strategy, f"t{t}", rows)
+        n += len(rows)
+    return n
+
+
+def baseline(root: Path) -> pd.DataFrame:
+    df = pd.read_parquet(root)
+    val = df[df.role == "id_val"]
+    best = val.loc[val.groupby("trial_id").accuracy.idxmax(), ["trial_id", "step"]]
+    picked = df.merge(best, on=["trial_id", "step"])
+    ood = picked[picked.role == "ood"].groupby("trial_id").accuracy.mean().rename("ood_avg")
+    per = picked.pivot_table(index=["strategy", "trial_id", "hp.lr"], columns="eval_set", values="accuracy")
+    per = per.join(ood, on="trial_id").reset_index()
+    cfg = per.groupby(["strategy", "hp.lr"])["id_val"].mean().reset_index()
+    top = cfg.sort_values("id_val").groupby("strategy").tail(1)
+    return per.merge(top[["strategy", "hp.lr"]]).groupby("strategy")[["id_test", "ood_avg"]].agg(["mean", "std"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=1430)
+    ap.add_argument("--steps", type=int, default=100)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "results"
+        n = make(root, args.trials, args.steps)
+        t = time.perf_counter()
+        df = load_results([root]).to_pandas()
+        chosen = SELECTIONS["id_val"]().select(df)
+        render(chosen)
+        points = wide(df)
+        frontier_points(points, [*points.attrs["ood_sets"], "ood_avg"])
+        ours = time.perf_counter() - t
+        t = time.perf_counter()
+        baseline(root)
+        base = time.perf_counter() - t
+    print(f"{n:,} evaluation rows in {args.trials} trial files")
+    print(f"lpft analysis (load, select, table, frontiers): {ours:.2f} s   "
+          f"pandas-groupby baseline (load, select, table): {base:.2f} s   ratio {ours / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
