@@ -102,3 +102,21 @@ def test_effective_robustness_matches_scipy():
     assert fit.slope == pytest.approx(ref.slope) and fit.intercept == pytest.approx(ref.intercept)
     er = effective_robustness(id_acc, ood_acc, fit)
     np.testing.assert_allclose(er, ood_acc - norm.cdf(ref.slope * norm.ppf(id_acc) + ref.intercept))
+
+
+def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
+    from PIL import Image
+
+    from lpft.analysis.report import analyze, write_report
+
+    report = analyze([results])
+    written = write_report(report, tmp_path / "report")
+    names = {p.name for p in written}
+    assert {"frontier_grid.png", "frontier_grid.svg", "frontier_shift.png", "frontier_ood_avg.png",
+            "report.html", "table.md"} <= names
+    png = tmp_path / "report" / "frontier_grid.png"
+    assert png.stat().st_size > 20_000
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
+    assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # drawn on, not a blank canvas
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert 'src="frontier_grid.png"' in page and "FT vs LP" in page and "Effective robustness" in page

@@ -10,6 +10,7 @@ import pandas as pd
 
 from lpft.analysis.frontier import pareto_mask
 from lpft.analysis.load import load_results
+from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import bootstrap_ci, clipped, effective_robustness, fit_baseline
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import paper_sentence, render
@@ -25,6 +26,10 @@ class Report:
     frontier: pd.DataFrame  # every (trial, step) point with on_frontier flags per OOD column
     robustness: pd.DataFrame  # per selected strategy: ID, OOD avg, effective robustness and its CI
     notes: list[str]
+    chosen: pd.DataFrame  # the selected models, one row per seed
+    columns: list[str]  # the OOD sets, then ood_avg
+    baseline: str
+    selection: str
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -58,8 +63,10 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -
     cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
     robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
     robust.attrs["fit"] = (fit.slope, fit.intercept, baseline)
+    columns = [*ood, "ood_avg"]
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
-                  frontier_points(points, [*ood, "ood_avg"]), robust, notes)
+                  frontier_points(points, columns), robust, notes, chosen, columns, baseline,
+                  chosen.attrs.get("selection", selection))
 
 
 def write_report(report: Report, out: Path) -> list[Path]:
@@ -71,4 +78,31 @@ def write_report(report: Report, out: Path) -> list[Path]:
         written.append(path)
     report.frontier.to_csv(out / "frontier.csv", index=False)
     report.robustness.to_csv(out / "effective_robustness.csv", index=False)
-    return [*written, out / "frontier.csv", out / "effective_robustness.csv"]
+    figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out)
+    html = out / "report.html"
+    html.write_text(render_html(report, [f for f in figures if f.suffix == ".png"]))
+    return [*written, out / "frontier.csv", out / "effective_robustness.csv", *figures, html]
+
+
+def render_html(report: Report, pngs: list[Path]) -> str:
+    """One page: the table, the comparison, effective robustness, and every figure."""
+    import html
+
+    er = report.robustness[["strategy", "id_test", "ood_avg", "effective_robustness", "er_ci90_low", "er_ci90_high"]]
+    images = "\n".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in pngs)
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>lpft report</title>
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}} img{{max-width:100%}}
+pre{{background:#f6f6f6;padding:1em}} table{{border-collapse:collapse}} td,th{{padding:2px 8px}}</style>
+</head><body>
+<h1>lpft report</h1>
+<p>Selection: {html.escape(report.selection)}. Baseline fit: {html.escape(report.baseline)}.</p>
+<pre>{html.escape(report.tables["text"])}</pre>
+<p>{html.escape(report.sentence)}</p>
+<h2>Effective robustness (OOD average)</h2>
+{er.to_html(index=False, float_format=lambda v: f"{100 * v:.1f}")}
+{"".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)}
+<h2>Frontiers</h2>
+{images}
+</body></html>
+"""

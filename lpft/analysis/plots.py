@@ -1,0 +1,114 @@
+"""ID (x) vs OOD (y) on probit axes with %-labelled ticks (imagenet-testbed's style).
+
+Every (trial, step) point faint; the selected models bold with seed error bars; the
+Pareto frontier as a step line; the baseline probit fit with a bootstrap band; y = x
+dashed; one stable colour per strategy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lpft.analysis.robustness import fit_baseline, probit
+
+PALETTE = {"lp": "#1f77b4", "ft": "#ff7f0e", "lpft": "#2ca02c"}
+EXTRA = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+TICKS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+
+
+def colours(strategies: list[str]) -> dict[str, str]:
+    """Stable colours: the paper's three fixed, others in sorted order."""
+    others = sorted(s for s in strategies if s not in PALETTE)
+    return {**PALETTE, **{s: EXTRA[i % len(EXTRA)] for i, s in enumerate(others)}}
+
+
+def _axes(ax, lo: float, hi: float) -> None:  # noqa: ANN001
+    ticks = [t for t in TICKS if lo <= t <= hi] or TICKS
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_ticks(probit(np.array(ticks)))
+        axis.set_ticklabels([f"{100 * t:g}%" for t in ticks])
+    ax.set_xlim(probit(lo), probit(hi))
+    ax.set_ylim(probit(lo), probit(hi))
+    ax.grid(alpha=0.3)
+
+
+def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, baseline: str,  # noqa: ANN001
+                   frontier_col: str) -> None:
+    palette = colours(sorted(points.strategy.unique()))
+    accs = np.concatenate([points["id_test"], points[column]])
+    lo, hi = max(0.005, float(np.nanmin(accs)) - 0.05), min(0.995, float(np.nanmax(accs)) + 0.02)
+    _axes(ax, lo, hi)
+    line = np.linspace(probit(lo), probit(hi), 50)
+    ax.plot(line, line, "k--", lw=0.8, label="y = x")
+    base = points[points.strategy == baseline]
+    if len(base) >= 2 and np.ptp(base["id_test"]) > 0:
+        fit = fit_baseline(base["id_test"], base[column])
+        rng = np.random.default_rng(0)
+        fits = []
+        for _ in range(200):
+            idx = rng.integers(0, len(base), len(base))
+            if np.ptp(base["id_test"].to_numpy()[idx]) > 0:
+                f = fit_baseline(base["id_test"].to_numpy()[idx], base[column].to_numpy()[idx])
+                fits.append(f.slope * line + f.intercept)
+        ax.plot(line, fit.slope * line + fit.intercept, color="0.3", lw=1, label=f"{baseline} fit")
+        if fits:
+            band = np.quantile(np.array(fits), [0.05, 0.95], axis=0)
+            ax.fill_between(line, band[0], band[1], color="0.5", alpha=0.15, lw=0)
+    for strategy, group in points.groupby("strategy"):
+        ax.scatter(probit(group["id_test"]), probit(group[column]), s=8, alpha=0.15, color=palette[strategy])
+    front = points[points[frontier_col]].sort_values("id_test")
+    ax.step(probit(front["id_test"]), probit(front[column]), where="post", color="k", lw=1, alpha=0.6,
+            label="Pareto frontier")
+    for strategy, group in chosen.groupby("strategy"):
+        x, y = group["id_test"], group[column]
+        xerr = x.std(ddof=1) if len(x) > 1 else 0.0
+        yerr = y.std(ddof=1) if len(y) > 1 else 0.0
+        mx, my = x.mean(), y.mean()
+        ax.errorbar(probit(mx), probit(my),
+                    xerr=[[probit(mx) - probit(max(mx - xerr, 1e-4))], [probit(min(mx + xerr, 1 - 1e-4)) - probit(mx)]],
+                    yerr=[[probit(my) - probit(max(my - yerr, 1e-4))], [probit(min(my + yerr, 1 - 1e-4)) - probit(my)]],
+                    fmt="o", ms=8, color=palette[strategy], mec="k", label=strategy)
+    ax.set_xlabel("ID test accuracy")
+    ax.set_ylabel(f"OOD accuracy: {column}")
+    ax.set_title(column)
+
+
+def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
+                 out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for column in columns:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}")
+        ax.legend(fontsize=8, loc="lower right")
+        fig.suptitle(f"selection: {selection}", fontsize=9)
+        fig.tight_layout()
+        for ext in ("png", "svg"):
+            path = out / f"frontier_{column}.{ext}"
+            fig.savefig(path, dpi=120)
+            written.append(path)
+        plt.close(fig)
+    n = len(columns)
+    cols = min(n, 3)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.2 * rows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"ID vs OOD (probit axes), selection: {selection}", fontsize=10)
+    fig.tight_layout()
+    for ext in ("png", "svg"):
+        path = out / f"frontier_grid.{ext}"
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    plt.close(fig)
+    return written
