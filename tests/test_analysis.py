@@ -1,5 +1,7 @@
 """lpft.analysis: loading with schema checks, selection by hand-computed example, frontiers, robustness."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -120,3 +122,16 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # drawn on, not a blank canvas
     page = (tmp_path / "report" / "report.html").read_text()
     assert 'src="frontier_grid.png"' in page and "FT vs LP" in page and "Effective robustness" in page
+
+
+def test_notebook_runs_top_to_bottom(results, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("LPFT_RESULTS", str(results))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(root / "notebooks" / "frontiers.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "FT vs LP" in outputs and "selection: ID val" in outputs
