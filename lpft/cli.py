@@ -105,6 +105,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(report.tables[args.format], end="")
     if report.sentence:
         print(report.sentence)
+    from lpft.analysis.report import owners_line
+
+    print(owners_line(report.owners))
     slope, intercept, base = report.robustness.attrs["fit"]
     print(f"effective robustness vs the {base} probit fit (OOD avg = Φ({slope:.2f}·Φ⁻¹(ID) + {intercept:.2f})):")
     for r in report.robustness.itertuples():

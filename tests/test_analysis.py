@@ -96,6 +96,15 @@ def test_pareto_frontier_matches_brute_force():
     np.testing.assert_array_equal(mask, brute)
 
 
+def test_frontier_ownership_runs():
+    from lpft.analysis.frontier import ownership
+
+    s = np.array(["lp", "ft", "ft", "lpft", "lp"])
+    x = np.array([0.70, 0.90, 0.95, 0.80, 0.60])
+    y = np.array([0.80, 0.60, 0.50, 0.70, 0.10])  # the last point is dominated
+    assert ownership(s, x, y) == [("lp", 0.70, 0.70), ("lpft", 0.80, 0.80), ("ft", 0.90, 0.95)]
+
+
 def test_effective_robustness_matches_scipy():
     rng = np.random.default_rng(1)
     id_acc, ood_acc = rng.uniform(0.5, 0.95, 50), rng.uniform(0.2, 0.8, 50)
@@ -135,3 +144,18 @@ def test_notebook_runs_top_to_bottom(results, monkeypatch):
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "FT vs LP" in outputs and "selection: ID val" in outputs
+
+
+def test_golden_results_give_the_expected_table_and_frontier():
+    """tests/golden/: real synthetic runs, checked in with the exact expected outputs."""
+    import sys
+
+    golden = Path(__file__).parent / "golden"
+    sys.path.insert(0, str(golden))
+    try:
+        from make_golden import expected
+    finally:
+        sys.path.remove(str(golden))
+    table, frontier = expected()
+    assert table == (golden / "expected_table.txt").read_text()
+    assert frontier == (golden / "expected_frontier.csv").read_text()

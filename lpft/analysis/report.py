@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.frontier import pareto_mask
+from lpft.analysis.frontier import ownership, pareto_mask
 from lpft.analysis.load import load_results
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import bootstrap_ci, clipped, effective_robustness, fit_baseline
@@ -26,6 +26,7 @@ class Report:
     frontier: pd.DataFrame  # every (trial, step) point with on_frontier flags per OOD column
     robustness: pd.DataFrame  # per selected strategy: ID, OOD avg, effective robustness and its CI
     notes: list[str]
+    owners: list[tuple[str, float, float]]  # who owns the OOD-average frontier, by ID range
     chosen: pd.DataFrame  # the selected models, one row per seed
     columns: list[str]  # the OOD sets, then ood_avg
     baseline: str
@@ -65,7 +66,9 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -
     robust.attrs["fit"] = (fit.slope, fit.intercept, baseline)
     columns = [*ood, "ood_avg"]
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
-                  frontier_points(points, columns), robust, notes, chosen, columns, baseline,
+                  frontier_points(points, columns), robust, notes,
+                  ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
+                  chosen, columns, baseline,
                   chosen.attrs.get("selection", selection))
 
 
@@ -84,6 +87,11 @@ def write_report(report: Report, out: Path) -> list[Path]:
     return [*written, out / "frontier.csv", out / "effective_robustness.csv", *figures, html]
 
 
+def owners_line(owners: list[tuple[str, float, float]]) -> str:
+    parts = [f"{s} (ID {100 * lo:.1f}" + ("" if hi == lo else f"–{100 * hi:.1f}") + "%)" for s, lo, hi in owners]
+    return "OOD-average frontier, by increasing ID accuracy: " + ", ".join(parts)
+
+
 def render_html(report: Report, pngs: list[Path]) -> str:
     """One page: the table, the comparison, effective robustness, and every figure."""
     import html
@@ -99,6 +107,7 @@ pre{{background:#f6f6f6;padding:1em}} table{{border-collapse:collapse}} td,th{{p
 <p>Selection: {html.escape(report.selection)}. Baseline fit: {html.escape(report.baseline)}.</p>
 <pre>{html.escape(report.tables["text"])}</pre>
 <p>{html.escape(report.sentence)}</p>
+<p>{html.escape(owners_line(report.owners))}</p>
 <h2>Effective robustness (OOD average)</h2>
 {er.to_html(index=False, float_format=lambda v: f"{100 * v:.1f}")}
 {"".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)}
