@@ -26,6 +26,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/lp_path.py
 	$(BIN)/python bench/ray_overhead.py
+	$(BIN)/python bench/analyze_1m.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

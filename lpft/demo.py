@@ -1,7 +1,8 @@
 """`lpft demo`: the built-in `synthetic` and `digits-quick` sweeps, end to end, on this machine.
 
 Each runs on a local Ray instance into `<storage>/<sweep>/` (the demo's own folder,
-replaced on every run) and prints its per-strategy table and the paper's comparison.
+replaced on every run), prints its per-strategy table and the paper's comparison, and
+writes the `lpft analyze` report (tables, frontier plots, report.html) beside it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+from lpft.analysis.report import analyze, owners_line, write_report
 from lpft.cli import print_outcome
 from lpft.sweeps import SweepSpec, load_spec
 from lpft.sweeps.launch import SweepOutcome, run_sweep, sweep_root
@@ -45,4 +47,8 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
               f"{spec.benchmark_params or ''}", flush=True)
         outcomes[name] = run_sweep(spec)
         print_outcome(outcomes[name])
+        report = analyze([str(root)])
+        write_report(report, root / "report")
+        print(owners_line(report.owners))
+        print(f"frontier report: {root / 'report' / 'report.html'}")
     return outcomes

@@ -68,3 +68,6 @@ def test_demo_quick_runs_both_sweeps(tmp_path):
     for strategy in ("lp", "ft", "lpft"):
         assert sum(line.startswith(strategy + " ") for line in p.stdout.splitlines()) == 2
     assert (tmp_path / "digits-quick" / "trials.parquet").is_file()
+    for name in ("synthetic", "digits-quick"):
+        assert (tmp_path / name / "report" / "report.html").is_file()
+        assert (tmp_path / name / "report" / "frontier_grid.png").stat().st_size > 20_000
