@@ -14,6 +14,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 Z90 = 1.645
+PAPER_ORDER = ("lp", "ft", "lpft")
+
+
+def strategy_order(names: list[str]) -> list[str]:
+    """The paper's three first, in its order, then any others alphabetically: stable rows everywhere."""
+    return sorted(names, key=lambda s: (PAPER_ORDER.index(s) if s in PAPER_ORDER else len(PAPER_ORDER), s))
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,9 @@ class Cell:
 def summarize(chosen: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, Cell]]]:
     columns = ["id_test", *chosen.attrs.get("ood_sets", []), "ood_avg"]
     cells: dict[str, dict[str, Cell]] = {}
-    for strategy, group in chosen.groupby("strategy", sort=False):
+    groups = dict(list(chosen.groupby("strategy")))
+    for strategy in strategy_order(list(groups)):
+        group = groups[strategy]
         row = {}
         for c in columns:
             values = group[c].dropna()
