@@ -87,6 +87,20 @@ def test_not_a_results_dataset_is_refused(tmp_path):
         load_results([tmp_path / "nothing"])
 
 
+def test_wrong_type_and_unknown_version_are_refused(tmp_path):
+    base = {"sweep": ["s"], "trial_id": ["t"], "seed": [0], "step": [0], "eval_set": ["id_val"],
+            "role": ["id_val"], "accuracy": [0.5]}
+    (tmp_path / "a" / "strategy=lp").mkdir(parents=True)
+    pq.write_table(pa.table({**base, "step": ["zero"]}), tmp_path / "a" / "strategy=lp" / "t.parquet")
+    with pytest.raises(InputError, match="column 'step' has type string, expected int64"):
+        load_results([tmp_path / "a"])
+    (tmp_path / "b" / "strategy=lp").mkdir(parents=True)
+    table = pa.table(base).replace_schema_metadata({b"lpft.schema_version": b"99"})
+    pq.write_table(table, tmp_path / "b" / "strategy=lp" / "t.parquet")
+    with pytest.raises(InputError, match="schema version 99"):
+        load_results([tmp_path / "b"])
+
+
 def test_pareto_frontier_matches_brute_force():
     rng = np.random.default_rng(0)
     x, y = rng.random(400), rng.random(400)
