@@ -83,18 +83,22 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def save(fig, stem: str, dpi: int) -> list[Path]:  # noqa: ANN001
+        """PNG for pages and notebooks, SVG for papers."""
+        fig.tight_layout()
+        paths = [out / f"{stem}.{ext}" for ext in ("png", "svg")]
+        for path in paths:
+            fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        return paths
+
     written = []
     for column in columns:
         fig, ax = plt.subplots(figsize=(5.5, 5))
         frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}")
         ax.legend(fontsize=8, loc="lower right")
         fig.suptitle(f"selection: {selection}", fontsize=9)
-        fig.tight_layout()
-        for ext in ("png", "svg"):
-            path = out / f"frontier_{column}.{ext}"
-            fig.savefig(path, dpi=120)
-            written.append(path)
-        plt.close(fig)
+        written += save(fig, f"frontier_{column}", 120)
     n = len(columns)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
@@ -105,10 +109,4 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"ID vs OOD (probit axes), selection: {selection}", fontsize=10)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        path = out / f"frontier_grid.{ext}"
-        fig.savefig(path, dpi=110)
-        written.append(path)
-    plt.close(fig)
-    return written
+    return written + save(fig, "frontier_grid", 110)
