@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from lpft.atomic import atomic_file
 from lpft.data.base import Benchmark
 from lpft.models.backbone import Backbone
 
@@ -24,16 +24,8 @@ def cache_root() -> Path:
 
 
 def atomic_save(path: Path, array: np.ndarray) -> None:
-    """np.save to a temp file then rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        np.save(f, array)
 
 
 @torch.no_grad()

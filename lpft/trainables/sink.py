@@ -9,8 +9,6 @@ partition key in pandas and pyarrow), so read the folder with hive partitioning.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import typing
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lpft.atomic import atomic_file
 from lpft.results import SCHEMA_VERSION
 
 METADATA = {b"lpft.schema_version": str(SCHEMA_VERSION).encode()}
@@ -54,15 +53,8 @@ def rows_table(rows: list[dict[str, Any]], extra: pa.Schema | None = None) -> pa
 
 
 def atomic_write(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as f:
+        pq.write_table(table, f)
 
 
 def trial_path(results_dir: Path, strategy: str, trial_id: str) -> Path:
