@@ -8,6 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from lpft.errors import InputError
+from lpft.text import format_table
 
 
 def _settings(pairs: Sequence[str]) -> dict[str, str]:
@@ -22,15 +23,6 @@ def _settings(pairs: Sequence[str]) -> dict[str, str]:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [list(map(str, header))] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def trial_json(trial: Any) -> dict[str, Any]:
@@ -97,7 +89,7 @@ def print_outcome(outcome: Any) -> None:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lpft.analysis.report import FORMATS, analyze, write_report
+    from lpft.analysis.report import FORMATS, analyze, owners_line, write_report
 
     if args.format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
@@ -105,8 +97,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(report.tables[args.format], end="")
     if report.sentence:
         print(report.sentence)
-    from lpft.analysis.report import owners_line
-
     print(owners_line(report.owners))
     slope, intercept, base = report.robustness.attrs["fit"]
     print(f"effective robustness vs the {base} probit fit (OOD avg = Φ({slope:.2f}·Φ⁻¹(ID) {intercept:+.2f})):")

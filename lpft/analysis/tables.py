@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lpft.text import comparison, format_table
+
 Z90 = 1.645
 PAPER_ORDER = ("lp", "ft", "lpft")
 
@@ -82,21 +84,10 @@ def render(chosen: pd.DataFrame, fmt: str = "text") -> str:
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return f"Selection: {label}. Accuracy %, mean ± 90% CI over seeds; best in bold.\n\n" + "\n".join(out) + "\n"
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
-             for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return f"selection: {label}; accuracy %, mean ± 90% CI over seeds; * best\n" + "\n".join(lines) + "\n"
+    return f"selection: {label}; accuracy %, mean ± 90% CI over seeds; * best\n" + format_table(header, rows) + "\n"
 
 
 def paper_sentence(chosen: pd.DataFrame) -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: +x ID, +y OOD" from the selected models' means."""
     means = chosen.groupby("strategy")[["id_test", "ood_avg"]].mean()
-
-    def diff(a: str, b: str) -> str:
-        d = means.loc[a] - means.loc[b]
-        return f"{100 * d['id_test']:+.1f} ID, {100 * d['ood_avg']:+.1f} OOD"
-
-    parts = [f"{n} vs {m}: {diff(a, b)}" for a, b, n, m in (("ft", "lp", "FT", "LP"), ("lpft", "ft", "LP-FT", "FT"))
-             if a in means.index and b in means.index]
-    return ";  ".join(parts)
+    return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()})

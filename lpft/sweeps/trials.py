@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lpft.text import comparison
 from lpft.trainables.sink import atomic_write
 
 
@@ -57,13 +58,7 @@ def paper_sentence(trials: list[dict[str, Any]]) -> str:
         runs = best_runs(trials, s)
         if runs:
             means[s] = (_mean(runs, "id_test"), _mean(runs, "ood_avg"))
-
-    def diff(a: str, b: str) -> str:
-        return f"{100 * (means[a][0] - means[b][0]):+.1f} ID, {100 * (means[a][1] - means[b][1]):+.1f} OOD"
-
-    parts = [f"{a.upper().replace('LPFT', 'LP-FT')} vs {b.upper()}: {diff(a, b)}"
-             for a, b in (("ft", "lp"), ("lpft", "ft")) if a in means and b in means]
-    return ";  ".join(parts) if parts else "(not enough completed strategies to compare)"
+    return comparison(means) or "(not enough completed strategies to compare)"
 
 
 SUMMARY_HEADER = ["strategy", "trials", "diverged", "best lr", "id_val", "id_test", "ood avg", "seeds"]
