@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from lpft.data import BENCHMARKS, load_benchmark
+from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError
 from lpft.models.backbone import build_backbone, check_weights
 from lpft.results import RunResult
@@ -19,7 +19,7 @@ from lpft.settings import parse_into
 from lpft.strategies import STRATEGIES
 from lpft.strategies.training import EpochCallback
 
-RUN_KEYS = ("backbone", "weights", "device")
+RUN_KEYS = ("backbone", "weights", "device", "workers")
 
 
 def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -39,6 +39,26 @@ def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> t
             raise InputError(f"unknown key {key!r} for benchmark {benchmark!r} and strategy {strategy!r} "
                              f"(valid: {valid})")
     return parts
+
+
+def resolve_workers(workers: Any, benchmark: Benchmark) -> int:
+    """Data-loading processes: `auto` is 0 for in-memory benchmarks, else the CPU share minus one.
+
+    The CPU share is torch's thread count, which a Ray trial sets to its `resources.cpu`.
+    """
+    import torch
+
+    if str(workers) == "auto":
+        if all(s.is_array for s in benchmark.splits.values()):
+            return 0
+        return min(8, max(0, torch.get_num_threads() - 1))
+    try:
+        n = int(workers)
+    except ValueError:
+        raise InputError(f"workers must be auto or an integer >= 0, got {workers!r}") from None
+    if n < 0:
+        raise InputError(f"workers must be auto or an integer >= 0, got {workers!r}")
+    return n
 
 
 def resolve_device(device: str) -> str:
@@ -76,6 +96,7 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     name = str(options.get("backbone", bench.default_backbone[0]))
     weights = str(options.get("weights", bench.default_backbone[1]))
     device = resolve_device(str(options.get("device", "auto")))
+    workers = resolve_workers(options.get("workers", "auto"), bench)
     backbone = build_backbone(name, weights, bench, seed=hp.seed)
-    result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume)
+    result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume, workers=workers)
     return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start)

@@ -9,14 +9,24 @@ from typing import Any
 
 import numpy as np
 
+from lpft.data.images import ImageSource
+from lpft.data.transforms import ImageTransforms
+
 
 @dataclass
 class Split:
-    """Inputs and integer labels of one split. Images are uint8 (N, 3, H, W); vectors float (N, d)."""
+    """Inputs and integer labels of one split.
 
-    x: np.ndarray
+    `x` is an array already at the model's input size (uint8 (N, 3, H, W) images or float
+    (N, d) vectors), or an `ImageSource` of real images that the benchmark's transforms
+    resize. `classes`, when set, is the label subset this eval set covers (ImageNet-R and
+    -A have 200 of the 1,000 classes): predictions are the argmax over those classes only.
+    """
+
+    x: np.ndarray | ImageSource
     y: np.ndarray
     role: str  # "id_train", "id_val", "id_test" or "ood"
+    classes: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -24,6 +34,17 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.y)
+
+    @property
+    def is_array(self) -> bool:
+        return isinstance(self.x, np.ndarray)
+
+
+def predict(logits: np.ndarray, classes: np.ndarray | None) -> np.ndarray:
+    """Argmax over all classes, or over `classes` only (mapped back to full label ids)."""
+    if classes is None:
+        return np.argmax(logits, axis=1)
+    return classes[np.argmax(logits[:, classes], axis=1)]
 
 
 @dataclass
@@ -44,6 +65,9 @@ class Benchmark:
     pretrained: dict[str, np.ndarray] = field(default_factory=dict)
     # Benchmark-owned ground truth for analyses and tests (e.g. synthetic B*, the ID subspace).
     truth: dict[str, np.ndarray] = field(default_factory=dict)
+    # How ImageSource splits become tensors; None for array benchmarks (synthetic, digits).
+    transforms: ImageTransforms | None = None
+    class_names: tuple[str, ...] = ()
 
     @property
     def train(self) -> Split:

@@ -62,7 +62,7 @@ ARCHITECTURES: Registry[Callable[[Benchmark, str, int], Backbone]] = Registry("a
 
 @ARCHITECTURES.register("linear")
 def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
-    if benchmark.train.x.ndim != 2 or "weight" not in benchmark.pretrained:
+    if not benchmark.train.is_array or benchmark.train.x.ndim != 2 or "weight" not in benchmark.pretrained:
         raise InputError(f"backbone 'linear' needs a vector benchmark with its own extractor; "
                          f"{benchmark.name!r} has none")
     shape = benchmark.pretrained["weight"].shape
@@ -121,7 +121,7 @@ def check_weights(weights: str) -> None:
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
     if name in ARCHITECTURES:
         return ARCHITECTURES[name](benchmark, weights, seed)
-    if benchmark.train.x.ndim != 4:
+    if benchmark.train.is_array and benchmark.train.x.ndim != 4:
         raise InputError(f"backbone {name!r} needs images; benchmark {benchmark.name!r} has vectors")
     import timm.data
 

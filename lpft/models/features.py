@@ -15,7 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from lpft.atomic import atomic_file
-from lpft.data.base import Benchmark
+from lpft.data.base import Benchmark, Split
+from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 
 
@@ -29,25 +30,30 @@ def atomic_save(path: Path, array: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def extract(backbone: Backbone, x: np.ndarray, batch_size: int = 256, device: str = "cpu",
-            desc: str = "features") -> np.ndarray:
+def extract(backbone: Backbone, benchmark: Benchmark, split: Split, batch_size: int = 256, device: str = "cpu",
+            workers: int = 0, desc: str = "features") -> np.ndarray:
+    """Features of one split in eval mode (the eval transform, no augmentation)."""
     module = backbone.module.to(device)
     was_training = module.training
     module.eval()
     out = []
-    for i in tqdm(range(0, len(x), batch_size), desc=desc, leave=False, disable=None):
-        out.append(module(backbone.preprocess(x[i:i + batch_size]).to(device)).cpu().numpy())
+    total = -(-len(split) // batch_size)
+    stream = batches(split, backbone, benchmark, batch_size, device=device, workers=workers)
+    for x, _ in tqdm(stream, total=total, desc=desc, leave=False, disable=None):
+        f = module(x)
+        out.append((f if f.dtype == torch.float64 else f.float()).cpu().numpy())
     module.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, backbone.num_features))
 
 
 def feature_key(backbone: Backbone, benchmark: Benchmark, split: str) -> str:
-    blob = "|".join([backbone.digest, benchmark.key, split, backbone.transform_key])
+    transform = benchmark.transforms.key if benchmark.transforms is not None else ""
+    blob = "|".join([backbone.digest, benchmark.key, split, backbone.transform_key + transform])
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu",
-                    root: Path | None = None) -> dict[str, np.ndarray]:
+                    root: Path | None = None, workers: int = 0) -> dict[str, np.ndarray]:
     """Features of every split, read from the cache or extracted once and written to it."""
     folder = (root or cache_root()) / "features"
     feats = {}
@@ -56,6 +62,7 @@ def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu
         if path.is_file():
             feats[name] = np.load(path)
             continue
-        feats[name] = extract(backbone, split.x, device=device, desc=f"features {benchmark.name}/{name}")
+        feats[name] = extract(backbone, benchmark, split, device=device, workers=workers,
+                              desc=f"features {benchmark.name}/{name}")
         atomic_save(path, feats[name])
     return feats

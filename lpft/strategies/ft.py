@@ -13,8 +13,8 @@ from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
 
 
 def ft(benchmark: Benchmark, backbone: Backbone, hp: FTParams, device: str = "cpu",
-       on_epoch: EpochCallback | None = None, resume: dict | None = None) -> RunResult:
+       on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
-    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume)
+    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume, workers)
     return RunResult("ft", log.status, log.evaluations, asdict(hp), model=model, extra=log.extra())

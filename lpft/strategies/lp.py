@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lpft.data.base import Benchmark
+from lpft.data.base import Benchmark, predict
 from lpft.models.backbone import Backbone
 from lpft.models.features import atomic_save, cache_root, cached_features, feature_key
 from lpft.results import COMPLETED, Evaluation, RunResult
@@ -55,7 +55,8 @@ def full_head(coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray,
 
 def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles: dict[str, str],
              hp: LPParams, num_classes: int, fit_intercept: bool = True,
-             on_step: EpochCallback | None = None) -> tuple[list[Evaluation], LinearHead]:
+             on_step: EpochCallback | None = None,
+             classes: dict[str, np.ndarray | None] | None = None) -> tuple[list[Evaluation], LinearHead]:
     """Fits the C path on feats['id_train']; evaluates every eval set at every C.
 
     Returns all evaluations and the head (mapped to raw feature space) of the C with
@@ -86,7 +87,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
         for name, role in roles.items():
             if role == "id_train":
                 continue
-            pred = np.argmax(norm[name] @ w.T + b, axis=1)
+            pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
             evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean())))
         evaluations.extend(evals)
         if on_step is not None:
@@ -101,12 +102,13 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
 
 
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
-       on_epoch: EpochCallback | None = None, resume: dict | None = None) -> RunResult:
-    feats = cached_features(backbone, benchmark, device=device)
+       on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    feats = cached_features(backbone, benchmark, device=device, workers=workers)
     labels = {k: s.y for k, s in benchmark.splits.items()}
     roles = {k: s.role for k, s in benchmark.splits.items()}
+    classes = {k: s.classes for k, s in benchmark.splits.items()}
     evaluations, head = fit_path(feats, labels, roles, hp, benchmark.num_classes,
-                                 fit_intercept=benchmark.head_bias, on_step=on_epoch)
+                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes)
     cs = c_path(hp)
     return RunResult("lp", COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},
@@ -114,7 +116,7 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
 
 
 def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
-            root: Path | None = None) -> LinearHead:
+            root: Path | None = None, workers: int = 0) -> LinearHead:
     """LP's selected head, computed once per (backbone, benchmark, C path, seed) and cached on disk."""
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
     blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias}, sort_keys=True)
@@ -122,7 +124,7 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
     if path.is_file():
         packed = np.load(path)
         return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))
-    head = lp(benchmark, backbone, hp, device).model
+    head = lp(benchmark, backbone, hp, device, workers=workers).model
     n = len(head.weight)
     atomic_save(path, np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)]))
     return head

@@ -23,9 +23,10 @@ from lpft.strategies.params import LPFTParams
 from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
 
 
-def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str) -> nn.Linear | None:
+def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str,
+               workers: int = 0) -> nn.Linear | None:
     """Head-only SGD for probe_epochs on cached features; None if it diverged."""
-    feats = cached_features(backbone, benchmark, device=device)
+    feats = cached_features(backbone, benchmark, device=device, workers=workers)
     x, y = torch.from_numpy(feats["id_train"]).to(backbone.dtype), torch.from_numpy(benchmark.train.y)
     head = nn.Linear(backbone.num_features, benchmark.num_classes, bias=benchmark.head_bias).to(backbone.dtype)
     opt = torch.optim.SGD(head.parameters(), lr=hp.probe_lr, momentum=hp.momentum, weight_decay=hp.wd)
@@ -43,23 +44,23 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
 
 
 def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
-         on_epoch: EpochCallback | None = None, resume: dict | None = None) -> RunResult:
+         on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     extra: dict = {}
     if resume is not None:
         pass  # the checkpoint holds the whole model, head included
     elif hp.probe_epochs == 0:
-        head = lp_head(benchmark, backbone, hp.lp(), device)
+        head = lp_head(benchmark, backbone, hp.lp(), device, workers=workers)
         with torch.no_grad():
             model.head.weight.copy_(torch.from_numpy(head.weight))  # copy_ casts to the head's dtype
             if model.head.bias is not None:
                 model.head.bias.copy_(torch.from_numpy(head.bias))
         extra = {"C": head.C, "head_norm": float(np.linalg.norm(head.weight))}
     else:
-        probed = probe_head(benchmark, backbone, hp, device)
+        probed = probe_head(benchmark, backbone, hp, device, workers)
         if probed is None:
             return RunResult("lpft", DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
-    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume)
+    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume, workers)
     return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model, extra={**extra, **log.extra()})

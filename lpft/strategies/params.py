@@ -39,6 +39,7 @@ class FTParams:
     momentum: float = 0.9
     bn: str = "train"  # "eval": BatchNorm keeps its pretrained statistics while training
     eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
+    amp: bool = False  # bfloat16 autocast on a GPU (ignored on the CPU)
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from lpft.data.base import Benchmark, Split
+from lpft.data.base import Benchmark, Split, predict
+from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 from lpft.results import COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.params import FTParams
@@ -29,21 +30,31 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, backbone: Backbone, split: Split, device: str, batch_size: int = 512) -> float:
+def accuracy(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: Split, device: str,
+             batch_size: int = 512, workers: int = 0, amp: bool = False) -> float:
     was_training = model.training
     model.eval()
     correct = 0
-    for i in range(0, len(split), batch_size):
-        x = backbone.preprocess(split.x[i:i + batch_size]).to(device)
-        pred = model(x).argmax(1).cpu().numpy()
-        correct += int((pred == split.y[i:i + batch_size]).sum())
+    for x, y in batches(split, backbone, benchmark, batch_size, device=device, workers=workers):
+        with autocast(device, amp):
+            logits = model(x)
+        pred = predict(logits.float().cpu().numpy(), split.classes)
+        correct += int((pred == y.cpu().numpy()).sum())
     model.train(was_training)
     return correct / max(len(split), 1)
 
 
-def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: int, device: str) -> list[Evaluation]:
-    return [Evaluation(step, name, split.role, accuracy(model, backbone, split, device))
+def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: int, device: str,
+             workers: int = 0, amp: bool = False) -> list[Evaluation]:
+    return [Evaluation(step, name, split.role, accuracy(model, backbone, benchmark, split, device,
+                                                        workers=workers, amp=amp))
             for name, split in benchmark.eval_sets.items()]
+
+
+def autocast(device: str, amp: bool) -> torch.autocast:
+    """bfloat16 autocast on a GPU when `amp`; a no-op on the CPU, where it would only slow things."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=amp and kind == "cuda")
 
 
 def _freeze_bn_stats(model: nn.Module) -> None:
@@ -51,15 +62,6 @@ def _freeze_bn_stats(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
-
-
-def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterable[np.ndarray]:
-    if batch_size == 0 or batch_size >= n:
-        yield np.arange(n)
-        return
-    order = torch.randperm(n, generator=gen).numpy()
-    for i in range(0, n, batch_size):
-        yield order[i:i + batch_size]
 
 
 @dataclass
@@ -76,7 +78,7 @@ class TrainLog:
 
 def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
               hp: FTParams, device: str, on_epoch: EpochCallback | None = None,
-              resume: dict | None = None) -> TrainLog:
+              resume: dict | None = None, workers: int = 0) -> TrainLog:
     """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
 
     With `resume` (a state from `on_epoch`), continues after that epoch exactly as if
@@ -87,7 +89,6 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
     steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
     opt = torch.optim.SGD(list(params), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
-    y_all = torch.from_numpy(train.y)
     log = TrainLog()
     first = 1
     if resume is not None:
@@ -110,9 +111,10 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
         model.train()
         if hp.bn == "eval":
             _freeze_bn_stats(model)
-        for idx in _batches(len(train), hp.batch_size, gen):
-            x = backbone.preprocess(train.x[idx]).to(device)
-            loss = nn.functional.cross_entropy(model(x), y_all[idx].to(device))
+        for x, y in batches(train, backbone, benchmark, hp.batch_size, train=True, generator=gen,
+                            device=device, workers=workers):
+            with autocast(device, hp.amp):
+                loss = nn.functional.cross_entropy(model(x), y)
             if not torch.isfinite(loss):
                 log.status = DIVERGED
                 return log
@@ -122,7 +124,7 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
             sched.step()
         log.epoch_seconds.append(time.perf_counter() - start)
         if epoch % hp.eval_every == 0 or epoch == hp.epochs:
-            evals = evaluate(model, backbone, benchmark, epoch, device)
+            evals = evaluate(model, backbone, benchmark, epoch, device, workers, hp.amp)
             log.evaluations.extend(evals)
             if on_epoch is not None:
                 on_epoch(epoch, evals, lambda epoch=epoch: state(epoch))

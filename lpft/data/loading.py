@@ -1,0 +1,75 @@
+"""Batches of (inputs, labels) tensors from any split: the one way models see data.
+
+Array splits (synthetic, digits) are indexed in memory and normalised by the backbone.
+ImageSource splits go through a torch DataLoader: worker processes decode and transform
+images, pinned memory when the target is a GPU. Training order and augmentation come
+from the caller's generator only, so a run is the same for any number of workers and
+resumes exactly: each item's random crop is seeded from (epoch seed, position).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lpft.data.base import Benchmark, Split
+
+if TYPE_CHECKING:
+    from lpft.models.backbone import Backbone
+
+
+def order(n: int, batch_size: int, generator: torch.Generator | None) -> list[np.ndarray]:
+    """Index batches: shuffled by `generator` (training) or in order; batch_size 0 = one batch."""
+    if batch_size == 0 or batch_size >= n:
+        return [np.arange(n)]  # full batch: the order within it does not matter
+    idx = torch.randperm(n, generator=generator).numpy() if generator is not None else np.arange(n)
+    return [idx[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+class _Images(Dataset):
+    """Item (i, seed) -> (transformed image i, label i); seed < 0 means no randomness."""
+
+    def __init__(self, split: Split, transform) -> None:
+        self.source, self.labels, self.transform = split.x, split.y, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, item: tuple[int, int]) -> tuple[torch.Tensor, int]:
+        i, seed = item
+        img = self.source.load(int(i))
+        if seed < 0:
+            return self.transform(img), int(self.labels[i])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.transform(img), int(self.labels[i])
+
+
+def batches(split: Split, backbone: "Backbone", benchmark: Benchmark, batch_size: int, *,
+            train: bool = False, generator: torch.Generator | None = None, device: str = "cpu",
+            workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yields (x, y) on `device`. With `train`, shuffles and augments from `generator`."""
+    gen = generator if train else None
+    if split.is_array:
+        y_all = torch.from_numpy(split.y)
+        for idx in order(len(split), batch_size, gen):
+            yield backbone.preprocess(split.x[idx]).to(device), y_all[idx].to(device)
+        return
+    if benchmark.transforms is None or backbone.mean is None:
+        raise ValueError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")
+    transform = benchmark.transforms.build(backbone.mean, backbone.std, train=train)
+    idx_batches = order(len(split), batch_size or len(split), gen)
+    if train and benchmark.transforms.augment:
+        base = int(torch.randint(0, 2**62, (1,), generator=gen))
+        starts = np.cumsum([0] + [len(b) for b in idx_batches])
+        items = [[(int(i), base + int(start) + j) for j, i in enumerate(b)] for b, start in zip(idx_batches, starts)]
+    else:
+        items = [[(int(i), -1) for i in b] for b in idx_batches]
+    cuda = device.startswith("cuda")
+    loader = DataLoader(_Images(split, transform), batch_sampler=items, num_workers=workers,
+                        pin_memory=cuda, persistent_workers=False)
+    for x, y in loader:
+        yield x.to(device, non_blocking=cuda).to(backbone.dtype), y.to(device, non_blocking=cuda)

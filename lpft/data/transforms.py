@@ -1,0 +1,41 @@
+"""The paper's image transforms, parameterised by size.
+
+Training, where a benchmark augments: RandomResizedCrop(size) + horizontal flip.
+Evaluation (and feature extraction, and training without augmentation):
+Resize(resize) + CenterCrop(size), with resize = round(size * 256 / 224) by default.
+Both end with ToTensor and the backbone's own normalisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ImageTransforms:
+    size: int = 224
+    resize: int = 0  # 0: round(size * 256 / 224), the usual 0.875 crop
+    augment: bool = True
+
+    @property
+    def resize_to(self) -> int:
+        return self.resize or round(self.size * 256 / 224)
+
+    @property
+    def key(self) -> str:
+        """What feature extraction depends on (the eval transform): part of the cache key."""
+        return f"resize{self.resize_to}-crop{self.size}"
+
+    def build(self, mean: tuple[float, ...], std: tuple[float, ...],
+              train: bool) -> Callable[[Image.Image], torch.Tensor]:
+        from torchvision import transforms as T
+
+        if train and self.augment:
+            head = [T.RandomResizedCrop(self.size), T.RandomHorizontalFlip()]
+        else:
+            head = [T.Resize(self.resize_to), T.CenterCrop(self.size)]
+        return T.Compose([*head, T.ToTensor(), T.Normalize(mean, std)])
