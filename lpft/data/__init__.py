@@ -40,6 +40,6 @@ def _build(name: str, params: Any) -> Benchmark:
 
 
 # Importing the modules registers them.
-from lpft.data import digits, synthetic  # noqa: E402,F401
+from lpft.data import breeds, cifar, digits, domainnet, fmow, imagenet, synthetic  # noqa: E402,F401
 
 __all__ = ["BENCHMARKS", "Benchmark", "Split", "load_benchmark", "register"]
