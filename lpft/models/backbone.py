@@ -2,14 +2,15 @@
 
 A backbone maps preprocessed inputs to a feature vector; `weights` is `none`
 (seeded random init), `imagenet` (the packaged EfficientNet-Lite0 weights), a
-local checkpoint file, or `benchmark` (weights the benchmark itself defines).
+local checkpoint file in timm, MoCo-v2 or OpenAI CLIP layout (`lpft.models.checkpoints`),
+`hf-cache` (timm's weights from a populated Hugging Face cache, never the network),
+or `benchmark` (weights the benchmark itself defines).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,7 +19,8 @@ from torch import nn
 
 from lpft.data.base import Benchmark
 from lpft.errors import InputError
-from lpft.models import lite0
+from lpft.data.layout import expand
+from lpft.models import checkpoints, lite0
 from lpft.models.linear import LinearFeatures
 from lpft.registry import Registry
 
@@ -82,7 +84,7 @@ def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) ->
     """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
     import timm
 
-    if name not in timm.list_models():
+    if name.split(".")[0] not in timm.list_models():  # a pretrained tag (.openai) may follow
         raise InputError(f"backbone {name!r} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects
@@ -103,19 +105,19 @@ def _create_timm(name: str, weights: str, num_classes: int) -> nn.Module:
             state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
         model.load_state_dict(state, strict=num_classes in (0, 1000))  # other sizes: a fresh classifier
         return model
+    if weights == "hf-cache":
+        return checkpoints.from_hf_cache(name)
     check_weights(weights)
-    return timm.create_model(name, pretrained=True, num_classes=num_classes,
-                             pretrained_cfg_overlay=dict(file=weights))
+    return checkpoints.from_file(name, expand(weights), num_classes)
 
 
-NAMED_WEIGHTS = ("none", "imagenet", "benchmark")
+NAMED_WEIGHTS = ("none", "imagenet", "benchmark", "hf-cache")
 
 
 def check_weights(weights: str) -> None:
     """Weights are a named source or an existing file; checked before any data is built."""
-    if weights not in NAMED_WEIGHTS and not Path(weights).is_file():
-        raise InputError(f"weights file not found: {weights} (use {', '.join(NAMED_WEIGHTS)}, "
-                         "or a local checkpoint path)")
+    if weights not in NAMED_WEIGHTS and not expand(weights).is_file():
+        raise InputError(f"weights file not found: {expand(weights)} ({checkpoints.HOW_TO_GET})")
 
 
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
@@ -127,5 +129,6 @@ def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0)
 
     model = create_timm(name, weights, num_classes=0, seed=seed)
     cfg = timm.data.resolve_data_config({}, model=model)
-    return Backbone(name, weights, model, model.num_features, tuple(cfg["mean"]), tuple(cfg["std"]),
-                    state_digest(model))
+    # A CLIP tower keeps its projection: its output, not num_features, is the feature size.
+    dim = model.num_classes or model.num_features
+    return Backbone(name, weights, model, dim, tuple(cfg["mean"]), tuple(cfg["std"]), state_digest(model))
