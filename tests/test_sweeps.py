@@ -166,13 +166,53 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     assert len(trials) == 8 and set(trials.status) == {"completed"}
 
 
+PAPER_SPECS = ("living17", "entity30", "cifar10-stl", "domainnet", "fmow", "imagenet")
+
+
 def test_builtin_specs_validate_and_list():
     names = set(builtin_specs())
-    assert {"synthetic", "digits-quick", "digits"} <= names
+    assert {"synthetic", "digits-quick", "digits", *PAPER_SPECS} <= names
     for name in names:
         assert load_spec(name).name == name
+    for name in PAPER_SPECS:  # the paper's setup: its grids, GPUs, 3 more seeds
+        spec = load_spec(name)
+        assert spec.search == "grid" and spec.gpu == 1 and spec.replicate == 3 and spec.benchmark == name
+        assert spec.strategies["ft"].grid["lr"] and spec.strategies["lpft"].grid["lr"]
     p = sweep("--list")
     assert p.returncode == 0 and all(n in p.stdout for n in names)
+
+
+def test_paper_spec_without_its_files_is_exit_2_before_ray_starts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("LPFT_WEIGHTS", "LPFT_DATA")}
+    p = sweep("living17", "--storage", tmp_path, timeout=60, env=env)
+    assert p.returncode == 2 and "backbone.weights" in p.stderr and "LPFT_WEIGHTS" in p.stderr
+    (tmp_path / "moco_v2_800ep_pretrain.pth.tar").write_bytes(b"")
+    p = sweep("living17", "--storage", tmp_path, timeout=60, env={**env, "LPFT_WEIGHTS": str(tmp_path)})
+    assert p.returncode == 2 and p.stderr.strip().endswith("living17: set root=PATH (the folder holding "
+                                                           "imagenet's files) or LPFT_DATA")
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "living17").exists()
+
+
+def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path):
+    from paper_data import write_domainnet
+
+    write_domainnet(tmp_path / "domainnet")
+    spec = {
+        "name": "dn",
+        "benchmark": {"name": "domainnet", "root": str(tmp_path / "domainnet"), "n_val": 2, "image_size": 32},
+        "backbone": {"name": "test_resnet", "weights": "none"},
+        "strategies": {"lp": {"num_cs": 4},
+                       "ft": {"epochs": 2, "batch_size": 8, "lr": 0.01},
+                       "lpft": {"epochs": 2, "batch_size": 8, "lr": 0.001}},
+        "max_concurrent": 2,
+    }
+    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    df = read_results(tmp_path / "dn")
+    assert set(df.strategy) == {"lp", "ft", "lpft"}
+    assert set(df.eval_set) == {"id_val", "id_test", "real", "painting", "clipart"}
+    assert set(df[df.role == "ood"].eval_set) == {"real", "painting", "clipart"}
+    assert df.groupby("strategy").step.max().to_dict() == {"lp": 3, "ft": 2, "lpft": 2}
 
 
 @pytest.mark.parametrize(

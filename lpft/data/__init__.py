@@ -15,17 +15,28 @@ from lpft.settings import parse_into
 class BenchmarkEntry:
     params: type  # dataclass of the benchmark's parameters, with defaults
     build: Callable[[Any], Benchmark]
+    folder: str = ""  # its folder under $LPFT_DATA, for benchmarks read from local files
 
 
 BENCHMARKS: Registry[BenchmarkEntry] = Registry("benchmark")
 
 
-def register(name: str, params: type) -> Callable[[Callable[[Any], Benchmark]], Callable[[Any], Benchmark]]:
+def register(name: str, params: type,
+             folder: str = "") -> Callable[[Callable[[Any], Benchmark]], Callable[[Any], Benchmark]]:
     def add(build: Callable[[Any], Benchmark]) -> Callable[[Any], Benchmark]:
-        BENCHMARKS.register(name)(BenchmarkEntry(params, build))
+        BENCHMARKS.register(name)(BenchmarkEntry(params, build, folder))
         return build
 
     return add
+
+
+def locate_data(name: str, params: dict[str, Any]) -> None:
+    """Cheap pre-flight: a file-based benchmark's root folder exists (InputError naming it if not)."""
+    from lpft.data.layout import data_root
+
+    entry = BENCHMARKS[name]
+    if entry.folder:
+        data_root(getattr(parse_into(entry.params, params, name), "root", ""), name, entry.folder)
 
 
 def load_benchmark(name: str, **params: Any) -> Benchmark:
@@ -42,4 +53,4 @@ def _build(name: str, params: Any) -> Benchmark:
 # Importing the modules registers them.
 from lpft.data import breeds, cifar, digits, domainnet, fmow, imagenet, synthetic  # noqa: E402,F401
 
-__all__ = ["BENCHMARKS", "Benchmark", "Split", "load_benchmark", "register"]
+__all__ = ["BENCHMARKS", "Benchmark", "Split", "load_benchmark", "locate_data", "register"]

@@ -200,11 +200,11 @@ def build_breeds(name: str, p: BreedsParams, level: int, ancestor: str | None, n
                      strategy_defaults={s: {"epochs": 20, "batch_size": 64, "wd": 0.0} for s in ("ft", "lpft")})
 
 
-@register("living17", BreedsParams)
+@register("living17", BreedsParams, folder="imagenet")
 def living17(p: BreedsParams) -> Benchmark:
     return build_breeds("living17", p, level=5, ancestor="n00004258", n_sub=4)
 
 
-@register("entity30", BreedsParams)
+@register("entity30", BreedsParams, folder="imagenet")
 def entity30(p: BreedsParams) -> Benchmark:
     return build_breeds("entity30", p, level=4, ancestor=None, n_sub=8)

@@ -113,14 +113,14 @@ def _ood_root(p: CifarParams, name: str, folder: str) -> Path:
     return data_root(p.ood_root or p.root, name, folder)
 
 
-@register("cifar10-stl", CifarParams)
+@register("cifar10-stl", CifarParams, folder="cifar10")
 def build_stl(p: CifarParams) -> Benchmark:
     cifar, classes = read_cifar10(data_root(p.root, "cifar10-stl", "cifar10"), "cifar10-stl")
     stl = read_stl10_test(_ood_root(p, "cifar10-stl", "stl10"), "cifar10-stl", classes)
     return _cifar_benchmark("cifar10-stl", p, cifar, classes, {"stl10": stl})
 
 
-@register("cifar10-cifar10.1", Cifar101Params)
+@register("cifar10-cifar10.1", Cifar101Params, folder="cifar10")
 def build_cifar101(p: Cifar101Params) -> Benchmark:
     cifar, classes = read_cifar10(data_root(p.root, "cifar10-cifar10.1", "cifar10"), "cifar10-cifar10.1")
     ood = read_cifar101(_ood_root(p, "cifar10-cifar10.1", "cifar10.1"), "cifar10-cifar10.1", p.version)

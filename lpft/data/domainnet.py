@@ -64,7 +64,7 @@ def read_list(root: Path, p: DomainNetParams, domain: str, split: str) -> tuple[
     return paths, np.asarray(labels, dtype=np.int64), names
 
 
-@register("domainnet", DomainNetParams)
+@register("domainnet", DomainNetParams, folder="domainnet")
 def build(p: DomainNetParams) -> Benchmark:
     root = data_root(p.root, "domainnet", "domainnet")
     train_paths, train_y, names = read_list(root, p, p.source, "train")

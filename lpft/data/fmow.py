@@ -58,7 +58,7 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
         return list(reader)
 
 
-@register("fmow", FmowParams)
+@register("fmow", FmowParams, folder=FOLDER)
 def build(p: FmowParams) -> Benchmark:
     root = data_root(p.root, "fmow", FOLDER)
     if (root / FOLDER).is_dir():  # WILDS' root_dir, holding fmow_v1.1/

@@ -64,7 +64,7 @@ def image_folder(folder: Path, label_of: dict[str, int], what: str) -> tuple[lis
     return paths, np.asarray(labels, dtype=np.int64)
 
 
-@register("imagenet", ImageNetParams)
+@register("imagenet", ImageNetParams, folder="imagenet")
 def build(p: ImageNetParams) -> Benchmark:
     root = data_root(p.root, "imagenet", "imagenet")
     train_dir = need(root / "train", "imagenet", "ImageNet's train folder")

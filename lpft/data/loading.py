@@ -56,7 +56,7 @@ def batches(split: Split, backbone: "Backbone", benchmark: Benchmark, batch_size
     if split.is_array:
         y_all = torch.from_numpy(split.y)
         for idx in order(len(split), batch_size, gen):
-            yield backbone.preprocess(split.x[idx]).to(device), y_all[idx].to(device)
+            yield backbone.preprocess(split.x[idx], device), y_all[idx].to(device)
         return
     if benchmark.transforms is None or backbone.mean is None:
         raise ValueError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")

@@ -40,13 +40,16 @@ class Backbone:
     def transform_key(self) -> str:
         return f"{self.name}|mean={self.mean}|std={self.std}"
 
-    def preprocess(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """uint8 images -> normalised float tensor; float vectors pass through."""
-        t = torch.as_tensor(x)
+    def preprocess(self, x: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tensor:
+        """uint8 images -> normalised float tensor on `device`; float vectors pass through.
+
+        The uint8 batch moves first, so a GPU gets a quarter of the bytes and normalises it.
+        """
+        t = torch.as_tensor(x).to(device)
         if self.mean is None:
             return t.to(self.dtype)
-        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
-        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        mean = torch.tensor(self.mean, device=t.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=t.device).view(1, -1, 1, 1)
         return (t.float() / 255.0 - mean) / std
 
 
@@ -116,6 +119,8 @@ NAMED_WEIGHTS = ("none", "imagenet", "benchmark", "hf-cache")
 
 def check_weights(weights: str) -> None:
     """Weights are a named source or an existing file; checked before any data is built."""
+    if weights not in NAMED_WEIGHTS and "$" in str(expand(weights)):
+        raise InputError(f"weights {weights}: an environment variable in the path is not set")
     if weights not in NAMED_WEIGHTS and not expand(weights).is_file():
         raise InputError(f"weights file not found: {expand(weights)} ({checkpoints.HOW_TO_GET})")
 

@@ -24,6 +24,9 @@ from lpft.strategies.params import FTParams
 EpochCallback = Callable[[int, list[Evaluation], "Callable[[], dict] | None"], None]
 
 
+CHECK_EVERY = 32
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -106,22 +109,33 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
                 "evaluations": [e.__dict__ for e in log.evaluations], "epoch_seconds": log.epoch_seconds})
 
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
+    # Reading the loss back stalls a GPU's queue: there, non-finite losses are collected on
+    # the device and checked every CHECK_EVERY steps (a diverged run wastes at most that many).
+    check_every = CHECK_EVERY if cuda else 1
     for epoch in range(first, hp.epochs + 1):
         start = time.perf_counter()
         model.train()
         if hp.bn == "eval":
             _freeze_bn_stats(model)
-        for x, y in batches(train, backbone, benchmark, hp.batch_size, train=True, generator=gen,
-                            device=device, workers=workers):
+        nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        for i, (x, y) in enumerate(batches(train, backbone, benchmark, hp.batch_size, train=True, generator=gen,
+                                           device=device, workers=workers), 1):
             with autocast(device, hp.amp):
                 loss = nn.functional.cross_entropy(model(x), y)
-            if not torch.isfinite(loss):
+            nonfinite |= ~torch.isfinite(loss.detach())
+            if i % check_every == 0 and nonfinite.item():
                 log.status = DIVERGED
                 return log
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+        if nonfinite.item():  # also waits for the GPU, so the epoch time below is real
+            log.status = DIVERGED
+            return log
         log.epoch_seconds.append(time.perf_counter() - start)
         if epoch % hp.eval_every == 0 or epoch == hp.epochs:
             evals = evaluate(model, backbone, benchmark, epoch, device, workers, hp.amp)

@@ -147,6 +147,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     from lpft.sweeps.trials import write_trials_table
 
     start = time.perf_counter()
+    spec.check_files()
     root = sweep_root(spec)
     if not resume and (root / "results").exists() and any((root / "results").rglob("*.parquet")):
         raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "

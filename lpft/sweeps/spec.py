@@ -84,6 +84,19 @@ class SweepSpec:
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
 
+    def check_files(self) -> None:
+        """The weights file and the data root exist here: checked where the sweep runs, before
+        Ray starts (not at parse time, so a spec validates on a machine without the data)."""
+        from lpft.data import locate_data
+        from lpft.models.backbone import check_weights
+
+        if self.weights is not None:
+            try:
+                check_weights(str(self.weights))
+            except InputError as e:
+                raise InputError(f"backbone.weights: {e}") from None
+        locate_data(self.benchmark, self.benchmark_params)
+
 
 def _need(cond: bool, where: str, message: str) -> None:
     if not cond:
@@ -184,13 +197,6 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
 
     backbone = raw.get("backbone") or {}
     _need(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
-    if backbone.get("weights") is not None:
-        from lpft.models.backbone import check_weights
-
-        try:
-            check_weights(str(backbone["weights"]))
-        except InputError as e:
-            raise InputError(f"backbone.weights: {e}") from None
 
     search = raw.get("search", "optuna")
     _need(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
