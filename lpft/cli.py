@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from lpft.errors import InputError
@@ -87,8 +88,6 @@ def print_outcome(outcome: Any) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from lpft.analysis.report import FORMATS, analyze, owners_line, write_report
 
     if args.format not in FORMATS:
@@ -105,10 +104,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
               f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f})")
     for note in report.notes:
         print(f"note: {note}")
-    out = Path(args.out) if args.out else Path(args.results[0]) / "report"
+    out = Path(args.out) if args.out else default_report_dir(args.results[0])
     written = write_report(report, out)
     print(f"wrote {len(written)} files to {out}")
     return 0
+
+
+def default_report_dir(results: str) -> Path:
+    """RESULTS/report for a local folder; ./report-<sweep> for results on an object store."""
+    from lpft.storage import locate
+
+    where = locate(results)
+    return Path(where.path) / "report" if where.is_local else Path(f"report-{where.name}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -140,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results")
     analyze.add_argument("results", nargs="+", help="sweep folders (or their results/ folders)")
-    analyze.add_argument("--out", help="where to write the report (default: RESULTS/report)")
+    analyze.add_argument("--out", help="where to write the report (default: RESULTS/report, or "
+                                       "./report-<sweep> for s3:// results)")
     analyze.add_argument("--selection", default="id_val", help="id_val (default), oracle or last")
     analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")

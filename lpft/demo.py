@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 from lpft.analysis.report import analyze, owners_line, write_report
 from lpft.cli import print_outcome
@@ -40,7 +41,7 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
     for name in DEMO_SPECS:
         spec = load_spec(name).with_storage(storage)
         spec = quick(spec) if fast else spec
-        root = sweep_root(spec)
+        root = Path(sweep_root(spec).path)  # the demo writes locally
         if root.exists():  # the demo's own scratch folder: start clean, never mix runs
             shutil.rmtree(root)
         print(f"\n== {name}: {', '.join(spec.strategies)} on {spec.benchmark} "

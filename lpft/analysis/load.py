@@ -1,5 +1,7 @@
 """Load one or several sweeps' results folders as one Arrow table, refusing what is not in the schema.
 
+A folder is a local or shared path or an object-store URI (s3://bucket/prefix/sweep).
+
 Filters (sweep, strategy, benchmark, eval set) are pushed down to Arrow's scanner.
 """
 
@@ -12,18 +14,19 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from lpft.errors import InputError
+from lpft.storage import Location, locate
 from lpft.results import REQUIRED_COLUMNS, SCHEMA_VERSION
 
 TYPES = {"sweep": pa.string(), "strategy": pa.string(), "trial_id": pa.string(), "seed": pa.int64(),
          "step": pa.int64(), "eval_set": pa.string(), "role": pa.string(), "accuracy": pa.float64()}
 
 
-def _folder(path: Path) -> Path:
+def _folder(where: Location) -> Location:
     """A sweep folder (holding results/) or the results folder itself."""
-    return path / "results" if (path / "results").is_dir() else path
+    return where / "results" if (where / "results").is_dir() else where
 
 
-def _check(dataset: ds.Dataset, where: Path) -> None:
+def _check(dataset: ds.Dataset, where: Location) -> None:
     version = (dataset.schema.metadata or {}).get(b"lpft.schema_version")
     if version is not None and int(version) != SCHEMA_VERSION:
         raise InputError(f"{where}: results schema version {int(version)}, this lpft reads {SCHEMA_VERSION}")
@@ -42,11 +45,12 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
                  benchmark: str | None = None, eval_set: str | None = None) -> pa.Table:
     tables = []
     for raw in paths:
-        path = _folder(Path(raw))
-        if not path.is_dir() or not any(path.rglob("*.parquet")):
+        path = _folder(locate(raw))
+        files = path.files(".parquet")
+        if not files:
             raise InputError(f"{raw}: no results (expected Parquet files under {path})")
-        dataset = ds.dataset(path, format="parquet", partitioning=ds.partitioning(
-            pa.schema([("strategy", pa.string())]), flavor="hive"))
+        dataset = ds.dataset(files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
+            pa.schema([("strategy", pa.string())]), flavor="hive"), partition_base_dir=path.path)
         _check(dataset, path)
         filters = [ds.field(k) == v for k, v in
                    (("sweep", sweep), ("strategy", strategy), ("benchmark", benchmark), ("eval_set", eval_set))

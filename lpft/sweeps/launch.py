@@ -19,6 +19,7 @@ from typing import Any
 
 from lpft.errors import InputError
 from lpft.search_spaces import define_by_run, grid_size
+from lpft.storage import Location, locate
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.trainables import TrialContext, lpft_trainable
 
@@ -26,17 +27,18 @@ from lpft.trainables import TrialContext, lpft_trainable
 @dataclass
 class SweepOutcome:
     spec: SweepSpec
-    root: Path
+    root: Location
     trials: list[dict[str, Any]] = field(default_factory=list)  # the per-trial table's rows
     wall_time_s: float = 0.0
 
     @property
-    def results_dir(self) -> Path:
+    def results_dir(self) -> Location:
         return self.root / "results"
 
 
-def sweep_root(spec: SweepSpec) -> Path:
-    return Path(spec.storage).expanduser().resolve() / spec.name
+def sweep_root(spec: SweepSpec) -> Location:
+    """<storage>/<name>: a local or shared path, or an object-store URI (lpft.storage)."""
+    return locate(spec.storage) / spec.name
 
 
 def _searcher(spec: SweepSpec, strat: StrategySpec) -> Any:
@@ -90,20 +92,23 @@ def _label(config: dict[str, Any]) -> str:
     return config.get("strategy", "?") + ("" if stage == "search" else f" {stage}")
 
 
-def _tuner(spec: SweepSpec, trainable: Any, root: Path, resume: bool) -> Any:
+def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any:
     from ray import tune
 
     from lpft.sweeps.searcher import SweepSearcher
 
-    path = root / "ray" / spec.name
-    if resume and tune.Tuner.can_restore(str(path)):
-        return tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
+    ray_dir = root / "ray"
+    fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs
+    path = (ray_dir / spec.name).path
+    if resume and tune.Tuner.can_restore(path, storage_filesystem=fs):
+        return tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
+                                  storage_filesystem=fs)
     searchers = {name: _searcher(spec, strat) for name, strat in spec.strategies.items()}
     budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in spec.strategies.items()}
     searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0])
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
                                   max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
-    run_config = tune.RunConfig(name=spec.name, storage_path=str(root / "ray"), verbose=0,
+    run_config = tune.RunConfig(name=spec.name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 callbacks=[_progress_callback()])
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
@@ -135,37 +140,38 @@ def init_ray(address: str | None) -> None:
     kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     if address:
         ray.init(address=address, **kwargs)
-    else:  # a local instance sized to this machine
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+    else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False) -> SweepOutcome:
     import optuna
     from ray import tune
 
-    from lpft.sweeps.study import export_study
+    from lpft.sweeps.study import export_studies
     from lpft.sweeps.trials import write_trials_table
 
     start = time.perf_counter()
     spec.check_files()
     root = sweep_root(spec)
-    if not resume and (root / "results").exists() and any((root / "results").rglob("*.parquet")):
+    if not resume and (root / "results").files(".parquet"):
         raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
                          "or choose another --storage")
-    root.mkdir(parents=True, exist_ok=True)
+    root.fs.create_dir(root.path, recursive=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
-                           str(root / "results"), threads=max(1, int(spec.cpu)))
+                           (root / "results").uri, threads=max(1, int(spec.cpu)))
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     {"cpu": spec.cpu, "gpu": spec.gpu})
     outcome = SweepOutcome(spec, root)
     grid = _tuner(spec, trainable, root, resume).fit()
     outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),
                                                                 t["stage"] != "search"))
-    for name, strat in spec.strategies.items():
-        searched = [t for t in outcome.trials if t["strategy"] == name and t["stage"] == "search"]
-        export_study(root / "optuna.journal", f"{spec.name}.{name}", strat.full_space(), searched, spec.metric)
+    export_studies(root / "optuna.journal", [
+        (f"{spec.name}.{name}", strat.full_space(),
+         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == "search"])
+        for name, strat in spec.strategies.items()], spec.metric)
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

@@ -9,10 +9,12 @@ trials instead, replacing that strategy's study each time.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from lpft.search_spaces import Param
+from lpft.storage import Location
 
 
 def _distribution(param: Param) -> Any:
@@ -23,6 +25,18 @@ def _distribution(param: Param) -> Any:
     if param.kind == "int":
         return d.IntDistribution(int(param.low), int(param.high), log=param.log)
     return d.CategoricalDistribution(list(param.choices))
+
+
+def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], list[dict[str, Any]]]],
+                   metrics: tuple[str, ...]) -> None:
+    """Every strategy's study into one journal, built locally and written whole to `where`."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "optuna.journal"
+        for name, space, trials in studies:
+            export_study(path, name, space, trials, metrics)
+        if path.exists():
+            with where.open_write() as f:
+                f.write(path.read_bytes())
 
 
 def export_study(path: Path, study_name: str, space: dict[str, Param], trials: list[dict[str, Any]],

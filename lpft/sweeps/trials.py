@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import statistics
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from lpft.storage import Location
 from lpft.text import comparison
-from lpft.trainables.sink import atomic_write
+from lpft.trainables.sink import write_table
 
 
-def write_trials_table(path: Path, trials: list[dict[str, Any]]) -> None:
+def write_trials_table(path: Location, trials: list[dict[str, Any]]) -> None:
     if not trials:
         return
     names = sorted({k for t in trials for k in t}, key=lambda k: (k.startswith("hp."), k))
-    atomic_write(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path)
+    write_table(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path)
 
 
 def best_runs(trials: list[dict[str, Any]], strategy: str) -> list[dict[str, Any]]:

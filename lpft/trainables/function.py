@@ -31,7 +31,7 @@ class TrialContext:
     benchmark_params: dict[str, Any] = field(default_factory=dict)
     backbone: str | None = None
     weights: str | None = None
-    results_dir: str = "results"
+    results_dir: str = "results"  # a path or URI (lpft.storage.locate)
     threads: int = 1  # torch threads per trial: its CPU share, so concurrent trials don't oversubscribe
 
 
@@ -96,11 +96,11 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
         # stops (or that is killed) still has them; the final write adds default hparams.
         partial = RunResult(strategy, "running", list(seen), hparams).rows(**columns)
-        write_trial(Path(context.results_dir), strategy, trial_id, partial)
+        write_trial(context.results_dir, strategy, trial_id, partial)
         with tempfile.TemporaryDirectory() as d:
             torch.save(state(), Path(d) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
-    write_trial(Path(context.results_dir), strategy, trial_id, trial.result.rows(**columns))
+    write_trial(context.results_dir, strategy, trial_id, trial.result.rows(**columns))
     tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start})

@@ -1,4 +1,4 @@
-"""The results sink: one Parquet file per trial, written to a temp name and renamed.
+"""The results sink: one Parquet file per trial, written whole (temp + rename, or one PUT).
 
 A reader (or a resumed sweep) never sees half a file, and a trial that is re-run
 under the same id replaces its file instead of adding rows: each evaluation lands
@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lpft.atomic import atomic_file
 from lpft.results import SCHEMA_VERSION
+from lpft.storage import Location, locate
 
 METADATA = {b"lpft.schema_version": str(SCHEMA_VERSION).encode()}
 CORE = pa.schema([
@@ -52,22 +52,24 @@ def rows_table(rows: list[dict[str, Any]], extra: pa.Schema | None = None) -> pa
     return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
 
 
-def atomic_write(table: pa.Table, path: Path) -> None:
-    with atomic_file(path) as f:
+def write_table(table: pa.Table, where: Location | str | Path) -> None:
+    """The whole file or nothing: see `Location.open_write`."""
+    with locate(where).open_write() as f:
         pq.write_table(table, f)
 
 
-def trial_path(results_dir: Path, strategy: str, trial_id: str) -> Path:
-    return results_dir / f"strategy={strategy}" / f"{trial_id}.parquet"
+def trial_path(results: Location | str | Path, strategy: str, trial_id: str) -> Location:
+    return locate(results) / f"strategy={strategy}" / f"{trial_id}.parquet"
 
 
 # Columns beyond the required ones that every trial file has.
 EXTRA = pa.schema([("benchmark", pa.string()), ("node", pa.string())])
 
 
-def write_trial(results_dir: Path, strategy: str, trial_id: str, rows: list[dict[str, Any]]) -> Path | None:
+def write_trial(results: Location | str | Path, strategy: str, trial_id: str,
+                rows: list[dict[str, Any]]) -> Location | None:
     if not rows:
         return None
-    path = trial_path(results_dir, strategy, trial_id)
-    atomic_write(rows_table(rows, EXTRA), path)
-    return path
+    where = trial_path(results, strategy, trial_id)
+    write_table(rows_table(rows, EXTRA), where)
+    return where

@@ -1,0 +1,114 @@
+"""Where a sweep's files live: a local or shared path, or an object store (`s3://bucket/prefix`).
+
+One `Location` (a pyarrow FileSystem and a path on it) serves the results sink, the sweep's
+tables, Ray Tune's experiment and `lpft analyze`, so the same spec writes to a laptop's
+disk, a cluster's shared file system or S3. Another S3 endpoint (MinIO, a test server)
+comes from `?endpoint_override=HOST:PORT&scheme=http` in the URI, or from
+AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, which lpft reads itself (pyarrow does not) and
+writes into the location's URI, so trials on other nodes resolve the same place.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+from urllib.parse import urlencode, urlsplit
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from lpft.atomic import atomic_file
+from lpft.errors import InputError
+
+
+@dataclass(frozen=True)
+class Location:
+    fs: pafs.FileSystem
+    path: str  # on `fs`: an absolute local path, or bucket/prefix
+    scheme: str = ""  # "" for local paths
+    query: str = ""  # the URI's options (endpoint_override, scheme, region)
+
+    @property
+    def is_local(self) -> bool:
+        return not self.scheme
+
+    @property
+    def uri(self) -> str:
+        """A string another process turns back into this location with `locate`."""
+        if self.is_local:
+            return self.path
+        return f"{self.scheme}://{self.path}" + (f"?{self.query}" if self.query else "")
+
+    def __truediv__(self, part: str) -> "Location":
+        return Location(self.fs, f"{self.path.rstrip('/')}/{part}", self.scheme, self.query)
+
+    @property
+    def name(self) -> str:
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        return self.uri.split("?", 1)[0]
+
+    def exists(self) -> bool:
+        return self.fs.get_file_info(self.path).type != pafs.FileType.NotFound
+
+    def is_dir(self) -> bool:
+        return self.fs.get_file_info(self.path).type == pafs.FileType.Directory
+
+    def files(self, suffix: str = "") -> list[str]:
+        """Every file below this location whose name ends with `suffix` (none if it is missing)."""
+        if not self.is_dir():
+            return []
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True))
+        return [i.path for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix)
+                and not i.base_name.startswith(".")]
+
+    @contextmanager
+    def open_write(self) -> Iterator[BinaryIO]:
+        """Replace this file whole: temp + rename locally; one PUT on an object store, which
+        makes the object visible only when complete. Either way no reader sees half a file."""
+        if self.is_local:
+            with atomic_file(Path(self.path)) as f:
+                yield f
+            return
+        parent = self.path.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        with self.fs.open_output_stream(self.path) as f:
+            yield f
+
+    def read_bytes(self) -> bytes:
+        with self.fs.open_input_stream(self.path) as f:
+            return f.read()
+
+
+def _endpoint_query(uri: str) -> str:
+    """The URI's query, plus an endpoint from the environment when it names none."""
+    parts = urlsplit(uri)
+    query = parts.query
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if parts.scheme == "s3" and endpoint and "endpoint_override" not in query:
+        ep = urlsplit(endpoint)
+        extra = urlencode({"endpoint_override": ep.netloc or ep.path, "scheme": ep.scheme or "https"})
+        query = f"{query}&{extra}" if query else extra
+    return query
+
+
+def locate(uri: str | Path | Location) -> Location:
+    """A local path (`~` expands) or a filesystem URI (s3://, gs://, file://) as a Location."""
+    if isinstance(uri, Location):
+        return uri
+    text = str(uri)
+    if "://" not in text or text.startswith("file://"):
+        local = Path(text.removeprefix("file://")).expanduser().resolve()
+        return Location(pafs.LocalFileSystem(), str(local))
+    scheme = text.split("://", 1)[0]
+    query = _endpoint_query(text)
+    base = text.split("?", 1)[0]
+    try:
+        fs, path = pafs.FileSystem.from_uri(base + (f"?{query}" if query else ""))
+    except (pa.ArrowInvalid, OSError, ValueError) as e:
+        raise InputError(f"storage {base}: {str(e).splitlines()[0]}") from None
+    return Location(fs, path.rstrip("/"), scheme, query)
