@@ -12,12 +12,12 @@ from lpft.errors import InputError
 from lpft.text import format_table
 
 
-def _settings(pairs: Sequence[str]) -> dict[str, str]:
+def _settings(pairs: Sequence[str], flag: str = "--set") -> dict[str, str]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise InputError(f"--set expects key=value, got {pair!r}")
+            raise InputError(f"{flag} expects key=value, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -110,6 +110,39 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from lpft.cluster import jobs
+
+    env = _settings(args.env, "--env") if args.env else None
+    job_id = jobs.submit(args.spec, args.address, storage=args.storage, resume=args.resume, env=env)
+    print(job_id, flush=True)
+    if not args.follow:
+        return 0
+    status = jobs.follow(args.address, job_id)
+    print(f"job {job_id}: {status}")
+    return 0 if status == "SUCCEEDED" else 1
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    import datetime
+
+    from lpft.cluster import jobs
+
+    rows = [[r["job"], r["status"], r["sweep"], r["storage"],
+             datetime.datetime.fromtimestamp(r["start_time"] / 1000).strftime("%Y-%m-%d %H:%M") if r["start_time"]
+             else "-"] for r in jobs.list_jobs(args.address)]
+    print(format_table(["job", "status", "sweep", "storage", "started"], rows))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from lpft.cluster import jobs
+
+    stopped = jobs.stop(args.address, args.job)
+    print(f"job {args.job}: {'stop requested' if stopped else 'already ended'}")
+    return 0
+
+
 def default_report_dir(results: str) -> Path:
     """RESULTS/report for a local folder; ./report-<sweep> for results on an object store."""
     from lpft.storage import locate
@@ -153,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
     analyze.set_defaults(fn=cmd_analyze)
+
+    address = dict(required=True, help="the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "
+                                        "RAY_AUTH_TOKEN or ~/.ray/auth_token)")
+    submit = sub.add_parser("submit", help="the same sweep as a Ray job on a cluster (Ray Jobs SDK)")
+    submit.add_argument("spec", help="a YAML spec path or a built-in name")
+    submit.add_argument("--address", **address)
+    submit.add_argument("--storage", help="results root on the cluster: a shared path or s3://bucket/prefix")
+    submit.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for the job (LPFT_DATA=/shared/data, ...)")
+    submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    submit.set_defaults(fn=cmd_submit)
+
+    jobs = sub.add_parser("jobs", help="lpft's jobs on a cluster")
+    jobs.add_argument("--address", **address)
+    jobs.set_defaults(fn=cmd_jobs)
+
+    stop = sub.add_parser("stop", help="stop a submitted sweep")
+    stop.add_argument("job", help="the job id that lpft submit printed")
+    stop.add_argument("--address", **address)
+    stop.set_defaults(fn=cmd_stop)
 
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")

@@ -41,6 +41,19 @@ def sweep_root(spec: SweepSpec) -> Location:
     return locate(spec.storage) / spec.name
 
 
+@dataclass(frozen=True)
+class StrategyResources:
+    """Per-trial resources by the trial's strategy (LP can take a fraction of a GPU, FT a whole one).
+
+    A class, not a closure: Ray pickles it into the experiment for --resume.
+    """
+
+    by_strategy: dict[str, dict[str, float]]
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, float]:
+        return self.by_strategy[config["strategy"]]
+
+
 def _searcher(spec: SweepSpec, strat: StrategySpec) -> Any:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
@@ -122,7 +135,8 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
         rows.append({
             "trial_id": m.get("trial_id") or Path(r.path).name, "strategy": r.config.get("strategy"),
             "stage": r.config.get("stage"), "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
-            "wall_time_s": m.get("time_total_s"), "id_val": m.get("id_val"), "id_test": m.get("id_test"),
+            "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
+            "id_val": m.get("id_val"), "id_test": m.get("id_test"),
             "ood_avg": m.get("ood_avg"),
             **{f"hp.{k}": v for k, v in r.config.items() if k not in ("strategy", "seed", "stage")},
         })
@@ -161,9 +175,10 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
-                           (root / "results").uri, threads=max(1, int(spec.cpu)))
+                           (root / "results").uri, threads=max(1, int(spec.cpu)),
+                           feature_cache=None if spec.feature_cache == "node" else spec.feature_cache)
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
-                                    {"cpu": spec.cpu, "gpu": spec.gpu})
+                                    StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)
     grid = _tuner(spec, trainable, root, resume).fit()
     outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),

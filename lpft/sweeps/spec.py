@@ -12,10 +12,11 @@
     metric: id_val         # or a list (multi-objective; FIFO only)
     search: optuna         # or grid: the paper's grids through Optuna's GridSampler
     scheduler: fifo        # or asha
-    resources: {cpu: 1, gpu: 0}
+    resources: {cpu: 1, gpu: 0}   # per trial; a strategy may set its own (lp: {resources: {gpu: 0.25}})
     max_concurrent: 2
     max_failures: 1
-    storage: results
+    storage: results       # a path, a shared file-system path, or s3://bucket/prefix
+    feature_cache: node    # or a shared path: features extracted once for the whole cluster
 
 Under a strategy, a mapping {low, high[, log][, type: int]} or {choices: [...]} is searched,
 a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and length.
@@ -37,7 +38,7 @@ from lpft.strategies import STRATEGIES
 
 BUILTIN_DIR = Path(__file__).parent / "specs"
 METRICS = ("id_val", "id_test", "ood_avg")
-RESERVED = ("num_samples", "epochs")
+RESERVED = ("num_samples", "epochs", "resources")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class StrategySpec:
     num_samples: int
     space: dict[str, Param]  # searched (and constant) hyperparameters
     grid: dict[str, list[Any]] = field(default_factory=dict)  # search: grid
+    resources: tuple[float, float] | None = None  # (cpu, gpu) per trial; None: the spec's
 
     def full_space(self) -> dict[str, Param]:
         """The space with grid values as categorical choices: what Optuna samples from."""
@@ -70,6 +72,7 @@ class SweepSpec:
     max_concurrent: int = 2
     max_failures: int = 1
     storage: str = "results"
+    feature_cache: str = "node"  # "node": each node's own cache; else a shared path all trials use
 
     @property
     def multi_objective(self) -> bool:
@@ -83,6 +86,11 @@ class SweepSpec:
 
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
+
+    def resources_of(self, strategy: str) -> dict[str, float]:
+        """What one trial of `strategy` asks Ray for: its own resources, else the spec's."""
+        cpu, gpu = self.strategies[strategy].resources or (self.cpu, self.gpu)
+        return {"cpu": cpu, "gpu": gpu}
 
     def check_files(self) -> None:
         """The weights file and the data root exist here: checked where the sweep runs, before
@@ -157,24 +165,25 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
             elif p.kind in ("float", "int") and key not in grid:
                 raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
         space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
-    return StrategySpec(name, num_samples, space, grid)
+    resources = _resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
+    return StrategySpec(name, num_samples, space, grid, resources)
 
 
-def _resources(raw: Any) -> tuple[float, float]:
+def _resources(raw: Any, where: str = "resources") -> tuple[float, float]:
     raw = raw or {}
-    _need(isinstance(raw, dict), "resources", "must be a mapping like {cpu: 1, gpu: 0}")
+    _need(isinstance(raw, dict), where, "must be a mapping like {cpu: 1, gpu: 0}")
     unknown = set(raw) - {"cpu", "gpu"}
-    _need(not unknown, f"resources.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
-    cpu, gpu = _number(raw.get("cpu", 1), "resources.cpu"), _number(raw.get("gpu", 0), "resources.gpu")
-    _need(cpu > 0, "resources.cpu", "must be > 0 (fractions allowed)")
-    _need(gpu >= 0, "resources.gpu", "must be >= 0 (fractions allowed)")
+    _need(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
+    cpu, gpu = _number(raw.get("cpu", 1), f"{where}.cpu"), _number(raw.get("gpu", 0), f"{where}.gpu")
+    _need(cpu > 0, f"{where}.cpu", "must be > 0 (fractions allowed)")
+    _need(gpu >= 0, f"{where}.gpu", "must be >= 0 (fractions allowed)")
     return cpu, gpu
 
 
 def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     _need(isinstance(raw, dict), source, "must be a YAML mapping")
     known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
-             "scheduler", "resources", "max_concurrent", "max_failures", "storage"}
+             "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache"}
     for key in raw:
         _need(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
     for key in ("name", "benchmark", "strategies"):
@@ -226,10 +235,13 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     max_failures = raw.get("max_failures", 1)
     _need(isinstance(max_failures, int) and max_failures >= 0, "max_failures", "must be an integer >= 0")
     storage = raw.get("storage", "results")
-    _need(isinstance(storage, str) and storage, "storage", "must be a path")
+    _need(isinstance(storage, str) and storage, "storage", "must be a path or URI (s3://bucket/prefix)")
+    feature_cache = raw.get("feature_cache", "node")
+    _need(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
+          "must be node (each node caches its own features) or a shared file-system path")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
-                     max_failures, storage)
+                     max_failures, storage, feature_cache)
 
 
 def builtin_specs() -> dict[str, Path]:

@@ -9,6 +9,7 @@ Only `ray.tune.*` is used here: `ray.train.report` fails inside Tune trainables.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ class TrialContext:
     backbone: str | None = None
     weights: str | None = None
     results_dir: str = "results"  # a path or URI (lpft.storage.locate)
-    threads: int = 1  # torch threads per trial: its CPU share, so concurrent trials don't oversubscribe
+    threads: int = 1  # torch threads when Ray assigns no whole CPU
+    feature_cache: str | None = None  # a shared path for the feature/head cache; None: each node's own
 
 
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
@@ -66,7 +68,11 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     from lpft.trainables.sink import write_trial
     from lpft.trial import run_trial
 
-    torch.set_num_threads(max(1, context.threads))
+    # Torch threads = the CPUs Ray gave this trial, so concurrent trials don't oversubscribe.
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", context.threads)
+    torch.set_num_threads(max(1, int(cpus)))
+    if context.feature_cache:
+        os.environ["LPFT_CACHE"] = context.feature_cache
     start = time.perf_counter()
     strategy = config["strategy"]
     hparams = {k: v for k, v in config.items() if k not in META_KEYS}
@@ -103,4 +109,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
     write_trial(context.results_dir, strategy, trial_id, trial.result.rows(**columns))
-    tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start})
+    # resumed_from_step: the checkpoint this run of the trial restarted from (-1: from scratch),
+    # so a trial retried after a lost node shows whether it resumed.
+    tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start,
+                 "resumed_from_step": int(resume["epoch"]) if resume else -1})

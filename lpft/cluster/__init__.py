@@ -1,0 +1,1 @@
+"""Running sweeps on Ray clusters: job submission (`jobs`) and a local multi-node cluster (`local`)."""

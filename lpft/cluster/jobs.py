@@ -1,0 +1,96 @@
+"""Sweeps as Ray jobs: `lpft submit`, `lpft jobs`, `lpft stop`, through the Ray Jobs SDK.
+
+A job runs `python -m lpft.cli sweep spec.yaml --address auto` on the cluster's head.
+Its runtime_env carries this lpft package (`py_modules`) and the spec (`working_dir`),
+so the cluster's image needs lpft's dependencies but not this checkout. With token
+authentication on, the SDK sends Ray's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+~/.ray/auth_token) as `ray job` does; a refused or unreachable dashboard is one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lpft.errors import InputError
+
+LPFT_DIR = Path(__file__).resolve().parents[1]
+
+
+def client(address: str) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    try:
+        return JobSubmissionClient(address)
+    except Exception as e:  # noqa: BLE001 - connection, auth and version errors all mean: fix the address/token
+        raise InputError(f"--address {address}: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"{what}: {_first_line(e)}") from None
+
+
+def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
+           env: dict[str, str] | None = None) -> str:
+    """Submits the sweep; returns the job's submission id. The spec is validated here first."""
+    from lpft.sweeps import builtin_specs, load_spec
+
+    spec = load_spec(spec_ref)
+    source = Path(spec_ref) if Path(spec_ref).is_file() else builtin_specs()[spec_ref]
+    jobs = client(address)
+    args = ["python", "-m", "lpft.cli", "sweep", "spec.yaml", "--address", "auto"]
+    if storage:
+        args += ["--storage", storage]
+    if resume:
+        args.append("--resume")
+    with tempfile.TemporaryDirectory() as d:
+        shutil.copy(source, Path(d) / "spec.yaml")
+        runtime_env: dict[str, Any] = {"working_dir": d, "py_modules": [str(LPFT_DIR)],
+                                       "excludes": ["__pycache__", "*.pyc"]}
+        if env:
+            runtime_env["env_vars"] = dict(env)
+        return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
+                     runtime_env=runtime_env,
+                     metadata={"lpft_spec": spec.name, "lpft_storage": storage or spec.storage})
+
+
+def follow(address: str, job_id: str) -> str:
+    """Streams the job's logs until it ends; returns its final status."""
+    jobs = client(address)
+
+    async def tail() -> None:
+        async for lines in jobs.tail_job_logs(job_id):
+            print(lines, end="", flush=True)
+
+    asyncio.run(tail())
+    status = _call(f"job {job_id}", jobs.get_job_status, job_id)
+    return str(getattr(status, "value", status))
+
+
+def list_jobs(address: str) -> list[dict[str, Any]]:
+    """lpft's jobs on the cluster, newest first."""
+    rows = []
+    for job in _call(f"listing jobs at {address}", client(address).list_jobs):
+        meta = job.metadata or {}
+        if "lpft_spec" not in meta:
+            continue
+        rows.append({"job": job.submission_id, "status": str(getattr(job.status, "value", job.status)),
+                     "sweep": meta["lpft_spec"], "storage": meta.get("lpft_storage", ""),
+                     "start_time": job.start_time or 0})
+    return sorted(rows, key=lambda r: -r["start_time"])
+
+
+def stop(address: str, job_id: str) -> bool:
+    return bool(_call(f"job {job_id}", client(address).stop_job, job_id))

@@ -1,0 +1,124 @@
+"""A real multi-node Ray cluster on this machine, for tests and benchmarks.
+
+`ray start --head` plus `ray start --address` per extra node, each with its own CPUs, on
+loopback, with token authentication on (a fresh token in RAY_AUTH_TOKEN). Every node runs
+under `--block` in its own process group, so one node can be killed (SIGKILL: a lost
+machine) without touching the others, and `stop()` removes exactly this cluster's
+processes, never other Ray instances on the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Fast failure detection: a killed node is declared dead in a few seconds, not ~30.
+HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
+                "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "4"}
+
+
+@dataclass
+class LocalCluster:
+    cpus_per_node: int = 1
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    port: int = field(default_factory=free_port)
+    dashboard_port: int = field(default_factory=free_port)
+    temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="lpftray-", dir="/tmp"))
+    nodes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def dashboard(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment a client of this cluster needs (its token, no stray RAY_ADDRESS)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
+        # Jobs run `python` from the nodes' PATH: on this machine, this environment's, as a cluster's image.
+        path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return {**env, **HEALTH_CHECK, "PATH": path, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
+
+    def _ray(self, *args: str) -> subprocess.Popen:
+        ray = str(Path(sys.executable).with_name("ray"))
+        cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
+               "--num-cpus", str(self.cpus_per_node), *args]
+        proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        self.nodes.append(proc)
+        return proc
+
+    def start(self, nodes: int = 2, timeout: float = 120) -> "LocalCluster":
+        self._ray("--head", "--port", str(self.port), "--temp-dir", self.temp_dir, "--include-dashboard", "true",
+                  "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port))
+        self.wait_for(1, timeout)
+        for _ in range(nodes - 1):
+            self.add_node(timeout)
+        return self
+
+    def add_node(self, timeout: float = 120) -> subprocess.Popen:
+        alive = len(self.node_ids())
+        # Its own temp dir: nodes sharing one would garbage-collect each other's runtime_env files
+        # (a job's working_dir vanished under its driver), which separate machines never do.
+        proc = self._ray("--address", self.address, "--temp-dir", f"{self.temp_dir}/n{len(self.nodes)}")
+        self.wait_for(alive + 1, timeout)
+        return proc
+
+    def node_ids(self) -> list[str]:
+        """Alive node ids, head first (asked of the cluster by a short-lived driver)."""
+        code = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+                "print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive'] and "
+                "n['NodeManagerPort'] and n.get('Resources', {}).get('CPU')]))") % self.address
+        p = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            return []
+        return json.loads(p.stdout.strip().splitlines()[-1])
+
+    def wait_for(self, n: int, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while len(self.node_ids()) < n:
+            if time.time() > deadline:
+                raise TimeoutError(f"the local Ray cluster did not reach {n} nodes in {timeout:.0f} s")
+            time.sleep(1)
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL node `index` (0 is the head) and everything it started: a lost machine."""
+        os.killpg(self.nodes[index].pid, signal.SIGKILL)
+        self.nodes[index].wait()
+
+    def stop(self) -> None:
+        for proc in reversed(self.nodes):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.nodes:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        # Workers a raylet started in their own sessions carry the temp dir in their command line.
+        subprocess.run(["pkill", "-9", "-f", self.temp_dir], check=False)
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,127 @@
+"""A real two-node Ray cluster on this machine (ray start --head + ray start --address, 1 CPU each,
+loopback, token authentication on): sweeps across both nodes, job submission, and a lost node."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from lpft.cluster.local import LocalCluster
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = LocalCluster(cpus_per_node=1)
+    c.start(nodes=2)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def lpft(*args, env, timeout=600, **kwargs):
+    return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout, **kwargs)
+
+
+def spec_file(tmp_path: Path, name: str, ft_epochs: int = 60, **extra) -> Path:
+    spec = {"name": name, "benchmark": {"name": "synthetic", "eps": 0.1},
+            "strategies": {"lp": {"num_cs": 10},
+                           "ft": {"num_samples": 3, "epochs": ft_epochs, "eval_every": 20,
+                                  "lr": {"low": 0.1, "high": 1.0, "log": True}},
+                           "lpft": {"num_samples": 2, "epochs": ft_epochs, "eval_every": 20,
+                                    "lr": {"low": 0.003, "high": 0.03, "log": True}}},
+            "max_concurrent": 2, **extra}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def results(root: Path) -> pd.DataFrame:
+    return pd.read_parquet(root / "results")
+
+
+def test_a_sweep_runs_trials_on_both_nodes(cluster, tmp_path):
+    p = lpft("sweep", spec_file(tmp_path, "both"), "--address", cluster.address, "--storage", tmp_path,
+             env=cluster.env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    df = results(tmp_path / "both")
+    assert df.trial_id.nunique() == 6
+    assert set(df.node) == set(cluster.node_ids())  # node ids recorded in every row
+    trials = pq.read_table(tmp_path / "both" / "trials.parquet").to_pandas()
+    assert set(trials.status) == {"completed"} and set(trials.node) == set(df.node)
+
+
+def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):
+    storage = tmp_path / "store"
+    p = lpft("submit", spec_file(tmp_path, "job"), "--address", cluster.dashboard, "--storage", storage,
+             "--follow", env=cluster.env)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    job_id = p.stdout.splitlines()[0].strip()
+    assert job_id.startswith("raysubmit_") and f"job {job_id}: SUCCEEDED" in p.stdout
+    assert "== job: 6 trials" in p.stdout  # the sweep's own summary, streamed from the cluster
+    assert results(storage / "job").trial_id.nunique() == 6
+    listed = lpft("jobs", "--address", cluster.dashboard, env=cluster.env)
+    assert listed.returncode == 0 and job_id in listed.stdout and "SUCCEEDED" in listed.stdout
+    # Token authentication is on: without the token the dashboard refuses, in one line, exit 2.
+    no_token = {k: v for k, v in cluster.env.items() if not k.startswith("RAY_AUTH")}
+    p = lpft("jobs", "--address", cluster.dashboard, env={**no_token, "HOME": str(tmp_path)})
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "token" in p.stderr.lower()
+
+
+def test_stop_ends_a_running_job(cluster, tmp_path):
+    p = lpft("submit", spec_file(tmp_path, "long", ft_epochs=20000), "--address", cluster.dashboard,
+             "--storage", tmp_path / "store", env=cluster.env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    job_id = p.stdout.strip().splitlines()[0]
+    time.sleep(3)
+    p = lpft("stop", job_id, "--address", cluster.dashboard, env=cluster.env)
+    assert p.returncode == 0 and "stop requested" in p.stdout
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        listed = lpft("jobs", "--address", cluster.dashboard, env=cluster.env).stdout
+        line = next(ln for ln in listed.splitlines() if job_id in ln)
+        if "STOPPED" in line:
+            break
+        time.sleep(2)
+    assert "STOPPED" in line
+
+
+def test_losing_a_node_loses_no_trial(cluster, tmp_path):
+    """Runs last in this module: it kills the second node."""
+    head, second = cluster.node_ids()
+    spec = spec_file(tmp_path, "lost", ft_epochs=1500, max_failures=3)
+    sweep = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
+                              "--storage", str(tmp_path)], env=cluster.env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        # Kill the second node once one of its trials has written a checkpointed partial result.
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            files = list((tmp_path / "lost" / "results").rglob("*.parquet"))
+            running = [f for f in files if set(pq.read_table(f, columns=["node"]).column("node").to_pylist())
+                       == {second}]
+            if any(pq.read_table(f, columns=["step"]).num_rows and "strategy=lp" not in str(f) for f in running):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no trial of the second node reached a checkpoint")
+        cluster.kill_node(1)
+        out, err = sweep.communicate(timeout=600)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 0, err[-3000:]
+    trials = pq.read_table(tmp_path / "lost" / "trials.parquet").to_pandas()
+    assert len(trials) == 6 and trials.trial_id.is_unique and set(trials.status) == {"completed"}
+    df = results(tmp_path / "lost")
+    assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
+    steps = df[df.strategy != "lp"].groupby("trial_id").step.nunique()
+    assert (steps == 1500 // 20).all()  # every FT/LP-FT trial has all its evaluations, once
+    retried = trials[trials.resumed_from_step > 0]
+    assert len(retried) >= 1 and set(retried.node) == {head}  # resumed from a checkpoint, on the head
