@@ -47,14 +47,19 @@ def results(root: Path) -> pd.DataFrame:
 
 
 def test_a_sweep_runs_trials_on_both_nodes(cluster, tmp_path):
-    p = lpft("sweep", spec_file(tmp_path, "both"), "--address", cluster.address, "--storage", tmp_path,
-             env=cluster.env)
+    spec = spec_file(tmp_path, "both", feature_cache=str(tmp_path / "shared-cache"))
+    raw = yaml.safe_load(spec.read_text())
+    raw["strategies"]["lp"]["resources"] = {"cpu": 0.5}  # a strategy's own (fractional) resources
+    spec.write_text(yaml.safe_dump(raw))
+    p = lpft("sweep", spec, "--address", cluster.address, "--storage", tmp_path, env=cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     df = results(tmp_path / "both")
     assert df.trial_id.nunique() == 6
     assert set(df.node) == set(cluster.node_ids())  # node ids recorded in every row
     trials = pq.read_table(tmp_path / "both" / "trials.parquet").to_pandas()
     assert set(trials.status) == {"completed"} and set(trials.node) == set(df.node)
+    assert trials.set_index("strategy").cpus.to_dict()["lp"] == 0.5 and set(trials.cpus) == {0.5, 1.0}
+    assert list((tmp_path / "shared-cache" / "features").glob("*.npy"))  # the spec's shared feature cache
 
 
 def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):

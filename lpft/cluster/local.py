@@ -86,8 +86,9 @@ class LocalCluster:
     def node_ids(self) -> list[str]:
         """Alive node ids, head first (asked of the cluster by a short-lived driver)."""
         code = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
-                "print(json.dumps([n['NodeID'] for n in ray.nodes() if n['Alive'] and "
-                "n['NodeManagerPort'] and n.get('Resources', {}).get('CPU')]))") % self.address
+                "nodes = [n for n in ray.nodes() if n['Alive'] and n.get('Resources', {}).get('CPU')]; "
+                "nodes.sort(key=lambda n: 'node:__internal_head__' not in n['Resources']); "
+                "print(json.dumps([n['NodeID'] for n in nodes]))") % self.address
         p = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=120)
         if p.returncode != 0:
             return []
@@ -118,7 +119,7 @@ class LocalCluster:
         subprocess.run(["pkill", "-9", "-f", self.temp_dir], check=False)
 
     def __enter__(self) -> "LocalCluster":
-        return self.start()
+        return self.start(nodes=1)  # add_node() for more
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -136,6 +136,7 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
             "trial_id": m.get("trial_id") or Path(r.path).name, "strategy": r.config.get("strategy"),
             "stage": r.config.get("stage"), "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
             "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
+            "cpus": m.get("cpus"), "gpus": m.get("gpus"),
             "id_val": m.get("id_val"), "id_test": m.get("id_test"),
             "ood_avg": m.get("ood_avg"),
             **{f"hp.{k}": v for k, v in r.config.items() if k not in ("strategy", "seed", "stage")},
@@ -153,7 +154,10 @@ def init_ray(address: str | None) -> None:
         return
     kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     if address:
-        ray.init(address=address, **kwargs)
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
+            raise InputError(f"--address {address}: {str(e).strip().splitlines()[0]}") from None
     else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
 

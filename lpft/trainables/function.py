@@ -69,8 +69,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     from lpft.trial import run_trial
 
     # Torch threads = the CPUs Ray gave this trial, so concurrent trials don't oversubscribe.
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", context.threads)
-    torch.set_num_threads(max(1, int(cpus)))
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    torch.set_num_threads(max(1, int(assigned.get("CPU", context.threads))))
     if context.feature_cache:
         os.environ["LPFT_CACHE"] = context.feature_cache
     start = time.perf_counter()
@@ -112,4 +112,5 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     # resumed_from_step: the checkpoint this run of the trial restarted from (-1: from scratch),
     # so a trial retried after a lost node shows whether it resumed.
     tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start,
-                 "resumed_from_step": int(resume["epoch"]) if resume else -1})
+                 "resumed_from_step": int(resume["epoch"]) if resume else -1,
+                 "cpus": float(assigned.get("CPU", 0.0)), "gpus": float(assigned.get("GPU", 0.0))})

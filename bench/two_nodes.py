@@ -1,0 +1,59 @@
+"""Scaling out: the same 8-trial CPU-bound sweep on one node with 1 CPU, then on two nodes with 1 CPU each.
+
+Both clusters are real Ray clusters on this machine (`lpft.cluster.local.LocalCluster`:
+ray start --head / --address on loopback, token authentication on); the sweep is
+`lpft sweep` with --address, 8 FT trials on `synthetic` (full-batch epochs, one thread
+each). Prints both wall times and two-node / one-node (ideal 0.5).
+
+    python bench/two_nodes.py [--epochs 8000] [--trials 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from lpft.cluster.local import LocalCluster
+
+
+def sweep_seconds(nodes: int, spec: Path, storage: Path) -> float:
+    with LocalCluster(cpus_per_node=1) as cluster:
+        if nodes > 1:
+            for _ in range(nodes - 1):
+                cluster.add_node()
+        start = time.perf_counter()
+        p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
+                            "--storage", str(storage / f"{nodes}-node")], env=cluster.env, capture_output=True,
+                           text=True)
+        seconds = time.perf_counter() - start
+    if p.returncode != 0:
+        raise SystemExit(p.stderr[-3000:])
+    print(f"{nodes} node(s) x 1 CPU: {seconds:.1f} s   ({p.stdout.splitlines()[-6].strip()})", flush=True)
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=8000)  # ~7 s per trial here
+    ap.add_argument("--trials", type=int, default=8)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        spec = Path(d) / "scale.yaml"
+        spec.write_text(yaml.safe_dump({
+            "name": "scale", "benchmark": {"name": "synthetic", "eps": 0.1},
+            "strategies": {"ft": {"num_samples": args.trials, "epochs": args.epochs, "eval_every": args.epochs,
+                                  "lr": {"low": 0.1, "high": 1.0, "log": True}}},
+            "max_concurrent": args.trials, "resources": {"cpu": 1}}))
+        one = sweep_seconds(1, spec, Path(d))
+        two = sweep_seconds(2, spec, Path(d))
+    print(f"{args.trials} trials: one node {one:.1f} s, two nodes {two:.1f} s, ratio {two / one:.3f} (ideal 0.5)")
+
+
+if __name__ == "__main__":
+    main()
