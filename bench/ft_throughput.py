@@ -48,7 +48,7 @@ def lpft_loop(bench: Benchmark, model_name: str, batch: int, epochs: int, amp: b
     backbone = build_backbone(model_name, "none", bench)
     model = Classifier.for_backbone(backbone, bench.num_classes)
     hp = FTParams(lr=0.01, epochs=epochs, batch_size=batch, amp=amp, eval_every=epochs)
-    log = sgd_train(model, model.parameters(), backbone, bench, hp, device)
+    log = sgd_train(model, backbone, bench, hp, device)
     assert log.status == "completed", log.status
     return log.epoch_seconds
 

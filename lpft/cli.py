@@ -99,8 +99,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     print(owners_line(report.owners))
     slope, intercept, base = report.robustness.attrs["fit"]
     print(f"effective robustness vs the {base} probit fit (OOD avg = Φ({slope:.2f}·Φ⁻¹(ID) {intercept:+.2f})):")
+    width = max((len(s) for s in report.robustness.strategy), default=6)
     for r in report.robustness.itertuples():
-        print(f"  {r.strategy:6s} {100 * r.effective_robustness:+.1f} points "
+        print(f"  {r.strategy:{width}s} {100 * r.effective_robustness:+.1f} points "
               f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f})")
     for note in report.notes:
         print(f"note: {note}")

@@ -73,6 +73,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def strategy_defaults(bench: Benchmark, strategy: str) -> dict[str, Any]:
+    """The benchmark's defaults for `strategy`; a fine-tuning variant without its own takes FT's."""
+    from lpft.strategies import FTParams
+
+    if strategy in bench.strategy_defaults:
+        return bench.strategy_defaults[strategy]
+    if issubclass(STRATEGIES[strategy].params, FTParams):
+        return bench.strategy_defaults.get("ft", {})
+    return {}
+
+
 @dataclass
 class Trial:
     benchmark: str
@@ -92,7 +103,7 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     if "weights" in options:
         check_weights(str(options["weights"]))
     bench = load_benchmark(benchmark, **bench_params)
-    hp = parse_into(strat.params, {**bench.strategy_defaults.get(strategy, {}), **hp_values}, strategy)
+    hp = parse_into(strat.params, {**strategy_defaults(bench, strategy), **hp_values}, strategy)
     name = str(options.get("backbone", bench.default_backbone[0]))
     weights = str(options.get("weights", bench.default_backbone[1]))
     device = resolve_device(str(options.get("device", "auto")))

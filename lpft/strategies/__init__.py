@@ -8,9 +8,11 @@ from typing import Callable
 from lpft.registry import Registry
 from lpft.results import RunResult
 from lpft.strategies.ft import ft
+from lpft.strategies.l2sp import l2sp
 from lpft.strategies.lp import lp
 from lpft.strategies.lpft import lpft
-from lpft.strategies.params import FTParams, LPFTParams, LPParams
+from lpft.strategies.params import FTParams, L2SPParams, LPFTParams, LPParams, PartialParams
+from lpft.strategies.partial import ft_partial
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,9 @@ for _s in (
     Strategy("lp", LPParams, lp, "linear probe: logistic regression on frozen features over a C path"),
     Strategy("ft", FTParams, ft, "full fine-tuning from a fresh head"),
     Strategy("lpft", LPFTParams, lpft, "linear probe, then full fine-tuning from that head"),
+    Strategy("l2sp", L2SPParams, l2sp, "fine-tuning pulled toward the pretrained weights (L2-SP)"),
+    Strategy("ft-partial", PartialParams, ft_partial, "fine-tuning of the top k blocks (or one block) only"),
 ):
     STRATEGIES.register(_s.name)(_s)
 
-__all__ = ["STRATEGIES", "Strategy", "FTParams", "LPFTParams", "LPParams"]
+__all__ = ["STRATEGIES", "Strategy", "FTParams", "L2SPParams", "LPFTParams", "LPParams", "PartialParams"]

@@ -16,5 +16,5 @@ def ft(benchmark: Benchmark, backbone: Backbone, hp: FTParams, device: str = "cp
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
-    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume, workers)
+    log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers)
     return RunResult("ft", log.status, log.evaluations, asdict(hp), model=model, extra=log.extra())

@@ -62,5 +62,5 @@ def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str =
         if probed is None:
             return RunResult("lpft", DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
-    log = sgd_train(model, model.parameters(), backbone, benchmark, hp, device, on_epoch, resume, workers)
+    log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers)
     return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model, extra={**extra, **log.extra()})

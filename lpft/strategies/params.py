@@ -40,6 +40,7 @@ class FTParams:
     bn: str = "train"  # "eval": BatchNorm keeps its pretrained statistics while training
     eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
     amp: bool = False  # bfloat16 autocast on a GPU (ignored on the CPU)
+    head_lr_mult: float = 1.0  # the head's learning rate is lr * head_lr_mult
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
@@ -49,6 +50,7 @@ class FTParams:
         _check(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _check(self.bn in ("train", "eval"), f"bn must be 'train' or 'eval', got {self.bn!r}")
         _check(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+        _check(self.head_lr_mult > 0, f"head_lr_mult must be > 0, got {self.head_lr_mult}")
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,23 @@ class LPFTParams(FTParams):
     def lp(self) -> LPParams:
         return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
                         max_iter=self.max_iter)
+
+
+@dataclass(frozen=True)
+class L2SPParams(FTParams):
+    l2sp_weight: float = 0.01  # the pull toward the pretrained backbone; 0 is plain FT
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.l2sp_weight >= 0, f"l2sp_weight must be >= 0, got {self.l2sp_weight}")
+
+
+@dataclass(frozen=True)
+class PartialParams(FTParams):
+    train_blocks: int = 1  # fine-tune the top k blocks of the backbone (the head always trains)
+    block: int = -1  # >= 0: fine-tune only this block (surgical fine-tuning); overrides train_blocks
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.train_blocks >= 0, f"train_blocks must be >= 0, got {self.train_blocks}")
+        _check(self.block >= -1, f"block must be -1 (use train_blocks) or a block index, got {self.block}")

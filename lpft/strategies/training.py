@@ -6,7 +6,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from torch import nn
 from lpft.data.base import Benchmark, Split, predict
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
+from lpft.models.classifier import Classifier
 from lpft.results import COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.params import FTParams
 
@@ -79,18 +80,31 @@ class TrainLog:
         return {"train_s_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds)}
 
 
-def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbone, benchmark: Benchmark,
-              hp: FTParams, device: str, on_epoch: EpochCallback | None = None,
-              resume: dict | None = None, workers: int = 0) -> TrainLog:
+def param_groups(model: Classifier, hp: FTParams, backbone_wd: float | None = None) -> list[dict]:
+    """The backbone's trainable parameters at `lr`, the head's at `lr * head_lr_mult`."""
+    body = [p for p in model.backbone.parameters() if p.requires_grad]
+    groups = [{"params": body, "lr": hp.lr, "weight_decay": hp.wd if backbone_wd is None else backbone_wd},
+              {"params": list(model.head.parameters()), "lr": hp.lr * hp.head_lr_mult, "weight_decay": hp.wd}]
+    return [g for g in groups if g["params"]]
+
+
+def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: FTParams, device: str,
+              on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0, *,
+              groups: list[dict] | None = None, frozen: Sequence[nn.Module] = (),
+              after_step: Callable[[torch.optim.Optimizer], None] | None = None) -> TrainLog:
     """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
 
+    `groups` are the optimizer's parameter groups (default: `param_groups`); `frozen`
+    modules stay in eval mode (their BatchNorm statistics unchanged too); `after_step`
+    runs after each optimizer step (L2-SP's proximal pull toward the pretrained weights).
     With `resume` (a state from `on_epoch`), continues after that epoch exactly as if
     never interrupted: model, optimizer, schedule, shuffling RNG and past evaluations.
     """
     train = benchmark.train
     gen = torch.Generator().manual_seed(hp.seed)
     steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
-    opt = torch.optim.SGD(list(params), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.wd)
+    opt = torch.optim.SGD(groups if groups is not None else param_groups(model, hp), lr=hp.lr,
+                          momentum=hp.momentum, weight_decay=hp.wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
     log = TrainLog()
     first = 1
@@ -120,6 +134,8 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
         model.train()
         if hp.bn == "eval":
             _freeze_bn_stats(model)
+        for module in frozen:
+            module.eval()
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
         for i, (x, y) in enumerate(batches(train, backbone, benchmark, hp.batch_size, train=True, generator=gen,
                                            device=device, workers=workers), 1):
@@ -132,6 +148,8 @@ def sgd_train(model: nn.Module, params: Iterable[nn.Parameter], backbone: Backbo
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step(opt)
             sched.step()
         if nonfinite.item():  # also waits for the GPU, so the epoch time below is real
             log.status = DIVERGED

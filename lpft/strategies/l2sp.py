@@ -1,0 +1,42 @@
+"""L2-SP: fine-tuning pulled toward the pretrained weights (Li, Grandvalet and Davoine, 2018).
+
+The penalty weight * ||theta - theta0||^2 on the backbone is applied as its proximal step
+after each SGD step: theta <- theta0 + (theta - theta0) / (1 + 2 * lr * weight). Unlike a
+gradient term, it is stable for any weight: as weight grows the backbone stays at theta0
+(LP with a trained head), and weight 0 is exactly `ft` under the same seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+
+from lpft.data.base import Benchmark
+from lpft.models.backbone import Backbone
+from lpft.models.classifier import Classifier
+from lpft.results import RunResult
+from lpft.strategies.params import L2SPParams
+from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
+
+
+def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str = "cpu",
+         on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    seed_everything(hp.seed)
+    model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
+    # The anchor is the pretrained backbone, also when resuming (the checkpoint loads later).
+    anchor = [(p, p.detach().clone().to(device)) for p in model.backbone.parameters()]
+
+    @torch.no_grad()
+    def pull(opt: torch.optim.Optimizer) -> None:
+        if hp.l2sp_weight == 0:
+            return
+        shrink = 1.0 / (1.0 + 2.0 * opt.param_groups[0]["lr"] * hp.l2sp_weight)  # the backbone group's lr
+        for p, p0 in anchor:
+            p.sub_(p0).mul_(shrink).add_(p0)
+
+    log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers, after_step=pull)
+    with torch.no_grad():
+        drift = max((float((p - p0).abs().max()) for p, p0 in anchor), default=0.0)
+    return RunResult("l2sp", log.status, log.evaluations, asdict(hp), model=model,
+                     extra={**log.extra(), "max_drift": drift})
