@@ -43,12 +43,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     trial = run_trial(args.benchmark, args.strategy, _settings(args.set))
     r = trial.result
+    if args.save_model:
+        import torch
+
+        from lpft.models.saved import save_model
+
+        if not isinstance(r.model, torch.nn.Module):
+            raise InputError(f"--save-model: strategy {r.strategy!r} trains no network to save")
+        print(f"saved the trained model to {save_model(r.model, args.save_model)}", file=sys.stderr)
     if args.json:
         print(json.dumps(trial_json(trial)))
         return 0
     print(f"lpft run {trial.benchmark} --strategy {r.strategy}: backbone {trial.backbone} "
           f"(weights {trial.weights}) on {trial.device}")
-    extra = "".join(f"   {k}: {v:.3g}" for k, v in r.extra.items())
+    extra = "".join(f"   {k}: {v:.3g}" if isinstance(v, float) else f"   {k}: {v}" for k, v in r.extra.items())
     print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
           f"wall time: {trial.wall_time_s:.1f} s{extra}")
     roles = {e.eval_set: e.role for e in r.evaluations}
@@ -144,6 +152,23 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_wise(args: argparse.Namespace) -> int:
+    from lpft.sweeps.wise import wise_on_sweep
+
+    for curve in wise_on_sweep(args.results, args.of or None, args.num_alphas):
+        r = curve.result
+        print(f"wise: LP model -> {curve.source} trial {curve.source_trial}")
+        rows = []
+        for step in sorted({e.step for e in r.evaluations}):
+            evals = [e for e in r.evaluations if e.step == step]
+            ood = [e.accuracy for e in evals if e.role == "ood"]
+            acc = {e.role: e.accuracy for e in evals if e.role != "ood"}
+            rows.append([f"{r.step_hparams[step]['alpha']:.2f}", _pct(acc.get("id_val")), _pct(acc.get("id_test")),
+                         _pct(sum(ood) / len(ood) if ood else None)])
+        print(format_table(["alpha", "id_val", "id_test", "ood_avg"], rows))
+    return 0
+
+
 def default_report_dir(results: str) -> Path:
     """RESULTS/report for a local folder; ./report-<sweep> for results on an object store."""
     from lpft.storage import locate
@@ -169,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a benchmark parameter, backbone/weights/device, or hyperparameter")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    run.add_argument("--save-model", metavar="PATH", help="save the trained model's state dict (for wise)")
     run.set_defaults(fn=cmd_run)
 
     sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet")
@@ -208,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     stop.add_argument("job", help="the job id that lpft submit printed")
     stop.add_argument("--address", **address)
     stop.set_defaults(fn=cmd_stop)
+
+    wise = sub.add_parser("wise", help="WiSE curves for a finished sweep's best fine-tuned models")
+    wise.add_argument("results", help="a sweep folder (run with save_models: true)")
+    wise.add_argument("--of", nargs="+", help="the fine-tuning strategies to interpolate (default: all)")
+    wise.add_argument("--num-alphas", type=int, default=11, help="alpha = 0 .. 1 in this many steps")
+    wise.set_defaults(fn=cmd_wise)
 
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")

@@ -84,6 +84,12 @@ class Location:
             return f.read()
 
 
+def join_uri(uri: str, *parts: str) -> str:
+    """`uri`/part/... keeping a URI's ?options at the end (no filesystem is touched)."""
+    base, sep, query = uri.partition("?")
+    return "/".join([base.rstrip("/"), *parts]) + sep + query
+
+
 def _endpoint_query(uri: str) -> str:
     """The URI's query, plus an endpoint from the environment when it names none."""
     parts = urlsplit(uri)

@@ -1,6 +1,7 @@
 """ID (x) vs OOD (y) on probit axes with %-labelled ticks (imagenet-testbed's style).
 
-Every (trial, step) point faint; the selected models bold with seed error bars; the
+Every (trial, step) point faint (a trial whose steps are an interpolation path, hp.alpha, as a
+curve); the selected models bold with seed error bars; the
 Pareto frontier as a step line; the baseline probit fit with a bootstrap band; y = x
 dashed; one stable colour per strategy.
 """
@@ -59,6 +60,13 @@ def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, 
             ax.fill_between(line, band[0], band[1], color="0.5", alpha=0.15, lw=0)
     for strategy, group in points.groupby("strategy"):
         ax.scatter(probit(group["id_test"]), probit(group[column]), s=8, alpha=0.15, color=palette[strategy])
+    if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
+        labelled = set()
+        for (strategy, _), group in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
+            group = group.sort_values("path")
+            ax.plot(probit(group["id_test"]), probit(group[column]), "-", marker=".", ms=3, lw=1, alpha=0.8,
+                    color=palette[strategy], label=None if strategy in labelled else f"{strategy} path")
+            labelled.add(strategy)
     front = points[points[frontier_col]].sort_values("id_test")
     ax.step(probit(front["id_test"]), probit(front[column]), where="post", color="k", lw=1, alpha=0.6,
             label="Pareto frontier")

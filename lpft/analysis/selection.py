@@ -12,7 +12,8 @@ import pandas as pd
 from lpft.registry import Registry
 
 # Hyperparameters that vary along one trial (LP's C) or name the replicate: not part of a config.
-NOT_CONFIG = ("hp.C", "hp.seed")
+NOT_CONFIG = ("hp.C", "hp.alpha", "hp.seed")  # per-step values and the seed are not the config
+PATH_COLUMN = "hp.alpha"  # a per-step interpolation weight: the trial's steps are a path, drawn as a curve
 
 
 def wide(df: pd.DataFrame) -> pd.DataFrame:
@@ -26,6 +27,9 @@ def wide(df: pd.DataFrame) -> pd.DataFrame:
     configs = df.drop_duplicates("trial_id").set_index("trial_id")[hp]
     configs["config"] = configs.apply(lambda r: "|".join(map(str, r)), axis=1) if hp else ""
     out = acc.reset_index().merge(configs[["config"]], left_on="trial_id", right_index=True)
+    if PATH_COLUMN in df.columns:
+        path = df.groupby(keys)[PATH_COLUMN].first().rename("path")
+        out = out.merge(path, left_on=keys, right_index=True, how="left")
     out.attrs["ood_sets"] = ood
     return out
 

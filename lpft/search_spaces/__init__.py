@@ -44,6 +44,7 @@ DEFAULT_SPACES.register("lp")({})
 DEFAULT_SPACES.register("ft")({"lr": log_float(3e-5, 1e-2)})
 DEFAULT_SPACES.register("lpft")({"lr": log_float(1e-7, 1e-3)})
 DEFAULT_SPACES.register("l2sp")({"lr": log_float(3e-5, 1e-2), "l2sp_weight": log_float(1e-4, 10.0)})
+DEFAULT_SPACES.register("wise")({})  # one trial evaluates the whole alpha grid
 DEFAULT_SPACES.register("ft-partial")({"lr": log_float(3e-5, 1e-2),
                                        "train_blocks": Param("categorical", choices=(1, 2, 3))})
 
@@ -54,6 +55,7 @@ PAPER_GRIDS.register("ft")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]})
 PAPER_GRIDS.register("lpft")({"lr": [1e-7, 1e-6, 1e-5, 1e-4, 1e-3]})
 # Not in the paper: FT's grid crossed with each method's own knob.
 PAPER_GRIDS.register("l2sp")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "l2sp_weight": [1e-3, 1e-2, 1e-1, 1.0]})
+PAPER_GRIDS.register("wise")({})
 PAPER_GRIDS.register("ft-partial")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "train_blocks": [1, 2, 3]})
 
 

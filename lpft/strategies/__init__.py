@@ -11,8 +11,9 @@ from lpft.strategies.ft import ft
 from lpft.strategies.l2sp import l2sp
 from lpft.strategies.lp import lp
 from lpft.strategies.lpft import lpft
-from lpft.strategies.params import FTParams, L2SPParams, LPFTParams, LPParams, PartialParams
+from lpft.strategies.params import FTParams, L2SPParams, LPFTParams, LPParams, PartialParams, WiseParams
 from lpft.strategies.partial import ft_partial
+from lpft.strategies.wise import wise
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ for _s in (
     Strategy("lpft", LPFTParams, lpft, "linear probe, then full fine-tuning from that head"),
     Strategy("l2sp", L2SPParams, l2sp, "fine-tuning pulled toward the pretrained weights (L2-SP)"),
     Strategy("ft-partial", PartialParams, ft_partial, "fine-tuning of the top k blocks (or one block) only"),
+    Strategy("wise", WiseParams, wise, "weight-space interpolation of the LP model and a fine-tuned one"),
 ):
     STRATEGIES.register(_s.name)(_s)
 
-__all__ = ["STRATEGIES", "Strategy", "FTParams", "L2SPParams", "LPFTParams", "LPParams", "PartialParams"]
+__all__ = ["STRATEGIES", "Strategy", "FTParams", "L2SPParams", "LPFTParams", "LPParams", "PartialParams", "WiseParams"]

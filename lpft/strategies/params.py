@@ -91,3 +91,23 @@ class PartialParams(FTParams):
         super().__post_init__()
         _check(self.train_blocks >= 0, f"train_blocks must be >= 0, got {self.train_blocks}")
         _check(self.block >= -1, f"block must be -1 (use train_blocks) or a block index, got {self.block}")
+
+
+@dataclass(frozen=True)
+class WiseParams:
+    seed: int = 0
+    model: str = ""  # the fine-tuned model: a saved state dict's path or storage URI
+    source_trial: str = ""  # the sweep trial that produced `model`, when a sweep ran it
+    num_alphas: int = 11  # alpha = 0, 0.1, ..., 1
+    c_min: float = 1e-7  # LP's C path, for the head of theta0
+    c_max: float = 1e2
+    num_cs: int = 50
+    max_iter: int = 1000
+
+    def __post_init__(self) -> None:
+        _check(self.num_alphas >= 2, f"num_alphas must be >= 2, got {self.num_alphas}")
+        self.lp()
+
+    def lp(self) -> LPParams:
+        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
+                        max_iter=self.max_iter)

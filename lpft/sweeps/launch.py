@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lpft.errors import InputError
 from lpft.search_spaces import define_by_run, grid_size
 from lpft.storage import Location, locate
@@ -116,9 +118,16 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any
     if resume and tune.Tuner.can_restore(path, storage_filesystem=fs):
         return tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
                                   storage_filesystem=fs)
-    searchers = {name: _searcher(spec, strat) for name, strat in spec.strategies.items()}
-    budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in spec.strategies.items()}
-    searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0])
+    searched = {name: s for name, s in spec.strategies.items() if not s.sources}
+    searchers = {name: _searcher(spec, strat) for name, strat in searched.items()}
+    budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in searched.items()}
+    derived: dict[str, list[dict[str, Any]]] = {}
+    for name, s in spec.strategies.items():
+        template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == "constant"}}
+        for source in s.sources:
+            derived.setdefault(source, []).append(template)
+    searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0], derived,
+                             (root / "models").uri)
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
                                   max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
     run_config = tune.RunConfig(name=spec.name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
@@ -180,7 +189,11 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     init_ray(address)
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
                            (root / "results").uri, threads=max(1, int(spec.cpu)),
-                           feature_cache=None if spec.feature_cache == "node" else spec.feature_cache)
+                           feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
+                           save_models=spec.saved_strategies(), models_dir=(root / "models").uri)
+    if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
+        with (root / "spec.yaml").open_write() as f:
+            f.write(yaml.safe_dump(spec.raw, sort_keys=False).encode())
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)

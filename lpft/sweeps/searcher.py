@@ -16,12 +16,14 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
-SEARCH, REPLICATE = "search", "replicate"
+from lpft.storage import join_uri
+
+SEARCH, REPLICATE, WISE = "search", "replicate", "wise"
 
 
 class SweepSearcher(Searcher):
     def __init__(self, searchers: dict[str, Searcher], budgets: dict[str, int], replicate_seeds: list[int],
-                 metric: str) -> None:
+                 metric: str, derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "") -> None:
         super().__init__(metric=None, mode=None)
         self.searchers = searchers  # strategy -> OptunaSearch
         self.budgets = dict(budgets)
@@ -31,7 +33,10 @@ class SweepSearcher(Searcher):
         self.running: dict[str, tuple[str, str]] = {}  # trial_id -> (stage, strategy)
         self.configs: dict[str, dict[str, Any]] = {}  # trial_id -> the config it was given
         self.finished: dict[str, list[tuple[dict, dict]]] = {name: [] for name in searchers}
-        self.queue: list[dict[str, Any]] = []  # replicate configs waiting to be issued
+        self.queue: list[dict[str, Any]] = []  # replicate (and wise) configs waiting to be issued
+        # source strategy -> wise configs to run on its best search trial's saved model
+        self.derived = derived or {}
+        self.models_uri = models_uri
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # each strategy's searcher was built with its own metric and mode
@@ -39,7 +44,7 @@ class SweepSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self.queue:
             config = self.queue.pop(0)
-            self.running[trial_id] = (REPLICATE, config["strategy"])
+            self.running[trial_id] = (config["stage"], config["strategy"])
             self.configs[trial_id] = config
             return config
         for name, searcher in self.searchers.items():
@@ -73,10 +78,13 @@ class SweepSearcher(Searcher):
             self._queue_replicates(name)
 
     def _queue_replicates(self, name: str) -> None:
-        if not self.finished[name] or not self.replicate_seeds:
+        if not self.finished[name]:
             return
-        config, _ = max(self.finished[name], key=lambda cr: cr[1].get(self.rank_metric, 0.0))
+        config, result = max(self.finished[name], key=lambda cr: cr[1].get(self.rank_metric, 0.0))
         self.queue += [{**config, "seed": seed, "stage": REPLICATE} for seed in self.replicate_seeds]
+        best = result.get("trial_id")
+        self.queue += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": best,
+                        "model": join_uri(self.models_uri, f"{best}.pt")} for template in self.derived.get(name, [])]
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:

@@ -17,6 +17,10 @@
     max_failures: 1
     storage: results       # a path, a shared file-system path, or s3://bucket/prefix
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
+    save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
+
+`wise: {of: [ft, lpft]}` interpolates each listed strategy's best search trial with the LP
+model once that strategy's search is done (its models are kept automatically).
 
 Under a strategy, a mapping {low, high[, log][, type: int]} or {choices: [...]} is searched,
 a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and length.
@@ -38,7 +42,7 @@ from lpft.strategies import STRATEGIES
 
 BUILTIN_DIR = Path(__file__).parent / "specs"
 METRICS = ("id_val", "id_test", "ood_avg")
-RESERVED = ("num_samples", "epochs", "resources")
+RESERVED = ("num_samples", "epochs", "resources", "of")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class StrategySpec:
     space: dict[str, Param]  # searched (and constant) hyperparameters
     grid: dict[str, list[Any]] = field(default_factory=dict)  # search: grid
     resources: tuple[float, float] | None = None  # (cpu, gpu) per trial; None: the spec's
+    sources: tuple[str, ...] = ()  # wise: the strategies whose best fine-tuned model it interpolates
 
     def full_space(self) -> dict[str, Param]:
         """The space with grid values as categorical choices: what Optuna samples from."""
@@ -73,6 +78,8 @@ class SweepSpec:
     max_failures: int = 1
     storage: str = "results"
     feature_cache: str = "node"  # "node": each node's own cache; else a shared path all trials use
+    save_models: bool = False  # keep every fine-tuned model in <storage>/<name>/models/ (wise needs them)
+    raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
     def multi_objective(self) -> bool:
@@ -86,6 +93,14 @@ class SweepSpec:
 
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
+
+    def saved_strategies(self) -> tuple[str, ...]:
+        """Strategies whose trained models are kept: all fine-tuning ones with save_models, else wise's sources."""
+        from lpft.strategies import FTParams
+
+        if self.save_models:
+            return tuple(s for s in self.strategies if issubclass(STRATEGIES[s].params, FTParams))
+        return tuple(dict.fromkeys(src for s in self.strategies.values() for src in s.sources))
 
     def resources_of(self, strategy: str) -> dict[str, float]:
         """What one trial of `strategy` asks Ray for: its own resources, else the spec's."""
@@ -166,7 +181,14 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
                 raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
         space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
     resources = _resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
-    return StrategySpec(name, num_samples, space, grid, resources)
+    sources: tuple[str, ...] = ()
+    if name == "wise":
+        sources = tuple(raw.get("of") or ())
+        _need(bool(sources) and all(isinstance(s, str) for s in sources), f"{where}.of",
+              "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
+    elif "of" in raw:
+        raise InputError(f"{where}.of: only wise interpolates other strategies")
+    return StrategySpec(name, num_samples, space, grid, resources, sources)
 
 
 def _resources(raw: Any, where: str = "resources") -> tuple[float, float]:
@@ -183,7 +205,8 @@ def _resources(raw: Any, where: str = "resources") -> tuple[float, float]:
 def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     _need(isinstance(raw, dict), source, "must be a YAML mapping")
     known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
-             "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache"}
+             "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache",
+             "save_models"}
     for key in raw:
         _need(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
     for key in ("name", "benchmark", "strategies"):
@@ -212,6 +235,12 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     strategies = raw["strategies"]
     _need(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
     parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
+    from lpft.strategies import FTParams
+
+    for strat in parsed.values():
+        for src in strat.sources:
+            _need(src in parsed and issubclass(STRATEGIES[src].params, FTParams), f"strategies.{strat.name}.of",
+                  f"{src!r} is not a fine-tuning strategy of this spec")
 
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
@@ -241,7 +270,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
           "must be node (each node caches its own features) or a shared file-system path")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
-                     max_failures, storage, feature_cache)
+                     max_failures, storage, feature_cache, bool(raw.get("save_models", False)), dict(raw))
 
 
 def builtin_specs() -> dict[str, Path]:

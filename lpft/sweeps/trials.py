@@ -23,6 +23,8 @@ def best_runs(trials: list[dict[str, Any]], strategy: str) -> list[dict[str, Any
     """The best search trial by ID val, then its replicates on other seeds ([] if none completed)."""
     mine = [t for t in trials if t["strategy"] == strategy]
     done = [t for t in mine if t["stage"] == "search" and t["status"] == "completed"]
+    if not done:  # a derived stage (wise) searches nothing: its best completed trial
+        done = [t for t in mine if t["status"] == "completed" and t["stage"] != "replicate"]
     if not done:
         return []
     best = max(done, key=lambda t: t["id_val"])

@@ -35,6 +35,8 @@ class TrialContext:
     results_dir: str = "results"  # a path or URI (lpft.storage.locate)
     threads: int = 1  # torch threads when Ray assigns no whole CPU
     feature_cache: str | None = None  # a shared path for the feature/head cache; None: each node's own
+    save_models: tuple[str, ...] = ()  # strategies whose trained model is kept (for wise)
+    models_dir: str = ""  # where: <models_dir>/<trial_id>.pt (a path or URI)
 
 
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
@@ -109,6 +111,12 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
     write_trial(context.results_dir, strategy, trial_id, trial.result.rows(**columns))
+    if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
+        from lpft.models.saved import save_model
+
+        from lpft.storage import join_uri
+
+        save_model(trial.result.model, join_uri(context.models_dir, f"{trial_id}.pt"))
     # resumed_from_step: the checkpoint this run of the trial restarted from (-1: from scratch),
     # so a trial retried after a lost node shows whether it resumed.
     tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start,

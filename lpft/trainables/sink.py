@@ -38,7 +38,7 @@ def hp_schema() -> pa.Schema:
     """
     from lpft.strategies import STRATEGIES
 
-    types: dict[str, pa.DataType] = {"C": pa.float64()}
+    types: dict[str, pa.DataType] = {"C": pa.float64(), "alpha": pa.float64()}  # per-step: LP's C, WiSE's alpha
     for name in STRATEGIES:
         for key, kind in typing.get_type_hints(STRATEGIES[name].params).items():
             types.setdefault(key, _ARROW[kind])

@@ -1,0 +1,63 @@
+"""`lpft wise RESULTS`: WiSE curves for a finished sweep's best fine-tuned models, without Ray.
+
+Reads the sweep's `spec.yaml` (benchmark, backbone) and `trials.parquet`, takes each source
+strategy's best search trial (by ID val), interpolates its saved model (`models/<trial>.pt`,
+kept when the sweep ran with `save_models: true` or a `wise` stage) with the LP model, and
+adds the evaluations to the sweep's results as strategy `wise`, trial `<trial>-wise`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+import yaml
+
+from lpft.errors import InputError
+from lpft.results import RunResult
+from lpft.storage import locate
+from lpft.sweeps.spec import parse_spec
+from lpft.sweeps.trials import best_runs
+from lpft.trainables.sink import write_trial
+
+
+@dataclass
+class WiseCurve:
+    source: str  # the fine-tuning strategy
+    source_trial: str
+    result: RunResult
+
+
+def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: int = 11) -> list[WiseCurve]:
+    from lpft.strategies import STRATEGIES, FTParams
+    from lpft.trial import run_trial
+
+    root = locate(results)
+    if root.name == "results":  # the results folder itself was given
+        root = locate(results.rstrip("/").rsplit("/", 1)[0])
+    for needed in ("spec.yaml", "trials.parquet"):
+        if not (root / needed).exists():
+            raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
+    spec = parse_spec(yaml.safe_load((root / "spec.yaml").read_bytes()), str(root / "spec.yaml"))
+    trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
+    sources = sources or [s for s in spec.strategies if issubclass(STRATEGIES[s].params, FTParams)]
+    curves = []
+    for source in sources:
+        runs = best_runs(trials, source)
+        if not runs:
+            raise InputError(f"{root}: no completed {source} trial to interpolate")
+        best = runs[0]
+        model = root / "models" / f"{best['trial_id']}.pt"
+        if not model.exists():
+            raise InputError(f"{root}: no saved model for {source}'s best trial {best['trial_id']} "
+                             f"(expected {model}); rerun the sweep with save_models: true")
+        settings = {**spec.benchmark_params, "model": model.uri, "source_trial": best["trial_id"],
+                    "num_alphas": num_alphas, "seed": int(best.get("seed") or 0)}
+        settings.update({k: v for k, v in (("backbone", spec.backbone), ("weights", spec.weights)) if v})
+        trial = run_trial(spec.benchmark, "wise", settings)
+        trial_id = f"{best['trial_id']}-wise"
+        rows = trial.result.rows(sweep=spec.name, trial_id=trial_id, seed=settings["seed"],
+                                 benchmark=spec.benchmark, node="local")
+        write_trial(root / "results", "wise", trial_id, rows)
+        curves.append(WiseCurve(source, best["trial_id"], trial.result))
+    return curves

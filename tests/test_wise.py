@@ -1,0 +1,111 @@
+"""WiSE: alpha = 0 is the linear probe, alpha = 1 the fine-tuned model, without retraining."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lpft.errors import InputError
+from lpft.trial import run_trial
+
+SYNTH = {"eps": 0.1}
+DIGITS = {"n_train": 100, "n_val": 50, "n_test": 50, "n_ood": 30, "size": 32}
+
+
+def check_endpoints(benchmark, params, ft_settings, model_path, num_cs):
+    lp = run_trial(benchmark, "lp", {**params, "num_cs": num_cs}).result
+    ft = run_trial(benchmark, "ft", {**params, **ft_settings}).result
+    from lpft.models.saved import save_model
+
+    save_model(ft.model, str(model_path))
+    wise = run_trial(benchmark, "wise", {**params, "model": str(model_path), "num_cs": num_cs}).result
+    alphas = sorted({e.step for e in wise.evaluations})
+    assert len(alphas) == 11
+    rows = wise.rows(sweep="s", trial_id="t", seed=0)
+    assert sorted({r["hp.alpha"] for r in rows}) == pytest.approx(list(np.linspace(0, 1, 11)))
+    last = max(e.step for e in ft.evaluations)
+    for name, acc in lp.final.items():
+        assert wise.accuracies(0)[name] == pytest.approx(acc, abs=1e-6), name
+    for name, acc in ft.accuracies(last).items():
+        assert wise.accuracies(10)[name] == pytest.approx(acc, abs=1e-6), name
+    return lp, ft, wise
+
+
+def test_wise_endpoints_on_synthetic(tmp_path):
+    lp, ft, wise = check_endpoints("synthetic", SYNTH, {"epochs": 100, "lr": 0.5}, tmp_path / "ft.pt", 10)
+    # Halfway, the interpolation already gains most of FT's ID accuracy over LP's.
+    halfway, gain = wise.accuracies(5)["id_test"], ft.accuracies(100)["id_test"] - lp.final["id_test"]
+    assert gain > 0.05 and halfway > lp.final["id_test"] + gain / 2
+
+
+def test_wise_endpoints_with_batchnorm_on_digits(tmp_path):
+    check_endpoints("digits", DIGITS, {"epochs": 1, "batch_size": 50, "lr": 0.01, "bn": "train"},
+                    tmp_path / "ft.pt", 5)
+
+
+def test_wise_refuses_a_missing_or_foreign_model(tmp_path):
+    with pytest.raises(InputError, match="model file not found"):
+        run_trial("synthetic", "wise", {**SYNTH, "model": str(tmp_path / "none.pt")})
+    p = subprocess.run([sys.executable, "-m", "lpft.cli", "run", "digits", "--strategy", "ft", "--save-model",
+                        str(tmp_path / "digits.pt"), *sum((["--set", f"{k}={v}"] for k, v in
+                                                         {**DIGITS, "epochs": 1}.items()), [])],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0 and (tmp_path / "digits.pt").is_file(), p.stderr[-2000:]
+    with pytest.raises(InputError, match="is not a fine-tuned"):
+        run_trial("synthetic", "wise", {**SYNTH, "model": str(tmp_path / "digits.pt"), "num_cs": 5})
+
+
+def sweep_spec(tmp_path, name, strategies, **extra):
+    import yaml
+
+    spec = {"name": name, "benchmark": {"name": "synthetic", "eps": 0.1}, "strategies": strategies, **extra}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def lpft(*args):
+    return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+FT = {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0, "log": True}}
+
+
+def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path):
+    import pandas as pd
+
+    spec = sweep_spec(tmp_path, "ws", {"lp": {"num_cs": 10}, "ft": FT,
+                                       "lpft": {**FT, "lr": {"low": 0.003, "high": 0.03, "log": True}},
+                                       "wise": {"of": ["ft", "lpft"], "num_alphas": 5, "num_cs": 10}})
+    p = lpft("sweep", spec, "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    trials = pd.read_parquet(tmp_path / "ws" / "trials.parquet")
+    wise = trials[trials.strategy == "wise"]
+    assert len(wise) == 2 and set(wise.stage) == {"wise"} and set(wise.status) == {"completed"}
+    best = {s: trials[(trials.strategy == s) & (trials.stage == "search")].sort_values("id_val").trial_id.iloc[-1]
+            for s in ("ft", "lpft")}
+    assert set(wise["hp.source_trial"]) == set(best.values())  # each source's best search trial
+    df = pd.read_parquet(tmp_path / "ws" / "results")
+    assert sorted(df[df.strategy == "wise"]["hp.alpha"].unique()) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert len(list((tmp_path / "ws" / "models").glob("*.pt"))) == 4  # every ft and lpft search trial
+    p = lpft("analyze", tmp_path / "ws")
+    assert p.returncode == 0 and "wise" in p.stdout, p.stderr[-2000:]
+    assert "wise path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
+
+
+def test_lpft_wise_on_a_finished_sweep(tmp_path):
+    import pandas as pd
+
+    spec = sweep_spec(tmp_path, "later", {"lp": {"num_cs": 10}, "ft": FT}, save_models=True)
+    assert lpft("sweep", spec, "--storage", tmp_path).returncode == 0
+    p = lpft("wise", tmp_path / "later", "--num-alphas", "3")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "alpha" in p.stdout and "1.00" in p.stdout
+    df = pd.read_parquet(tmp_path / "later" / "results")
+    assert sorted(df[df.strategy == "wise"]["hp.alpha"].unique()) == [0.0, 0.5, 1.0]
+    bare = sweep_spec(tmp_path, "bare", {"ft": {**FT, "num_samples": 1}})
+    assert lpft("sweep", bare, "--storage", tmp_path).returncode == 0
+    p = lpft("wise", tmp_path / "bare")
+    assert p.returncode == 2 and "save_models: true" in p.stderr
