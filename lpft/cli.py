@@ -60,7 +60,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
           f"wall time: {trial.wall_time_s:.1f} s{extra}")
     roles = {e.eval_set: e.role for e in r.evaluations}
-    print(format_table(["eval set", "role", "accuracy %"], [[k, roles[k], _pct(v)] for k, v in r.final.items()]))
+    adapted = r.accuracies(r.selected_step, "bn") if r.selected_step is not None else {}
+    head = ["eval set", "role", "accuracy %"] + (["bn-adapted %"] if adapted else [])
+    print(format_table(head, [[k, roles[k], _pct(v)] + ([_pct(adapted.get(k))] if adapted else [])
+                              for k, v in r.final.items()]))
     return 0
 
 
@@ -113,6 +116,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
               f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f})")
     for note in report.notes:
         print(f"note: {note}")
+    if report.adaptation is not None and not report.adaptation.empty:
+        from lpft.analysis.adaptation import render_adaptation
+
+        print(render_adaptation(report.adaptation))
     out = Path(args.out) if args.out else default_report_dir(args.results[0])
     written = write_report(report, out)
     print(f"wrote {len(written)} files to {out}")

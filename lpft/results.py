@@ -23,6 +23,12 @@ class Evaluation:
     eval_set: str
     role: str
     accuracy: float
+    # "none": the model as trained; "bn": after re-estimating BatchNorm statistics on this eval
+    # set's images (AdaBN). Adapted scores are extra rows, never in place of the plain ones.
+    adapt: str = "none"
+
+
+PLAIN = "none"
 
 
 @dataclass
@@ -38,13 +44,13 @@ class RunResult:
     step_hparams: dict[int, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def accuracies(self, step: int) -> dict[str, float]:
-        return {e.eval_set: e.accuracy for e in self.evaluations if e.step == step}
+    def accuracies(self, step: int, adapt: str = PLAIN) -> dict[str, float]:
+        return {e.eval_set: e.accuracy for e in self.evaluations if e.step == step and e.adapt == adapt}
 
     @property
     def selected_step(self) -> int | None:
-        """The step with the best ID val accuracy (earliest on ties), as the paper selects."""
-        val = [e for e in self.evaluations if e.role == "id_val"]
+        """The step with the best (plain) ID val accuracy (earliest on ties), as the paper selects."""
+        val = [e for e in self.evaluations if e.role == "id_val" and e.adapt == PLAIN]
         if not val:
             return None
         return max(val, key=lambda e: (e.accuracy, -e.step)).step
@@ -62,6 +68,6 @@ class RunResult:
 
         return [
             {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
-             "role": e.role, "accuracy": e.accuracy, **hp(e.step)}
+             "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, **hp(e.step)}
             for e in self.evaluations
         ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lpft.analysis.adaptation import adaptation_table, render_adaptation, split_adapted
 from lpft.analysis.frontier import ownership, pareto_mask
 from lpft.analysis.load import load_results
 from lpft.analysis.plots import save_figures
@@ -31,6 +32,7 @@ class Report:
     columns: list[str]  # the OOD sets, then ood_avg
     baseline: str
     selection: str
+    adaptation: pd.DataFrame | None = None  # plain vs BatchNorm-adapted accuracy, when measured
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -46,7 +48,7 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
 
 
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -> Report:
-    df = load_results(paths).to_pandas()
+    df, adapted = split_adapted(load_results(paths).to_pandas())
     chosen = SELECTIONS[selection]().select(df)
     points = wide(df)
     ood = points.attrs["ood_sets"]
@@ -69,7 +71,7 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen, columns, baseline,
-                  chosen.attrs.get("selection", selection))
+                  chosen.attrs.get("selection", selection), adaptation_table(chosen, adapted))
 
 
 def write_report(report: Report, out: Path) -> list[Path]:
@@ -81,10 +83,14 @@ def write_report(report: Report, out: Path) -> list[Path]:
         written.append(path)
     report.frontier.to_csv(out / "frontier.csv", index=False)
     report.robustness.to_csv(out / "effective_robustness.csv", index=False)
+    extra = []
+    if report.adaptation is not None and not report.adaptation.empty:
+        report.adaptation.to_csv(out / "bn_adaptation.csv", index=False)
+        extra.append(out / "bn_adaptation.csv")
     figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out)
     html = out / "report.html"
     html.write_text(render_html(report, [f for f in figures if f.suffix == ".png"]))
-    return [*written, out / "frontier.csv", out / "effective_robustness.csv", *figures, html]
+    return [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures, html]
 
 
 def owners_line(owners: list[tuple[str, float, float]]) -> str:
@@ -111,6 +117,7 @@ pre{{background:#f6f6f6;padding:1em}} table{{border-collapse:collapse}} td,th{{p
 <h2>Effective robustness (OOD average)</h2>
 {er.to_html(index=False, float_format=lambda v: f"{100 * v:.1f}")}
 {"".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)}
+{f"<pre>{html.escape(render_adaptation(report.adaptation))}</pre>" if report.adaptation is not None else ""}
 <h2>Frontiers</h2>
 {images}
 </body></html>

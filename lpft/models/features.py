@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -31,9 +32,10 @@ def atomic_save(path: Path, array: np.ndarray) -> None:
 
 @torch.no_grad()
 def extract(backbone: Backbone, benchmark: Benchmark, split: Split, batch_size: int = 256, device: str = "cpu",
-            workers: int = 0, desc: str = "features") -> np.ndarray:
-    """Features of one split in eval mode (the eval transform, no augmentation)."""
-    module = backbone.module.to(device)
+            workers: int = 0, desc: str = "features", module: torch.nn.Module | None = None) -> np.ndarray:
+    """Features of one split in eval mode (the eval transform, no augmentation); `module`
+    replaces the backbone's own (a BatchNorm-adapted copy)."""
+    module = (module or backbone.module).to(device)
     was_training = module.training
     module.eval()
     out = []
@@ -52,17 +54,38 @@ def feature_key(backbone: Backbone, benchmark: Benchmark, split: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The array at `path`, or `compute()` written there once (atomically)."""
+    if path.is_file():
+        return np.load(path)
+    array = compute()
+    atomic_save(path, array)
+    return array
+
+
 def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu",
                     root: Path | None = None, workers: int = 0) -> dict[str, np.ndarray]:
     """Features of every split, read from the cache or extracted once and written to it."""
     folder = (root or cache_root()) / "features"
-    feats = {}
-    for name, split in benchmark.splits.items():
-        path = folder / f"{feature_key(backbone, benchmark, name)}.npy"
-        if path.is_file():
-            feats[name] = np.load(path)
-            continue
-        feats[name] = extract(backbone, benchmark, split, device=device, workers=workers,
-                              desc=f"features {benchmark.name}/{name}")
-        atomic_save(path, feats[name])
-    return feats
+    return {name: _cached(folder / f"{feature_key(backbone, benchmark, name)}.npy",
+                          lambda split=split, name=name: extract(backbone, benchmark, split, device=device,
+                                                                 workers=workers,
+                                                                 desc=f"features {benchmark.name}/{name}"))
+            for name, split in benchmark.splits.items()}
+
+
+def adapted_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu", root: Path | None = None,
+                     workers: int = 0) -> dict[str, np.ndarray]:
+    """Each eval set's features after re-estimating the backbone's BatchNorm statistics on that
+    set's images (AdaBN), cached like the plain ones."""
+    from lpft.models.bn_adapt import adapt_bn
+
+    def compute(name: str, split: Split) -> np.ndarray:
+        module = adapt_bn(backbone.module, backbone, benchmark, split, device, workers)
+        return extract(backbone, benchmark, split, device=device, workers=workers, module=module,
+                       desc=f"adapted features {benchmark.name}/{name}")
+
+    folder = (root or cache_root()) / "features"
+    return {name: _cached(folder / f"{feature_key(backbone, benchmark, name)}-bnadapt.npy",
+                          lambda name=name, split=split: compute(name, split))
+            for name, split in benchmark.eval_sets.items()}

@@ -18,7 +18,8 @@ import numpy as np
 
 from lpft.data.base import Benchmark, predict
 from lpft.models.backbone import Backbone
-from lpft.models.features import atomic_save, cache_root, cached_features, feature_key
+from lpft.models.bn_adapt import has_batchnorm
+from lpft.models.features import adapted_features, atomic_save, cache_root, cached_features, feature_key
 from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.strategies.params import LPParams
 from lpft.strategies.training import EpochCallback
@@ -56,7 +57,8 @@ def full_head(coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray,
 def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles: dict[str, str],
              hp: LPParams, num_classes: int, fit_intercept: bool = True,
              on_step: EpochCallback | None = None,
-             classes: dict[str, np.ndarray | None] | None = None) -> tuple[list[Evaluation], LinearHead]:
+             classes: dict[str, np.ndarray | None] | None = None,
+             adapted: dict[str, np.ndarray] | None = None) -> tuple[list[Evaluation], LinearHead]:
     """Fits the C path on feats['id_train']; evaluates every eval set at every C.
 
     Returns all evaluations and the head (mapped to raw feature space) of the C with
@@ -70,6 +72,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
     scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
     norm = {k: (v - mean) / scale for k, v in feats.items()}
+    norm_adapted = {k: (v - mean) / scale for k, v in (adapted or {}).items()}
     clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
                              random_state=hp.seed)
     evaluations: list[Evaluation] = []
@@ -89,10 +92,13 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
                 continue
             pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
             evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean())))
+            if name in norm_adapted:  # the same head on BatchNorm-adapted features: extra rows
+                pred = predict(norm_adapted[name] @ w.T + b, (classes or {}).get(name))
+                evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt="bn"))
         evaluations.extend(evals)
         if on_step is not None:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
-        val = next(e.accuracy for e in evals if e.role == "id_val")
+        val = next(e.accuracy for e in evals if e.role == "id_val" and e.adapt == "none")
         if best is None or val > best[0]:
             # (f - mean)/scale @ w.T + b  ==  f @ (w/scale).T + (b - mean * rowsum(w/scale))
             weight = w / scale
@@ -107,8 +113,11 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
     labels = {k: s.y for k, s in benchmark.splits.items()}
     roles = {k: s.role for k, s in benchmark.splits.items()}
     classes = {k: s.classes for k, s in benchmark.splits.items()}
+    adapted = (adapted_features(backbone, benchmark, device=device, workers=workers)
+               if hp.bn_adapt and has_batchnorm(backbone.module) else None)
     evaluations, head = fit_path(feats, labels, roles, hp, benchmark.num_classes,
-                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes)
+                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes,
+                                 adapted=adapted)
     cs = c_path(hp)
     return RunResult("lp", COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},

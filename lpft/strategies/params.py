@@ -22,6 +22,7 @@ class LPParams:
     c_max: float = 1e2
     num_cs: int = 50
     max_iter: int = 1000
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
 
     def __post_init__(self) -> None:
         _check(0 < self.c_min <= self.c_max, "c_min and c_max must satisfy 0 < c_min <= c_max")
@@ -41,6 +42,7 @@ class FTParams:
     eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
     amp: bool = False  # bfloat16 autocast on a GPU (ignored on the CPU)
     head_lr_mult: float = 1.0  # the head's learning rate is lr * head_lr_mult
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
 
     def __post_init__(self) -> None:
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
@@ -99,6 +101,7 @@ class WiseParams:
     model: str = ""  # the fine-tuned model: a saved state dict's path or storage URI
     source_trial: str = ""  # the sweep trial that produced `model`, when a sweep ran it
     num_alphas: int = 11  # alpha = 0, 0.1, ..., 1
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
     c_min: float = 1e-7  # LP's C path, for the head of theta0
     c_max: float = 1e2
     num_cs: int = 50

@@ -15,6 +15,7 @@ from torch import nn
 from lpft.data.base import Benchmark, Split, predict
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
+from lpft.models.bn_adapt import adapt_bn, has_batchnorm
 from lpft.models.classifier import Classifier
 from lpft.results import COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.params import FTParams
@@ -49,10 +50,18 @@ def accuracy(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: 
 
 
 def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: int, device: str,
-             workers: int = 0, amp: bool = False) -> list[Evaluation]:
-    return [Evaluation(step, name, split.role, accuracy(model, backbone, benchmark, split, device,
-                                                        workers=workers, amp=amp))
-            for name, split in benchmark.eval_sets.items()]
+             workers: int = 0, amp: bool = False, bn_adapt: bool = False) -> list[Evaluation]:
+    """Every eval set's accuracy; with `bn_adapt`, also (as extra rows) after AdaBN on that set."""
+    evals = [Evaluation(step, name, split.role, accuracy(model, backbone, benchmark, split, device,
+                                                         workers=workers, amp=amp))
+             for name, split in benchmark.eval_sets.items()]
+    if bn_adapt and has_batchnorm(model):
+        for name, split in benchmark.eval_sets.items():
+            adapted = adapt_bn(model, backbone, benchmark, split, device, workers)
+            evals.append(Evaluation(step, name, split.role,
+                                    accuracy(adapted, backbone, benchmark, split, device, workers=workers, amp=amp),
+                                    adapt="bn"))
+    return evals
 
 
 def autocast(device: str, amp: bool) -> torch.autocast:
@@ -156,7 +165,7 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: F
             return log
         log.epoch_seconds.append(time.perf_counter() - start)
         if epoch % hp.eval_every == 0 or epoch == hp.epochs:
-            evals = evaluate(model, backbone, benchmark, epoch, device, workers, hp.amp)
+            evals = evaluate(model, backbone, benchmark, epoch, device, workers, hp.amp, hp.bn_adapt)
             log.evaluations.extend(evals)
             if on_epoch is not None:
                 on_epoch(epoch, evals, lambda epoch=epoch: state(epoch))

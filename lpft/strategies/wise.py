@@ -65,7 +65,7 @@ def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str =
     grid = alphas(hp.num_alphas)
     for step, alpha in enumerate(grid):
         model.load_state_dict(interpolate(theta0, theta1, alpha))
-        evals = evaluate(model, backbone, benchmark, step, device, workers)
+        evals = evaluate(model, backbone, benchmark, step, device, workers, bn_adapt=hp.bn_adapt)
         evaluations.extend(evals)
         if on_epoch is not None:
             on_epoch(step, evals, None)  # seconds per alpha: rerun rather than resume

@@ -40,8 +40,11 @@ class TrialContext:
 
 
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
-    """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set."""
-    out = {f"acc/{e.eval_set}": e.accuracy for e in evals}
+    """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set (plain models;
+    BatchNorm-adapted scores as acc_bn/<eval_set>, never in the metrics searchers rank by)."""
+    out = {f"acc_bn/{e.eval_set}": e.accuracy for e in evals if e.adapt != "none"}
+    evals = [e for e in evals if e.adapt == "none"]
+    out.update({f"acc/{e.eval_set}": e.accuracy for e in evals})
     for role in ("id_val", "id_test"):
         vals = [e.accuracy for e in evals if e.role == role]
         if vals:

@@ -63,7 +63,7 @@ def trial_path(results: Location | str | Path, strategy: str, trial_id: str) -> 
 
 
 # Columns beyond the required ones that every trial file has.
-EXTRA = pa.schema([("benchmark", pa.string()), ("node", pa.string())])
+EXTRA = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string())])
 
 
 def write_trial(results: Location | str | Path, strategy: str, trial_id: str,

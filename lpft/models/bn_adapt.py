@@ -1,0 +1,34 @@
+"""Test-time BatchNorm adaptation (AdaBN, Li et al. 2016): re-estimate BatchNorm statistics on an
+eval set's own (unlabelled) images before scoring it. The weights are untouched, so the gap
+between plain and adapted scores separates what BN statistics cost from what the weights do."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from lpft.data.base import Benchmark, Split
+from lpft.data.loading import batches
+from lpft.models.backbone import Backbone
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+@torch.no_grad()
+def adapt_bn(module: nn.Module, backbone: Backbone, benchmark: Benchmark, split: Split, device: str,
+             workers: int = 0, batch_size: int = 256) -> nn.Module:
+    """A copy of `module`, in eval mode, whose BatchNorm running statistics are the average over
+    `split`'s batches (momentum None: a cumulative mean, not an exponential one)."""
+    adapted = copy.deepcopy(module).to(device).eval()
+    for m in adapted.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+    for x, _ in batches(split, backbone, benchmark, batch_size, device=device, workers=workers):
+        adapted(x)
+    return adapted.eval()
