@@ -76,8 +76,8 @@ def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu
 
 def adapted_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu", root: Path | None = None,
                      workers: int = 0) -> dict[str, np.ndarray]:
-    """Each eval set's features after re-estimating the backbone's BatchNorm statistics on that
-    set's images (AdaBN), cached like the plain ones."""
+    """Every split's features after re-estimating the backbone's BatchNorm statistics on that
+    split's own images (AdaBN; ID train's for the probe's training), cached like the plain ones."""
     from lpft.models.bn_adapt import adapt_bn
 
     def compute(name: str, split: Split) -> np.ndarray:
@@ -88,4 +88,4 @@ def adapted_features(backbone: Backbone, benchmark: Benchmark, device: str = "cp
     folder = (root or cache_root()) / "features"
     return {name: _cached(folder / f"{feature_key(backbone, benchmark, name)}-bnadapt.npy",
                           lambda name=name, split=split: compute(name, split))
-            for name, split in benchmark.eval_sets.items()}
+            for name, split in benchmark.splits.items()}

@@ -58,7 +58,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
              hp: LPParams, num_classes: int, fit_intercept: bool = True,
              on_step: EpochCallback | None = None,
              classes: dict[str, np.ndarray | None] | None = None,
-             adapted: dict[str, np.ndarray] | None = None) -> tuple[list[Evaluation], LinearHead]:
+             adapt: str = "none") -> tuple[list[Evaluation], LinearHead]:
     """Fits the C path on feats['id_train']; evaluates every eval set at every C.
 
     Returns all evaluations and the head (mapped to raw feature space) of the C with
@@ -72,7 +72,6 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
     scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
     norm = {k: (v - mean) / scale for k, v in feats.items()}
-    norm_adapted = {k: (v - mean) / scale for k, v in (adapted or {}).items()}
     clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
                              random_state=hp.seed)
     evaluations: list[Evaluation] = []
@@ -91,14 +90,11 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
             if role == "id_train":
                 continue
             pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
-            evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean())))
-            if name in norm_adapted:  # the same head on BatchNorm-adapted features: extra rows
-                pred = predict(norm_adapted[name] @ w.T + b, (classes or {}).get(name))
-                evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt="bn"))
+            evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt=adapt))
         evaluations.extend(evals)
-        if on_step is not None:
+        if on_step is not None and adapt == "none":
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
-        val = next(e.accuracy for e in evals if e.role == "id_val" and e.adapt == "none")
+        val = next(e.accuracy for e in evals if e.role == "id_val")
         if best is None or val > best[0]:
             # (f - mean)/scale @ w.T + b  ==  f @ (w/scale).T + (b - mean * rowsum(w/scale))
             weight = w / scale
@@ -113,11 +109,14 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
     labels = {k: s.y for k, s in benchmark.splits.items()}
     roles = {k: s.role for k, s in benchmark.splits.items()}
     classes = {k: s.classes for k, s in benchmark.splits.items()}
-    adapted = (adapted_features(backbone, benchmark, device=device, workers=workers)
-               if hp.bn_adapt and has_batchnorm(backbone.module) else None)
     evaluations, head = fit_path(feats, labels, roles, hp, benchmark.num_classes,
-                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes,
-                                 adapted=adapted)
+                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes)
+    if hp.bn_adapt and has_batchnorm(backbone.module):
+        # AdaBN's protocol: the probe is fit on features whose BatchNorm statistics are ID train's,
+        # and each eval set is scored with statistics re-estimated on its own images (extra rows).
+        adapted = adapted_features(backbone, benchmark, device=device, workers=workers)
+        evaluations += fit_path(adapted, labels, roles, hp, benchmark.num_classes,
+                                fit_intercept=benchmark.head_bias, classes=classes, adapt="bn")[0]
     cs = c_path(hp)
     return RunResult("lp", COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},
