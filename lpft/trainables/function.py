@@ -116,7 +116,6 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     write_trial(context.results_dir, strategy, trial_id, trial.result.rows(**columns))
     if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
         from lpft.models.saved import save_model
-
         from lpft.storage import join_uri
 
         save_model(trial.result.model, join_uri(context.models_dir, f"{trial_id}.pt"))
