@@ -75,11 +75,9 @@ def resolve_device(device: str) -> str:
 
 def strategy_defaults(bench: Benchmark, strategy: str) -> dict[str, Any]:
     """The benchmark's defaults for `strategy`; a fine-tuning variant without its own takes FT's."""
-    from lpft.strategies import FTParams
-
     if strategy in bench.strategy_defaults:
         return bench.strategy_defaults[strategy]
-    if issubclass(STRATEGIES[strategy].params, FTParams):
+    if STRATEGIES[strategy].fine_tunes:
         return bench.strategy_defaults.get("ft", {})
     return {}
 

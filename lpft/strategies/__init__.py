@@ -23,6 +23,11 @@ class Strategy:
     run: Callable[..., RunResult]
     description: str
 
+    @property
+    def fine_tunes(self) -> bool:
+        """Trains the backbone with SGD (FT and its variants): has FT's hyperparameters and a model to save."""
+        return issubclass(self.params, FTParams)
+
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 for _s in (

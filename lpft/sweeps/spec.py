@@ -96,10 +96,8 @@ class SweepSpec:
 
     def saved_strategies(self) -> tuple[str, ...]:
         """Strategies whose trained models are kept: all fine-tuning ones with save_models, else wise's sources."""
-        from lpft.strategies import FTParams
-
         if self.save_models:
-            return tuple(s for s in self.strategies if issubclass(STRATEGIES[s].params, FTParams))
+            return tuple(s for s in self.strategies if STRATEGIES[s].fine_tunes)
         return tuple(dict.fromkeys(src for s in self.strategies.values() for src in s.sources))
 
     def resources_of(self, strategy: str) -> dict[str, float]:
@@ -235,11 +233,9 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     strategies = raw["strategies"]
     _need(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
     parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
-    from lpft.strategies import FTParams
-
     for strat in parsed.values():
         for src in strat.sources:
-            _need(src in parsed and issubclass(STRATEGIES[src].params, FTParams), f"strategies.{strat.name}.of",
+            _need(src in parsed and STRATEGIES[src].fine_tunes, f"strategies.{strat.name}.of",
                   f"{src!r} is not a fine-tuning strategy of this spec")
 
     seeds = raw.get("seeds", [0])

@@ -29,7 +29,7 @@ class WiseCurve:
 
 
 def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: int = 11) -> list[WiseCurve]:
-    from lpft.strategies import STRATEGIES, FTParams
+    from lpft.strategies import STRATEGIES
     from lpft.trial import run_trial
 
     root = locate(results)
@@ -40,7 +40,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
     spec = parse_spec(yaml.safe_load((root / "spec.yaml").read_bytes()), str(root / "spec.yaml"))
     trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
-    sources = sources or [s for s in spec.strategies if issubclass(STRATEGIES[s].params, FTParams)]
+    sources = sources or [s for s in spec.strategies if STRATEGIES[s].fine_tunes]
     curves = []
     for source in sources:
         runs = best_runs(trials, source)
