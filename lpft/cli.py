@@ -39,6 +39,7 @@ def trial_json(trial: Any) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from lpft.results import BN_ADAPTED
     from lpft.trial import run_trial
 
     trial = run_trial(args.benchmark, args.strategy, _settings(args.set))
@@ -60,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
           f"wall time: {trial.wall_time_s:.1f} s{extra}")
     roles = {e.eval_set: e.role for e in r.evaluations}
-    adapted = r.accuracies(r.selected_step, "bn") if r.selected_step is not None else {}
+    adapted = r.accuracies(r.selected_step, BN_ADAPTED) if r.selected_step is not None else {}
     head = ["eval set", "role", "accuracy %"] + (["bn-adapted %"] if adapted else [])
     print(format_table(head, [[k, roles[k], _pct(v)] + ([_pct(adapted.get(k))] if adapted else [])
                               for k, v in r.final.items()]))

@@ -15,6 +15,10 @@ ROLES = ("id_val", "id_test", "ood")
 COMPLETED, STOPPED, DIVERGED, ERROR = "completed", "stopped", "diverged", "error"
 
 
+# Evaluation.adapt: the model as trained, or after test-time BatchNorm adaptation (AdaBN).
+PLAIN, BN_ADAPTED = "none", "bn"
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """One evaluation of one model (at one step) on one eval set."""
@@ -23,12 +27,9 @@ class Evaluation:
     eval_set: str
     role: str
     accuracy: float
-    # "none": the model as trained; "bn": after re-estimating BatchNorm statistics on this eval
-    # set's images (AdaBN). Adapted scores are extra rows, never in place of the plain ones.
-    adapt: str = "none"
-
-
-PLAIN = "none"
+    # PLAIN: the model as trained; BN_ADAPTED: after re-estimating BatchNorm statistics on this
+    # eval set's images (AdaBN). Adapted scores are extra rows, never in place of the plain ones.
+    adapt: str = PLAIN
 
 
 @dataclass

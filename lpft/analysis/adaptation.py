@@ -10,9 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from lpft.analysis.selection import wide
+from lpft.results import PLAIN
 from lpft.text import format_table
-
-PLAIN = "none"
 
 
 def split_adapted(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -20,7 +20,7 @@ from lpft.data.base import Benchmark, predict
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
 from lpft.models.features import adapted_features, atomic_save, cache_root, cached_features, feature_key
-from lpft.results import COMPLETED, Evaluation, RunResult
+from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.params import LPParams
 from lpft.strategies.training import EpochCallback
 
@@ -58,7 +58,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
              hp: LPParams, num_classes: int, fit_intercept: bool = True,
              on_step: EpochCallback | None = None,
              classes: dict[str, np.ndarray | None] | None = None,
-             adapt: str = "none") -> tuple[list[Evaluation], LinearHead]:
+             adapt: str = PLAIN) -> tuple[list[Evaluation], LinearHead]:
     """Fits the C path on feats['id_train']; evaluates every eval set at every C.
 
     Returns all evaluations and the head (mapped to raw feature space) of the C with
@@ -92,7 +92,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
             pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
             evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt=adapt))
         evaluations.extend(evals)
-        if on_step is not None and adapt == "none":
+        if on_step is not None and adapt == PLAIN:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
         val = next(e.accuracy for e in evals if e.role == "id_val")
         if best is None or val > best[0]:
@@ -116,7 +116,7 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
         # and each eval set is scored with statistics re-estimated on its own images (extra rows).
         adapted = adapted_features(backbone, benchmark, device=device, workers=workers)
         evaluations += fit_path(adapted, labels, roles, hp, benchmark.num_classes,
-                                fit_intercept=benchmark.head_bias, classes=classes, adapt="bn")[0]
+                                fit_intercept=benchmark.head_bias, classes=classes, adapt=BN_ADAPTED)[0]
     cs = c_path(hp)
     return RunResult("lp", COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},

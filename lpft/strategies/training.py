@@ -17,7 +17,7 @@ from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import adapt_bn, has_batchnorm
 from lpft.models.classifier import Classifier
-from lpft.results import COMPLETED, DIVERGED, Evaluation
+from lpft.results import BN_ADAPTED, COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.params import FTParams
 
 # Called after each evaluated step with (step, its evaluations, state): a trainable reports
@@ -60,7 +60,7 @@ def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: i
             adapted = adapt_bn(model, backbone, benchmark, split, device, workers)
             evals.append(Evaluation(step, name, split.role,
                                     accuracy(adapted, backbone, benchmark, split, device, workers=workers, amp=amp),
-                                    adapt="bn"))
+                                    adapt=BN_ADAPTED))
     return evals
 
 

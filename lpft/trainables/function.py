@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpft.results import Evaluation, RunResult
+from lpft.results import PLAIN, Evaluation, RunResult
 
 STATE_FILE = "state.pt"
 # Config keys that are not strategy hyperparameters.
@@ -42,8 +42,8 @@ class TrialContext:
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
     """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set (plain models;
     BatchNorm-adapted scores as acc_bn/<eval_set>, never in the metrics searchers rank by)."""
-    out = {f"acc_bn/{e.eval_set}": e.accuracy for e in evals if e.adapt != "none"}
-    evals = [e for e in evals if e.adapt == "none"]
+    out = {f"acc_bn/{e.eval_set}": e.accuracy for e in evals if e.adapt != PLAIN}
+    evals = [e for e in evals if e.adapt == PLAIN]
     out.update({f"acc/{e.eval_set}": e.accuracy for e in evals})
     for role in ("id_val", "id_test"):
         vals = [e.accuracy for e in evals if e.role == role]
