@@ -33,8 +33,8 @@ def trial_json(trial: Any) -> dict[str, Any]:
         "selected_step": r.selected_step, "final": r.final, "hparams": r.hparams,
         "backbone": trial.backbone, "weights": trial.weights, "device": trial.device,
         "wall_time_s": round(trial.wall_time_s, 3), **({"extra": r.extra} if r.extra else {}),
-        "evaluations": [{"step": e.step, "eval_set": e.eval_set, "role": e.role, "accuracy": e.accuracy}
-                        for e in r.evaluations],
+        "evaluations": [{"step": e.step, "eval_set": e.eval_set, "role": e.role, "accuracy": e.accuracy,
+                         "adapt": e.adapt} for e in r.evaluations],
     }
 
 

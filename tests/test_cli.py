@@ -19,6 +19,7 @@ def test_run_json():
     assert out["strategy"] == "lpft" and out["status"] == "completed"
     assert set(out["final"]) == {"id_val", "id_test", "ood"}
     assert out["hparams"]["epochs"] == 30 and out["selected_step"] in {e["step"] for e in out["evaluations"]}
+    assert {e["adapt"] for e in out["evaluations"]} == {"none"}  # plain scores, marked as such
     best = max(e["accuracy"] for e in out["evaluations"] if e["eval_set"] == "id_val")
     assert out["final"]["id_val"] == best
 
