@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from lpft.data.base import Benchmark, predict
 from lpft.models.backbone import Backbone
@@ -33,6 +35,13 @@ class LinearHead:
     bias: np.ndarray  # (classes,)
     C: float
     step: int
+
+    @torch.no_grad()
+    def copy_into(self, linear: nn.Linear) -> None:
+        """This head as `linear`'s weights (cast to its dtype); a Linear without bias keeps none."""
+        linear.weight.copy_(torch.from_numpy(self.weight))
+        if linear.bias is not None:
+            linear.bias.copy_(torch.from_numpy(self.bias))
 
 
 def c_path(hp: LPParams) -> np.ndarray:

@@ -52,10 +52,7 @@ def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str =
         pass  # the checkpoint holds the whole model, head included
     elif hp.probe_epochs == 0:
         head = lp_head(benchmark, backbone, hp.lp(), device, workers=workers)
-        with torch.no_grad():
-            model.head.weight.copy_(torch.from_numpy(head.weight))  # copy_ casts to the head's dtype
-            if model.head.bias is not None:
-                model.head.bias.copy_(torch.from_numpy(head.bias))
+        head.copy_into(model.head)
         extra = {"C": head.C, "head_norm": float(np.linalg.norm(head.weight))}
     else:
         probed = probe_head(benchmark, backbone, hp, device, workers)

@@ -56,23 +56,31 @@ class FTParams:
 
 
 @dataclass(frozen=True)
-class LPFTParams(FTParams):
-    probe_epochs: int = 0  # 0: the head is LP's (sklearn, cached); > 0: head-only SGD epochs
-    probe_lr: float = 0.1
+class LPHeadParams:
+    """LP's C path, for strategies that start from LP's cached head (LP-FT, WiSE)."""
+
+    seed: int = 0
     c_min: float = 1e-7
     c_max: float = 1e2
     num_cs: int = 50
     max_iter: int = 1000
 
+    def lp(self) -> LPParams:
+        """The LP whose head is used; building it validates the C path."""
+        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
+                        max_iter=self.max_iter)
+
+
+@dataclass(frozen=True)
+class LPFTParams(FTParams, LPHeadParams):
+    probe_epochs: int = 0  # 0: the head is LP's (sklearn, cached); > 0: head-only SGD epochs
+    probe_lr: float = 0.1
+
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.probe_epochs >= 0, f"probe_epochs must be >= 0, got {self.probe_epochs}")
         _check(self.probe_lr > 0, f"probe_lr must be > 0, got {self.probe_lr}")
-        self.lp()  # validates the C path
-
-    def lp(self) -> LPParams:
-        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
-                        max_iter=self.max_iter)
+        self.lp()
 
 
 @dataclass(frozen=True)
@@ -96,21 +104,12 @@ class PartialParams(FTParams):
 
 
 @dataclass(frozen=True)
-class WiseParams:
-    seed: int = 0
+class WiseParams(LPHeadParams):  # the C path gives theta0's head
     model: str = ""  # the fine-tuned model: a saved state dict's path or storage URI
     source_trial: str = ""  # the sweep trial that produced `model`, when a sweep ran it
     num_alphas: int = 11  # alpha = 0, 0.1, ..., 1
     bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
-    c_min: float = 1e-7  # LP's C path, for the head of theta0
-    c_max: float = 1e2
-    num_cs: int = 50
-    max_iter: int = 1000
 
     def __post_init__(self) -> None:
         _check(self.num_alphas >= 2, f"num_alphas must be >= 2, got {self.num_alphas}")
         self.lp()
-
-    def lp(self) -> LPParams:
-        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
-                        max_iter=self.max_iter)

@@ -89,22 +89,22 @@ class TrainLog:
         return {"train_s_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds)}
 
 
-def param_groups(model: Classifier, hp: FTParams, backbone_wd: float | None = None) -> list[dict]:
+def param_groups(model: Classifier, hp: FTParams) -> list[dict]:
     """The backbone's trainable parameters at `lr`, the head's at `lr * head_lr_mult`."""
     body = [p for p in model.backbone.parameters() if p.requires_grad]
-    groups = [{"params": body, "lr": hp.lr, "weight_decay": hp.wd if backbone_wd is None else backbone_wd},
+    groups = [{"params": body, "lr": hp.lr, "weight_decay": hp.wd},
               {"params": list(model.head.parameters()), "lr": hp.lr * hp.head_lr_mult, "weight_decay": hp.wd}]
     return [g for g in groups if g["params"]]
 
 
 def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: FTParams, device: str,
               on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0, *,
-              groups: list[dict] | None = None, frozen: Sequence[nn.Module] = (),
+              frozen: Sequence[nn.Module] = (),
               after_step: Callable[[torch.optim.Optimizer], None] | None = None) -> TrainLog:
     """SGD with momentum and a per-step cosine schedule; evaluates every `eval_every` epochs.
 
-    `groups` are the optimizer's parameter groups (default: `param_groups`); `frozen`
-    modules stay in eval mode (their BatchNorm statistics unchanged too); `after_step`
+    The optimizer's groups are `param_groups`: frozen parameters (requires_grad off) are left
+    out, and `frozen` modules stay in eval mode (their BatchNorm statistics unchanged too); `after_step`
     runs after each optimizer step (L2-SP's proximal pull toward the pretrained weights).
     With `resume` (a state from `on_epoch`), continues after that epoch exactly as if
     never interrupted: model, optimizer, schedule, shuffling RNG and past evaluations.
@@ -112,8 +112,7 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: F
     train = benchmark.train
     gen = torch.Generator().manual_seed(hp.seed)
     steps_per_epoch = 1 if hp.batch_size == 0 else math.ceil(len(train) / hp.batch_size)
-    opt = torch.optim.SGD(groups if groups is not None else param_groups(model, hp), lr=hp.lr,
-                          momentum=hp.momentum, weight_decay=hp.wd)
+    opt = torch.optim.SGD(param_groups(model, hp), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp.epochs * steps_per_epoch)
     log = TrainLog()
     first = 1

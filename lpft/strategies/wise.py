@@ -42,12 +42,8 @@ def alphas(n: int) -> list[float]:
 def pretrained_with_lp_head(model: Classifier, benchmark: Benchmark, backbone: Backbone, hp: WiseParams,
                             device: str, workers: int) -> State:
     """theta0: the pretrained backbone's weights with LP's selected head (cached like LP-FT's)."""
-    head = lp_head(benchmark, backbone, hp.lp(), device, workers=workers)
-    theta0 = copy.deepcopy(model.state_dict())
-    theta0["head.weight"] = torch.from_numpy(head.weight).to(theta0["head.weight"].dtype)
-    if "head.bias" in theta0:
-        theta0["head.bias"] = torch.from_numpy(head.bias).to(theta0["head.bias"].dtype)
-    return theta0
+    lp_head(benchmark, backbone, hp.lp(), device, workers=workers).copy_into(model.head)
+    return copy.deepcopy(model.state_dict())
 
 
 def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str = "cpu",
