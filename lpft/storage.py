@@ -46,6 +46,10 @@ class Location:
         return Location(self.fs, f"{self.path.rstrip('/')}/{part}", self.scheme, self.query)
 
     @property
+    def parent(self) -> "Location":
+        return Location(self.fs, self.path.rstrip("/").rsplit("/", 1)[0], self.scheme, self.query)
+
+    @property
     def name(self) -> str:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
 

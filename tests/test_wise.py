@@ -105,6 +105,7 @@ def test_lpft_wise_on_a_finished_sweep(tmp_path):
     assert "alpha" in p.stdout and "1.00" in p.stdout
     df = pd.read_parquet(tmp_path / "later" / "results")
     assert sorted(df[df.strategy == "wise"]["hp.alpha"].unique()) == [0.0, 0.5, 1.0]
+    assert lpft("wise", tmp_path / "later" / "results", "--num-alphas", "2").returncode == 0  # its results folder
     bare = sweep_spec(tmp_path, "bare", {"ft": {**FT, "num_samples": 1}})
     assert lpft("sweep", bare, "--storage", tmp_path).returncode == 0
     p = lpft("wise", tmp_path / "bare")

@@ -24,7 +24,7 @@ import numpy as np
 from lpft.data import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource, list_images
-from lpft.data.layout import ImageParams, data_root, expand, id_splits, need
+from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -197,7 +197,7 @@ def build_breeds(name: str, p: BreedsParams, level: int, ancestor: str | None, n
     return Benchmark(name=name, params=p, splits=splits, num_classes=len(supers),
                      default_backbone=("resnet50", "none"), transforms=ImageTransforms(p.image_size, 0, p.augment),
                      class_names=tuple(h.names.get(s, s) for s in supers),
-                     strategy_defaults={s: {"epochs": 20, "batch_size": 64, "wd": 0.0} for s in ("ft", "lpft")})
+                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64))
 
 
 @register("living17", BreedsParams, folder="imagenet")

@@ -20,7 +20,7 @@ import numpy as np
 from lpft.data import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import ArraySource
-from lpft.data.layout import ImageParams, data_root, id_splits, need
+from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -102,11 +102,7 @@ def _cifar_benchmark(name: str, p: CifarParams, cifar: dict[str, tuple[np.ndarra
     return Benchmark(name=name, params=p, splits=splits, num_classes=len(classes),
                      default_backbone=("resnet50", "none"), class_names=tuple(classes),
                      transforms=ImageTransforms(p.image_size, p.image_size, p.augment),
-                     strategy_defaults=PAPER_DEFAULTS)
-
-
-# The paper's fine-tuning setup: SGD momentum 0.9, cosine schedule, batch 64, 20 epochs.
-PAPER_DEFAULTS = {s: {"epochs": 20, "batch_size": 64, "wd": 0.0} for s in ("ft", "lpft")}
+                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64))
 
 
 def _ood_root(p: CifarParams, name: str, folder: str) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 from lpft.data import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource
-from lpft.data.layout import ImageParams, data_root, id_splits, need, need_all
+from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need, need_all
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -81,4 +81,4 @@ def build(p: DomainNetParams) -> Benchmark:
                      default_backbone=("resnet50_clip", "none"),
                      transforms=ImageTransforms(p.image_size, 0, p.augment),
                      class_names=tuple(names.get(i, str(i)) for i in range(num_classes)),
-                     strategy_defaults={s: {"epochs": 50, "batch_size": 32, "wd": 0.0} for s in ("ft", "lpft")})
+                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=32))

@@ -20,7 +20,7 @@ import numpy as np
 from lpft.data import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource
-from lpft.data.layout import ImageParams, data_root, need, need_all
+from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, need, need_all
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -98,4 +98,4 @@ def build(p: FmowParams) -> Benchmark:
     return Benchmark(name="fmow", params=p, splits=splits, num_classes=len(classes),
                      default_backbone=("resnet50", "none"), class_names=tuple(classes),
                      transforms=ImageTransforms(p.image_size, p.image_size, p.augment),
-                     strategy_defaults={s: {"epochs": 50, "batch_size": 64, "wd": 0.0} for s in ("ft", "lpft")})
+                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=64))

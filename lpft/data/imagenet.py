@@ -18,7 +18,7 @@ import numpy as np
 from lpft.data import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource, list_images
-from lpft.data.layout import ImageParams, data_root, expand, id_splits, need
+from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -85,4 +85,4 @@ def build(p: ImageNetParams) -> Benchmark:
     return Benchmark(name="imagenet", params=p, splits=splits, num_classes=len(wnids),
                      default_backbone=("vit_base_patch16_clip_224", "none"), class_names=tuple(wnids),
                      transforms=ImageTransforms(p.image_size, 0, p.augment),
-                     strategy_defaults={s: {"epochs": 10, "batch_size": 128, "wd": 0.0} for s in ("ft", "lpft")})
+                     strategy_defaults=fine_tuning_defaults(epochs=10, batch_size=128))

@@ -68,6 +68,12 @@ def id_splits(train: Any, train_y: np.ndarray, test: Any, test_y: np.ndarray, p:
     }
 
 
+def fine_tuning_defaults(epochs: int, batch_size: int) -> dict[str, dict[str, Any]]:
+    """A benchmark's FT setup from the paper (SGD with momentum, cosine schedule, no weight
+    decay). LP-FT and the other fine-tuning strategies take FT's (lpft.trial.strategy_defaults)."""
+    return {"ft": {"epochs": epochs, "batch_size": batch_size, "wd": 0.0}}
+
+
 @dataclass(frozen=True)
 class ImageParams:
     """What every real-image benchmark takes; each adds its own fields."""

@@ -34,7 +34,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
 
     root = locate(results)
     if root.name == "results":  # the results folder itself was given
-        root = locate(results.rstrip("/").rsplit("/", 1)[0])
+        root = root.parent
     for needed in ("spec.yaml", "trials.parquet"):
         if not (root / needed).exists():
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
