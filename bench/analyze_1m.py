@@ -67,9 +67,9 @@ def main() -> None:
         n = make(root, args.trials, args.steps)
         t = time.perf_counter()
         df = load_results([root]).to_pandas()
-        chosen = SELECTIONS["id_val"]().select(df)
-        render(chosen)
         points = wide(df)
+        chosen = SELECTIONS["id_val"]().select_wide(points)
+        render(chosen)
         frontier_points(points, [*points.attrs["ood_sets"], "ood_avg"])
         ours = time.perf_counter() - t
         t = time.perf_counter()

@@ -49,8 +49,8 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
 
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -> Report:
     df, adapted = split_adapted(load_results(paths).to_pandas())
-    chosen = SELECTIONS[selection]().select(df)
-    points = wide(df)
+    points = wide(df)  # one pivot for the selection and the frontiers
+    chosen = SELECTIONS[selection]().select_wide(points)
     ood = points.attrs["ood_sets"]
     notes = []
     base = points[points.strategy == baseline]

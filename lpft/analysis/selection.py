@@ -45,7 +45,10 @@ class Selection:
         return order.drop_duplicates("trial_id")
 
     def select(self, df: pd.DataFrame) -> pd.DataFrame:
-        w = wide(df)
+        return self.select_wide(wide(df))
+
+    def select_wide(self, w: pd.DataFrame) -> pd.DataFrame:
+        """`select` on the (trial, step) table `wide` already made (the analysis reuses it for frontiers)."""
         picked = self.pick_steps(w)
         means = picked.groupby(["strategy", "config"])[self.config_metric].mean().reset_index()
         best = means.sort_values(["strategy", self.config_metric], ascending=[True, False]).drop_duplicates("strategy")
