@@ -13,8 +13,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from lpft.models.saved import save_model
 from lpft.trial import run_trial
 
@@ -30,10 +28,9 @@ def curve(benchmark: str) -> None:
         wise = run_trial(benchmark, "wise", {**params, "model": path}).result
     print(f"\n{benchmark}: alpha, ID test %, mean OOD %")
     for step in sorted({e.step for e in wise.evaluations}):
-        evals = [e for e in wise.evaluations if e.step == step]
-        id_test = next(e.accuracy for e in evals if e.role == "id_test")
-        ood = np.mean([e.accuracy for e in evals if e.role == "ood"])
-        print(f"  {wise.step_hparams[step]['alpha']:.1f}  {100 * id_test:5.1f}  {100 * ood:5.1f}", flush=True)
+        m = wise.metrics(step)
+        print(f"  {wise.step_hparams[step]['alpha']:.1f}  {100 * m['id_test']:5.1f}  {100 * m['ood_avg']:5.1f}",
+              flush=True)
 
 
 def main() -> None:

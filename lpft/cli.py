@@ -166,13 +166,9 @@ def cmd_wise(args: argparse.Namespace) -> int:
     for curve in wise_on_sweep(args.results, args.of or None, args.num_alphas):
         r = curve.result
         print(f"wise: LP model -> {curve.source} trial {curve.source_trial}")
-        rows = []
-        for step in sorted({e.step for e in r.evaluations}):
-            evals = [e for e in r.evaluations if e.step == step]
-            ood = [e.accuracy for e in evals if e.role == "ood"]
-            acc = {e.role: e.accuracy for e in evals if e.role != "ood"}
-            rows.append([f"{r.step_hparams[step]['alpha']:.2f}", _pct(acc.get("id_val")), _pct(acc.get("id_test")),
-                         _pct(sum(ood) / len(ood) if ood else None)])
+        rows = [[f"{r.step_hparams[step]['alpha']:.2f}", *(_pct(r.metrics(step).get(k))
+                                                             for k in ("id_val", "id_test", "ood_avg"))]
+                for step in sorted({e.step for e in r.evaluations})]
         print(format_table(["alpha", "id_val", "id_test", "ood_avg"], rows))
     return 0
 

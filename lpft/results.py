@@ -32,6 +32,22 @@ class Evaluation:
     adapt: str = PLAIN
 
 
+def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
+    """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set (plain models;
+    BatchNorm-adapted scores as acc_bn/<eval_set>, never in the metrics searchers rank by)."""
+    out = {f"acc_bn/{e.eval_set}": e.accuracy for e in evals if e.adapt != PLAIN}
+    evals = [e for e in evals if e.adapt == PLAIN]
+    out.update({f"acc/{e.eval_set}": e.accuracy for e in evals})
+    for role in ("id_val", "id_test"):
+        vals = [e.accuracy for e in evals if e.role == role]
+        if vals:
+            out[role] = vals[0]
+    ood = [e.accuracy for e in evals if e.role == "ood"]
+    if ood:
+        out["ood_avg"] = sum(ood) / len(ood)
+    return out
+
+
 @dataclass
 class RunResult:
     """What a strategy returns: every evaluation, the status, and the trained model."""
@@ -44,6 +60,10 @@ class RunResult:
     # Hyperparameters that change along the run (LP's C per step of its regularisation path).
     step_hparams: dict[int, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self, step: int) -> dict[str, float]:
+        """`step_metrics` of this run's evaluations at `step`."""
+        return step_metrics([e for e in self.evaluations if e.step == step])
 
     def accuracies(self, step: int, adapt: str = PLAIN) -> dict[str, float]:
         return {e.eval_set: e.accuracy for e in self.evaluations if e.step == step and e.adapt == adapt}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpft.results import PLAIN, Evaluation, RunResult
+from lpft.results import Evaluation, RunResult, step_metrics
 
 STATE_FILE = "state.pt"
 # Config keys that are not strategy hyperparameters.
@@ -39,28 +39,12 @@ class TrialContext:
     models_dir: str = ""  # where: <models_dir>/<trial_id>.pt (a path or URI)
 
 
-def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
-    """Per-step metrics: id_val, id_test, ood_avg, and acc/<eval_set> for every set (plain models;
-    BatchNorm-adapted scores as acc_bn/<eval_set>, never in the metrics searchers rank by)."""
-    out = {f"acc_bn/{e.eval_set}": e.accuracy for e in evals if e.adapt != PLAIN}
-    evals = [e for e in evals if e.adapt == PLAIN]
-    out.update({f"acc/{e.eval_set}": e.accuracy for e in evals})
-    for role in ("id_val", "id_test"):
-        vals = [e.accuracy for e in evals if e.role == role]
-        if vals:
-            out[role] = vals[0]
-    ood = [e.accuracy for e in evals if e.role == "ood"]
-    if ood:
-        out["ood_avg"] = sum(ood) / len(ood)
-    return out
-
-
 def final_metrics(result: RunResult) -> dict[str, Any]:
     """The selected (best ID val) step's metrics; zeros when nothing was evaluated, so searchers rank it last."""
     step = result.selected_step
     metrics = {"id_val": 0.0, "id_test": 0.0, "ood_avg": 0.0}
     if step is not None:
-        metrics.update(step_metrics([e for e in result.evaluations if e.step == step]))
+        metrics.update(result.metrics(step))
     metrics = {k: (v if isinstance(v, float) and math.isfinite(v) else 0.0) for k, v in metrics.items()}
     return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True}
 
