@@ -78,8 +78,7 @@ class Location:
             with atomic_file(Path(self.path)) as f:
                 yield f
             return
-        parent = self.path.rsplit("/", 1)[0]
-        self.fs.create_dir(parent, recursive=True)
+        self.fs.create_dir(self.parent.path, recursive=True)
         with self.fs.open_output_stream(self.path) as f:
             yield f
 

@@ -54,6 +54,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
+    from lpft.storage import join_uri, locate
     from lpft.trainables.sink import write_trial
     from lpft.trial import run_trial
 
@@ -72,6 +73,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         settings["weights"] = context.weights
     trial_id = tune.get_context().get_trial_id()
     node = ray.get_runtime_context().get_node_id()
+    results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
 
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -91,16 +93,15 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
         # stops (or that is killed) still has them; the final write adds default hparams.
         partial = RunResult(strategy, "running", list(seen), hparams).rows(**columns)
-        write_trial(context.results_dir, strategy, trial_id, partial)
+        write_trial(results, strategy, trial_id, partial)
         with tempfile.TemporaryDirectory() as d:
             torch.save(state(), Path(d) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
-    write_trial(context.results_dir, strategy, trial_id, trial.result.rows(**columns))
+    write_trial(results, strategy, trial_id, trial.result.rows(**columns))
     if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
         from lpft.models.saved import save_model
-        from lpft.storage import join_uri
 
         save_model(trial.result.model, join_uri(context.models_dir, f"{trial_id}.pt"))
     # resumed_from_step: the checkpoint this run of the trial restarted from (-1: from scratch),
