@@ -119,10 +119,13 @@ NAMED_WEIGHTS = ("none", "imagenet", "benchmark", "hf-cache")
 
 def check_weights(weights: str) -> None:
     """Weights are a named source or an existing file; checked before any data is built."""
-    if weights not in NAMED_WEIGHTS and "$" in str(expand(weights)):
+    if weights in NAMED_WEIGHTS:
+        return
+    path = expand(weights)
+    if "$" in str(path):
         raise InputError(f"weights {weights}: an environment variable in the path is not set")
-    if weights not in NAMED_WEIGHTS and not expand(weights).is_file():
-        raise InputError(f"weights file not found: {expand(weights)} ({checkpoints.HOW_TO_GET})")
+    if not path.is_file():
+        raise InputError(f"weights file not found: {path} ({checkpoints.HOW_TO_GET})")
 
 
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
