@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
     if resume:
         args.append("--resume")
     with tempfile.TemporaryDirectory() as d:
-        shutil.copy(source, Path(d) / "spec.yaml")
+        (Path(d) / "spec.yaml").write_text(source.read_text())
         runtime_env: dict[str, Any] = {"working_dir": d, "py_modules": [str(LPFT_DIR)],
                                        "excludes": ["__pycache__", "*.pyc"]}
         if env:

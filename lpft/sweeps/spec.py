@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,6 @@ from lpft.errors import InputError
 from lpft.search_spaces import DEFAULT_SPACES, PAPER_GRIDS, Param
 from lpft.strategies import STRATEGIES
 
-BUILTIN_DIR = Path(__file__).parent / "specs"
 METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
 
@@ -269,14 +270,17 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
                      max_failures, storage, feature_cache, bool(raw.get("save_models", False)), dict(raw))
 
 
-def builtin_specs() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
+def builtin_specs() -> dict[str, Traversable]:
+    """Name -> the packaged YAML, read through importlib.resources (works from any install)."""
+    folder = resources.files("lpft.sweeps") / "specs"
+    return {p.name.removesuffix(".yaml"): p for p in sorted(folder.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
 
 
 def load_spec(name_or_path: str) -> SweepSpec:
     """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
-    path = Path(name_or_path)
-    if not path.is_file():
+    path: Path | Traversable = Path(name_or_path)
+    if not Path(name_or_path).is_file():
         builtin = builtin_specs()
         if name_or_path not in builtin:
             raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
