@@ -1,7 +1,7 @@
 """Time to analyze a synthetic dataset of one million evaluation rows, with a pandas-groupby baseline.
 
 Writes ~1M rows as one Parquet file per trial (the sink's layout), then times in one run:
-  lpft: load_results -> id_val selection -> table -> Pareto frontiers (every OOD set)
+  lpft: read_results -> id_val selection -> table -> Pareto frontiers (every OOD set)
   baseline: pandas read_parquet -> groupby/idxmax selection -> groupby mean table
 Target: lpft under 5 s on this machine.
 
@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.load import load_results
 from lpft.analysis.report import frontier_points
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render
-from lpft.trainables.sink import write_trial
+from lpft.dataset import HparamColumns, read_results, step_hparams, write_trial
+
+HPARAMS = HparamColumns({"lr": float, "seed": int})
 
 SETS = (("id_val", "id_val"), ("id_test", "id_test"), ("a", "ood"), ("b", "ood"), ("c", "ood"), ("d", "ood"),
         ("e", "ood"))
@@ -39,7 +40,7 @@ def make(root: Path, trials: int, steps: int) -> int:
         rows = [{"sweep": "bench", "strategy": strategy, "trial_id": f"t{t}", "seed": seed, "step": s,
                  "eval_set": name, "role": role, "accuracy": float(acc[s, j]), "hp.lr": lr, "hp.seed": seed}
                 for s in range(steps) for j, (name, role) in enumerate(SETS)]
-        write_trial(root, strategy, f"t{t}", rows)
+        write_trial(root, strategy, f"t{t}", rows, HPARAMS)
         n += len(rows)
     return n
 
@@ -66,11 +67,11 @@ def main() -> None:
         root = Path(d) / "results"
         n = make(root, args.trials, args.steps)
         t = time.perf_counter()
-        df = load_results([root]).to_pandas()
-        points = wide(df)
-        chosen = SELECTIONS["id_val"]().select_wide(points)
+        table = read_results([root])
+        points = wide(table.to_pandas(), *step_hparams(table.schema))
+        chosen = SELECTIONS["id_val"]().select_points(points)
         render(chosen)
-        frontier_points(points, [*points.attrs["ood_sets"], "ood_avg"])
+        frontier_points(points.frame, [*points.ood_sets, "ood_avg"])
         ours = time.perf_counter() - t
         t = time.perf_counter()
         baseline(root)

@@ -44,7 +44,7 @@ def main() -> None:
     for strategy, lr, r in rows:
         f = r["final"]
         avg = sum(f[s] for s in ood) / len(ood)
-        per_epoch = r.get("extra", {}).get("train_s_per_epoch")
+        per_epoch = r.get("diagnostics", {}).get("train_s_per_epoch")
         print(f"| {strategy} | {lr} | " + " | ".join(f"{100 * f[s]:.1f}" for s in sets) + f" | {100 * avg:.1f} | "
               + ("-" if per_epoch is None else f"{per_epoch:.1f}") + f" | {r['wall_time_s']:.0f} |")
 

@@ -26,7 +26,7 @@ from torch import nn
 from lpft.data.base import Benchmark, Split
 from lpft.models.backbone import build_backbone
 from lpft.models.classifier import Classifier
-from lpft.strategies.params import FTParams
+from lpft.strategies.ft import FTParams
 from lpft.strategies.training import autocast, sgd_train
 
 

@@ -32,7 +32,7 @@ def trial_json(trial: Any) -> dict[str, Any]:
         "benchmark": trial.benchmark, "strategy": r.strategy, "status": r.status,
         "selected_step": r.selected_step, "final": r.final, "hparams": r.hparams,
         "backbone": trial.backbone, "weights": trial.weights, "device": trial.device,
-        "wall_time_s": round(trial.wall_time_s, 3), **({"extra": r.extra} if r.extra else {}),
+        "wall_time_s": round(trial.wall_time_s, 3), **({"diagnostics": r.diagnostics} if r.diagnostics else {}),
         "evaluations": [{"step": e.step, "eval_set": e.eval_set, "role": e.role, "accuracy": e.accuracy,
                          "adapt": e.adapt} for e in r.evaluations],
     }
@@ -57,9 +57,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     print(f"lpft run {trial.benchmark} --strategy {r.strategy}: backbone {trial.backbone} "
           f"(weights {trial.weights}) on {trial.device}")
-    extra = "".join(f"   {k}: {v:.3g}" if isinstance(v, float) else f"   {k}: {v}" for k, v in r.extra.items())
+    diagnostics = "".join(f"   {k}: {v:.3g}" if isinstance(v, float) else f"   {k}: {v}"
+                          for k, v in r.diagnostics.items())
     print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
-          f"wall time: {trial.wall_time_s:.1f} s{extra}")
+          f"wall time: {trial.wall_time_s:.1f} s{diagnostics}")
     roles = {e.eval_set: e.role for e in r.evaluations}
     adapted = r.accuracies(r.selected_step, BN_ADAPTED) if r.selected_step is not None else {}
     head = ["eval set", "role", "accuracy %"] + (["bn-adapted %"] if adapted else [])
@@ -82,21 +83,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.storage:
         spec = spec.with_storage(args.storage)
     from lpft.sweeps.launch import run_sweep
+    from lpft.sweeps.outcome import print_outcome
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
     print_outcome(run_sweep(spec, address=args.address, resume=args.resume))
     return 0
-
-
-def print_outcome(outcome: Any) -> None:
-    """A finished sweep: where its results are, the per-strategy table, the paper's comparison."""
-    from lpft.sweeps.trials import SUMMARY_HEADER, paper_sentence, summary_rows
-
-    print(f"== {outcome.spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
-          f"results in {outcome.results_dir}")
-    print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials)))
-    print(paper_sentence(outcome.trials))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -109,8 +101,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if report.sentence:
         print(report.sentence)
     print(owners_line(report.owners))
-    slope, intercept, base = report.robustness.attrs["fit"]
-    print(f"effective robustness vs the {base} probit fit (OOD avg = Φ({slope:.2f}·Φ⁻¹(ID) {intercept:+.2f})):")
+    fit = report.fit
+    print(f"effective robustness vs the {report.baseline} probit fit "
+          f"(OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f})):")
     width = max((len(s) for s in report.robustness.strategy), default=6)
     for r in report.robustness.itertuples():
         print(f"  {r.strategy:{width}s} {100 * r.effective_robustness:+.1f} points "

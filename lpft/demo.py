@@ -12,9 +12,10 @@ import shutil
 from pathlib import Path
 
 from lpft.analysis.report import analyze, owners_line, write_report
-from lpft.cli import print_outcome
+from lpft.search_spaces import Param
 from lpft.sweeps import SweepSpec, load_spec
-from lpft.sweeps.launch import SweepOutcome, run_sweep, sweep_root
+from lpft.sweeps.launch import run_sweep, sweep_root
+from lpft.sweeps.outcome import SweepOutcome, print_outcome
 
 DEMO_SPECS = ("synthetic", "digits-quick")
 # --quick (for tests): a tiny digits subset and fewer, shorter trials.
@@ -22,8 +23,6 @@ QUICK_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 60, "size"
 
 
 def quick(spec: SweepSpec) -> SweepSpec:
-    from lpft.search_spaces import Param
-
     strategies = {}
     for name, s in spec.strategies.items():
         space = dict(s.space)

@@ -17,7 +17,7 @@ class Registry(Generic[T]):
     def register(self, name: str) -> Callable[[T], T]:
         def add(obj: T) -> T:
             if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} registered twice")
+                raise InputError(f"{self.kind} {name!r} registered twice")
             self._items[name] = obj
             return obj
 

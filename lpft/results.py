@@ -1,18 +1,16 @@
-"""The evaluation record every strategy returns, and the results schema of DESIGN.md."""
+"""What a strategy returns: its evaluations (one per step and eval set), status and model.
+
+The results dataset these become (its schema, writing and reading) is `lpft.dataset`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
-
-# Required columns of the results dataset, in order (DESIGN.md, "Results schema").
-REQUIRED_COLUMNS = ("sweep", "strategy", "trial_id", "seed", "step", "eval_set", "role", "accuracy")
-ROLES = ("id_val", "id_test", "ood")
-
-# Trial statuses (per-trial table).
-COMPLETED, STOPPED, DIVERGED, ERROR = "completed", "stopped", "diverged", "error"
+# Trial statuses: a strategy's result (completed, diverged), and in a sweep's per-trial table
+# also stopped (by ASHA) and error (the trial raised); a trial is running until it ends.
+COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING = "completed", "stopped", "diverged", "error", "running"
 
 
 # Evaluation.adapt: the model as trained, or after test-time BatchNorm adaptation (AdaBN).
@@ -59,7 +57,9 @@ class RunResult:
     model: Any = None  # the trained model: a torch module (FT, LP-FT) or a LinearHead (LP)
     # Hyperparameters that change along the run (LP's C per step of its regularisation path).
     step_hparams: dict[int, dict[str, Any]] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    # What a run measured about itself (train seconds per epoch, LP's chosen C, L2-SP's drift):
+    # printed by `lpft run`, never part of the results dataset.
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self, step: int) -> dict[str, float]:
         """`step_metrics` of this run's evaluations at `step`."""

@@ -16,8 +16,7 @@ from lpft.errors import InputError
 from lpft.models.backbone import build_backbone, check_weights
 from lpft.results import RunResult
 from lpft.settings import parse_into
-from lpft.strategies import STRATEGIES
-from lpft.strategies.training import EpochCallback
+from lpft.strategies import STRATEGIES, EpochCallback
 
 RUN_KEYS = ("backbone", "weights", "device", "workers")
 

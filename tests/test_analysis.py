@@ -9,12 +9,13 @@ import pytest
 from scipy.stats import linregress, norm
 
 from lpft.analysis.frontier import pareto_mask
-from lpft.analysis.load import load_results
 from lpft.analysis.robustness import effective_robustness, fit_baseline
 from lpft.analysis.selection import SELECTIONS
 from lpft.analysis.tables import paper_sentence, render
 from lpft.errors import InputError
-from lpft.trainables.sink import write_trial
+from lpft.dataset import HparamColumns, read_results, write_trial
+
+HPARAMS = HparamColumns({"lr": float, "seed": int})
 
 
 def rows(strategy, trial, seed, lr, steps):
@@ -39,32 +40,32 @@ def results(tmp_path):
         ("lp", "e", 0, None): {0: (.70, .71, .65), 1: (.75, .74, .66)},
     }
     for (strategy, trial, seed, lr), steps in data.items():
-        write_trial(tmp_path / "results", strategy, trial, rows(strategy, trial, seed, lr, steps))
+        write_trial(tmp_path / "results", strategy, trial, rows(strategy, trial, seed, lr, steps), HPARAMS)
     return tmp_path
 
 
 def test_id_val_selection_by_hand(results):
-    chosen = SELECTIONS["id_val"]().select(load_results([results]).to_pandas())
-    ft = chosen[chosen.strategy == "ft"].sort_values("trial_id")
+    chosen = SELECTIONS["id_val"]().select(read_results([results]).to_pandas())
+    ft = chosen.frame[chosen.frame.strategy == "ft"].sort_values("trial_id")
     assert list(ft.trial_id) == ["a", "b"] and list(ft.step) == [2, 2]
     assert ft.id_test.mean() == pytest.approx(0.91) and ft.ood_avg.mean() == pytest.approx(0.52)
-    assert list(chosen[chosen.strategy == "lp"].step) == [1]
+    assert list(chosen.frame[chosen.frame.strategy == "lp"].step) == [1]
 
 
 def test_oracle_differs_and_says_so(results):
-    chosen = SELECTIONS["oracle"]().select(load_results([results]).to_pandas())
-    ft = chosen[chosen.strategy == "ft"].sort_values("trial_id")
+    chosen = SELECTIONS["oracle"]().select(read_results([results]).to_pandas())
+    ft = chosen.frame[chosen.frame.strategy == "ft"].sort_values("trial_id")
     assert list(ft.trial_id) == ["c", "d"] and list(ft.step) == [1, 1]
     assert "oracle" in render(chosen)
 
 
 def test_last_step(results):
-    chosen = SELECTIONS["last"]().select(load_results([results]).to_pandas())
-    assert set(chosen[chosen.strategy == "ft"].step) == {2}
+    chosen = SELECTIONS["last"]().select(read_results([results]).to_pandas())
+    assert set(chosen.frame[chosen.frame.strategy == "ft"].step) == {2}
 
 
 def test_table_formats(results):
-    chosen = SELECTIONS["id_val"]().select(load_results([results]).to_pandas())
+    chosen = SELECTIONS["id_val"]().select(read_results([results]).to_pandas())
     text = render(chosen)
     # ft: id_test mean 91.0, 90% CI = 1.645 * std([.90, .92]) / sqrt(2) = 1.645 * 0.01414 / 1.414 = 1.645 pts
     assert "91.0 ± 1.6" in text and "2" in text
@@ -75,16 +76,16 @@ def test_table_formats(results):
 
 
 def test_filters_are_pushed_down(results):
-    table = load_results([results], strategy="lp", eval_set="shift")
+    table = read_results([results], strategy="lp", eval_set="shift")
     assert set(table.column("strategy").to_pylist()) == {"lp"} and table.num_rows == 2
 
 
 def test_not_a_results_dataset_is_refused(tmp_path):
     pq.write_table(pa.table({"x": [1]}), tmp_path / "x.parquet")
     with pytest.raises(InputError, match="column 'sweep' is missing"):
-        load_results([tmp_path])
+        read_results([tmp_path])
     with pytest.raises(InputError, match="no results"):
-        load_results([tmp_path / "nothing"])
+        read_results([tmp_path / "nothing"])
 
 
 def test_wrong_type_and_unknown_version_are_refused(tmp_path):
@@ -93,12 +94,12 @@ def test_wrong_type_and_unknown_version_are_refused(tmp_path):
     (tmp_path / "a" / "strategy=lp").mkdir(parents=True)
     pq.write_table(pa.table({**base, "step": ["zero"]}), tmp_path / "a" / "strategy=lp" / "t.parquet")
     with pytest.raises(InputError, match="column 'step' has type string, expected int64"):
-        load_results([tmp_path / "a"])
+        read_results([tmp_path / "a"])
     (tmp_path / "b" / "strategy=lp").mkdir(parents=True)
     table = pa.table(base).replace_schema_metadata({b"lpft.schema_version": b"99"})
     pq.write_table(table, tmp_path / "b" / "strategy=lp" / "t.parquet")
     with pytest.raises(InputError, match="schema version 99"):
-        load_results([tmp_path / "b"])
+        read_results([tmp_path / "b"])
 
 
 def test_pareto_frontier_matches_brute_force():

@@ -37,7 +37,7 @@ def check_images(bench, n=3):
             img = split.x.load(i)
             assert corner_is_top_left(np.asarray(img)), f"{name}[{i}] is flipped or transposed"
     backbone = build_backbone("test_resnet", "none", bench)
-    x, y = next(batches(bench.splits["id_test"], backbone, bench, 4))
+    x, y = next(batches(bench.splits["id_test"], backbone.inputs, bench, 4))
     size = bench.params.image_size
     assert x.shape == (min(4, len(bench.splits["id_test"])), 3, size, size) and x.dtype == torch.float32
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from lpft.analysis.report import analyze
-from lpft.trainables.sink import write_trial
+from lpft.dataset import write_trial
+from lpft.strategies import hparam_columns
 from lpft.trial import run_trial
 
 DIGITS = {"n_train": 100, "n_val": 50, "n_test": 50, "n_ood": 30, "size": 32}
@@ -43,7 +44,8 @@ def test_analysis_keeps_adapted_rows_out_of_tables_and_shows_the_split(tmp_path)
     for strategy, settings in (("ft", {**FT, "bn_adapt": True}), ("lp", {**DIGITS, "num_cs": 4})):
         result = run_trial("digits", strategy, settings).result
         write_trial(tmp_path, strategy, f"{strategy}-0", result.rows(sweep="s", trial_id=f"{strategy}-0", seed=0,
-                                                                     benchmark="digits", node="n"))
+                                                                     benchmark="digits", node="n"),
+                    hparam_columns())
     report = analyze([str(tmp_path)])
     ft = run_trial("digits", "ft", FT).result  # the same run without adaptation
     chosen = report.chosen.set_index("strategy")

@@ -10,7 +10,7 @@ from threadpoolctl import threadpool_limits
 from lpft.data import load_benchmark
 from lpft.models import build_backbone, cached_features
 from lpft.strategies.lp import c_path, fit_path, full_head, lp, lp_head
-from lpft.strategies.params import LPParams
+from lpft.strategies.lp import LPParams
 
 
 def cold_selected_index(feats, labels, hp, fit_intercept):

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lpft.models import build_backbone
-from lpft.results import COMPLETED, DIVERGED, REQUIRED_COLUMNS
+from lpft.dataset import REQUIRED
+from lpft.results import COMPLETED, DIVERGED
 from lpft.trial import run_trial
 
 from conftest import SMALL_DIGITS
@@ -55,7 +56,7 @@ def test_rows_follow_the_results_schema():
     rows = r.rows(sweep="s", trial_id="t0", seed=0)
     assert len(rows) == 4 * 3
     for row in rows:
-        assert set(REQUIRED_COLUMNS) <= set(row)
+        assert set(REQUIRED.names) <= set(row)
         assert row["role"] in ("id_val", "id_test", "ood")
         assert "hp.C" in row and "hp.num_cs" in row
     assert rows[0]["hp.C"] != rows[-1]["hp.C"]  # C varies along the path

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from lpft.errors import InputError
-from lpft.results import REQUIRED_COLUMNS
+from lpft.dataset import REQUIRED
 from lpft.sweeps import builtin_specs, load_spec, parse_spec
 
 
@@ -52,7 +52,7 @@ def test_synthetic_sweep_dataset(tmp_path):
     p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "s1")
-    assert set(REQUIRED_COLUMNS) <= set(df.columns)
+    assert set(REQUIRED.names) <= set(df.columns)
     assert set(df.strategy) == {"lp", "ft", "lpft"}
     assert df.trial_id.nunique() == 5 + 3  # search, then each strategy's best on one more seed
     assert not df.duplicated(["trial_id", "step", "eval_set"]).any()

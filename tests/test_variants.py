@@ -7,7 +7,11 @@ from lpft.data import load_benchmark
 from lpft.errors import InputError
 from lpft.models.backbone import build_backbone
 from lpft.models.classifier import Classifier
-from lpft.strategies import STRATEGIES, FTParams, L2SPParams, PartialParams
+from lpft.strategies import STRATEGIES
+from lpft.strategies.ft import FTParams
+from lpft.strategies.l2sp import L2SPParams
+from lpft.strategies.partial import PartialParams
+from lpft.strategies.sgd_params import SGDParams
 from lpft.strategies.partial import blocks
 from lpft.strategies.training import param_groups
 from lpft.sweeps import parse_spec
@@ -34,10 +38,10 @@ def test_l2sp_weight_zero_is_ft_and_a_large_weight_keeps_the_pretrained_backbone
         assert torch.equal(a, b)
     pretrained = build_backbone("tf_efficientnet_lite0", "imagenet", bench).module.state_dict()
     _, pulled = run(bench, "l2sp", l2sp_weight=1e6)
-    assert pulled.extra["max_drift"] < 1e-3
+    assert pulled.diagnostics["max_drift"] < 1e-3
     for name, p in pulled.model.backbone.named_parameters():
         assert (p.detach() - pretrained[name]).abs().max() < 1e-3, name
-    assert zero.extra["max_drift"] > 1e-3  # so the bound above is not vacuous
+    assert zero.diagnostics["max_drift"] > 1e-3  # so the bound above is not vacuous
 
 
 def test_ft_partial_leaves_frozen_blocks_bit_for_bit(bench):
@@ -58,7 +62,7 @@ def test_ft_partial_leaves_frozen_blocks_bit_for_bit(bench):
         if id(t) in buffers:
             assert torch.equal(t, before[name]), name  # BatchNorm statistics of frozen blocks too
     _, surgical = run(bench, "ft-partial", block=0)
-    assert surgical.extra["trained_blocks"] == "stem"
+    assert surgical.diagnostics["trained_blocks"] == "stem"
     with pytest.raises(InputError, match="has 9 blocks"):
         run(bench, "ft-partial", block=9)
 
@@ -90,7 +94,7 @@ def test_head_learning_rate_multiplier_and_searchable_bn(bench):
     assert spec.strategies["ft"].space["bn"].choices == ("train", "eval")
     assert spec.strategies["ft"].space["head_lr_mult"].log
     assert spec.strategies["l2sp"].space["l2sp_weight"].log  # default space: lr and the weight
-    assert isinstance(L2SPParams(), FTParams) and isinstance(PartialParams(), FTParams)
+    assert isinstance(L2SPParams(), SGDParams) and isinstance(PartialParams(), SGDParams)
 
 
 def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path):

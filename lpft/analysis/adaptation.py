@@ -28,7 +28,7 @@ def adaptation_table(chosen: pd.DataFrame, adapted: pd.DataFrame) -> pd.DataFram
         return pd.DataFrame(columns=["strategy", "eval_set", "adapt", "plain", "adapted", "delta"])
     rows = []
     for mode, part in adapted.groupby("adapt"):
-        w = wide(part.drop(columns="adapt"))
+        w = wide(part.drop(columns="adapt")).frame
         merged = chosen.merge(w, on=["strategy", "trial_id", "seed", "step"], suffixes=("", "@adapted"))
         for strategy, group in merged.groupby("strategy"):
             accuracy_columns = [c for c in w.columns if c not in ("step", "seed", "path")

@@ -10,11 +10,11 @@ import pandas as pd
 
 from lpft.analysis.adaptation import adaptation_table, render_adaptation, split_adapted
 from lpft.analysis.frontier import ownership, pareto_mask
-from lpft.analysis.load import load_results
 from lpft.analysis.plots import save_figures
-from lpft.analysis.robustness import bootstrap_ci, clipped, effective_robustness, fit_baseline
+from lpft.analysis.robustness import ProbitFit, bootstrap_ci, clipped, effective_robustness, fit_baseline
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import paper_sentence, render
+from lpft.dataset import read_results, step_hparams
 from lpft.errors import InputError
 
 FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
@@ -32,6 +32,7 @@ class Report:
     columns: list[str]  # the OOD sets, then ood_avg
     baseline: str
     selection: str
+    fit: ProbitFit  # the baseline's probit line (OOD average on ID), for effective robustness
     adaptation: pd.DataFrame | None = None  # plain vs BatchNorm-adapted accuracy, when measured
 
 
@@ -48,10 +49,11 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
 
 
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -> Report:
-    df, adapted = split_adapted(load_results(paths).to_pandas())
-    points = wide(df)  # one pivot for the selection and the frontiers
-    chosen = SELECTIONS[selection]().select_wide(points)
-    ood = points.attrs["ood_sets"]
+    table = read_results(paths)
+    df, adapted = split_adapted(table.to_pandas())
+    wide_points = wide(df, *step_hparams(table.schema))  # one pivot for the selection and the frontiers
+    chosen = SELECTIONS[selection]().select_points(wide_points)
+    points, ood = wide_points.frame, wide_points.ood_sets
     notes = []
     base = points[points.strategy == baseline]
     if base.empty:
@@ -61,17 +63,15 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -
     if n_clipped:
         notes.append(f"{n_clipped} baseline accuracies of exactly 0 or 1 were clipped before the probit transform")
     fit = fit_baseline(base["id_test"].to_numpy(), base["ood_avg"].to_numpy())
-    robust = chosen.groupby("strategy")[["id_test", "ood_avg"]].mean().reset_index()
+    robust = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean().reset_index()
     robust["effective_robustness"] = effective_robustness(robust["id_test"], robust["ood_avg"], fit)
     cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
     robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
-    robust.attrs["fit"] = (fit.slope, fit.intercept, baseline)
     columns = [*ood, "ood_avg"]
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
-                  chosen, columns, baseline,
-                  chosen.attrs.get("selection", selection), adaptation_table(chosen, adapted))
+                  chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted))
 
 
 def write_report(report: Report, out: Path) -> list[Path]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lpft.analysis.selection import Chosen
 from lpft.text import comparison, format_table
 
 Z90 = 1.645
@@ -31,10 +32,10 @@ class Cell:
     n: int
 
 
-def summarize(chosen: pd.DataFrame) -> tuple[list[str], dict[str, dict[str, Cell]]]:
-    columns = ["id_test", *chosen.attrs.get("ood_sets", []), "ood_avg"]
+def summarize(chosen: Chosen) -> tuple[list[str], dict[str, dict[str, Cell]]]:
+    columns = ["id_test", *chosen.ood_sets, "ood_avg"]
     cells: dict[str, dict[str, Cell]] = {}
-    groups = dict(list(chosen.groupby("strategy")))
+    groups = dict(list(chosen.frame.groupby("strategy")))
     for strategy in strategy_order(list(groups)):
         group = groups[strategy]
         row = {}
@@ -56,11 +57,11 @@ def _fmt(cell: Cell) -> str:
     return f"{100 * cell.mean:.1f} ± {100 * cell.half:.1f}"
 
 
-def render(chosen: pd.DataFrame, fmt: str = "text") -> str:
+def render(chosen: Chosen, fmt: str = "text") -> str:
     columns, cells = summarize(chosen)
     best = _best(columns, cells)
     seeds = {s: max(c.n for c in row.values()) for s, row in cells.items()}
-    label = chosen.attrs.get("selection", "ID val")
+    label = chosen.label
     if fmt == "csv":
         buf = io.StringIO()
         rows = [{"strategy": s, "seeds": seeds[s], "selection": label,
@@ -87,7 +88,7 @@ def render(chosen: pd.DataFrame, fmt: str = "text") -> str:
     return f"selection: {label}; accuracy %, mean ± 90% CI over seeds; * best\n" + format_table(header, rows) + "\n"
 
 
-def paper_sentence(chosen: pd.DataFrame) -> str:
+def paper_sentence(chosen: Chosen) -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: +x ID, +y OOD" from the selected models' means."""
-    means = chosen.groupby("strategy")[["id_test", "ood_avg"]].mean()
+    means = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean()
     return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()})

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from lpft.data.images import ImageSource
+from lpft.errors import InputError
 from lpft.data.transforms import ImageTransforms
 
 
@@ -30,7 +31,7 @@ class Split:
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
-            raise ValueError(f"split has {len(self.x)} inputs but {len(self.y)} labels")
+            raise InputError(f"split has {len(self.x)} inputs but {len(self.y)} labels")
 
     def __len__(self) -> int:
         return len(self.y)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lpft.data import register
+from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lpft.data import register
+from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.errors import InputError
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lpft.data import register
+from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, need, need_all

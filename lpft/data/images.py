@@ -14,6 +14,8 @@ from typing import Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from lpft.errors import InputError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -28,7 +30,7 @@ class ArraySource:
 
     def __init__(self, images: np.ndarray) -> None:
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"expected uint8 (N, H, W, 3) images, got {images.dtype} {images.shape}")
+            raise InputError(f"expected uint8 (N, H, W, 3) images, got {images.dtype} {images.shape}")
         self.images = images
 
     def __len__(self) -> int:

@@ -1,6 +1,6 @@
 """Batches of (inputs, labels) tensors from any split: the one way models see data.
 
-Array splits (synthetic, digits) are indexed in memory and normalised by the backbone.
+Array splits (synthetic, digits) are indexed in memory and normalised as the model's `Inputs` say.
 ImageSource splits go through a torch DataLoader: worker processes decode and transform
 images, pinned memory when the target is a GPU. Training order and augmentation come
 from the caller's generator only, so a run is the same for any number of workers and
@@ -9,16 +9,37 @@ resumes exactly: each item's random crop is seeded from (epoch seed, position).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lpft.data.base import Benchmark, Split
+from lpft.errors import InputError
 
-if TYPE_CHECKING:
-    from lpft.models.backbone import Backbone
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model wants its inputs to be: image normalisation (None for vector inputs) and dtype.
+    A backbone gives its own (`Backbone.inputs`); the data side needs nothing else of it."""
+
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
+    dtype: torch.dtype = torch.float32
+
+    def tensor(self, x: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tensor:
+        """uint8 images -> normalised float tensor on `device`; float vectors pass through.
+
+        The uint8 batch moves first, so a GPU gets a quarter of the bytes and normalises it.
+        """
+        t = torch.as_tensor(x).to(device)
+        if self.mean is None:
+            return t.to(self.dtype)
+        mean = torch.tensor(self.mean, device=t.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=t.device).view(1, -1, 1, 1)
+        return (t.float() / 255.0 - mean) / std
 
 
 def order(n: int, batch_size: int, generator: torch.Generator | None) -> list[np.ndarray]:
@@ -48,7 +69,7 @@ class _Images(Dataset):
             return self.transform(img), int(self.labels[i])
 
 
-def batches(split: Split, backbone: "Backbone", benchmark: Benchmark, batch_size: int, *,
+def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int, *,
             train: bool = False, generator: torch.Generator | None = None, device: str = "cpu",
             workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (x, y) on `device`. With `train`, shuffles and augments from `generator`."""
@@ -56,11 +77,11 @@ def batches(split: Split, backbone: "Backbone", benchmark: Benchmark, batch_size
     if split.is_array:
         y_all = torch.from_numpy(split.y)
         for idx in order(len(split), batch_size, gen):
-            yield backbone.preprocess(split.x[idx], device), y_all[idx].to(device)
+            yield inputs.tensor(split.x[idx], device), y_all[idx].to(device)
         return
-    if benchmark.transforms is None or backbone.mean is None:
-        raise ValueError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")
-    transform = benchmark.transforms.build(backbone.mean, backbone.std, train=train)
+    if benchmark.transforms is None or inputs.mean is None:
+        raise InputError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")
+    transform = benchmark.transforms.build(inputs.mean, inputs.std, train=train)
     idx_batches = order(len(split), batch_size or len(split), gen)
     if train and benchmark.transforms.augment:
         base = int(torch.randint(0, 2**62, (1,), generator=gen))
@@ -72,4 +93,4 @@ def batches(split: Split, backbone: "Backbone", benchmark: Benchmark, batch_size
     loader = DataLoader(_Images(split, transform), batch_sampler=items, num_workers=workers,
                         pin_memory=cuda, persistent_workers=False)
     for x, y in loader:
-        yield x.to(device, non_blocking=cuda).to(backbone.dtype), y.to(device, non_blocking=cuda)
+        yield x.to(device, non_blocking=cuda).to(inputs.dtype), y.to(device, non_blocking=cuda)

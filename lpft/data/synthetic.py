@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lpft.data import register
+from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.errors import InputError
 

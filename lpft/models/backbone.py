@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from lpft.data.base import Benchmark
+from lpft.data.loading import Inputs
 from lpft.errors import InputError
 from lpft.data.layout import expand
 from lpft.models import checkpoints, lite0
@@ -40,17 +41,10 @@ class Backbone:
     def transform_key(self) -> str:
         return f"{self.name}|mean={self.mean}|std={self.std}"
 
-    def preprocess(self, x: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tensor:
-        """uint8 images -> normalised float tensor on `device`; float vectors pass through.
-
-        The uint8 batch moves first, so a GPU gets a quarter of the bytes and normalises it.
-        """
-        t = torch.as_tensor(x).to(device)
-        if self.mean is None:
-            return t.to(self.dtype)
-        mean = torch.tensor(self.mean, device=t.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=t.device).view(1, -1, 1, 1)
-        return (t.float() / 255.0 - mean) / std
+    @property
+    def inputs(self) -> Inputs:
+        """What the data side needs to feed this backbone (`lpft.data.loading.batches`)."""
+        return Inputs(self.mean, self.std, self.dtype)
 
 
 def state_digest(module: nn.Module) -> str:

@@ -29,6 +29,6 @@ def adapt_bn(module: nn.Module, backbone: Backbone, benchmark: Benchmark, split:
             m.reset_running_stats()
             m.momentum = None
             m.train()
-    for x, _ in batches(split, backbone, benchmark, batch_size, device=device, workers=workers):
+    for x, _ in batches(split, backbone.inputs, benchmark, batch_size, device=device, workers=workers):
         adapted(x)
     return adapted.eval()

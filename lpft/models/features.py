@@ -40,7 +40,7 @@ def extract(backbone: Backbone, benchmark: Benchmark, split: Split, batch_size: 
     module.eval()
     out = []
     total = -(-len(split) // batch_size)
-    stream = batches(split, backbone, benchmark, batch_size, device=device, workers=workers)
+    stream = batches(split, backbone.inputs, benchmark, batch_size, device=device, workers=workers)
     for x, _ in tqdm(stream, total=total, desc=desc, leave=False, disable=None):
         f = module(x)
         out.append((f if f.dtype == torch.float64 else f.float()).cpu().numpy())

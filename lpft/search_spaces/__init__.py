@@ -1,17 +1,16 @@
-"""Optuna define-by-run search spaces per strategy, and the paper's grids.
+"""Search spaces: a hyperparameter's distribution (`Param`), declared beside its default.
 
-A space is a dict name -> Param. The defaults follow the paper: FT lr log-uniform
-over [3e-5, 1e-2]; LP-FT lr over [1e-7, 1e-3] (its best rates were much smaller);
-LP searches nothing, since one trial runs its whole C path. A sweep spec overrides
-or adds parameters per strategy; a constant pins a hyperparameter.
+A strategy's params dataclass declares each searched field with `hparam(default, search=...,
+grid=...)` (DomainBed keeps a default and its search distribution on one line); the strategy
+registry reads them back as the strategy's default Optuna space and the paper's grid. A sweep
+spec overrides or adds parameters per strategy; a constant pins a hyperparameter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
-
-from lpft.registry import Registry
+from typing import Any, Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -39,24 +38,28 @@ def log_float(low: float, high: float) -> Param:
     return Param("float", low, high, log=True)
 
 
-DEFAULT_SPACES: Registry[dict[str, Param]] = Registry("search space")
-DEFAULT_SPACES.register("lp")({})
-DEFAULT_SPACES.register("ft")({"lr": log_float(3e-5, 1e-2)})
-DEFAULT_SPACES.register("lpft")({"lr": log_float(1e-7, 1e-3)})
-DEFAULT_SPACES.register("l2sp")({"lr": log_float(3e-5, 1e-2), "l2sp_weight": log_float(1e-4, 10.0)})
-DEFAULT_SPACES.register("wise")({})  # one trial evaluates the whole alpha grid
-DEFAULT_SPACES.register("ft-partial")({"lr": log_float(3e-5, 1e-2),
-                                       "train_blocks": Param("categorical", choices=(1, 2, 3))})
+def choice(*values: Any) -> Param:
+    return Param("categorical", choices=tuple(values))
 
-# The paper's grids (Kumar et al. 2022, Appendix), run through Optuna's GridSampler.
-PAPER_GRIDS: Registry[dict[str, list[Any]]] = Registry("grid")
-PAPER_GRIDS.register("lp")({})
-PAPER_GRIDS.register("ft")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]})
-PAPER_GRIDS.register("lpft")({"lr": [1e-7, 1e-6, 1e-5, 1e-4, 1e-3]})
-# Not in the paper: FT's grid crossed with each method's own knob.
-PAPER_GRIDS.register("l2sp")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "l2sp_weight": [1e-3, 1e-2, 1e-1, 1.0]})
-PAPER_GRIDS.register("wise")({})
-PAPER_GRIDS.register("ft-partial")({"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "train_blocks": [1, 2, 3]})
+
+SEARCH, GRID = "lpft.search", "lpft.grid"  # dataclass field metadata keys
+
+
+def hparam(default: Any, *, search: Param | None = None, grid: Sequence[Any] = ()) -> Any:
+    """A hyperparameter field: its default, the distribution a default sweep searches, and the
+    values of the paper's grid (`search: grid`)."""
+    metadata = {**({SEARCH: search} if search else {}), **({GRID: tuple(grid)} if grid else {})}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def default_space(params: type) -> dict[str, Param]:
+    """The fields of a params dataclass that declare a search distribution."""
+    return {f.name: f.metadata[SEARCH] for f in dataclasses.fields(params) if SEARCH in f.metadata}
+
+
+def paper_grid(params: type) -> dict[str, list[Any]]:
+    """The fields of a params dataclass that declare grid values."""
+    return {f.name: list(f.metadata[GRID]) for f in dataclasses.fields(params) if GRID in f.metadata}
 
 
 @dataclass(frozen=True)

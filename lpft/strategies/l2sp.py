@@ -8,7 +8,7 @@ gradient term, it is stable for any weight: as weight grows the backbone stays a
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -16,10 +16,24 @@ from lpft.data.base import Benchmark
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
-from lpft.strategies.params import L2SPParams
-from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
+from lpft.errors import require
+from lpft.search_spaces import hparam, log_float
+from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.sgd_params import SGDParams
+from lpft.strategies.training import seed_everything, sgd_train
 
 
+@dataclass(frozen=True)
+class L2SPParams(SGDParams):
+    # The pull toward the pretrained backbone; 0 is plain FT. Not in the paper: its grid crosses FT's lrs.
+    l2sp_weight: float = hparam(0.01, search=log_float(1e-4, 10.0), grid=(1e-3, 1e-2, 1e-1, 1.0))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.l2sp_weight >= 0, f"l2sp_weight must be >= 0, got {self.l2sp_weight}")
+
+
+@strategy("l2sp", L2SPParams, "fine-tuning pulled toward the pretrained weights (L2-SP)")
 def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
@@ -39,4 +53,4 @@ def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str =
     with torch.no_grad():
         drift = max((float((p - p0).abs().max()) for p, p0 in anchor), default=0.0)
     return RunResult("l2sp", log.status, log.evaluations, asdict(hp), model=model,
-                     extra={**log.extra(), "max_drift": drift})
+                     diagnostics={**log.diagnostics(), "max_drift": drift})

@@ -22,9 +22,36 @@ from lpft.data.base import Benchmark, predict
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
 from lpft.models.features import adapted_features, atomic_save, cache_root, cached_features, feature_key
+from lpft.errors import InputError, require
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
-from lpft.strategies.params import LPParams
-from lpft.strategies.training import EpochCallback
+from lpft.strategies.base import EpochCallback, strategy
+
+
+@dataclass(frozen=True)
+class LPHeadParams:
+    """LP's C path: LP's own hyperparameters, and those of strategies that start from LP's cached
+    head (LP-FT, WiSE). One trial runs the whole path, so a sweep searches nothing here."""
+
+    seed: int = 0
+    c_min: float = 1e-7  # the official code's path: 50 log-spaced C from 1e-7 to 1e2
+    c_max: float = 1e2
+    num_cs: int = 50
+    max_iter: int = 1000
+
+    def lp(self) -> "LPParams":
+        """The LP whose head is used; building it validates the C path."""
+        return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
+                        max_iter=self.max_iter)
+
+
+@dataclass(frozen=True)
+class LPParams(LPHeadParams):
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
+
+    def __post_init__(self) -> None:
+        require(0 < self.c_min <= self.c_max, "c_min and c_max must satisfy 0 < c_min <= c_max")
+        require(self.num_cs >= 1, "num_cs must be >= 1")
+        require(self.max_iter >= 1, "max_iter must be >= 1")
 
 
 @dataclass
@@ -84,7 +111,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
                              random_state=hp.seed)
     evaluations: list[Evaluation] = []
-    best: tuple[float, LinearHead] | None = None
+    best_val, best = -1.0, None
     for step, c in enumerate(c_path(hp)):
         clf.set_params(C=c)
         # One BLAS thread: lbfgs on probe-sized problems spends more time waking threads
@@ -104,14 +131,17 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
         if on_step is not None and adapt == PLAIN:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
         val = next(e.accuracy for e in evals if e.role == "id_val")
-        if best is None or val > best[0]:
+        if val > best_val:  # accuracies are >= 0: the first C always sets a head
             # (f - mean)/scale @ w.T + b  ==  f @ (w/scale).T + (b - mean * rowsum(w/scale))
             weight = w / scale
-            best = (val, LinearHead(weight, b - mean * weight.sum(axis=1), float(c), step))
-    assert best is not None
-    return evaluations, best[1]
+            best_val, best = val, LinearHead(weight, b - mean * weight.sum(axis=1), float(c), step)
+    if best is None:
+        raise InputError("num_cs must be >= 1: the C path is empty")
+    return evaluations, best
 
 
+@strategy("lp", LPParams, "linear probe: logistic regression on frozen features over a C path",
+          step_hparams={"C": float})
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     feats = cached_features(backbone, benchmark, device=device, workers=workers)
@@ -129,7 +159,7 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
     cs = c_path(hp)
     return RunResult("lp", COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},
-                     extra={"C": head.C, "head_norm": float(np.linalg.norm(head.weight))})
+                     diagnostics={"C": head.C, "head_norm": float(np.linalg.norm(head.weight))})
 
 
 def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",

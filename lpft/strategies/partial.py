@@ -16,14 +16,28 @@ from dataclasses import asdict, dataclass, field
 from torch import nn
 
 from lpft.data.base import Benchmark
-from lpft.errors import InputError
+from lpft.errors import InputError, require
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
-from lpft.strategies.params import PartialParams
-from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
+from lpft.search_spaces import choice, hparam
+from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.sgd_params import SGDParams
+from lpft.strategies.training import seed_everything, sgd_train
 
 STAGE_CONTAINERS = ("blocks", "stages", "layers")
+
+
+@dataclass(frozen=True)
+class PartialParams(SGDParams):
+    # fine-tune the top k blocks of the backbone (the head always trains); the grid crosses FT's lrs
+    train_blocks: int = hparam(1, search=choice(1, 2, 3), grid=(1, 2, 3))
+    block: int = -1  # >= 0: fine-tune only this block (surgical fine-tuning); overrides train_blocks
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.train_blocks >= 0, f"train_blocks must be >= 0, got {self.train_blocks}")
+        require(self.block >= -1, f"block must be -1 (use train_blocks) or a block index, got {self.block}")
 
 
 @dataclass
@@ -51,6 +65,7 @@ def blocks(module: nn.Module) -> list[Block]:
     return [b for b in (stem, *stages, neck) if b.parameters()]
 
 
+@strategy("ft-partial", PartialParams, "fine-tuning of the top k blocks (or one block) only")
 def ft_partial(benchmark: Benchmark, backbone: Backbone, hp: PartialParams, device: str = "cpu",
                on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
@@ -67,4 +82,4 @@ def ft_partial(benchmark: Benchmark, backbone: Backbone, hp: PartialParams, devi
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers,
                     frozen=[m for b in frozen for m in b.modules])
     return RunResult("ft-partial", log.status, log.evaluations, asdict(hp), model=model,
-                     extra={**log.extra(), "trained_blocks": ",".join(b.name for b in chosen)})
+                     diagnostics={**log.diagnostics(), "trained_blocks": ",".join(b.name for b in chosen)})

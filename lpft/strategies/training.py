@@ -1,4 +1,5 @@
-"""The SGD loop FT and LP-FT share, and evaluation on every eval set."""
+"""The SGD loop every fine-tuning strategy shares (FT, LP-FT, L2-SP, partial FT), and evaluation
+on every eval set."""
 
 from __future__ import annotations
 
@@ -18,13 +19,8 @@ from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import adapt_bn, has_batchnorm
 from lpft.models.classifier import Classifier
 from lpft.results import BN_ADAPTED, COMPLETED, DIVERGED, Evaluation
-from lpft.strategies.params import FTParams
-
-# Called after each evaluated step with (step, its evaluations, state): a trainable reports
-# from it. `state` is None or a zero-argument function returning everything needed to resume
-# (pass it back as `resume=`), built only when called, so runs that never checkpoint pay nothing.
-EpochCallback = Callable[[int, list[Evaluation], "Callable[[], dict] | None"], None]
-
+from lpft.strategies.base import EpochCallback
+from lpft.strategies.sgd_params import SGDParams
 
 CHECK_EVERY = 32
 
@@ -40,7 +36,7 @@ def accuracy(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: 
     was_training = model.training
     model.eval()
     correct = 0
-    for x, y in batches(split, backbone, benchmark, batch_size, device=device, workers=workers):
+    for x, y in batches(split, backbone.inputs, benchmark, batch_size, device=device, workers=workers):
         with autocast(device, amp):
             logits = model(x)
         pred = predict(logits.float().cpu().numpy(), split.classes)
@@ -83,13 +79,13 @@ class TrainLog:
     evaluations: list[Evaluation] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)  # training only, evaluation excluded
 
-    def extra(self) -> dict[str, float]:
+    def diagnostics(self) -> dict[str, float]:
         if not self.epoch_seconds:
             return {}
         return {"train_s_per_epoch": sum(self.epoch_seconds) / len(self.epoch_seconds)}
 
 
-def param_groups(model: Classifier, hp: FTParams) -> list[dict]:
+def param_groups(model: Classifier, hp: SGDParams) -> list[dict]:
     """The backbone's trainable parameters at `lr`, the head's at `lr * head_lr_mult`."""
     body = [p for p in model.backbone.parameters() if p.requires_grad]
     groups = [{"params": body, "lr": hp.lr, "weight_decay": hp.wd},
@@ -97,7 +93,7 @@ def param_groups(model: Classifier, hp: FTParams) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: FTParams, device: str,
+def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: SGDParams, device: str,
               on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0, *,
               frozen: Sequence[nn.Module] = (),
               after_step: Callable[[torch.optim.Optimizer], None] | None = None) -> TrainLog:
@@ -145,7 +141,7 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: F
         for module in frozen:
             module.eval()
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
-        for i, (x, y) in enumerate(batches(train, backbone, benchmark, hp.batch_size, train=True, generator=gen,
+        for i, (x, y) in enumerate(batches(train, backbone.inputs, benchmark, hp.batch_size, train=True, generator=gen,
                                            device=device, workers=workers), 1):
             with autocast(device, hp.amp):
                 loss = nn.functional.cross_entropy(model(x), y)

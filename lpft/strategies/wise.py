@@ -11,22 +11,34 @@ num_batches_tracked) are taken from theta1. Each alpha is one step, recorded as 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
 from lpft.data.base import Benchmark
-from lpft.errors import InputError
+from lpft.errors import InputError, require
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.saved import load_model_state
 from lpft.results import COMPLETED, Evaluation, RunResult
-from lpft.strategies.lp import lp_head
-from lpft.strategies.params import WiseParams
-from lpft.strategies.training import EpochCallback, evaluate
+from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.lp import LPHeadParams, lp_head
+from lpft.strategies.training import evaluate
 
 State = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class WiseParams(LPHeadParams):  # the C path gives theta0's head
+    model: str = ""  # the fine-tuned model: a saved state dict's path or storage URI
+    source_trial: str = ""  # the sweep trial that produced `model`, when a sweep ran it
+    num_alphas: int = 11  # alpha = 0, 0.1, ..., 1
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
+
+    def __post_init__(self) -> None:
+        require(self.num_alphas >= 2, f"num_alphas must be >= 2, got {self.num_alphas}")
+        self.lp()
 
 
 def interpolate(theta0: State, theta1: State, alpha: float) -> State:
@@ -46,6 +58,8 @@ def pretrained_with_lp_head(model: Classifier, benchmark: Benchmark, backbone: B
     return copy.deepcopy(model.state_dict())
 
 
+@strategy("wise", WiseParams, "weight-space interpolation of the LP model and a fine-tuned one",
+          step_hparams={"alpha": float}, path_hparams=("alpha",))
 def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     if not hp.model:
@@ -67,4 +81,4 @@ def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str =
             on_epoch(step, evals, None)  # seconds per alpha: rerun rather than resume
     return RunResult("wise", COMPLETED, evaluations, asdict(hp), model=model,
                      step_hparams={i: {"alpha": a} for i, a in enumerate(grid)},
-                     extra={"interpolated": "weights and BatchNorm running statistics"})
+                     diagnostics={"interpolated": "weights and BatchNorm running statistics"})

@@ -13,29 +13,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lpft.errors import InputError
-from lpft.search_spaces import define_by_run, grid_size
+from lpft.results import ERROR, STOPPED
+from lpft.search_spaces import Param, define_by_run, grid_size
 from lpft.storage import Location, locate
+from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.spec import StrategySpec, SweepSpec
+from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
-
-
-@dataclass
-class SweepOutcome:
-    spec: SweepSpec
-    root: Location
-    trials: list[dict[str, Any]] = field(default_factory=list)  # the per-trial table's rows
-    wall_time_s: float = 0.0
-
-    @property
-    def results_dir(self) -> Location:
-        return self.root / "results"
+from lpft.trainables.trainable import META_KEYS
 
 
 def sweep_root(spec: SweepSpec) -> Location:
@@ -59,8 +51,6 @@ class StrategyResources:
 def _searcher(spec: SweepSpec, strat: StrategySpec) -> Any:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
-
-    from lpft.search_spaces import Param
 
     constants = {"strategy": Param("constant", value=strat.name), "seed": Param("constant", value=spec.seeds[0])}
     if strat.grid:
@@ -90,9 +80,9 @@ def _progress_callback() -> Any:
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             m = trial.last_result or {}
-            hp = {k: v for k, v in trial.config.items() if k not in ("strategy", "stage")}
+            hp = {k: v for k, v in trial.config.items() if k not in META_KEYS}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
-            status = m.get("status", "?") if m.get("final") else "stopped"
+            status = m.get("status", "?") if m.get("final") else STOPPED
             print(f"  [{_label(trial.config)}] {trial.trial_id} {status}: id_val {100 * m.get('id_val', 0):.1f} "
                   f"ood_avg {100 * m.get('ood_avg', 0):.1f}  ({shown})", flush=True)
 
@@ -103,8 +93,8 @@ def _progress_callback() -> Any:
 
 
 def _label(config: dict[str, Any]) -> str:
-    stage = config.get("stage", "search")
-    return config.get("strategy", "?") + ("" if stage == "search" else f" {stage}")
+    stage = config.get("stage", SEARCH)
+    return config.get("strategy", "?") + ("" if stage == SEARCH else f" {stage}")
 
 
 def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any:
@@ -140,7 +130,7 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
     rows = []
     for r in grid:
         m = r.metrics or {}
-        status = m.get("status") if m.get("final") else ("error" if r.error else "stopped")
+        status = m.get("status") if m.get("final") else (ERROR if r.error else STOPPED)
         rows.append({
             "trial_id": m.get("trial_id") or Path(r.path).name, "strategy": r.config.get("strategy"),
             "stage": r.config.get("stage"), "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
@@ -148,7 +138,7 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
             "cpus": m.get("cpus"), "gpus": m.get("gpus"),
             "id_val": m.get("id_val"), "id_test": m.get("id_test"),
             "ood_avg": m.get("ood_avg"),
-            **{f"hp.{k}": v for k, v in r.config.items() if k not in ("strategy", "seed", "stage")},
+            **{f"hp.{k}": v for k, v in r.config.items() if k not in (*META_KEYS, "seed")},
         })
     return rows
 
@@ -175,8 +165,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     import optuna
     from ray import tune
 
+    from lpft.sweeps.outcome import write_trials_table
     from lpft.sweeps.study import export_studies
-    from lpft.sweeps.trials import write_trials_table
 
     start = time.perf_counter()
     spec.check_files()
@@ -199,10 +189,10 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     outcome = SweepOutcome(spec, root)
     grid = _tuner(spec, trainable, root, resume).fit()
     outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),
-                                                                t["stage"] != "search"))
+                                                                t["stage"] != SEARCH))
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
-         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == "search"])
+         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH])
         for name, strat in spec.strategies.items()], spec.metric)
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start

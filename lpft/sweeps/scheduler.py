@@ -10,6 +10,8 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
+from lpft.sweeps.stages import SEARCH
+
 
 class PerStrategyASHA(FIFOScheduler):
     def __init__(self, metric: str, mode: str = "max") -> None:
@@ -18,7 +20,7 @@ class PerStrategyASHA(FIFOScheduler):
         self._ashas: dict[str, ASHAScheduler] = {}
 
     def _asha(self, trial: Any) -> ASHAScheduler | None:
-        if trial.config.get("stage") != "search":
+        if trial.config.get("stage") != SEARCH:
             return None
         name = trial.config.get("strategy", "")
         if name not in self._ashas:

@@ -4,7 +4,7 @@ The conditional space's top level is the strategy; each strategy keeps its own O
 search (its own study: LP-FT's good learning rates sit orders of magnitude below FT's,
 so one TPE model over both would mislead itself) and its own trial budget. When a
 strategy's search trials have all finished, the searcher queues its best config (by
-the first metric, ID val by default) on the replicate seeds. Running the whole sweep
+`lpft.best` on the first metric, ID val by default) on the replicate seeds. Running the whole sweep
 in one Tuner lets Ray reuse trial actors across strategies and stages: a new Tuner
 costs a new actor process (~2 s here), which dominated Ray's overhead per trial.
 """
@@ -16,9 +16,16 @@ from typing import Any
 
 from ray.tune.search import Searcher
 
+from lpft.best import Scored, best_config, config_key
+from lpft.results import COMPLETED
 from lpft.storage import join_uri
+from lpft.sweeps.stages import REPLICATE, SEARCH, WISE
+from lpft.trainables.trainable import META_KEYS
 
-SEARCH, REPLICATE, WISE = "search", "replicate", "wise"
+
+def _key(config: dict[str, Any]) -> tuple:
+    """`lpft.best`'s key of a trial config: its hyperparameters, without the seed and stage."""
+    return config_key({k: v for k, v in config.items() if k not in META_KEYS})
 
 
 class SweepSearcher(Searcher):
@@ -71,7 +78,7 @@ class SweepSearcher(Searcher):
         if stage != SEARCH:
             return
         self.searchers[name].on_trial_complete(trial_id, result=result, error=error)
-        if result and not error and result.get("status") == "completed":
+        if result and not error and result.get("status") == COMPLETED:
             self.finished[name].append((self.configs[trial_id], dict(result)))
         still_running = any(s == SEARCH and n == name for s, n in self.running.values())
         if self.issued[name] >= self.budgets[name] and not still_running:
@@ -80,11 +87,12 @@ class SweepSearcher(Searcher):
     def _queue_replicates(self, name: str) -> None:
         if not self.finished[name]:
             return
-        config, result = max(self.finished[name], key=lambda cr: cr[1].get(self.rank_metric, 0.0))
+        best = best_config(Scored(_key(c), c["seed"], r.get(self.rank_metric, 0.0)) for c, r in self.finished[name])
+        config, result = next((c, r) for c, r in self.finished[name] if _key(c) == best)
         self.queue += [{**config, "seed": seed, "stage": REPLICATE} for seed in self.replicate_seeds]
-        best = result.get("trial_id")
-        self.queue += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": best,
-                        "model": join_uri(self.models_uri, f"{best}.pt")} for template in self.derived.get(name, [])]
+        source = result.get("trial_id")
+        self.queue += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": source,
+                        "model": join_uri(self.models_uri, f"{source}.pt")} for template in self.derived.get(name, [])]
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:

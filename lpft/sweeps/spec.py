@@ -38,8 +38,8 @@ from typing import Any
 import yaml
 
 from lpft.data import BENCHMARKS
-from lpft.errors import InputError
-from lpft.search_spaces import DEFAULT_SPACES, PAPER_GRIDS, Param
+from lpft.errors import InputError, require
+from lpft.search_spaces import Param
 from lpft.strategies import STRATEGIES
 
 METRICS = ("id_val", "id_test", "ood_avg")
@@ -120,13 +120,8 @@ class SweepSpec:
         locate_data(self.benchmark, self.benchmark_params)
 
 
-def _need(cond: bool, where: str, message: str) -> None:
-    if not cond:
-        raise InputError(f"{where} {message}")
-
-
 def _number(value: Any, where: str) -> float:
-    _need(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
+    require(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
     return float(value)
 
 
@@ -134,19 +129,19 @@ def _param(value: Any, where: str) -> Param:
     if not isinstance(value, dict):
         return Param("constant", value=value)
     if "choices" in value:
-        _need(isinstance(value["choices"], list) and value["choices"], f"{where}.choices", "must be a non-empty list")
+        require(isinstance(value["choices"], list) and value["choices"], f"{where}.choices", "must be a non-empty list")
         return Param("categorical", choices=tuple(value["choices"]))
     unknown = set(value) - {"low", "high", "log", "type"}
-    _need(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not a range field (low, high, log, type)")
+    require(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not a range field (low, high, log, type)")
     for key in ("low", "high"):
-        _need(key in value, f"{where}.{key}", "is missing")
+        require(key in value, f"{where}.{key}", "is missing")
     low, high = _number(value["low"], f"{where}.low"), _number(value["high"], f"{where}.high")
     log = bool(value.get("log", False))
     kind = value.get("type", "float")
-    _need(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {kind!r}")
+    require(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {kind!r}")
     if log:
-        _need(low > 0, f"{where}.low", "must be > 0 on a log scale")
-    _need(low <= high, f"{where}.high", f"must be >= low ({low:g})")
+        require(low > 0, f"{where}.low", "must be > 0 on a log scale")
+    require(low <= high, f"{where}.high", f"must be >= low ({low:g})")
     return Param(kind, low, high, log=log)
 
 
@@ -155,14 +150,14 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     if name not in STRATEGIES:
         raise InputError(f"{where}: unknown strategy (known: {', '.join(STRATEGIES.names())})")
     raw = raw or {}
-    _need(isinstance(raw, dict), where, "must be a mapping")
+    require(isinstance(raw, dict), where, "must be a mapping")
     hp_fields = {f.name for f in dataclasses.fields(STRATEGIES[name].params)}
-    space = dict(DEFAULT_SPACES[name])
+    space = dict(STRATEGIES[name].space)
     num_samples = raw.get("num_samples", 1)
-    _need(isinstance(num_samples, int) and num_samples >= 1, f"{where}.num_samples", "must be an integer >= 1")
+    require(isinstance(num_samples, int) and num_samples >= 1, f"{where}.num_samples", "must be an integer >= 1")
     if "epochs" in raw:
-        _need("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
-        _need(isinstance(raw["epochs"], int) and raw["epochs"] >= 1, f"{where}.epochs", "must be an integer >= 1")
+        require("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
+        require(isinstance(raw["epochs"], int) and raw["epochs"] >= 1, f"{where}.epochs", "must be an integer >= 1")
         space["epochs"] = Param("constant", value=raw["epochs"])
     for key, value in raw.items():
         if key in RESERVED:
@@ -172,7 +167,7 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
         space[key] = _param(value, f"{where}.{key}")
     grid: dict[str, list[Any]] = {}
     if search == "grid":
-        grid = dict(PAPER_GRIDS[name])
+        grid = STRATEGIES[name].grid
         for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
             if p.kind == "categorical":
                 grid[key] = list(p.choices)
@@ -183,7 +178,7 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     sources: tuple[str, ...] = ()
     if name == "wise":
         sources = tuple(raw.get("of") or ())
-        _need(bool(sources) and all(isinstance(s, str) for s in sources), f"{where}.of",
+        require(bool(sources) and all(isinstance(s, str) for s in sources), f"{where}.of",
               "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
     elif "of" in raw:
         raise InputError(f"{where}.of: only wise interpolates other strategies")
@@ -192,30 +187,30 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
 
 def _resources(raw: Any, where: str = "resources") -> tuple[float, float]:
     raw = raw or {}
-    _need(isinstance(raw, dict), where, "must be a mapping like {cpu: 1, gpu: 0}")
+    require(isinstance(raw, dict), where, "must be a mapping like {cpu: 1, gpu: 0}")
     unknown = set(raw) - {"cpu", "gpu"}
-    _need(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
+    require(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
     cpu, gpu = _number(raw.get("cpu", 1), f"{where}.cpu"), _number(raw.get("gpu", 0), f"{where}.gpu")
-    _need(cpu > 0, f"{where}.cpu", "must be > 0 (fractions allowed)")
-    _need(gpu >= 0, f"{where}.gpu", "must be >= 0 (fractions allowed)")
+    require(cpu > 0, f"{where}.cpu", "must be > 0 (fractions allowed)")
+    require(gpu >= 0, f"{where}.gpu", "must be >= 0 (fractions allowed)")
     return cpu, gpu
 
 
 def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
-    _need(isinstance(raw, dict), source, "must be a YAML mapping")
+    require(isinstance(raw, dict), source, "must be a YAML mapping")
     known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
              "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache",
              "save_models"}
     for key in raw:
-        _need(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
+        require(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
     for key in ("name", "benchmark", "strategies"):
-        _need(key in raw, key, "is missing")
+        require(key in raw, key, "is missing")
     name = raw["name"]
-    _need(isinstance(name, str) and name and "/" not in name, "name", "must be a non-empty string without '/'")
+    require(isinstance(name, str) and name and "/" not in name, "name", "must be a non-empty string without '/'")
 
     bench = raw["benchmark"]
     bench = {"name": bench} if isinstance(bench, str) else bench
-    _need(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
+    require(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
     if bench["name"] not in BENCHMARKS:
         raise InputError(f"benchmark.name: unknown benchmark {bench['name']!r} (known: {', '.join(BENCHMARKS.names())})")
     params = {k: v for k, v in bench.items() if k != "name"}
@@ -227,43 +222,43 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         raise InputError(str(e).replace("benchmark: ", "benchmark.", 1)) from None
 
     backbone = raw.get("backbone") or {}
-    _need(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
+    require(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
 
     search = raw.get("search", "optuna")
-    _need(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
+    require(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
     strategies = raw["strategies"]
-    _need(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
+    require(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
     parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
     for strat in parsed.values():
         for src in strat.sources:
-            _need(src in parsed and STRATEGIES[src].fine_tunes, f"strategies.{strat.name}.of",
+            require(src in parsed and STRATEGIES[src].fine_tunes, f"strategies.{strat.name}.of",
                   f"{src!r} is not a fine-tuning strategy of this spec")
 
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
-    _need(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
+    require(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
           "seeds", "must be a non-empty list of integers")
     replicate = raw.get("replicate", 0)
-    _need(isinstance(replicate, int) and replicate >= 0, "replicate", "must be an integer >= 0")
+    require(isinstance(replicate, int) and replicate >= 0, "replicate", "must be an integer >= 0")
 
     metric = raw.get("metric", "id_val")
     metric = [metric] if isinstance(metric, str) else metric
-    _need(isinstance(metric, list) and metric, "metric", "must be a metric name or a list of them")
+    require(isinstance(metric, list) and metric, "metric", "must be a metric name or a list of them")
     for m in metric:
-        _need(m in METRICS, "metric", f"{m!r} is not one of {', '.join(METRICS)}")
+        require(m in METRICS, "metric", f"{m!r} is not one of {', '.join(METRICS)}")
     scheduler = raw.get("scheduler", "fifo")
-    _need(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {scheduler!r}")
+    require(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {scheduler!r}")
     if scheduler == "asha" and len(metric) > 1:
         raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
     cpu, gpu = _resources(raw.get("resources"))
     max_concurrent = raw.get("max_concurrent", 2)
-    _need(isinstance(max_concurrent, int) and max_concurrent >= 1, "max_concurrent", "must be an integer >= 1")
+    require(isinstance(max_concurrent, int) and max_concurrent >= 1, "max_concurrent", "must be an integer >= 1")
     max_failures = raw.get("max_failures", 1)
-    _need(isinstance(max_failures, int) and max_failures >= 0, "max_failures", "must be an integer >= 0")
+    require(isinstance(max_failures, int) and max_failures >= 0, "max_failures", "must be an integer >= 0")
     storage = raw.get("storage", "results")
-    _need(isinstance(storage, str) and storage, "storage", "must be a path or URI (s3://bucket/prefix)")
+    require(isinstance(storage, str) and storage, "storage", "must be a path or URI (s3://bucket/prefix)")
     feature_cache = raw.get("feature_cache", "node")
-    _need(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
+    require(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
           "must be node (each node caches its own features) or a shared file-system path")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,

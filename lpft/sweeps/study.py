@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lpft.results import COMPLETED, DIVERGED
 from lpft.search_spaces import Param
 from lpft.storage import Location
 
@@ -53,7 +54,7 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
     study = optuna.create_study(study_name=study_name, storage=storage, directions=["maximize"] * len(metrics))
     searched = {k: p for k, p in space.items() if p.kind != "constant"}
     for t in trials:
-        done = t["status"] in ("completed", "diverged") and all(t.get(m) is not None for m in metrics)
+        done = t["status"] in (COMPLETED, DIVERGED) and all(t.get(m) is not None for m in metrics)
         params = {k: t.get(f"hp.{k}") for k in searched}
         if any(v is None for v in params.values()):
             continue

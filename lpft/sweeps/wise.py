@@ -1,7 +1,7 @@
 """`lpft wise RESULTS`: WiSE curves for a finished sweep's best fine-tuned models, without Ray.
 
 Reads the sweep's `spec.yaml` (benchmark, backbone) and `trials.parquet`, takes each source
-strategy's best search trial (by ID val), interpolates its saved model (`models/<trial>.pt`,
+strategy's best search trial (`lpft.best`, on the sweep's ranking metric, as its searcher did), interpolates its saved model (`models/<trial>.pt`,
 kept when the sweep ran with `save_models: true` or a `wise` stage) with the LP model, and
 adds the evaluations to the sweep's results as strategy `wise`, trial `<trial>-wise`.
 """
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 import yaml
 
+from lpft.dataset import write_trial
 from lpft.errors import InputError
 from lpft.results import RunResult
 from lpft.storage import locate
+from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.spec import parse_spec
-from lpft.sweeps.trials import best_runs
-from lpft.trainables.sink import write_trial
 
 
 @dataclass
@@ -29,7 +29,7 @@ class WiseCurve:
 
 
 def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: int = 11) -> list[WiseCurve]:
-    from lpft.strategies import STRATEGIES
+    from lpft.strategies import STRATEGIES, hparam_columns
     from lpft.trial import run_trial
 
     root = locate(results)
@@ -43,7 +43,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
     sources = sources or [s for s in spec.strategies if STRATEGIES[s].fine_tunes]
     curves = []
     for source in sources:
-        runs = best_runs(trials, source)
+        runs = best_runs(trials, source, spec.metric[0])
         if not runs:
             raise InputError(f"{root}: no completed {source} trial to interpolate")
         best = runs[0]
@@ -58,6 +58,6 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
         trial_id = f"{best['trial_id']}-wise"
         rows = trial.result.rows(sweep=spec.name, trial_id=trial_id, seed=settings["seed"],
                                  benchmark=spec.benchmark, node="local")
-        write_trial(root / "results", "wise", trial_id, rows)
+        write_trial(root / "results", "wise", trial_id, rows, hparam_columns())
         curves.append(WiseCurve(source, best["trial_id"], trial.result))
     return curves

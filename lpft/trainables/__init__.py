@@ -1,5 +1,5 @@
-"""Thin Ray Tune wrappers around the strategies (report, checkpoint, resume) and the results sink."""
+"""The thin Ray Tune wrapper around one trial: report, checkpoint, resume, write its results."""
 
-from lpft.trainables.function import TrialContext, lpft_trainable
+from lpft.trainables.trainable import TrialContext, lpft_trainable
 
 __all__ = ["TrialContext", "lpft_trainable"]

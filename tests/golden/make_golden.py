@@ -1,7 +1,7 @@
 """Regenerates the golden results dataset and its expected analysis outputs (DomainBed's pattern).
 
 Real strategies on the synthetic benchmark (tiny: 200 training points, 60 epochs), two
-learning rates x two seeds for FT and LP-FT, LP on two seeds; written through the sink.
+learning rates x two seeds for FT and LP-FT, LP on two seeds; written as a sweep writes them (lpft.dataset).
 Run from the repository root:  python tests/golden/make_golden.py
 Then review the diff of tests/golden/expected_* before committing it.
 """
@@ -12,7 +12,8 @@ import shutil
 from pathlib import Path
 
 from lpft.analysis.report import analyze
-from lpft.trainables.sink import write_trial
+from lpft.dataset import write_trial
+from lpft.strategies import hparam_columns
 from lpft.trial import run_trial
 
 HERE = Path(__file__).parent
@@ -29,7 +30,7 @@ def build() -> None:
             trial = run_trial("synthetic", strategy, {**BENCH, **hp, **extra, "seed": seed})
             trial_id = f"{strategy}-{'-'.join(f'{k}{v}' for k, v in hp.items()) or 'path'}-s{seed}"
             rows = trial.result.rows(sweep="golden", trial_id=trial_id, seed=seed, benchmark="synthetic", node="n0")
-            write_trial(results, strategy, trial_id, rows)
+            write_trial(results, strategy, trial_id, rows, hparam_columns())
 
 
 def expected() -> tuple[str, str]:

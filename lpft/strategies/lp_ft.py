@@ -7,7 +7,7 @@ head-only training with the backbone frozen in eval mode.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -17,10 +17,27 @@ from lpft.data.base import Benchmark
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.features import cached_features
+from lpft.errors import require
 from lpft.results import DIVERGED, RunResult
-from lpft.strategies.lp import lp_head
-from lpft.strategies.params import LPFTParams
-from lpft.strategies.training import EpochCallback, seed_everything, sgd_train
+from lpft.search_spaces import hparam, log_float
+from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.lp import LPHeadParams, lp_head
+from lpft.strategies.sgd_params import SGDParams
+from lpft.strategies.training import seed_everything, sgd_train
+
+
+@dataclass(frozen=True)
+class LPFTParams(SGDParams, LPHeadParams):
+    # LP-FT's best rates sit orders of magnitude below FT's (the paper's grid: 1e-7 .. 1e-3).
+    lr: float = hparam(0.01, search=log_float(1e-7, 1e-3), grid=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3))
+    probe_epochs: int = 0  # 0: the head is LP's (sklearn, cached); > 0: head-only SGD epochs
+    probe_lr: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.probe_epochs >= 0, f"probe_epochs must be >= 0, got {self.probe_epochs}")
+        require(self.probe_lr > 0, f"probe_lr must be > 0, got {self.probe_lr}")
+        self.lp()
 
 
 def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str,
@@ -43,21 +60,23 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
     return head
 
 
-def lpft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
-         on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+@strategy("lpft", LPFTParams, "linear probe, then full fine-tuning from that head")
+def lp_ft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
+          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
-    extra: dict = {}
+    diagnostics: dict = {}
     if resume is not None:
         pass  # the checkpoint holds the whole model, head included
     elif hp.probe_epochs == 0:
         head = lp_head(benchmark, backbone, hp.lp(), device, workers=workers)
         head.copy_into(model.head)
-        extra = {"C": head.C, "head_norm": float(np.linalg.norm(head.weight))}
+        diagnostics = {"C": head.C, "head_norm": float(np.linalg.norm(head.weight))}
     else:
         probed = probe_head(benchmark, backbone, hp, device, workers)
         if probed is None:
             return RunResult("lpft", DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers)
-    return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model, extra={**extra, **log.extra()})
+    return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model,
+                     diagnostics={**diagnostics, **log.diagnostics()})

@@ -1,8 +1,8 @@
 """The Ray Tune function trainable: a thin wrapper around `lpft.trial.run_trial`.
 
 It reports every evaluated step with `tune.report(metrics, checkpoint=...)`, resumes
-from `tune.get_checkpoint()`, writes the trial's evaluations to the results sink when
-it ends, and never raises for a diverged run (it reports `status: diverged`).
+from `tune.get_checkpoint()`, writes the trial's evaluations to the results dataset
+(`lpft.dataset`) when it ends, and never raises for a diverged run (it reports `status: diverged`).
 Only `ray.tune.*` is used here: `ray.train.report` fails inside Tune trainables.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpft.results import Evaluation, RunResult, step_metrics
+from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 
 STATE_FILE = "state.pt"
 # Config keys that are not strategy hyperparameters.
@@ -54,8 +54,9 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     import torch
     from ray import tune
 
+    from lpft.dataset import write_trial
     from lpft.storage import join_uri, locate
-    from lpft.trainables.sink import write_trial
+    from lpft.strategies import hparam_columns
     from lpft.trial import run_trial
 
     # Torch threads = the CPUs Ray gave this trial, so concurrent trials don't oversubscribe.
@@ -74,6 +75,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     trial_id = tune.get_context().get_trial_id()
     node = ray.get_runtime_context().get_node_id()
     results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
+    hp_columns = hparam_columns()
 
     resume = None
     checkpoint = tune.get_checkpoint()
@@ -92,14 +94,14 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
             return
         # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
         # stops (or that is killed) still has them; the final write adds default hparams.
-        partial = RunResult(strategy, "running", list(seen), hparams).rows(**columns)
-        write_trial(results, strategy, trial_id, partial)
+        partial = RunResult(strategy, RUNNING, list(seen), hparams).rows(**columns)
+        write_trial(results, strategy, trial_id, partial, hp_columns)
         with tempfile.TemporaryDirectory() as d:
             torch.save(state(), Path(d) / STATE_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
-    write_trial(results, strategy, trial_id, trial.result.rows(**columns))
+    write_trial(results, strategy, trial_id, trial.result.rows(**columns), hp_columns)
     if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
         from lpft.models.saved import save_model
 

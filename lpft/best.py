@@ -1,0 +1,58 @@
+"""The one rule for a strategy's best config: the searcher (which config it replicates), the
+sweep's summary and the analysis all call `best_config`, so they cannot name different configs.
+
+Configs are compared on the mean of the ranking metric over the seeds that every compared config
+ran: in a sweep that is the search seed, since only the winner is replicated, so its replicates
+neither help nor hurt it; where every config ran every seed, it is the mean over all of them.
+The highest mean wins; a tie goes to the config whose hyperparameters sort first (numbers
+numerically), an order that does not depend on which trial finished first or on a resume.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+ConfigKey = tuple[tuple[str, tuple[int, Any]], ...]
+
+
+def config_key(hparams: Mapping[str, Any], exclude: Iterable[str] = ("seed",)) -> ConfigKey:
+    """A config's hyperparameters (the seed excluded) as a sortable, hashable key."""
+    skip = set(exclude)
+
+    def sortable(v: Any) -> tuple[int, Any]:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return (2, "")
+        if isinstance(v, (int, float)):  # bools too
+            return (0, float(v))
+        return (1, str(v))
+
+    return tuple((k, sortable(v)) for k, v in sorted(hparams.items()) if k not in skip)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One finished trial: its config, its seed and its ranking metric."""
+
+    config: ConfigKey
+    seed: int
+    score: float
+
+
+def best_config(scored: Iterable[Scored]) -> ConfigKey | None:
+    """The winning config (None when nothing was scored); see the module docstring."""
+    by_config: dict[ConfigKey, dict[int, float]] = {}
+    for s in scored:
+        by_config.setdefault(s.config, {})[s.seed] = s.score  # one score per (config, seed)
+    if not by_config:
+        return None
+    common = set.intersection(*(set(seeds) for seeds in by_config.values()))
+
+    def mean(seeds: dict[int, float]) -> float:
+        values = [v for seed, v in seeds.items() if not common or seed in common]
+        finite = [v for v in values if math.isfinite(v)]
+        return statistics.fmean(finite) if finite else -math.inf
+
+    return min(by_config, key=lambda c: (-mean(by_config[c]), c))

@@ -1,0 +1,87 @@
+"""What a strategy is, and the registry of them.
+
+A strategy is a plain function `fn(benchmark, backbone, hp, device="cpu", on_epoch=None,
+resume=None, workers=0) -> RunResult`, registered with `@strategy(name, Params, description)`.
+Its params dataclass declares each field's default, and with `hparam(..., search=..., grid=...)`
+its default search distribution and the paper's grid; hyperparameters that change along one
+trial (LP's C path, WiSE's alpha grid) are declared as `step_hparams`. So one file holds a
+whole strategy: every module of this package is imported by `lpft.strategies`, and a module
+anywhere else registers by being imported.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lpft.dataset import HparamColumns
+from lpft.registry import Registry
+from lpft.results import Evaluation, RunResult
+from lpft.search_spaces import Param, default_space, paper_grid
+from lpft.strategies.sgd_params import SGDParams
+
+# Called after each evaluated step with (step, its evaluations, state): a trainable reports
+# from it. `state` is None or a zero-argument function returning everything needed to resume
+# (pass it back as `resume=`), built only when called, so runs that never checkpoint pay nothing.
+EpochCallback = Callable[[int, list[Evaluation], "Callable[[], dict] | None"], None]
+StrategyFn = Callable[..., RunResult]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    params: type  # a frozen dataclass; its field names are the `--set` keys and `hp.<name>` columns
+    run: StrategyFn
+    description: str
+    # Hyperparameters set per step rather than per trial (not part of a config), with their types.
+    step_hparams: dict[str, type] = field(default_factory=dict)
+    # Of those, the ones whose steps are an interpolation path (drawn as one curve per trial).
+    path_hparams: tuple[str, ...] = ()
+
+    @property
+    def space(self) -> dict[str, Param]:
+        """The default search space: what the params dataclass declares with `search=`."""
+        return default_space(self.params)
+
+    @property
+    def grid(self) -> dict[str, list[Any]]:
+        """The paper's grid (`search: grid`): what the params dataclass declares with `grid=`."""
+        return paper_grid(self.params)
+
+    @property
+    def fine_tunes(self) -> bool:
+        """Trains the backbone with the SGD loop (FT and its variants): has its hyperparameters
+        and a model to save."""
+        return issubclass(self.params, SGDParams)
+
+
+STRATEGIES: Registry[Strategy] = Registry("strategy")
+
+
+def strategy(name: str, params: type, description: str, step_hparams: dict[str, type] | None = None,
+             path_hparams: tuple[str, ...] = ()) -> Callable[[StrategyFn], StrategyFn]:
+    """Registers the decorated function as strategy `name` (the `strategy` column of results)."""
+
+    def add(fn: StrategyFn) -> StrategyFn:
+        STRATEGIES.register(name)(Strategy(name, params, fn, description, dict(step_hparams or {}),
+                                           tuple(path_hparams)))
+        return fn
+
+    return add
+
+
+def hparam_columns() -> HparamColumns:
+    """Every registered strategy's hyperparameters (and per-step ones): the `hp.*` columns."""
+    types: dict[str, type] = {}
+    per_step: dict[str, None] = {}
+    paths: dict[str, None] = {}
+    for name in STRATEGIES:
+        s = STRATEGIES[name]
+        for key, kind in s.step_hparams.items():
+            types.setdefault(key, kind)
+            per_step[key] = None
+        paths.update(dict.fromkeys(s.path_hparams))
+        for key, kind in typing.get_type_hints(s.params).items():
+            types.setdefault(key, kind)
+    return HparamColumns(types, tuple(per_step), tuple(paths))

@@ -1,0 +1,37 @@
+"""The SGD loop's hyperparameters (`lpft.strategies.training.sgd_train`), which every
+fine-tuning strategy has: FT's exactly, and LP-FT, L2-SP and partial FT add their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lpft.errors import require
+from lpft.search_spaces import hparam, log_float
+
+# The paper's FT learning rates (Kumar et al. 2022, Appendix), and the range a default sweep searches.
+FT_LRS = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+
+
+@dataclass(frozen=True)
+class SGDParams:
+    seed: int = 0
+    lr: float = hparam(0.01, search=log_float(3e-5, 1e-2), grid=FT_LRS)
+    epochs: int = 10
+    batch_size: int = 64  # 0: full batch (gradient descent)
+    wd: float = 0.0
+    momentum: float = 0.9
+    bn: str = "train"  # "eval": BatchNorm keeps its pretrained statistics while training
+    eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
+    amp: bool = False  # bfloat16 autocast on a GPU (ignored on the CPU)
+    head_lr_mult: float = 1.0  # the head's learning rate is lr * head_lr_mult
+    bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(self.batch_size >= 0, f"batch_size must be >= 0, got {self.batch_size}")
+        require(self.wd >= 0, f"wd must be >= 0, got {self.wd}")
+        require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        require(self.bn in ("train", "eval"), f"bn must be 'train' or 'eval', got {self.bn!r}")
+        require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}")
+        require(self.head_lr_mult > 0, f"head_lr_mult must be > 0, got {self.head_lr_mult}")

@@ -1,0 +1,94 @@
+"""What a sweep leaves: the per-trial table (status, node, wall time, hyperparameters) and the
+summary printed at its end, per strategy, for the config `lpft.best` names."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from lpft.best import Scored, best_config, config_key
+from lpft.dataset import write_table
+from lpft.results import COMPLETED, DIVERGED
+from lpft.storage import Location
+from lpft.sweeps.spec import SweepSpec
+from lpft.sweeps.stages import REPLICATE, SEARCH
+from lpft.text import comparison, format_table
+
+SUMMARY_HEADER = ["strategy", "trials", "diverged", "best lr", "id_val", "id_test", "ood avg", "seeds"]
+
+
+@dataclass
+class SweepOutcome:
+    spec: SweepSpec
+    root: Location
+    trials: list[dict[str, Any]] = field(default_factory=list)  # the per-trial table's rows
+    wall_time_s: float = 0.0
+
+    @property
+    def results_dir(self) -> Location:
+        return self.root / "results"
+
+
+def write_trials_table(path: Location, trials: list[dict[str, Any]]) -> None:
+    if not trials:
+        return
+    names = sorted({k for t in trials for k in t}, key=lambda k: (k.startswith("hp."), k))
+    write_table(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path)
+
+
+def _config(trial: dict[str, Any]) -> tuple:
+    return config_key({k.removeprefix("hp."): v for k, v in trial.items() if k.startswith("hp.")})
+
+
+def best_runs(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val") -> list[dict[str, Any]]:
+    """The best config's completed trials, its search trial first, then its replicates ([] if none).
+
+    The candidates are the search and replicate trials; a derived stage (wise) searches nothing,
+    so for it they are its own completed trials."""
+    done = [t for t in trials if t["strategy"] == strategy and t["status"] == COMPLETED]
+    candidates = [t for t in done if t["stage"] in (SEARCH, REPLICATE)] or done
+    best = best_config(Scored(_config(t), t["seed"], t.get(metric) or 0.0) for t in candidates)
+    runs = [t for t in candidates if _config(t) == best]
+    return sorted(runs, key=lambda t: t["stage"] != SEARCH)
+
+
+def _mean(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.fmean(t[key] for t in runs)
+
+
+def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[list[Any]]:
+    """Per strategy: trials run (and diverged), the best config (by `metric`), its mean over seeds."""
+    rows = []
+    for strategy in dict.fromkeys(t["strategy"] for t in trials):
+        search = [t for t in trials if t["strategy"] == strategy and t["stage"] == SEARCH]
+        diverged = sum(t["status"] == DIVERGED for t in search)
+        runs = best_runs(trials, strategy, metric)
+        if not runs:
+            rows.append([strategy, len(search), diverged, "-", "-", "-", "-", 0])
+            continue
+        lr = runs[0].get("hp.lr")
+        rows.append([strategy, len(search), diverged, "-" if lr is None else f"{lr:.3g}",
+                     *(f"{100 * _mean(runs, k):.1f}" for k in ("id_val", "id_test", "ood_avg")), len(runs)])
+    return rows
+
+
+def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
+    """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: ..." from the selected configs' seed means."""
+    means = {}
+    for s in ("lp", "ft", "lpft"):
+        runs = best_runs(trials, s, metric)
+        if runs:
+            means[s] = (_mean(runs, "id_test"), _mean(runs, "ood_avg"))
+    return comparison(means) or "(not enough completed strategies to compare)"
+
+
+def print_outcome(outcome: SweepOutcome) -> None:
+    """A finished sweep: where its results are, the per-strategy table, the paper's comparison."""
+    metric = outcome.spec.metric[0]
+    print(f"== {outcome.spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
+          f"results in {outcome.results_dir}")
+    print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
+    print(paper_sentence(outcome.trials, metric))
