@@ -23,6 +23,11 @@ class Registry(Generic[T]):
 
         return add
 
+    def unregister(self, name: str) -> None:
+        """Removes an entry (a plugin's or a test's own); the rest is untouched."""
+        self[name]  # unknown: the usual InputError
+        del self._items[name]
+
     def __getitem__(self, name: str) -> T:
         try:
             return self._items[name]

@@ -16,14 +16,14 @@ import pandas as pd
 from lpft.analysis.robustness import fit_baseline, probit
 
 PALETTE = {"lp": "#1f77b4", "ft": "#ff7f0e", "lpft": "#2ca02c"}
-EXTRA = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+MORE_COLOURS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 TICKS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 
 
 def colours(strategies: list[str]) -> dict[str, str]:
     """Stable colours: the paper's three fixed, others in sorted order."""
     others = sorted(s for s in strategies if s not in PALETTE)
-    return {**PALETTE, **{s: EXTRA[i % len(EXTRA)] for i, s in enumerate(others)}}
+    return {**PALETTE, **{s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)}}
 
 
 def _axes(ax, lo: float, hi: float) -> None:  # noqa: ANN001

@@ -17,15 +17,20 @@ from typing import Any
 
 from lpft.errors import InputError
 
+# What the Jobs SDK raises for a wrong address, a refused token, an unreachable or incompatible
+# dashboard, or an HTTP error (RuntimeError): each means "fix the address or token", one line.
+SDK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, OSError, RuntimeError, ValueError)
+
 LPFT_DIR = Path(__file__).resolve().parents[1]
 
 
 def client(address: str) -> Any:
+    from ray.exceptions import RayError  # AuthenticationError's base
     from ray.job_submission import JobSubmissionClient
 
     try:
         return JobSubmissionClient(address)
-    except Exception as e:  # noqa: BLE001 - connection, auth and version errors all mean: fix the address/token
+    except (*SDK_ERRORS, RayError) as e:
         raise InputError(f"--address {address}: {_first_line(e)}") from None
 
 
@@ -35,9 +40,11 @@ def _first_line(e: BaseException) -> str:
 
 
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    from ray.exceptions import RayError
+
     try:
         return fn(*args, **kwargs)
-    except Exception as e:  # noqa: BLE001
+    except (*SDK_ERRORS, RayError) as e:
         raise InputError(f"{what}: {_first_line(e)}") from None
 
 

@@ -35,7 +35,7 @@ def _unpickle(path: Path, name: str) -> dict:
     with open(path, "rb") as f:
         try:
             return pickle.load(f, encoding="bytes")
-        except Exception as e:  # noqa: BLE001 - any unreadable pickle is a layout error
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as e:
             raise InputError(f"{name}: not a CIFAR-10 pickle: {path} ({e})") from None
 
 

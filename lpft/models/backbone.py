@@ -81,7 +81,7 @@ def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) ->
     """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
     import timm
 
-    if name.split(".")[0] not in timm.list_models():  # a pretrained tag (.openai) may follow
+    if not timm.is_model(name.split(".")[0]):  # a pretrained tag (.openai) may follow
         raise InputError(f"backbone {name!r} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects

@@ -1,0 +1,88 @@
+"""One rule for "the best config": the searcher, the sweep's summary and the analysis agree,
+on any ranking metric, whatever order the trials finished or were listed in."""
+
+import random
+
+import pytest
+
+from lpft.analysis.selection import SELECTIONS
+from lpft.best import Scored, best_config, config_key
+from lpft.dataset import HparamColumns, read_results, write_trial
+from lpft.sweeps.outcome import best_runs, summary_rows
+from lpft.sweeps.searcher import SweepSearcher
+
+
+def trial(tid, lr, seed, stage, id_val, id_test=0.5, status="completed"):
+    return {"trial_id": tid, "strategy": "ft", "stage": stage, "seed": seed, "status": status,
+            "id_val": id_val, "id_test": id_test, "ood_avg": 0.4, "hp.lr": lr}
+
+
+# A sweep whose searcher ranked on id_test: config b (lr 0.1) won and was replicated; a ranks
+# higher on id_val but ran one seed only.
+TRIALS = [trial("a", 0.3, 0, "search", 0.90, 0.80), trial("b", 0.1, 0, "search", 0.85, 0.95),
+          trial("b1", 0.1, 1, "replicate", 0.80, 0.90), trial("b2", 0.1, 2, "replicate", 0.81, 0.91),
+          trial("c", 1.0, 0, "search", 0.70, 0.10, status="diverged")]
+
+
+def test_config_key_orders_numbers_numerically():
+    assert config_key({"lr": 1e-5, "seed": 3}) < config_key({"lr": 1e-4, "seed": 0})  # "1e-05" > "0.0001" as text
+    assert config_key({"lr": 0.1, "seed": 0}) == config_key({"lr": 0.1, "seed": 7})
+
+
+def test_replicates_neither_help_nor_hurt_and_ties_are_order_free():
+    a, b = config_key({"lr": 0.3}), config_key({"lr": 0.1})
+    scored = [Scored(a, 0, 0.9), Scored(b, 0, 0.88), Scored(a, 1, 0.80), Scored(a, 2, 0.81)]
+    assert best_config(scored) == a  # compared on seed 0, which both ran
+    tied = [Scored(a, 0, 0.9), Scored(b, 0, 0.9)]
+    for _ in range(5):
+        random.shuffle(tied)
+        assert best_config(tied) == b  # lr 0.1 sorts first
+    assert best_config([]) is None
+
+
+def test_summary_names_the_config_the_searcher_replicated_on_its_metric():
+    searcher = SweepSearcher({"ft": None}, {"ft": 2}, [1, 2], "id_test")
+    for t in TRIALS[:2]:
+        searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
+                                        {"id_val": t["id_val"], "id_test": t["id_test"], "trial_id": t["trial_id"]}))
+    searcher._queue_replicates("ft")
+    assert {c["lr"] for c in searcher.queue} == {0.1} and [c["seed"] for c in searcher.queue] == [1, 2]
+    row = summary_rows(TRIALS, "id_test")[0]
+    assert row[3] == "0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
+    assert summary_rows(TRIALS, "id_val")[0][3] == "0.3"  # ranked on id_val, a would win (one seed)
+
+
+def test_a_resume_reordering_trials_changes_nothing():
+    tie = [trial("x", 0.354, 0, "search", 0.9), trial("y", 0.351, 0, "search", 0.9),
+           trial("y1", 0.351, 1, "replicate", 0.88)]
+    firsts = set()
+    for _ in range(6):
+        random.shuffle(tie)
+        firsts.add((best_runs(tie, "ft")[0]["trial_id"], len(best_runs(tie, "ft"))))
+    assert firsts == {("y", 2)}
+
+
+def test_analysis_selects_what_the_sweep_replicated(tmp_path):
+    """Mean over the seeds every config ran: a (.90 on seed 0, replicates .84/.85) beats b (.88, one
+    seed), as the searcher decided; a mean over each config's own seeds would pick b."""
+    sets = (("id_val", "id_val"), ("id_test", "id_test"), ("shift", "ood"))
+    runs = {("a0", 0.3, 0): 0.90, ("a1", 0.3, 1): 0.84, ("a2", 0.3, 2): 0.85, ("b0", 0.1, 0): 0.88}
+    for (tid, lr, seed), val in runs.items():
+        rows = [{"sweep": "s", "trial_id": tid, "seed": seed, "step": 1, "eval_set": name, "role": role,
+                 "accuracy": val if role == "id_val" else 0.5, "hp.lr": lr, "hp.seed": seed} for name, role in sets]
+        write_trial(tmp_path, "ft", tid, rows, HparamColumns({"lr": float, "seed": int}))
+    chosen = SELECTIONS["id_val"]().select(read_results([tmp_path]).to_pandas())
+    assert sorted(chosen.frame.trial_id) == ["a0", "a1", "a2"]
+    summary = [trial(t, lr, seed, "search" if seed == 0 else "replicate", v) for (t, lr, seed), v in runs.items()]
+    assert best_runs(summary, "ft")[0]["trial_id"] == "a0"
+
+
+@pytest.mark.parametrize("metric", ["id_val", "id_test"])
+def test_summary_and_searcher_agree_on_either_metric(metric):
+    searcher = SweepSearcher({"ft": None}, {"ft": 2}, [], metric)
+    for t in TRIALS[:2]:
+        searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
+                                        {**t, "trial_id": t["trial_id"]}))
+    searcher.derived = {"ft": [{"strategy": "wise"}]}
+    searcher._queue_replicates("ft")
+    assert searcher.queue[0]["source_trial"] == best_runs(TRIALS, "ft", metric)[0]["trial_id"]
