@@ -1,6 +1,6 @@
 """Time to analyze a synthetic dataset of one million evaluation rows, with a pandas-groupby baseline.
 
-Writes ~1M rows as one Parquet file per trial (the sink's layout), then times in one run:
+Writes ~1M rows as one Parquet file per trial (the layout lpft.dataset writes), then times in one run:
   lpft: read_results -> id_val selection -> table -> Pareto frontiers (every OOD set)
   baseline: pandas read_parquet -> groupby/idxmax selection -> groupby mean table
 Target: lpft under 5 s on this machine.

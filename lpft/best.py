@@ -43,16 +43,21 @@ class Scored:
 
 def best_config(scored: Iterable[Scored]) -> ConfigKey | None:
     """The winning config (None when nothing was scored); see the module docstring."""
-    by_config: dict[ConfigKey, dict[int, float]] = {}
-    for s in scored:
-        by_config.setdefault(s.config, {})[s.seed] = s.score  # one score per (config, seed)
+    by_config: dict[ConfigKey, dict[int, list[float]]] = {}
+    for s in scored:  # a config may run a seed twice (a repeated suggestion, two sweeps read at once)
+        by_config.setdefault(s.config, {}).setdefault(s.seed, []).append(s.score)
     if not by_config:
         return None
     common = set.intersection(*(set(seeds) for seeds in by_config.values()))
 
-    def mean(seeds: dict[int, float]) -> float:
-        values = [v for seed, v in seeds.items() if not common or seed in common]
-        finite = [v for v in values if math.isfinite(v)]
+    def mean(seeds: dict[int, list[float]]) -> float:
+        per_seed = [_mean(v) for seed, v in seeds.items() if not common or seed in common]
+        finite = [v for v in per_seed if math.isfinite(v)]
         return statistics.fmean(finite) if finite else -math.inf
 
     return min(by_config, key=lambda c: (-mean(by_config[c]), c))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.fmean(finite) if finite else math.nan

@@ -30,7 +30,6 @@ from lpft.errors import InputError
 from lpft.storage import Location, locate
 
 SCHEMA_VERSION = 1
-ROLES = ("id_val", "id_test", "ood")
 
 # The required columns, in order; `strategy` is the hive partition key, not stored in the files.
 REQUIRED = pa.schema([
@@ -43,6 +42,8 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
 PATH_HPARAMS_KEY = b"lpft.path_hparams"  # JSON list: those whose steps form a path drawn as a curve
+# Version-1 files written before these keys existed: the per-step hyperparameters lpft had then.
+BEFORE_STEP_KEYS = {STEP_HPARAMS_KEY: b'["C", "alpha"]', PATH_HPARAMS_KEY: b'["alpha"]'}
 
 _ARROW = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
 
@@ -116,7 +117,8 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     """One or several sweeps' results (local, shared or object-store folders) as one table,
     refusing what is not in the schema. Filters are pushed down to Arrow's scanner; the table's
     metadata declares the per-step hyperparameters of every folder read (`step_hparams`)."""
-    tables, per_step, paths_ = [], set(), set()
+    tables = []
+    declared: dict[bytes, set[str]] = {STEP_HPARAMS_KEY: set(), PATH_HPARAMS_KEY: set()}
     for raw in paths:
         path = _folder(locate(raw))
         files = path.files(".parquet")
@@ -132,18 +134,20 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
         for f in filters:
             expr = f if expr is None else expr & f
         tables.append(dataset.to_table(filter=expr))
-        steps, curves = step_hparams(dataset.schema)
-        per_step |= steps
-        paths_ |= curves
+        for key, names in declared.items():
+            names.update(json.loads(_step_keys(dataset.schema)[key]))
     table = pa.concat_tables(tables, promote_options="permissive")
-    declared = HparamColumns({}, tuple(k.removeprefix("hp.") for k in per_step),
-                             tuple(k.removeprefix("hp.") for k in paths_))
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), **declared.metadata()})
+    merged = {key: json.dumps(sorted(names)).encode() for key, names in declared.items()}
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **merged})
+
+
+def _step_keys(schema: pa.Schema) -> dict[bytes, bytes]:
+    meta = schema.metadata or {}
+    return {key: meta.get(key, before) for key, before in BEFORE_STEP_KEYS.items()}
 
 
 def step_hparams(schema: pa.Schema) -> tuple[set[str], set[str]]:
     """(per-step, path) hyperparameter names, as the files declare them: their `hp.*` columns."""
-    meta = schema.metadata or {}
-    per_step = json.loads(meta.get(STEP_HPARAMS_KEY, b"[]"))
-    paths = json.loads(meta.get(PATH_HPARAMS_KEY, b"[]"))
+    keys = _step_keys(schema)
+    per_step, paths = json.loads(keys[STEP_HPARAMS_KEY]), json.loads(keys[PATH_HPARAMS_KEY])
     return {f"hp.{k}" for k in per_step}, {f"hp.{k}" for k in paths}

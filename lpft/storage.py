@@ -1,6 +1,6 @@
 """Where a sweep's files live: a local or shared path, or an object store (`s3://bucket/prefix`).
 
-One `Location` (a pyarrow FileSystem and a path on it) serves the results sink, the sweep's
+One `Location` (a pyarrow FileSystem and a path on it) serves the results writer, the sweep's
 tables, Ray Tune's experiment and `lpft analyze`, so the same spec writes to a laptop's
 disk, a cluster's shared file system or S3. Another S3 endpoint (MinIO, a test server)
 comes from `?endpoint_override=HOST:PORT&scheme=http` in the URI, or from

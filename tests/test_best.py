@@ -86,3 +86,11 @@ def test_summary_and_searcher_agree_on_either_metric(metric):
     searcher.derived = {"ft": [{"strategy": "wise"}]}
     searcher._queue_replicates("ft")
     assert searcher.queue[0]["source_trial"] == best_runs(TRIALS, "ft", metric)[0]["trial_id"]
+
+
+def test_a_seed_run_twice_counts_as_its_mean_in_any_order():
+    import itertools
+
+    a, b = config_key({"lr": 0.3}), config_key({"lr": 0.1})
+    runs = [Scored(a, 0, 0.9), Scored(a, 0, 0.7), Scored(b, 0, 0.75)]
+    assert {best_config(order) for order in itertools.permutations(runs)} == {a}  # a: 0.8 > 0.75

@@ -51,10 +51,10 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
            env: dict[str, str] | None = None) -> str:
     """Submits the sweep; returns the job's submission id. The spec is validated here first."""
-    from lpft.sweeps import builtin_specs, load_spec
+    from lpft.sweeps.spec import load_spec, spec_source
 
     spec = load_spec(spec_ref)
-    source = Path(spec_ref) if Path(spec_ref).is_file() else builtin_specs()[spec_ref]
+    source = spec_source(spec_ref)
     jobs = client(address)
     args = ["python", "-m", "lpft.cli", "sweep", "spec.yaml", "--address", "auto"]
     if storage:

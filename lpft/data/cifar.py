@@ -35,7 +35,8 @@ def _unpickle(path: Path, name: str) -> dict:
     with open(path, "rb") as f:
         try:
             return pickle.load(f, encoding="bytes")
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as e:
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+                KeyError, OverflowError) as e:  # what a damaged or foreign pickle raises
             raise InputError(f"{name}: not a CIFAR-10 pickle: {path} ({e})") from None
 
 

@@ -54,7 +54,8 @@ def read_checkpoint(path: Path) -> State:
                 return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:  # unreadable: the user's file
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError, KeyError,
+            zipfile.BadZipFile) as e:  # an unreadable file is the user's input error
         raise InputError(f"weights {path}: not a checkpoint torch can read safely ({str(e).splitlines()[0]})") from None
     for key in ("state_dict", "model", "state_dict_ema"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -48,7 +48,11 @@ SEARCH, GRID = "lpft.search", "lpft.grid"  # dataclass field metadata keys
 def hparam(default: Any, *, search: Param | None = None, grid: Sequence[Any] = ()) -> Any:
     """A hyperparameter field: its default, the distribution a default sweep searches, and the
     values of the paper's grid (`search: grid`)."""
-    metadata = {**({SEARCH: search} if search else {}), **({GRID: tuple(grid)} if grid else {})}
+    metadata: dict[str, Any] = {}
+    if search is not None:
+        metadata[SEARCH] = search
+    if grid:
+        metadata[GRID] = tuple(grid)
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -38,6 +38,9 @@ class Strategy:
     step_hparams: dict[str, type] = field(default_factory=dict)
     # Of those, the ones whose steps are an interpolation path (drawn as one curve per trial).
     path_hparams: tuple[str, ...] = ()
+    # Runs on other strategies' best trials (`of: [...]` in a spec, its `model` and `source_trial`
+    # filled by the sweep) instead of searching a space of its own: WiSE.
+    derived: bool = False
 
     @property
     def space(self) -> dict[str, Param]:
@@ -60,12 +63,12 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 
 def strategy(name: str, params: type, description: str, step_hparams: dict[str, type] | None = None,
-             path_hparams: tuple[str, ...] = ()) -> Callable[[StrategyFn], StrategyFn]:
+             path_hparams: tuple[str, ...] = (), derived: bool = False) -> Callable[[StrategyFn], StrategyFn]:
     """Registers the decorated function as strategy `name` (the `strategy` column of results)."""
 
     def add(fn: StrategyFn) -> StrategyFn:
         STRATEGIES.register(name)(Strategy(name, params, fn, description, dict(step_hparams or {}),
-                                           tuple(path_hparams)))
+                                           tuple(path_hparams), derived))
         return fn
 
     return add

@@ -111,7 +111,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
                              random_state=hp.seed)
     evaluations: list[Evaluation] = []
-    best_val, best = -1.0, None
+    best_val, best = 0.0, None
     for step, c in enumerate(c_path(hp)):
         clf.set_params(C=c)
         # One BLAS thread: lbfgs on probe-sized problems spends more time waking threads
@@ -131,7 +131,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
         if on_step is not None and adapt == PLAIN:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume
         val = next(e.accuracy for e in evals if e.role == "id_val")
-        if val > best_val:  # accuracies are >= 0: the first C always sets a head
+        if best is None or val > best_val:
             # (f - mean)/scale @ w.T + b  ==  f @ (w/scale).T + (b - mean * rowsum(w/scale))
             weight = w / scale
             best_val, best = val, LinearHead(weight, b - mean * weight.sum(axis=1), float(c), step)

@@ -59,7 +59,7 @@ def pretrained_with_lp_head(model: Classifier, benchmark: Benchmark, backbone: B
 
 
 @strategy("wise", WiseParams, "weight-space interpolation of the LP model and a fine-tuned one",
-          step_hparams={"alpha": float}, path_hparams=("alpha",))
+          step_hparams={"alpha": float}, path_hparams=("alpha",), derived=True)
 def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     if not hp.model:

@@ -176,12 +176,12 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
         space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
     resources = _resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
     sources: tuple[str, ...] = ()
-    if name == "wise":
+    if STRATEGIES[name].derived:
         sources = tuple(raw.get("of") or ())
         require(bool(sources) and all(isinstance(s, str) for s in sources), f"{where}.of",
-              "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
+                "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
     elif "of" in raw:
-        raise InputError(f"{where}.of: only wise interpolates other strategies")
+        raise InputError(f"{where}.of: only a derived strategy (wise) runs on other strategies' trials")
     return StrategySpec(name, num_samples, space, grid, resources, sources)
 
 
@@ -272,15 +272,21 @@ def builtin_specs() -> dict[str, Traversable]:
             if p.name.endswith(".yaml")}
 
 
+def spec_source(name_or_path: str) -> Path | Traversable:
+    """A YAML path, or the packaged file of a built-in spec (`lpft sweep --list`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = builtin_specs()
+    if name_or_path not in builtin:
+        raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
+                         f"(built-in: {', '.join(builtin)})")
+    return builtin[name_or_path]
+
+
 def load_spec(name_or_path: str) -> SweepSpec:
     """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
-    path: Path | Traversable = Path(name_or_path)
-    if not Path(name_or_path).is_file():
-        builtin = builtin_specs()
-        if name_or_path not in builtin:
-            raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
-                             f"(built-in: {', '.join(builtin)})")
-        path = builtin[name_or_path]
+    path = spec_source(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
