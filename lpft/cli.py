@@ -61,6 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                           for k, v in r.diagnostics.items())
     print(f"status: {r.status}   selected step: {r.selected_step} (best ID val)   "
           f"wall time: {trial.wall_time_s:.1f} s{diagnostics}")
+    for note in trial.notes:
+        print(f"note: {note}")
     roles = {e.eval_set: e.role for e in r.evaluations}
     adapted = r.accuracies(r.selected_step, BN_ADAPTED) if r.selected_step is not None else {}
     head = ["eval set", "role", "accuracy %"] + (["bn-adapted %"] if adapted else [])
@@ -87,8 +89,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
-    print_outcome(run_sweep(spec, address=args.address, resume=args.resume))
-    return 0
+    outcome = run_sweep(spec, address=args.address, resume=args.resume)
+    print_outcome(outcome)
+    return 1 if outcome.errors else 0  # a sweep with errored trials is not a success
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -192,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a benchmark parameter, backbone/weights/device, or hyperparameter")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.add_argument("--save-model", metavar="PATH", help="save the trained model's state dict (for wise)")
+    run.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     run.set_defaults(fn=cmd_run)
 
     sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet")
@@ -200,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
     sweep.add_argument("--storage", help="results root (overrides the spec's storage)")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     sweep.set_defaults(fn=cmd_sweep)
 
     analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results")
@@ -221,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="an environment variable for the job (LPFT_DATA=/shared/data, ...)")
     submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    submit.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     submit.set_defaults(fn=cmd_submit)
 
     jobs = sub.add_parser("jobs", help="lpft's jobs on a cluster")
@@ -245,9 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+IMPORT_HELP = ("a module that registers benchmarks, strategies or backbones (on the Python path or in the "
+               "current folder); every Ray worker imports it too")
+
+
+def load_plugins(args: argparse.Namespace) -> None:
+    """Installed plugins (entry points) and --import modules, before anything looks a name up."""
+    from lpft.plugins import import_modules, load_entry_points
+
+    load_entry_points()
+    import_modules(getattr(args, "imports", []), [Path.cwd()])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        load_plugins(args)
         return args.fn(args)
     except InputError as e:
         print(f"lpft: error: {e}", file=sys.stderr)

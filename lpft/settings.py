@@ -36,3 +36,13 @@ def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
         return cls(**kwargs)
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
+
+
+PATH = {"lpft.path": True}  # dataclass field metadata: the field is a file-system path
+
+
+def path_fields(cls: type) -> set[str]:
+    """The fields of params dataclass `cls` declared as paths (resolved against a spec's folder)."""
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("lpft.path")}

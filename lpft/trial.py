@@ -90,6 +90,7 @@ class Trial:
     weights: str
     device: str
     wall_time_s: float
+    notes: tuple[str, ...] = ()  # the benchmark's
 
 
 def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None,
@@ -107,4 +108,4 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     workers = resolve_workers(options.get("workers", "auto"), bench)
     backbone = build_backbone(name, weights, bench, seed=hp.seed)
     result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume, workers=workers)
-    return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start)
+    return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start, bench.notes)

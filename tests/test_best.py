@@ -8,7 +8,9 @@ import pytest
 from lpft.analysis.selection import SELECTIONS
 from lpft.best import Scored, best_config, config_key
 from lpft.dataset import HparamColumns, read_results, write_trial
-from lpft.sweeps.outcome import best_runs, summary_rows
+from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
+
+LR = SUMMARY_HEADER.index("best lr")
 from lpft.sweeps.searcher import SweepSearcher
 
 
@@ -48,8 +50,8 @@ def test_summary_names_the_config_the_searcher_replicated_on_its_metric():
     searcher._queue_replicates("ft")
     assert {c["lr"] for c in searcher.queue} == {0.1} and [c["seed"] for c in searcher.queue] == [1, 2]
     row = summary_rows(TRIALS, "id_test")[0]
-    assert row[3] == "0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
-    assert summary_rows(TRIALS, "id_val")[0][3] == "0.3"  # ranked on id_val, a would win (one seed)
+    assert row[LR] == "0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
+    assert summary_rows(TRIALS, "id_val")[0][LR] == "0.3"  # ranked on id_val, a would win (one seed)
 
 
 def test_a_resume_reordering_trials_changes_nothing():

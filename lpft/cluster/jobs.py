@@ -15,6 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from lpft.errors import InputError
 
 # What the Jobs SDK raises for a wrong address, a refused token, an unreachable or incompatible
@@ -51,10 +53,11 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
            env: dict[str, str] | None = None) -> str:
     """Submits the sweep; returns the job's submission id. The spec is validated here first."""
-    from lpft.sweeps.spec import load_spec, spec_source
+    from lpft.sweeps.files import load_spec
 
-    spec = load_spec(spec_ref)
-    source = spec_source(spec_ref)
+    from lpft import plugins
+
+    spec = load_spec(spec_ref)  # imports its plugins, resolves its relative paths
     jobs = client(address)
     args = ["python", "-m", "lpft.cli", "sweep", "spec.yaml", "--address", "auto"]
     if storage:
@@ -62,11 +65,14 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
     if resume:
         args.append("--resume")
     with tempfile.TemporaryDirectory() as d:
-        (Path(d) / "spec.yaml").write_text(source.read_text())
-        runtime_env: dict[str, Any] = {"working_dir": d, "py_modules": [str(LPFT_DIR)],
+        # the resolved spec: the job's working directory is not the spec's folder
+        (Path(d) / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+        loaded = plugins.worker_env()  # the spec's and --import's modules, shipped and loaded in every worker
+        runtime_env: dict[str, Any] = {**loaded, "working_dir": d,
+                                       "py_modules": [str(LPFT_DIR), *loaded.get("py_modules", [])],
                                        "excludes": ["__pycache__", "*.pyc"]}
-        if env:
-            runtime_env["env_vars"] = dict(env)
+        if env or loaded:
+            runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **(env or {})}
         return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
                      runtime_env=runtime_env,
                      metadata={"lpft_spec": spec.name, "lpft_storage": storage or spec.storage})

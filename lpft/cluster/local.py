@@ -41,6 +41,7 @@ class LocalCluster:
     dashboard_port: int = field(default_factory=free_port)
     temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="lpftray-", dir="/tmp"))
     nodes: list[subprocess.Popen] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH with a plugin installed
 
     @property
     def address(self) -> str:
@@ -56,7 +57,8 @@ class LocalCluster:
         env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
         # Jobs run `python` from the nodes' PATH: on this machine, this environment's, as a cluster's image.
         path = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        return {**env, **HEALTH_CHECK, "PATH": path, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
+        return {**env, **HEALTH_CHECK, "PATH": path, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
+                **self.extra_env}
 
     def _ray(self, *args: str) -> subprocess.Popen:
         ray = str(Path(sys.executable).with_name("ray"))

@@ -69,6 +69,12 @@ class Benchmark:
     # How ImageSource splits become tensors; None for array benchmarks (synthetic, digits).
     transforms: ImageTransforms | None = None
     class_names: tuple[str, ...] = ()
+    # Of the files a benchmark reads, when its parameters do not pin them (a user's image folder):
+    # part of `key`, so adding an image invalidates cached features.
+    fingerprint: str = ""
+    # What a user should know about how it was built (an OOD set scored over a class subset,
+    # skipped files): `lpft run` and the sweep's pre-flight print them.
+    notes: tuple[str, ...] = ()
 
     @property
     def train(self) -> Split:
@@ -82,5 +88,6 @@ class Benchmark:
     @property
     def key(self) -> str:
         """A short digest of name and parameters: the benchmark's part of a feature-cache key."""
-        blob = json.dumps({"name": self.name, "params": asdict(self.params)}, sort_keys=True)
+        blob = json.dumps({"name": self.name, "params": asdict(self.params),
+                           **({"files": self.fingerprint} if self.fingerprint else {})}, sort_keys=True)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"

@@ -7,9 +7,11 @@ DomainNet, FMoW). Both give PIL RGB images, which the benchmark's transforms tur
 
 from __future__ import annotations
 
+import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 from PIL import Image
@@ -43,6 +45,31 @@ class ArraySource:
         return ArraySource(self.images[idx])
 
 
+@contextmanager
+def open_image(path: str) -> Iterator[Image.Image]:
+    """An image file (or a storage URI such as s3://bucket/key) opened lazily; one InputError
+    naming the file when it is not an image PIL can read."""
+    try:
+        if "://" in path:
+            from lpft.storage import locate
+
+            with Image.open(io.BytesIO(locate(path).read_bytes())) as img:
+                yield img
+        else:
+            with Image.open(path) as img:
+                yield img
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"unreadable image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Greyscale, palette and RGBA images as RGB (a palette with transparency via RGBA)."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
 class FileSource:
     """Image files, opened and converted to RGB when read."""
 
@@ -53,8 +80,9 @@ class FileSource:
         return len(self.paths)
 
     def load(self, i: int) -> Image.Image:
-        with Image.open(self.paths[i]) as img:
-            return img.convert("RGB")
+        with open_image(self.paths[i]) as img:
+            img.load()  # decode inside the context: a truncated file is named, not a traceback
+            return to_rgb(img)
 
     def subset(self, idx: np.ndarray) -> "FileSource":
         return FileSource([self.paths[i] for i in idx])

@@ -8,7 +8,7 @@ Each check names the exact path it expected, and the error is an InputError (exi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from lpft.data.base import Split
 from lpft.errors import InputError
+from lpft.settings import PATH
 
 
 def expand(path: str) -> Path:
@@ -78,7 +79,7 @@ def fine_tuning_defaults(epochs: int, batch_size: int) -> dict[str, dict[str, An
 class ImageParams:
     """What every real-image benchmark takes; each adds its own fields."""
 
-    root: str = ""
+    root: str = field(default="", metadata=PATH)  # a spec's relative root is its folder's
     image_size: int = 224
     augment: bool = True  # RandomResizedCrop + flip when training
     n_val: int = 1000  # ID val images held out of the training split

@@ -20,27 +20,36 @@ class BenchmarkEntry:
     params: type  # dataclass of the benchmark's parameters, with defaults
     build: Callable[[Any], Benchmark]
     folder: str = ""  # its folder under $LPFT_DATA, for benchmarks read from local files
+    # A pre-flight beyond the root folder's existence (before Ray starts): raises InputError for
+    # bad data, returns notes worth printing (class subsets, skipped files).
+    check: Callable[[Any], list[str]] | None = None
 
 
 BENCHMARKS: Registry[BenchmarkEntry] = Registry("benchmark")
 
 
-def register(name: str, params: type,
-             folder: str = "") -> Callable[[Callable[[Any], Benchmark]], Callable[[Any], Benchmark]]:
+def register(name: str, params: type, folder: str = "",
+             check: Callable[[Any], list[str]] | None = None) -> Callable[[Callable[[Any], Benchmark]],
+                                                                         Callable[[Any], Benchmark]]:
     def add(build: Callable[[Any], Benchmark]) -> Callable[[Any], Benchmark]:
-        BENCHMARKS.register(name)(BenchmarkEntry(params, build, folder))
+        BENCHMARKS.register(name)(BenchmarkEntry(params, build, folder, check))
         return build
 
     return add
 
 
-def locate_data(name: str, params: dict[str, Any]) -> None:
-    """Cheap pre-flight: a file-based benchmark's root folder exists (InputError naming it if not)."""
+def locate_data(name: str, params: dict[str, Any]) -> list[str]:
+    """Pre-flight: a file-based benchmark's data is there (InputError naming what is not), and
+    the benchmark's own check if it has one; returns its notes."""
     from lpft.data.layout import data_root
 
     entry = BENCHMARKS[name]
+    parsed = parse_into(entry.params, params, name)
+    if entry.check is not None:
+        return entry.check(parsed)
     if entry.folder:
-        data_root(getattr(parse_into(entry.params, params, name), "root", ""), name, entry.folder)
+        data_root(getattr(parsed, "root", ""), name, entry.folder)
+    return []
 
 
 def load_benchmark(name: str, **params: Any) -> Benchmark:

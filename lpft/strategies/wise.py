@@ -11,7 +11,7 @@ num_batches_tracked) are taken from theta1. Each alpha is one step, recorded as 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.saved import load_model_state
 from lpft.results import COMPLETED, Evaluation, RunResult
+from lpft.settings import PATH
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
 from lpft.strategies.training import evaluate
@@ -31,7 +32,7 @@ State = dict[str, torch.Tensor]
 
 @dataclass(frozen=True)
 class WiseParams(LPHeadParams):  # the C path gives theta0's head
-    model: str = ""  # the fine-tuned model: a saved state dict's path or storage URI
+    model: str = field(default="", metadata=PATH)  # the fine-tuned model: a saved state dict's path or URI
     source_trial: str = ""  # the sweep trial that produced `model`, when a sweep ran it
     num_alphas: int = 11  # alpha = 0, 0.1, ..., 1
     bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it

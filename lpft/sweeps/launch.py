@@ -138,9 +138,19 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
             "cpus": m.get("cpus"), "gpus": m.get("gpus"),
             "id_val": m.get("id_val"), "id_test": m.get("id_test"),
             "ood_avg": m.get("ood_avg"),
+            # an errored trial's first line, and where Ray kept its whole traceback
+            "error": error_line(r.error) if status == ERROR else None,
+            "traceback": f"{r.path}/error.txt" if status == ERROR else None,
             **{f"hp.{k}": v for k, v in r.config.items() if k not in (*META_KEYS, "seed")},
         })
     return rows
+
+
+def error_line(error: BaseException | None) -> str:
+    """`Type: first line` of the trial's own exception (Ray wraps it in a RayTaskError)."""
+    cause = getattr(error, "cause", None) or error
+    lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
 def init_ray(address: str | None) -> None:
@@ -149,9 +159,18 @@ def init_ray(address: str | None) -> None:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
     import ray
 
+    # A failed trial's traceback goes to its error.txt; the summary names each failed trial once
+    # with its first line and that file, instead of Tune logging every traceback here.
+    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
     if ray.is_initialized():
         return
-    kwargs = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+    from lpft import plugins
+
+    kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+    # Every worker loads the plugins this driver loaded; inside `lpft submit`'s job the job's
+    # runtime_env already does (a second one for the same fields is a conflict for Ray).
+    if plugins.worker_env() and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
+        kwargs["runtime_env"] = plugins.worker_env()
     if address:
         try:
             ray.init(address=address, **kwargs)
@@ -169,7 +188,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     from lpft.sweeps.study import export_studies
 
     start = time.perf_counter()
-    spec.check_files()
+    for note in spec.check_files():
+        print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
     if not resume and (root / "results").files(".parquet"):
         raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "

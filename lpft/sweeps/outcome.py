@@ -11,13 +11,13 @@ import pyarrow as pa
 
 from lpft.best import Scored, best_config, config_key
 from lpft.dataset import write_table
-from lpft.results import COMPLETED, DIVERGED
+from lpft.results import COMPLETED, DIVERGED, ERROR
 from lpft.storage import Location
 from lpft.sweeps.spec import SweepSpec
 from lpft.sweeps.stages import REPLICATE, SEARCH
 from lpft.text import comparison, format_table
 
-SUMMARY_HEADER = ["strategy", "trials", "diverged", "best lr", "id_val", "id_test", "ood avg", "seeds"]
+SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best lr", "id_val", "id_test", "ood avg", "seeds"]
 
 
 @dataclass
@@ -30,6 +30,11 @@ class SweepOutcome:
     @property
     def results_dir(self) -> Location:
         return self.root / "results"
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The trials that ended in error (after their retries)."""
+        return [t for t in self.trials if t["status"] == ERROR]
 
 
 def write_trials_table(path: Location, trials: list[dict[str, Any]]) -> None:
@@ -60,17 +65,18 @@ def _mean(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[list[Any]]:
-    """Per strategy: trials run (and diverged), the best config (by `metric`), its mean over seeds."""
+    """Per strategy: trials run (diverged, errors), the best config (by `metric`), its mean over seeds."""
     rows = []
     for strategy in dict.fromkeys(t["strategy"] for t in trials):
         search = [t for t in trials if t["strategy"] == strategy and t["stage"] == SEARCH]
         diverged = sum(t["status"] == DIVERGED for t in search)
+        errors = sum(t["status"] == ERROR for t in trials if t["strategy"] == strategy)
         runs = best_runs(trials, strategy, metric)
         if not runs:
-            rows.append([strategy, len(search), diverged, "-", "-", "-", "-", 0])
+            rows.append([strategy, len(search), diverged, errors, "-", "-", "-", "-", 0])
             continue
         lr = runs[0].get("hp.lr")
-        rows.append([strategy, len(search), diverged, "-" if lr is None else f"{lr:.3g}",
+        rows.append([strategy, len(search), diverged, errors, "-" if lr is None else f"{lr:.3g}",
                      *(f"{100 * _mean(runs, k):.1f}" for k in ("id_val", "id_test", "ood_avg")), len(runs)])
     return rows
 
@@ -92,3 +98,7 @@ def print_outcome(outcome: SweepOutcome) -> None:
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
     print(paper_sentence(outcome.trials, metric))
+    if outcome.errors:
+        print(f"{len(outcome.errors)} of {len(outcome.trials)} trials ended in error:")
+        for t in outcome.errors:
+            print(f"  [{t['strategy']}] {t['trial_id']}: {t.get('error')}\n    traceback: {t.get('traceback')}")

@@ -18,6 +18,10 @@
     storage: results       # a path, a shared file-system path, or s3://bucket/prefix
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
     save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
+    imports: [mymodule]    # modules registering benchmarks, strategies or backbones (every worker too)
+    import_path: [.]       # folders searched for them first (default: the spec's folder)
+
+Relative paths are the spec file's folder's (`lpft.sweeps.paths`).
 
 `wise: {of: [ft, lpft]}` interpolates each listed strategy's best search trial with the LP
 model once that strategy's search is done (its models are kept automatically).
@@ -30,12 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, require
@@ -80,6 +79,7 @@ class SweepSpec:
     storage: str = "results"
     feature_cache: str = "node"  # "node": each node's own cache; else a shared path all trials use
     save_models: bool = False  # keep every fine-tuned model in <storage>/<name>/models/ (wise needs them)
+    imports: tuple[str, ...] = ()  # plugin modules (lpft.plugins), loaded in the driver and every worker
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -106,9 +106,10 @@ class SweepSpec:
         cpu, gpu = self.strategies[strategy].resources or (self.cpu, self.gpu)
         return {"cpu": cpu, "gpu": gpu}
 
-    def check_files(self) -> None:
-        """The weights file and the data root exist here: checked where the sweep runs, before
-        Ray starts (not at parse time, so a spec validates on a machine without the data)."""
+    def check_files(self) -> list[str]:
+        """The weights file and the data exist here: checked where the sweep runs, before Ray
+        starts (not at parse time, so a spec validates on a machine without the data); returns
+        the benchmark's notes."""
         from lpft.data import locate_data
         from lpft.models.backbone import check_weights
 
@@ -117,7 +118,7 @@ class SweepSpec:
                 check_weights(str(self.weights))
             except InputError as e:
                 raise InputError(f"backbone.weights: {e}") from None
-        locate_data(self.benchmark, self.benchmark_params)
+        return locate_data(self.benchmark, self.benchmark_params)
 
 
 def _number(value: Any, where: str) -> float:
@@ -200,7 +201,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     require(isinstance(raw, dict), source, "must be a YAML mapping")
     known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
              "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache",
-             "save_models"}
+             "save_models", "imports", "import_path"}
     for key in raw:
         require(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
     for key in ("name", "benchmark", "strategies"):
@@ -262,34 +263,5 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
           "must be node (each node caches its own features) or a shared file-system path")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
-                     max_failures, storage, feature_cache, bool(raw.get("save_models", False)), dict(raw))
-
-
-def builtin_specs() -> dict[str, Traversable]:
-    """Name -> the packaged YAML, read through importlib.resources (works from any install)."""
-    folder = resources.files("lpft.sweeps") / "specs"
-    return {p.name.removesuffix(".yaml"): p for p in sorted(folder.iterdir(), key=lambda p: p.name)
-            if p.name.endswith(".yaml")}
-
-
-def spec_source(name_or_path: str) -> Path | Traversable:
-    """A YAML path, or the packaged file of a built-in spec (`lpft sweep --list`)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    builtin = builtin_specs()
-    if name_or_path not in builtin:
-        raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
-                         f"(built-in: {', '.join(builtin)})")
-    return builtin[name_or_path]
-
-
-def load_spec(name_or_path: str) -> SweepSpec:
-    """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
-    path = spec_source(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise InputError(f"{path}: not valid YAML" + (f" (line {line + 1})" if line is not None else "")) from None
-    return parse_spec(raw, str(path))
+                     max_failures, storage, feature_cache, bool(raw.get("save_models", False)),
+                     tuple(raw.get("imports", ())), dict(raw))

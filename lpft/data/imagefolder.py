@@ -1,0 +1,206 @@
+"""`imagefolder`: your own shift, from a folder of images or a manifest.
+
+    ROOT/train/<class>/*.jpg|png|...    the classes are train's sorted folder names
+    ROOT/val/<class>/...                optional; else n_val images held out of train (seeded)
+    ROOT/test/<class>/...               optional ID test; else n_test held out of train
+    ROOT/ood/<set>/<class>/...          one OOD eval set per folder under ood/
+
+or a manifest (`manifest=FILE`, CSV or Parquet) with columns `path, label, split`, split one of
+`train, val, test, ood:<name>`, paths relative to the manifest's folder (or absolute, or URIs
+such as s3://bucket/key), so a dataset on a shared file system or in object storage needs no
+copying. An OOD set may cover a subset of the classes: it is scored over its own classes only.
+Every image's header is read when the benchmark is built: an unreadable file is one line naming
+it, or with `skip_bad=true` it is left out and counted in the benchmark's notes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lpft.data.base import Benchmark, Split
+from lpft.data.images import FileSource, list_images, open_image
+from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults
+from lpft.data.registry import register
+from lpft.data.transforms import ImageTransforms
+from lpft.errors import InputError, require
+from lpft.settings import PATH
+
+NAME = "imagefolder"
+ID_SPLITS = ("train", "val", "test")
+
+Entries = dict[str, list[tuple[str, str]]]  # split ("train", "val", "test", "ood:<set>") -> (path, class)
+
+
+@dataclass(frozen=True)
+class ImageFolderParams(ImageParams):
+    manifest: str = field(default="", metadata=PATH)  # CSV or Parquet (path, label, split) instead of root
+    n_val: int = 0  # without val/: images held out of train (0: a tenth, at least 1)
+    n_test: int = 0  # without test/: images held out of train (0: a tenth, at least 1)
+    skip_bad: bool = False  # leave unreadable images out (counted) instead of stopping
+
+    def __post_init__(self) -> None:
+        require(self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}")
+        require(self.n_val >= 0, f"n_val must be >= 0, got {self.n_val}")
+        require(self.n_test >= 0, f"n_test must be >= 0, got {self.n_test}")
+
+
+def scan_folder(root: Path) -> Entries:
+    train = root / "train"
+    if not train.is_dir():
+        raise InputError(f"{NAME}: expected class folders at {train} (ROOT/train/<class>/*.jpg)")
+    entries: Entries = {}
+    sets = [(s, root / s) for s in ID_SPLITS if (root / s).is_dir()]
+    if (root / "ood").is_dir():
+        sets += [(f"ood:{d.name}", d) for d in sorted((root / "ood").iterdir()) if d.is_dir()]
+    for split, folder in sets:
+        stray = sorted(p.name for p in folder.iterdir() if p.is_file())
+        if stray:
+            raise InputError(f"{NAME}: {folder / stray[0]}: images go in {folder}/<class>/, one folder per class")
+        entries[split] = [(str(p), c.name) for c in sorted(d for d in folder.iterdir() if d.is_dir())
+                          for p in list_images(c)]
+    return entries
+
+
+def read_manifest(path: Path) -> Entries:
+    if not path.is_file():
+        raise InputError(f"{NAME}: manifest not found: {path}")
+    try:
+        table = pq.read_table(path) if path.suffix.lower() == ".parquet" else pacsv.read_csv(
+            path, convert_options=pacsv.ConvertOptions(column_types={"label": pa.string(), "path": pa.string()}))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{NAME}: manifest {path}: not a CSV or Parquet file ({str(e).splitlines()[0]})") from None
+    for column in ("path", "label", "split"):
+        require(column in table.column_names, f"{NAME}: manifest {path}: column {column!r} is missing "
+                                              "(expected path, label, split)")
+    entries: Entries = {}
+    for row, (rel, label, split) in enumerate(zip(*(table.column(c).to_pylist() for c in ("path", "label", "split"))),
+                                              start=2):
+        ok = split in ID_SPLITS or (isinstance(split, str) and split.startswith("ood:") and len(split) > 4)
+        require(ok, f"{NAME}: manifest {path} row {row}: split {split!r} is not train, val, test or ood:<name>")
+        require(rel is not None and label is not None, f"{NAME}: manifest {path} row {row}: empty path or label")
+        full = rel if "://" in rel or os.path.isabs(rel) else str(path.parent / rel)
+        entries.setdefault(split, []).append((full, str(label)))
+    require("train" in entries, f"{NAME}: manifest {path}: no rows with split train")
+    return {k: sorted(v) for k, v in entries.items()}
+
+
+def _readable(paths: list[str]) -> list[str | None]:
+    """None for each image whose header opens, else the reason (read in threads: it is I/O)."""
+    def check(p: str) -> str | None:
+        try:
+            with open_image(p):
+                return None
+        except InputError as e:
+            return str(e)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(check, paths))
+
+
+@dataclass
+class Scan:
+    entries: Entries
+    classes: list[str]
+    skipped: list[str]
+    fingerprint: str  # of every listed file's name, size and mtime: part of the feature-cache key
+
+
+def scan(p: ImageFolderParams) -> Scan:
+    """The listing, checked: classes, every set's classes within train's, every image readable."""
+    if p.manifest:
+        entries = read_manifest(expand(p.manifest))
+    else:
+        entries = scan_folder(data_root(p.root, NAME, NAME))
+    classes = sorted({c for _, c in entries["train"]})
+    require(bool(entries["train"]), f"{NAME}: no training images (train/<class>/ holds none)")
+    for split, rows in entries.items():
+        unknown = sorted({c for _, c in rows} - set(classes))
+        if unknown:
+            where = f"manifest split {split}" if p.manifest else f"{_folder(p, split)}/{unknown[0]}"
+            raise InputError(f"{NAME}: {where}: class {unknown[0]!r} is not one of train's classes "
+                             f"({', '.join(classes[:8])}{', ...' if len(classes) > 8 else ''})")
+    paths = [path for rows in entries.values() for path, _ in rows]
+    problems = dict(zip(paths, _readable(paths)))
+    bad = [path for path, why in problems.items() if why]
+    if bad and not p.skip_bad:
+        raise InputError(f"{problems[bad[0]]} ({len(bad)} unreadable image{'s' if len(bad) > 1 else ''}; "
+                         "skip_bad=true leaves them out)")
+    entries = {k: [(path, c) for path, c in rows if not problems[path]] for k, rows in entries.items()}
+    h = hashlib.sha256()
+    for path in paths:
+        st = os.stat(path) if "://" not in path else None
+        h.update(f"{path}|{st.st_size if st else ''}|{st.st_mtime_ns if st else ''}\n".encode())
+    return Scan(entries, classes, bad, h.hexdigest()[:16])
+
+
+def _folder(p: ImageFolderParams, split: str) -> str:
+    return str(Path(expand(p.root)) / (f"ood/{split[4:]}" if split.startswith("ood:") else split))
+
+
+def check(p: ImageFolderParams) -> list[str]:
+    """The pre-flight before a sweep: the scan, and its notes."""
+    return notes(scan(p))
+
+
+def notes(s: Scan) -> list[str]:
+    """What a user should know: classes, sizes, subset scoring, skipped files."""
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in s.entries.items())
+    out = [f"{NAME}: {len(s.classes)} classes; images: {sizes}"]
+    for split, rows in s.entries.items():
+        covered = sorted({c for _, c in rows})
+        if split.startswith("ood:") and len(covered) < len(s.classes):
+            out.append(f"{NAME}: OOD set {split[4:]} covers {len(covered)} of {len(s.classes)} classes "
+                       f"({', '.join(covered)}): it is scored over those only")
+    if s.skipped:
+        out.append(f"{NAME}: skipped {len(s.skipped)} unreadable images (skip_bad), e.g. {s.skipped[0]}")
+    return out
+
+
+def _holdout(n: int, counts: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, val, test) indices of n training images, `counts` = (n_val, n_test) held out."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = counts
+    require(n_val + n_test < n, f"{NAME}: holding out {n_val} val and {n_test} test images leaves no training "
+                                f"images of {n}; add val/ or test/ folders or lower n_val/n_test")
+    return np.sort(perm[n_val + n_test:]), np.sort(perm[:n_val]), np.sort(perm[n_val:n_val + n_test])
+
+
+@register(NAME, ImageFolderParams, folder=NAME, check=check)
+def build(p: ImageFolderParams) -> Benchmark:
+    s = scan(p)
+    label = {c: i for i, c in enumerate(s.classes)}
+
+    def arrays(rows: list[tuple[str, str]]) -> tuple[list[str], np.ndarray]:
+        return [r[0] for r in rows], np.array([label[r[1]] for r in rows], dtype=np.int64)
+
+    paths, y = arrays(s.entries["train"])
+    tenth = max(1, len(paths) // 10)
+    counts = (0 if "val" in s.entries else p.n_val or tenth, 0 if "test" in s.entries else p.n_test or tenth)
+    tr, va, te = _holdout(len(paths), counts, p.split_seed)
+    source = FileSource(paths)
+    splits = {"id_train": Split(source.subset(tr), y[tr], "id_train")}
+    for name, own, idx in (("id_val", "val", va), ("id_test", "test", te)):
+        if own in s.entries:
+            own_paths, own_y = arrays(s.entries[own])
+            splits[name] = Split(FileSource(own_paths), own_y, name)
+        else:
+            splits[name] = Split(source.subset(idx), y[idx], name)
+    for split in sorted(k for k in s.entries if k.startswith("ood:")):
+        require(not split[4:].startswith("id_"), f"{NAME}: OOD set {split[4:]!r}: names starting id_ are ID splits'")
+        ood_paths, ood_y = arrays(s.entries[split])
+        present = np.unique(ood_y)
+        subset = present if len(present) < len(s.classes) else None
+        splits[split[4:]] = Split(FileSource(ood_paths), ood_y, "ood", classes=subset)
+    return Benchmark(NAME, p, splits, len(s.classes), default_backbone=("tf_efficientnet_lite0", "imagenet"),
+                     strategy_defaults=fine_tuning_defaults(10, 32),
+                     transforms=ImageTransforms(p.image_size, augment=p.augment), class_names=tuple(s.classes),
+                     fingerprint=s.fingerprint, notes=tuple(notes(s)))

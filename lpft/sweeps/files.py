@@ -1,0 +1,49 @@
+"""Spec files: the built-in ones packaged with lpft, and loading any one from disk.
+
+Loading imports the spec's plugins and resolves its relative paths (`lpft.sweeps.paths`)
+before parsing it (`lpft.sweeps.spec.parse_spec`).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import yaml
+
+from lpft.errors import InputError
+from lpft.sweeps.paths import prepare
+from lpft.sweeps.spec import SweepSpec, parse_spec
+
+
+def builtin_specs() -> dict[str, Traversable]:
+    """Name -> the packaged YAML, read through importlib.resources (works from any install)."""
+    folder = resources.files("lpft.sweeps") / "specs"
+    return {p.name.removesuffix(".yaml"): p for p in sorted(folder.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
+
+
+def spec_source(name_or_path: str) -> Path | Traversable:
+    """A YAML path, or the packaged file of a built-in spec (`lpft sweep --list`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = builtin_specs()
+    if name_or_path not in builtin:
+        raise InputError(f"spec {name_or_path!r}: no such file, nor a built-in spec "
+                         f"(built-in: {', '.join(builtin)})")
+    return builtin[name_or_path]
+
+
+def load_spec(name_or_path: str) -> SweepSpec:
+    """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
+    path = spec_source(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        raise InputError(f"{path}: not valid YAML" + (f" (line {line + 1})" if line is not None else "")) from None
+    # a spec file's relative paths are its folder's; a built-in's, the current directory's
+    base = Path(name_or_path).resolve().parent if isinstance(path, Path) else Path.cwd()
+    return parse_spec(prepare(raw, base), str(path))

@@ -1,0 +1,36 @@
+"""`centroid`: nearest class mean on frozen features, one step per shrinkage toward the mean."""
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lpft.models.features import cached_features
+from lpft.results import COMPLETED, Evaluation, RunResult
+from lpft.search_spaces import Param, hparam
+from lpft.strategies import strategy
+
+
+@dataclass(frozen=True)
+class CentroidParams:
+    seed: int = 0
+    shrink: float = hparam(0.0, search=Param("float", 0.0, 0.9), grid=(0.0, 0.5))
+    busy_s: float = 0.0  # seconds of busy work first: lets a test see trials spread over nodes
+
+
+@strategy("centroid", CentroidParams, "nearest class mean on frozen features (an example plugin)")
+def centroid(benchmark, backbone, hp, device="cpu", on_epoch=None, resume=None, workers=0):
+    end = time.perf_counter() + hp.busy_s
+    while time.perf_counter() < end:
+        pass
+    feats = cached_features(backbone, benchmark, device=device, workers=workers)
+    x, y = feats["id_train"], benchmark.train.y
+    means = np.stack([x[y == c].mean(axis=0) for c in range(benchmark.num_classes)])
+    means = (1 - hp.shrink) * means + hp.shrink * x.mean(axis=0)
+    evals = []
+    for name, split in benchmark.eval_sets.items():
+        pred = np.argmin(((feats[name][:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+        evals.append(Evaluation(0, name, split.role, float((pred == split.y).mean())))
+    if on_epoch is not None:
+        on_epoch(0, evals, None)
+    return RunResult("centroid", COMPLETED, evals, asdict(hp))
