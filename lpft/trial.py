@@ -8,12 +8,15 @@ then the strategy's hyperparameters; an unknown key is an InputError naming it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, fields
 from typing import Any
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError
 from lpft.models.backbone import build_backbone, check_weights
+from lpft.models.factory import factory_module, is_factory
+from lpft.plugins import import_modules
 from lpft.results import RunResult
 from lpft.settings import parse_into
 from lpft.strategies import STRATEGIES, EpochCallback
@@ -99,11 +102,14 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
     if "weights" in options:
-        check_weights(str(options["weights"]))
+        check_weights(str(options["weights"]), str(options.get("backbone", "")))
+    if is_factory(str(options.get("backbone", ""))):  # its module, as a spec's imports: (workers too)
+        import_modules([factory_module(str(options["backbone"]))], [Path.cwd()])
     bench = load_benchmark(benchmark, **bench_params)
     hp = parse_into(strat.params, {**strategy_defaults(bench, strategy), **hp_values}, strategy)
     name = str(options.get("backbone", bench.default_backbone[0]))
-    weights = str(options.get("weights", bench.default_backbone[1]))
+    # a factory gets "none" unless weights are set: the benchmark's default is for its own backbone
+    weights = str(options.get("weights", "none" if is_factory(name) else bench.default_backbone[1]))
     device = resolve_device(str(options.get("device", "auto")))
     workers = resolve_workers(options.get("workers", "auto"), bench)
     backbone = build_backbone(name, weights, bench, seed=hp.seed)

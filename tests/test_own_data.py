@@ -64,3 +64,53 @@ def test_a_sweep_whose_trials_all_fail_exits_non_zero_and_names_the_error(tmp_pa
     assert all(Path(t).is_file() and "the boom strategy failed" in Path(t).read_text() for t in trials.traceback)
     table = p.stdout.split("errors")[1].splitlines()[2]  # the summary's boom row
     assert table.split()[:4] == ["boom", "2", "0", "2"]
+
+
+FACTORY = '''import torch
+from torch import nn
+from lpft.models import Extractor
+
+
+def tiny(weights="none"):
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return Extractor(net, 8, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), input_size=40)
+
+
+def wrong():
+    return 3
+
+
+def broken(weights="none"):
+    raise FileNotFoundError("no checkpoint at " + weights)
+'''
+
+
+def test_a_backbone_factory_beside_the_spec_runs_in_a_sweep(tmp_path):
+    write_tree(tmp_path / "data", per_class=6)
+    (tmp_path / "mymodels.py").write_text(FACTORY)
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump({
+        "name": "fac", "benchmark": {"name": "imagefolder", "root": "data", "image_size": 32},
+        "backbone": {"name": "mymodels:tiny"},
+        "strategies": {"lp": {"num_cs": 3}, "ft": {"num_samples": 1, "epochs": 1, "batch_size": 16}},
+        "storage": "out"}))
+    p = lpft("sweep", tmp_path / "spec.yaml", cwd=tmp_path.parent)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
+    trials = pq.read_table(tmp_path / "out" / "fac" / "trials.parquet").to_pandas()
+    assert set(trials.status) == {"completed"}
+
+
+def test_bad_factories_are_one_line(tmp_path, monkeypatch, capsys):
+    from lpft.cli import main
+
+    write_tree(tmp_path / "data", per_class=2, val=False, test=False)
+    (tmp_path / "mymodels.py").write_text(FACTORY)
+    monkeypatch.chdir(tmp_path)
+    cases = {"mymodels:wrong": "wrong() returned int; expected lpft.models.Extractor",
+             "mymodels:nope": "module 'mymodels' has no callable 'nope'",
+             "nomodule:tiny": "imports: no module named 'nomodule'",
+             "mymodels:broken": "broken() raised FileNotFoundError: no checkpoint at none"}
+    for backbone, message in cases.items():
+        code = main(["run", "imagefolder", "--strategy", "lp", "--set", "root=data", "--set", f"backbone={backbone}",
+                     "--set", "n_val=1", "--set", "n_test=1"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and len(err.splitlines()) == 1, (backbone, err)

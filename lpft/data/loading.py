@@ -4,7 +4,7 @@ Array splits (synthetic, digits) are indexed in memory and normalised as the mod
 ImageSource splits go through a torch DataLoader: worker processes decode and transform
 images, pinned memory when the target is a GPU. Training order and augmentation come
 from the caller's generator only, so a run is the same for any number of workers and
-resumes exactly: each item's random crop is seeded from (epoch seed, position).
+resumes exactly: each batch's random crops are seeded from (epoch seed, its position).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Inputs:
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
     dtype: torch.dtype = torch.float32
+    size: int | None = None  # the image size the model needs, when not the benchmark's image_size
 
     def tensor(self, x: np.ndarray | torch.Tensor, device: str = "cpu") -> torch.Tensor:
         """uint8 images -> normalised float tensor on `device`; float vectors pass through.
@@ -51,7 +52,13 @@ def order(n: int, batch_size: int, generator: torch.Generator | None) -> list[np
 
 
 class _Images(Dataset):
-    """Item (i, seed) -> (transformed image i, label i); seed < 0 means no randomness."""
+    """Item (i, seed) -> (transformed image i, label i); seed < 0 means no randomness.
+
+    A batch's random augmentations come from one seed, its first item's (`__getitems__`, which
+    the DataLoader calls with a whole batch): a batch is made by one process in order, so the
+    crops are the same for any number of workers, and seeding once per batch rather than once
+    per image keeps the loader as fast as a plain ImageFolder's.
+    """
 
     def __init__(self, split: Split, transform) -> None:
         self.source, self.labels, self.transform = split.x, split.y, transform
@@ -68,6 +75,14 @@ class _Images(Dataset):
             torch.manual_seed(seed)
             return self.transform(img), int(self.labels[i])
 
+    def __getitems__(self, items: list[tuple[int, int]]) -> list[tuple[torch.Tensor, int]]:
+        seed = items[0][1] if items else -1
+        if seed < 0:
+            return [self[item] for item in items]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return [(self.transform(self.source.load(int(i))), int(self.labels[i])) for i, _ in items]
+
 
 def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int, *,
             train: bool = False, generator: torch.Generator | None = None, device: str = "cpu",
@@ -81,7 +96,7 @@ def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int,
         return
     if benchmark.transforms is None or inputs.mean is None:
         raise InputError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")
-    transform = benchmark.transforms.build(inputs.mean, inputs.std, train=train)
+    transform = benchmark.transforms.build(inputs.mean, inputs.std, train=train, size=inputs.size)
     idx_batches = order(len(split), batch_size or len(split), gen)
     if train and benchmark.transforms.augment:
         base = int(torch.randint(0, 2**62, (1,), generator=gen))

@@ -30,12 +30,15 @@ class ImageTransforms:
         """What feature extraction depends on (the eval transform): part of the cache key."""
         return f"resize{self.resize_to}-crop{self.size}"
 
-    def build(self, mean: tuple[float, ...], std: tuple[float, ...],
-              train: bool) -> Callable[[Image.Image], torch.Tensor]:
+    def build(self, mean: tuple[float, ...], std: tuple[float, ...], train: bool,
+              size: int | None = None) -> Callable[[Image.Image], torch.Tensor]:
+        """`size` (a backbone's own input size) replaces the benchmark's, the resize scaled with it."""
         from torchvision import transforms as T
 
+        crop = size or self.size
+        resize = self.resize_to if size is None else round(self.resize_to * size / self.size)
         if train and self.augment:
-            head = [T.RandomResizedCrop(self.size), T.RandomHorizontalFlip()]
+            head = [T.RandomResizedCrop(crop), T.RandomHorizontalFlip()]
         else:
-            head = [T.Resize(self.resize_to), T.CenterCrop(self.size)]
+            head = [T.Resize(resize), T.CenterCrop(crop)]
         return T.Compose([*head, T.ToTensor(), T.Normalize(mean, std)])

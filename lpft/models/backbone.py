@@ -22,6 +22,7 @@ from lpft.data.loading import Inputs
 from lpft.errors import InputError
 from lpft.data.layout import expand
 from lpft.models import checkpoints, lite0
+from lpft.models.factory import call_factory, is_factory
 from lpft.models.linear import LinearFeatures
 from lpft.registry import Registry
 
@@ -36,15 +37,17 @@ class Backbone:
     std: tuple[float, ...] | None
     digest: str  # of the initial weights: part of every feature-cache key
     dtype: torch.dtype = torch.float32
+    input_size: int | None = None  # the image size it needs (a factory's); None: the benchmark's
 
     @property
     def transform_key(self) -> str:
-        return f"{self.name}|mean={self.mean}|std={self.std}"
+        size = "" if self.input_size is None else f"|size={self.input_size}"
+        return f"{self.name}|mean={self.mean}|std={self.std}{size}"
 
     @property
     def inputs(self) -> Inputs:
         """What the data side needs to feed this backbone (`lpft.data.loading.batches`)."""
-        return Inputs(self.mean, self.std, self.dtype)
+        return Inputs(self.mean, self.std, self.dtype, self.input_size)
 
 
 def state_digest(module: nn.Module) -> str:
@@ -111,9 +114,10 @@ def _create_timm(name: str, weights: str, num_classes: int) -> nn.Module:
 NAMED_WEIGHTS = ("none", "imagenet", "benchmark", "hf-cache")
 
 
-def check_weights(weights: str) -> None:
-    """Weights are a named source or an existing file; checked before any data is built."""
-    if weights in NAMED_WEIGHTS:
+def check_weights(weights: str, backbone: str = "") -> None:
+    """Weights are a named source or an existing file; checked before any data is built (a
+    factory backbone reads its weights string itself)."""
+    if weights in NAMED_WEIGHTS or is_factory(backbone):
         return
     path = expand(weights)
     if "$" in str(path):
@@ -125,6 +129,12 @@ def check_weights(weights: str) -> None:
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:
     if name in ARCHITECTURES:
         return ARCHITECTURES[name](benchmark, weights, seed)
+    if is_factory(name):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # a factory's random init is seeded too, without side effects
+            ext = call_factory(name, weights)
+        return Backbone(name, weights, ext.module, ext.num_features, tuple(ext.mean), tuple(ext.std),
+                        state_digest(ext.module), input_size=ext.input_size)
     if benchmark.train.is_array and benchmark.train.x.ndim != 4:
         raise InputError(f"backbone {name!r} needs images; benchmark {benchmark.name!r} has vectors")
     import timm.data

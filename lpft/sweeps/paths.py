@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from lpft.errors import require
+from lpft.models.factory import factory_module, is_factory
 from lpft.plugins import import_modules
 from lpft.settings import path_fields
 
 
-def _resolve(value: Any, base: Path) -> Any:
+def _resolve(value: Any, base: Path, only_existing: bool = False) -> Any:
     if not isinstance(value, str) or not value or "://" in value or value.startswith(("~", "$")):
         return value
     path = Path(value)
-    return value if path.is_absolute() else str((base / path).resolve())
+    if path.is_absolute() or (only_existing and not (base / path).exists()):
+        return value
+    return str((base / path).resolve())
 
 
 def import_plugins(raw: dict[str, Any], base: Path) -> None:
@@ -31,6 +34,9 @@ def import_plugins(raw: dict[str, Any], base: Path) -> None:
     imports = raw.get("imports", [])
     require(isinstance(imports, list) and all(isinstance(m, str) for m in imports), "imports",
             "must be a list of module names")
+    backbone = raw.get("backbone")
+    if isinstance(backbone, dict) and is_factory(str(backbone.get("name", ""))):  # module:factory
+        imports = [*imports, factory_module(str(backbone["name"]))]
     folders = raw.get("import_path", [str(base)])
     require(isinstance(folders, list) and all(isinstance(f, str) for f in folders), "import_path",
             "must be a list of folders")
@@ -50,7 +56,8 @@ def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
             bench[key] = _resolve(bench[key], base)
     backbone = out.get("backbone")
     if isinstance(backbone, dict) and backbone.get("weights") not in (None, *NAMED_WEIGHTS):
-        backbone["weights"] = _resolve(backbone["weights"], base)
+        # a factory's weights may be a tag of its own: a path only if that file is there
+        backbone["weights"] = _resolve(backbone["weights"], base, is_factory(str(backbone.get("name", ""))))
     strategies = out.get("strategies")
     if isinstance(strategies, dict):
         for name, settings in strategies.items():

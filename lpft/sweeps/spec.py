@@ -115,7 +115,7 @@ class SweepSpec:
 
         if self.weights is not None:
             try:
-                check_weights(str(self.weights))
+                check_weights(str(self.weights), str(self.backbone or ""))
             except InputError as e:
                 raise InputError(f"backbone.weights: {e}") from None
         return locate_data(self.benchmark, self.benchmark_params)

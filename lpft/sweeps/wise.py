@@ -9,6 +9,7 @@ adds the evaluations to the sweep's results as strategy `wise`, trial `<trial>-w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
@@ -18,6 +19,7 @@ from lpft.errors import InputError
 from lpft.results import RunResult
 from lpft.storage import locate
 from lpft.sweeps.outcome import best_runs
+from lpft.sweeps.paths import import_plugins
 from lpft.sweeps.spec import parse_spec
 
 
@@ -38,7 +40,9 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
     for needed in ("spec.yaml", "trials.parquet"):
         if not (root / needed).exists():
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
-    spec = parse_spec(yaml.safe_load((root / "spec.yaml").read_bytes()), str(root / "spec.yaml"))
+    raw = yaml.safe_load((root / "spec.yaml").read_bytes())
+    import_plugins(raw, Path.cwd())  # the sweep's own plugins (its paths are already absolute)
+    spec = parse_spec(raw, str(root / "spec.yaml"))
     trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
     sources = sources or [s for s in spec.strategies if STRATEGIES[s].fine_tunes]
     curves = []

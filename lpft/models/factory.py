@@ -1,0 +1,72 @@
+"""Backbones timm does not have: `backbone: some.module:factory` names a callable that returns
+an `Extractor` (the feature module, its feature width and how to feed it).
+
+The factory is called with the run's `weights` string (`factory(weights="...")`, "none" unless
+set) when it takes a `weights` parameter, else with no arguments; what it does with the string
+(a file, a tag) is its own business. Its module is imported like a spec's `imports:`, so every
+Ray worker has it too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+
+from torch import nn
+
+from lpft.errors import InputError
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Extractor:
+    """What a backbone factory returns."""
+
+    module: nn.Module  # normalised images (N, 3, H, W) -> features (N, num_features)
+    num_features: int
+    mean: tuple[float, ...] = IMAGENET_MEAN  # the normalisation it was trained with
+    std: tuple[float, ...] = IMAGENET_STD
+    input_size: int | None = None  # the image size it expects; None: the benchmark's image_size
+
+
+def is_factory(name: str) -> bool:
+    return ":" in name
+
+
+def factory_module(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def call_factory(name: str, weights: str) -> Extractor:
+    """Imports `module:attr`, calls it, and checks what it returned; every failure is one line."""
+    module_name, _, attr = name.partition(":")
+    where = f"backbone {name}"
+    if not module_name or not attr:
+        raise InputError(f"{where}: expected module:factory (e.g. mymodels:resnet_features)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise InputError(f"{where}: cannot import {module_name!r} ({e}); put it beside the spec or on the "
+                         "Python path") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise InputError(f"{where}: module {module_name!r} has no callable {attr!r}")
+    takes_weights = "weights" in inspect.signature(fn).parameters
+    if not takes_weights and weights != "none":
+        raise InputError(f"{where}: weights={weights!r} given, but {attr}() takes no weights parameter")
+    try:
+        out = fn(weights=weights) if takes_weights else fn()
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's factory failed: one line naming it
+        raise InputError(f"{where}: {attr}() raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") \
+            from None
+    if not isinstance(out, Extractor) or not isinstance(out.module, nn.Module) or not isinstance(out.num_features, int):
+        raise InputError(f"{where}: {attr}() returned {type(out).__name__}; expected lpft.models.Extractor"
+                         "(module=nn.Module, num_features=int, mean, std, input_size)")
+    if len(out.mean) != 3 or len(out.std) != 3:
+        raise InputError(f"{where}: {attr}() returned mean/std of {len(out.mean)}/{len(out.std)} values; "
+                         "expected one per RGB channel")
+    return out
