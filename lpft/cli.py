@@ -81,7 +81,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if not args.spec:
         raise InputError("lpft sweep: give a SPEC (a YAML path or a built-in name; see --list)")
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec).with_imports(args.imports, str(Path.cwd()))
     if args.storage:
         spec = spec.with_storage(args.storage)
     from lpft.sweeps.launch import run_sweep
@@ -127,7 +127,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from lpft.cluster import jobs
 
     env = _settings(args.env, "--env") if args.env else None
-    job_id = jobs.submit(args.spec, args.address, storage=args.storage, resume=args.resume, env=env)
+    job_id = jobs.submit(args.spec, args.address, storage=args.storage, resume=args.resume, env=env,
+                         imports=args.imports)
     print(job_id, flush=True)
     if not args.follow:
         return 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import site
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -56,7 +58,7 @@ def import_modules(names: Iterable[str], search_path: Iterable[str | Path] = ())
             modules.append(importlib.import_module(name))
             _modules[name] = modules[-1]
         except ModuleNotFoundError as e:
-            if e.name and name.startswith(e.name):
+            if e.name == name or name.startswith(f"{e.name}."):  # the module itself, not one it imports
                 where = ", ".join(str(p) for p in search_path) or "the Python path"
                 raise InputError(f"imports: no module named {name!r} (looked in {where} and on the Python path)") \
                     from None
@@ -74,13 +76,19 @@ def _first_line(e: BaseException) -> str:
 def module_files(modules: Iterable[ModuleType]) -> list[str]:
     """What Ray's `py_modules` ships for each module: its .py file or its package folder; installed
     modules (under site-packages) are left to the cluster's environment."""
+    installed = {Path(p).resolve() for p in (*site.getsitepackages(), site.getusersitepackages(),
+                                              sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
     out = []
     for m in modules:
         top = sys.modules[m.__name__.split(".")[0]]
-        path = Path(top.__file__ or "")
-        shipped = path.parent if path.name == "__init__.py" else path
-        if "site-packages" not in shipped.parts and str(shipped) not in out:
-            out.append(str(shipped))
+        if top.__file__ is None:  # a namespace package: its folder(s)
+            shipped = [Path(p) for p in getattr(top, "__path__", [])]
+        else:
+            path = Path(top.__file__)
+            shipped = [path.parent if path.name == "__init__.py" else path]
+        for s in shipped:
+            if not any(s.resolve().is_relative_to(i) for i in installed) and str(s) not in out:
+                out.append(str(s))
     return out
 
 

@@ -132,3 +132,24 @@ def test_bad_manifests_are_one_line(tmp_path, capsys):
     assert f"unreadable image {tmp_path / 'a.jpg'}" in error_of(capsys, f"manifest={tmp_path / 'm.csv'}")
     with pytest.raises(InputError, match="n_val must be >= 0"):
         load_benchmark("imagefolder", manifest=str(tmp_path / "m.csv"), n_val=-1)
+
+
+def test_hidden_files_empty_sets_and_reserved_names(tmp_path, capsys):
+    root = write_tree(tmp_path / "t", per_class=3, val=False, test=False)
+    (root / "train" / ".DS_Store").write_bytes(b"\0")
+    (root / "train" / "dark" / "._img000.jpg").write_bytes(b"AppleDouble")  # macOS metadata, not an image
+    (root / "train" / "empty").mkdir()  # a class with no images yet is still one of train's classes
+    bench = load_benchmark("imagefolder", root=str(root), image_size=32, n_val=1, n_test=1)
+    assert bench.class_names == ("bright", "dark", "empty", "mid") and bench.num_classes == 4
+    (root / "ood" / "fog").mkdir()
+    assert f"{root / 'ood' / 'fog'} holds no images" in error_of(capsys, f"root={root}")
+    (root / "ood" / "fog").rmdir()
+    write_set(root / "ood" / "id_extra", 1, classes=("dark",))
+    assert "OOD set 'id_extra': names starting id_ are ID splits" in error_of(capsys, f"root={root}")
+
+
+def test_manifest_cells_are_checked(tmp_path, capsys):
+    (tmp_path / "m.csv").write_text("path,label,split\n,cat,train\n")
+    assert "row 2: empty path or label" in error_of(capsys, f"manifest={tmp_path / 'm.csv'}")
+    pq.write_table(pa.table({"path": [1, 2], "label": [0, 1], "split": ["train", "train"]}), tmp_path / "m.parquet")
+    assert f"unreadable image {tmp_path / '1'}" in error_of(capsys, f"manifest={tmp_path / 'm.parquet'}")

@@ -2,6 +2,7 @@
 installed (entry points) or named by a spec's `imports:`, and a sweep uses both on a real
 two-node cluster with trials on both nodes."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,9 +36,10 @@ def sweep_on_both_nodes(cluster: LocalCluster, spec_path: Path, env: dict, name:
 
 
 def test_an_installed_plugin_reaches_both_nodes(tmp_path):
-    site = tmp_path / "site"
+    site, source = tmp_path / "site", tmp_path / "plugin"
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(PLUGIN)], check=True, capture_output=True)
+                    "--target", str(site), str(source)], check=True, capture_output=True)
     # As on a cluster whose image has the package: every node's Python path has it.
     cluster = LocalCluster(cpus_per_node=1, extra_env={"PYTHONPATH": str(site)})
     try:

@@ -51,13 +51,14 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
-           env: dict[str, str] | None = None) -> str:
+           env: dict[str, str] | None = None, imports: list[str] | None = None) -> str:
     """Submits the sweep; returns the job's submission id. The spec is validated here first."""
+    from lpft import plugins
     from lpft.sweeps.files import load_spec
 
-    from lpft import plugins
-
-    spec = load_spec(spec_ref)  # imports its plugins, resolves its relative paths
+    # its plugins imported and its relative paths resolved; --import modules named in it, so the
+    # job's driver imports them too (their files travel in py_modules)
+    spec = load_spec(spec_ref).with_imports(imports or [], str(Path.cwd()))
     jobs = client(address)
     args = ["python", "-m", "lpft.cli", "sweep", "spec.yaml", "--address", "auto"]
     if storage:

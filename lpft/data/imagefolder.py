@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from lpft.data.base import Benchmark, Split
 from lpft.data.images import FileSource, list_images, open_image
-from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults
+from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, holdout
 from lpft.data.registry import register
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError, require
@@ -53,21 +53,28 @@ class ImageFolderParams(ImageParams):
         require(self.n_test >= 0, f"n_test must be >= 0, got {self.n_test}")
 
 
-def scan_folder(root: Path) -> Entries:
+def _visible(folder: Path) -> list[Path]:
+    """A folder's entries but hidden ones (.DS_Store, ._AppleDouble files, .ipynb_checkpoints)."""
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def scan_folder(root: Path) -> tuple[Entries, dict[str, str], list[str]]:
+    """(entries, split -> its folder, train's class folder names, empty ones included)."""
     train = root / "train"
     if not train.is_dir():
         raise InputError(f"{NAME}: expected class folders at {train} (ROOT/train/<class>/*.jpg)")
     entries: Entries = {}
     sets = [(s, root / s) for s in ID_SPLITS if (root / s).is_dir()]
     if (root / "ood").is_dir():
-        sets += [(f"ood:{d.name}", d) for d in sorted((root / "ood").iterdir()) if d.is_dir()]
+        sets += [(f"ood:{d.name}", d) for d in _visible(root / "ood") if d.is_dir()]
     for split, folder in sets:
-        stray = sorted(p.name for p in folder.iterdir() if p.is_file())
+        stray = [p.name for p in _visible(folder) if p.is_file()]
         if stray:
             raise InputError(f"{NAME}: {folder / stray[0]}: images go in {folder}/<class>/, one folder per class")
-        entries[split] = [(str(p), c.name) for c in sorted(d for d in folder.iterdir() if d.is_dir())
-                          for p in list_images(c)]
-    return entries
+        entries[split] = [(str(p), c.name) for c in _visible(folder) if c.is_dir()
+                          for p in list_images(c) if not p.name.startswith(".")]
+    classes = [c.name for c in _visible(train) if c.is_dir()]
+    return entries, {split: str(folder) for split, folder in sets}, classes
 
 
 def read_manifest(path: Path) -> Entries:
@@ -76,17 +83,20 @@ def read_manifest(path: Path) -> Entries:
     try:
         table = pq.read_table(path) if path.suffix.lower() == ".parquet" else pacsv.read_csv(
             path, convert_options=pacsv.ConvertOptions(column_types={"label": pa.string(), "path": pa.string()}))
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{NAME}: manifest {path}: not a CSV or Parquet file ({str(e).splitlines()[0]})") from None
-    for column in ("path", "label", "split"):
-        require(column in table.column_names, f"{NAME}: manifest {path}: column {column!r} is missing "
-                                              "(expected path, label, split)")
+        for column in ("path", "label", "split"):
+            require(column in table.column_names, f"{NAME}: manifest {path}: column {column!r} is missing "
+                                                  "(expected path, label, split)")
+            table = table.set_column(table.schema.get_field_index(column), column,
+                                     table.column(column).cast(pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as e:
+        raise InputError(f"{NAME}: manifest {path}: not a CSV or Parquet file of path, label, split "
+                         f"({str(e).splitlines()[0]})") from None
     entries: Entries = {}
     for row, (rel, label, split) in enumerate(zip(*(table.column(c).to_pylist() for c in ("path", "label", "split"))),
                                               start=2):
         ok = split in ID_SPLITS or (isinstance(split, str) and split.startswith("ood:") and len(split) > 4)
         require(ok, f"{NAME}: manifest {path} row {row}: split {split!r} is not train, val, test or ood:<name>")
-        require(rel is not None and label is not None, f"{NAME}: manifest {path} row {row}: empty path or label")
+        require(bool(rel) and bool(label), f"{NAME}: manifest {path} row {row}: empty path or label")
         full = rel if "://" in rel or os.path.isabs(rel) else str(path.parent / rel)
         entries.setdefault(split, []).append((full, str(label)))
     require("train" in entries, f"{NAME}: manifest {path}: no rows with split train")
@@ -117,15 +127,19 @@ class Scan:
 def scan(p: ImageFolderParams) -> Scan:
     """The listing, checked: classes, every set's classes within train's, every image readable."""
     if p.manifest:
-        entries = read_manifest(expand(p.manifest))
+        where = str(expand(p.manifest))
+        entries = read_manifest(Path(where))
+        folders = {split: f"{where} ({split} rows)" for split in entries}
+        classes = sorted({c for _, c in entries["train"]})
     else:
-        entries = scan_folder(data_root(p.root, NAME, NAME))
-    classes = sorted({c for _, c in entries["train"]})
-    require(bool(entries["train"]), f"{NAME}: no training images (train/<class>/ holds none)")
+        entries, folders, classes = scan_folder(data_root(p.root, NAME, NAME))
+    require(bool(entries["train"]), f"{NAME}: {folders['train']} holds no images (train/<class>/*.jpg)")
     for split, rows in entries.items():
+        require(bool(rows), f"{NAME}: {folders[split]} holds no images")
+        require(not split.startswith("ood:id_"), f"{NAME}: OOD set {split[4:]!r}: names starting id_ are ID splits")
         unknown = sorted({c for _, c in rows} - set(classes))
         if unknown:
-            where = f"manifest split {split}" if p.manifest else f"{_folder(p, split)}/{unknown[0]}"
+            where = folders[split] if p.manifest else f"{folders[split]}/{unknown[0]}"
             raise InputError(f"{NAME}: {where}: class {unknown[0]!r} is not one of train's classes "
                              f"({', '.join(classes[:8])}{', ...' if len(classes) > 8 else ''})")
     paths = [path for rows in entries.values() for path, _ in rows]
@@ -136,14 +150,10 @@ def scan(p: ImageFolderParams) -> Scan:
                          "skip_bad=true leaves them out)")
     entries = {k: [(path, c) for path, c in rows if not problems[path]] for k, rows in entries.items()}
     h = hashlib.sha256()
-    for path in paths:
+    for path in (path for rows in entries.values() for path, _ in rows):
         st = os.stat(path) if "://" not in path else None
-        h.update(f"{path}|{st.st_size if st else ''}|{st.st_mtime_ns if st else ''}\n".encode())
+        h.update(os.fsencode(path) + f"|{st.st_size if st else ''}|{st.st_mtime_ns if st else ''}\n".encode())
     return Scan(entries, classes, bad, h.hexdigest()[:16])
-
-
-def _folder(p: ImageFolderParams, split: str) -> str:
-    return str(Path(expand(p.root)) / (f"ood/{split[4:]}" if split.startswith("ood:") else split))
 
 
 def check(p: ImageFolderParams) -> list[str]:
@@ -166,12 +176,14 @@ def notes(s: Scan) -> list[str]:
 
 
 def _holdout(n: int, counts: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, val, test) indices of n training images, `counts` = (n_val, n_test) held out."""
-    perm = np.random.default_rng(seed).permutation(n)
+    """(train, val, test) indices of n training images, `counts` = (n_val, n_test) held out
+    (`layout.holdout` for each: test first, then val from the rest)."""
     n_val, n_test = counts
     require(n_val + n_test < n, f"{NAME}: holding out {n_val} val and {n_test} test images leaves no training "
                                 f"images of {n}; add val/ or test/ folders or lower n_val/n_test")
-    return np.sort(perm[n_val + n_test:]), np.sort(perm[:n_val]), np.sort(perm[n_val:n_val + n_test])
+    rest, test = holdout(n, n_test, seed, NAME) if n_test else (np.arange(n), np.arange(0))
+    train, val = holdout(len(rest), n_val, seed + 1, NAME) if n_val else (np.arange(len(rest)), np.arange(0))
+    return rest[train], rest[val], test
 
 
 @register(NAME, ImageFolderParams, folder=NAME, check=check)
@@ -195,7 +207,6 @@ def build(p: ImageFolderParams) -> Benchmark:
         else:
             splits[name] = Split(source.subset(idx), y[idx], name)
     for split in sorted(k for k in s.entries if k.startswith("ood:")):
-        require(not split[4:].startswith("id_"), f"{NAME}: OOD set {split[4:]!r}: names starting id_ are ID splits'")
         ood_paths, ood_y = arrays(s.entries[split])
         present = np.unique(ood_y)
         subset = present if len(present) < len(s.classes) else None

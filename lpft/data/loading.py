@@ -107,5 +107,9 @@ def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int,
     cuda = device.startswith("cuda")
     loader = DataLoader(_Images(split, transform), batch_sampler=items, num_workers=workers,
                         pin_memory=cuda, persistent_workers=False)
-    for x, y in loader:
-        yield x.to(device, non_blocking=cuda).to(inputs.dtype), y.to(device, non_blocking=cuda)
+    try:
+        for x, y in loader:
+            yield x.to(device, non_blocking=cuda).to(inputs.dtype), y.to(device, non_blocking=cuda)
+    except InputError as e:  # from a worker process, torch wraps it with the worker's traceback: its last line
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        raise InputError(lines[-1].split("InputError: ", 1)[-1] if len(lines) > 1 else str(e)) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import numbers
 from dataclasses import dataclass
 
 from torch import nn
@@ -53,7 +54,10 @@ def call_factory(name: str, weights: str) -> Extractor:
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise InputError(f"{where}: module {module_name!r} has no callable {attr!r}")
-    takes_weights = "weights" in inspect.signature(fn).parameters
+    try:
+        takes_weights = "weights" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        takes_weights = False
     if not takes_weights and weights != "none":
         raise InputError(f"{where}: weights={weights!r} given, but {attr}() takes no weights parameter")
     try:
@@ -63,10 +67,14 @@ def call_factory(name: str, weights: str) -> Extractor:
     except Exception as e:  # noqa: BLE001 - the user's factory failed: one line naming it
         raise InputError(f"{where}: {attr}() raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") \
             from None
-    if not isinstance(out, Extractor) or not isinstance(out.module, nn.Module) or not isinstance(out.num_features, int):
+    if not isinstance(out, Extractor):
         raise InputError(f"{where}: {attr}() returned {type(out).__name__}; expected lpft.models.Extractor"
                          "(module=nn.Module, num_features=int, mean, std, input_size)")
-    if len(out.mean) != 3 or len(out.std) != 3:
-        raise InputError(f"{where}: {attr}() returned mean/std of {len(out.mean)}/{len(out.std)} values; "
-                         "expected one per RGB channel")
+    if not isinstance(out.module, nn.Module) or not isinstance(out.num_features, numbers.Integral):
+        raise InputError(f"{where}: {attr}() returned an Extractor whose module is {type(out.module).__name__} "
+                         f"and num_features {out.num_features!r}; expected an nn.Module and an integer")
+    if not all(isinstance(v, (tuple, list)) and len(v) == 3 for v in (out.mean, out.std)):
+        raise InputError(f"{where}: {attr}() returned mean {out.mean!r} and std {out.std!r}; "
+                         "expected three values each, one per RGB channel")
+    out.num_features = int(out.num_features)
     return out

@@ -126,7 +126,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def _trial_rows(grid: Any) -> list[dict[str, Any]]:
+def _trial_rows(grid: Any, root: Location) -> list[dict[str, Any]]:
     rows = []
     for r in grid:
         m = r.metrics or {}
@@ -140,10 +140,15 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
             "ood_avg": m.get("ood_avg"),
             # an errored trial's first line, and where Ray kept its whole traceback
             "error": error_line(r.error) if status == ERROR else None,
-            "traceback": f"{r.path}/error.txt" if status == ERROR else None,
+            "traceback": _uri(root, f"{r.path}/error.txt") if status == ERROR else None,
             **{f"hp.{k}": v for k, v in r.config.items() if k not in (*META_KEYS, "seed")},
         })
     return rows
+
+
+def _uri(root: Location, path: str) -> str:
+    """A path on the sweep's file system as the user names it (s3://bucket/... on an object store)."""
+    return path if root.is_local else f"{root.scheme}://{path}"
 
 
 def error_line(error: BaseException | None) -> str:
@@ -160,8 +165,10 @@ def init_ray(address: str | None) -> None:
     import ray
 
     # A failed trial's traceback goes to its error.txt; the summary names each failed trial once
-    # with its first line and that file, instead of Tune logging every traceback here.
-    logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+    # with its first line and that file, instead of Tune logging every traceback here (only
+    # these two loggers: Tune's other messages stay as they were).
+    for name in ("ray.tune.execution.tune_controller", "ray.tune.tune"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     if ray.is_initialized():
         return
     from lpft import plugins
@@ -208,7 +215,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)
     grid = _tuner(spec, trainable, root, resume).fit()
-    outcome.trials = sorted(_trial_rows(grid), key=lambda t: (list(spec.strategies).index(t["strategy"]),
+    outcome.trials = sorted(_trial_rows(grid, root), key=lambda t: (list(spec.strategies).index(t["strategy"]),
                                                                 t["stage"] != SEARCH))
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),

@@ -95,6 +95,16 @@ class SweepSpec:
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
 
+    def with_imports(self, names: list[str], folder: str) -> SweepSpec:
+        """Adds `--import` modules (found in `folder`), so the sweep's spec.yaml names them for
+        --resume, lpft wise and a submitted job's driver."""
+        if not names:
+            return self
+        imports = tuple(dict.fromkeys([*self.imports, *names]))
+        raw = {**self.raw, "imports": list(imports),
+               "import_path": list(dict.fromkeys([*self.raw.get("import_path", []), folder]))}
+        return dataclasses.replace(self, imports=imports, raw=raw)
+
     def saved_strategies(self) -> tuple[str, ...]:
         """Strategies whose trained models are kept: all fine-tuning ones with save_models, else wise's sources."""
         if self.save_models:
