@@ -158,13 +158,21 @@ def scan(p: ImageFolderParams) -> Scan:
 
 def check(p: ImageFolderParams) -> list[str]:
     """The pre-flight before a sweep: the scan, and its notes."""
-    return notes(scan(p))
+    return notes(scan(p), p)
 
 
-def notes(s: Scan) -> list[str]:
-    """What a user should know: classes, sizes, subset scoring, skipped files."""
+def held_out(s: Scan, p: ImageFolderParams) -> tuple[int, int]:
+    """(n_val, n_test) held out of train: 0 where the folder (or manifest) has its own."""
+    tenth = max(1, len(s.entries["train"]) // 10)
+    return (0 if "val" in s.entries else p.n_val or tenth, 0 if "test" in s.entries else p.n_test or tenth)
+
+
+def notes(s: Scan, p: ImageFolderParams) -> list[str]:
+    """What a user should know: classes, sizes, held-out splits, subset scoring, skipped files."""
     sizes = ", ".join(f"{k} {len(v)}" for k, v in s.entries.items())
-    out = [f"{NAME}: {len(s.classes)} classes; images: {sizes}"]
+    held = [f"{n} {name}" for name, n in zip(("val", "test"), held_out(s, p)) if n]
+    out = [f"{NAME}: {len(s.classes)} classes; images: {sizes}" + (f" ({', '.join(held)} held out of train)"
+                                                                      if held else "")]
     for split, rows in s.entries.items():
         covered = sorted({c for _, c in rows})
         if split.startswith("ood:") and len(covered) < len(s.classes):
@@ -195,9 +203,7 @@ def build(p: ImageFolderParams) -> Benchmark:
         return [r[0] for r in rows], np.array([label[r[1]] for r in rows], dtype=np.int64)
 
     paths, y = arrays(s.entries["train"])
-    tenth = max(1, len(paths) // 10)
-    counts = (0 if "val" in s.entries else p.n_val or tenth, 0 if "test" in s.entries else p.n_test or tenth)
-    tr, va, te = _holdout(len(paths), counts, p.split_seed)
+    tr, va, te = _holdout(len(paths), held_out(s, p), p.split_seed)
     source = FileSource(paths)
     splits = {"id_train": Split(source.subset(tr), y[tr], "id_train")}
     for name, own, idx in (("id_val", "val", va), ("id_test", "test", te)):
@@ -214,4 +220,4 @@ def build(p: ImageFolderParams) -> Benchmark:
     return Benchmark(NAME, p, splits, len(s.classes), default_backbone=("tf_efficientnet_lite0", "imagenet"),
                      strategy_defaults=fine_tuning_defaults(10, 32),
                      transforms=ImageTransforms(p.image_size, augment=p.augment), class_names=tuple(s.classes),
-                     fingerprint=s.fingerprint, notes=tuple(notes(s)))
+                     fingerprint=s.fingerprint, notes=tuple(notes(s, p)))
