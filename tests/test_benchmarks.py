@@ -244,3 +244,24 @@ def test_trials_on_a_fixture_are_the_same_for_any_number_of_workers(cifar_root):
     lp = run_trial("cifar10-stl", "lp", {k: v for k, v in settings.items() if k not in ("epochs", "batch_size")}
                    | {"num_cs": 3}).result
     assert {e.eval_set for e in lp.evaluations} == {"id_val", "id_test", "stl10"} and len(lp.evaluations) == 9
+
+
+def test_a_crafted_cifar_pickle_cannot_run_code(tmp_path):
+    """A pickle whose reduce calls os.system is refused by name before anything runs."""
+    import pickle
+
+    from lpft.data.cifar import _unpickle
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "batches.meta"
+    path.write_bytes(pickle.dumps({b"label_names": Evil()}, protocol=2))
+    with pytest.raises(InputError, match="refusing posix.system|refusing os.system"):
+        _unpickle(path, "cifar10-stl")
+    assert not marker.exists()

@@ -227,7 +227,7 @@ def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path):
         ({"benchmark": {"name": "synthetic", "eps": -1}}, "benchmark.eps"),
         ({"scheduler": "asha", "metric": ["id_val", "ood_avg"]}, "scheduler: asha"),
         ({"resources": {"cpu": 0}}, "resources.cpu must be > 0"),
-        ({"colour": "blue"}, "colour is not a spec field"),
+        ({"colour": "blue"}, "colour: unknown spec field"),
     ],
 )
 def test_bad_spec_fields_are_named(change, needle):

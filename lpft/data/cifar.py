@@ -30,11 +30,25 @@ STL_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey
 STL_TO_CIFAR_NAME = {"car": "automobile"}
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Only what CIFAR-10's published pickles hold: dicts, lists, bytes, numbers and numpy arrays.
+    Any other global (os.system, a crafted reduce) is refused, so a tampered file cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: not part of the CIFAR-10 format")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path, name: str) -> dict:
     need(path, name, "a CIFAR-10 python pickle")
     with open(path, "rb") as f:
         try:
-            return pickle.load(f, encoding="bytes")
+            return _CifarUnpickler(f, encoding="bytes").load()
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
                 KeyError, OverflowError) as e:  # what a damaged or foreign pickle raises
             raise InputError(f"{name}: not a CIFAR-10 pickle: {path} ({e})") from None

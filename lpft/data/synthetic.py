@@ -38,6 +38,9 @@ class SyntheticParams:
             raise InputError(f"k must be in (0, d={self.d}], got {self.k}")
         if self.eps < 0:
             raise InputError(f"eps must be >= 0, got {self.eps}")
+        for name in ("n_train", "n_val", "n_test", "n_ood", "classes"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:

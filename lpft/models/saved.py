@@ -16,8 +16,11 @@ def save_model(model: nn.Module, where: str) -> str:
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
     loc = locate(where)
-    with loc.open_write() as f:
-        f.write(buffer.getvalue())
+    try:
+        with loc.open_write() as f:
+            f.write(buffer.getvalue())
+    except OSError as e:  # a read-only folder, a path through a file, a full disk
+        raise InputError(f"cannot write the model to {loc}: {e.strerror or str(e).splitlines()[0]}") from None
     return loc.uri
 
 

@@ -49,6 +49,7 @@ class LPParams(LPHeadParams):
     bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
 
     def __post_init__(self) -> None:
+        require(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         require(0 < self.c_min <= self.c_max, "c_min and c_max must satisfy 0 < c_min <= c_max")
         require(self.num_cs >= 1, "num_cs must be >= 1")
         require(self.max_iter >= 1, "max_iter must be >= 1")

@@ -27,6 +27,7 @@ class SGDParams:
     bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
 
     def __post_init__(self) -> None:
+        require(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 0, f"batch_size must be >= 0, got {self.batch_size}")

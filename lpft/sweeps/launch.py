@@ -24,6 +24,7 @@ from lpft.results import ERROR, STOPPED
 from lpft.search_spaces import Param, define_by_run, grid_size
 from lpft.storage import Location, locate
 from lpft.sweeps.outcome import SweepOutcome
+from lpft.sweeps.preflight import check_resources, check_storage
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
@@ -121,6 +122,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
                                   max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
     run_config = tune.RunConfig(name=spec.name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
+                                checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.keep_checkpoints),
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 callbacks=[_progress_callback()])
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
@@ -201,9 +203,11 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     if not resume and (root / "results").files(".parquet"):
         raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
                          "or choose another --storage")
-    root.fs.create_dir(root.path, recursive=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
+    for note in check_resources(spec, local=address is None):  # before any folder is made
+        print(f"  note: {note}", flush=True)
+    check_storage(root)
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
                            (root / "results").uri, threads=max(1, int(spec.cpu)),
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,

@@ -18,6 +18,7 @@
     storage: results       # a path, a shared file-system path, or s3://bucket/prefix
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
     save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
+    keep_checkpoints: 2    # each trial's latest checkpoints kept (a resume needs the last)
     imports: [mymodule]    # modules registering benchmarks, strategies or backbones (every worker too)
     import_path: [.]       # folders searched for them first (default: the spec's folder)
 
@@ -33,16 +34,23 @@ a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, require
+from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
 from lpft.search_spaces import Param
 from lpft.strategies import STRATEGIES
 
 METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
+FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
+          "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
+          "import_path", "keep_checkpoints")
+NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
+MAX_REPLICATE = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class SweepSpec:
     feature_cache: str = "node"  # "node": each node's own cache; else a shared path all trials use
     save_models: bool = False  # keep every fine-tuned model in <storage>/<name>/models/ (wise needs them)
     imports: tuple[str, ...] = ()  # plugin modules (lpft.plugins), loaded in the driver and every worker
+    keep_checkpoints: int = 2  # per trial, the latest ones (a resume needs only the last)
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -87,10 +96,11 @@ class SweepSpec:
         return len(self.metric) > 1
 
     def replicate_seeds(self) -> list[int]:
-        extra = list(self.seeds[1:])
-        while len(extra) < self.replicate:
-            extra.append(max([*self.seeds, *extra]) + 1)
-        return extra[: self.replicate]
+        """The seeds after the first, then new ones counting up from the largest (linear time)."""
+        extra = list(self.seeds[1:self.replicate + 1])
+        top = max(self.seeds)
+        extra += list(range(top + 1, top + 1 + self.replicate - len(extra)))
+        return extra
 
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
@@ -131,31 +141,6 @@ class SweepSpec:
         return locate_data(self.benchmark, self.benchmark_params)
 
 
-def _number(value: Any, where: str) -> float:
-    require(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
-    return float(value)
-
-
-def _param(value: Any, where: str) -> Param:
-    if not isinstance(value, dict):
-        return Param("constant", value=value)
-    if "choices" in value:
-        require(isinstance(value["choices"], list) and value["choices"], f"{where}.choices", "must be a non-empty list")
-        return Param("categorical", choices=tuple(value["choices"]))
-    unknown = set(value) - {"low", "high", "log", "type"}
-    require(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not a range field (low, high, log, type)")
-    for key in ("low", "high"):
-        require(key in value, f"{where}.{key}", "is missing")
-    low, high = _number(value["low"], f"{where}.low"), _number(value["high"], f"{where}.high")
-    log = bool(value.get("log", False))
-    kind = value.get("type", "float")
-    require(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {kind!r}")
-    if log:
-        require(low > 0, f"{where}.low", "must be > 0 on a log scale")
-    require(low <= high, f"{where}.high", f"must be >= low ({low:g})")
-    return Param(kind, low, high, log=log)
-
-
 def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     where = f"strategies.{name}"
     if name not in STRATEGIES:
@@ -164,28 +149,28 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     require(isinstance(raw, dict), where, "must be a mapping")
     hp_fields = {f.name for f in dataclasses.fields(STRATEGIES[name].params)}
     space = dict(STRATEGIES[name].space)
-    num_samples = raw.get("num_samples", 1)
-    require(isinstance(num_samples, int) and num_samples >= 1, f"{where}.num_samples", "must be an integer >= 1")
+    num_samples = integer(raw, "num_samples", 1, 1, 100_000, where)
     if "epochs" in raw:
         require("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
-        require(isinstance(raw["epochs"], int) and raw["epochs"] >= 1, f"{where}.epochs", "must be an integer >= 1")
-        space["epochs"] = Param("constant", value=raw["epochs"])
+        space["epochs"] = Param("constant", value=integer(raw, "epochs", 1, 1, where=where))
+    known_keys({k: v for k, v in raw.items() if k not in RESERVED}, hp_fields, where, f"hyperparameter of {name}")
     for key, value in raw.items():
-        if key in RESERVED:
-            continue
-        if key not in hp_fields:
-            raise InputError(f"{where}.{key}: unknown hyperparameter of {name} (valid: {', '.join(sorted(hp_fields))})")
-        space[key] = _param(value, f"{where}.{key}")
+        if key not in RESERVED:
+            space[key] = param(value, f"{where}.{key}")
+    _check_values(name, space, where)
     grid: dict[str, list[Any]] = {}
     if search == "grid":
         grid = STRATEGIES[name].grid
         for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
             if p.kind == "categorical":
                 grid[key] = list(p.choices)
+            elif p.kind in ("float", "int") and key in raw:
+                raise InputError(f"{where}.{key}: search: grid takes choices ({key}: {{choices: [...]}}), "
+                                 "not a range; or leave it out for the paper's grid")
             elif p.kind in ("float", "int") and key not in grid:
                 raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
         space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
-    resources = _resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
+    own = resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
     sources: tuple[str, ...] = ()
     if STRATEGIES[name].derived:
         sources = tuple(raw.get("of") or ())
@@ -193,31 +178,35 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
                 "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
     elif "of" in raw:
         raise InputError(f"{where}.of: only a derived strategy (wise) runs on other strategies' trials")
-    return StrategySpec(name, num_samples, space, grid, resources, sources)
+    return StrategySpec(name, num_samples, space, grid, own, sources)
 
 
-def _resources(raw: Any, where: str = "resources") -> tuple[float, float]:
-    raw = raw or {}
-    require(isinstance(raw, dict), where, "must be a mapping like {cpu: 1, gpu: 0}")
-    unknown = set(raw) - {"cpu", "gpu"}
-    require(not unknown, f"{where}.{sorted(unknown)[0] if unknown else ''}", "is not cpu or gpu")
-    cpu, gpu = _number(raw.get("cpu", 1), f"{where}.cpu"), _number(raw.get("gpu", 0), f"{where}.gpu")
-    require(cpu > 0, f"{where}.cpu", "must be > 0 (fractions allowed)")
-    require(gpu >= 0, f"{where}.gpu", "must be >= 0 (fractions allowed)")
-    return cpu, gpu
+def _check_values(name: str, space: dict[str, Param], where: str) -> None:
+    """Fixed values, range bounds and choices pass the strategy's own parameter checks, here,
+    rather than failing in every trial: each candidate value in turn, the rest fixed."""
+    from lpft.settings import parse_into
+
+    fixed = {k: p.value for k, p in space.items() if p.kind == "constant"}
+    candidates = [(None, None)] + [(k, v) for k, p in space.items() if p.kind != "constant"
+                                   for v in (p.choices if p.kind == "categorical" else (p.low, p.high))]
+    for key, value in candidates:
+        values = fixed if key is None else {**fixed, key: int(value) if space[key].kind == "int" else value}
+        try:
+            parse_into(STRATEGIES[name].params, values, name)
+        except InputError as e:
+            field = f"{where}.{key}" if key else where
+            raise InputError(f"{field}: {str(e).removeprefix(f'{name}: ')}") from None
 
 
 def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     require(isinstance(raw, dict), source, "must be a YAML mapping")
-    known = {"name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search",
-             "scheduler", "resources", "max_concurrent", "max_failures", "storage", "feature_cache",
-             "save_models", "imports", "import_path"}
-    for key in raw:
-        require(key in known, str(key), f"is not a spec field (fields: {', '.join(sorted(known))})")
+    known_keys(raw, FIELDS, "", "spec field")
     for key in ("name", "benchmark", "strategies"):
         require(key in raw, key, "is missing")
     name = raw["name"]
-    require(isinstance(name, str) and name and "/" not in name, "name", "must be a non-empty string without '/'")
+    require(isinstance(name, str) and re.fullmatch(NAME, name) is not None, "name",
+            f"must be 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit "
+            f"(it names the sweep's folder), got {name!r}"[:300])
 
     bench = raw["benchmark"]
     bench = {"name": bench} if isinstance(bench, str) else bench
@@ -234,6 +223,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
 
     backbone = raw.get("backbone") or {}
     require(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
+    known_keys(backbone, ("name", "weights"), "backbone", "backbone field")
 
     search = raw.get("search", "optuna")
     require(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
@@ -247,10 +237,9 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
 
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
-    require(isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds),
-          "seeds", "must be a non-empty list of integers")
-    replicate = raw.get("replicate", 0)
-    require(isinstance(replicate, int) and replicate >= 0, "replicate", "must be an integer >= 0")
+    require(isinstance(seeds, list) and seeds and all(is_int(s) and 0 <= s < 2**32 for s in seeds),
+            "seeds", f"must be a non-empty list of integers in [0, 2**32), got {seeds!r}")
+    replicate = integer(raw, "replicate", 0, 0, MAX_REPLICATE)
 
     metric = raw.get("metric", "id_val")
     metric = [metric] if isinstance(metric, str) else metric
@@ -261,11 +250,9 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     require(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {scheduler!r}")
     if scheduler == "asha" and len(metric) > 1:
         raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
-    cpu, gpu = _resources(raw.get("resources"))
-    max_concurrent = raw.get("max_concurrent", 2)
-    require(isinstance(max_concurrent, int) and max_concurrent >= 1, "max_concurrent", "must be an integer >= 1")
-    max_failures = raw.get("max_failures", 1)
-    require(isinstance(max_failures, int) and max_failures >= 0, "max_failures", "must be an integer >= 0")
+    cpu, gpu = resources(raw.get("resources"))
+    max_concurrent = integer(raw, "max_concurrent", 2, 1)
+    max_failures = integer(raw, "max_failures", 1, 0)
     storage = raw.get("storage", "results")
     require(isinstance(storage, str) and storage, "storage", "must be a path or URI (s3://bucket/prefix)")
     feature_cache = raw.get("feature_cache", "node")
@@ -273,5 +260,5 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
           "must be node (each node caches its own features) or a shared file-system path")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
-                     max_failures, storage, feature_cache, bool(raw.get("save_models", False)),
-                     tuple(raw.get("imports", ())), dict(raw))
+                     max_failures, storage, feature_cache, boolean(raw, "save_models", False),
+                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), dict(raw))

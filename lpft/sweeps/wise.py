@@ -8,6 +8,7 @@ adds the evaluations to the sweep's results as strategy `wise`, trial `<trial>-w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from lpft.results import RunResult
 from lpft.storage import locate
 from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.paths import import_plugins
-from lpft.sweeps.spec import parse_spec
+from lpft.sweeps.spec import NAME, parse_spec
 
 
 @dataclass
@@ -51,6 +52,9 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
         if not runs:
             raise InputError(f"{root}: no completed {source} trial to interpolate")
         best = runs[0]
+        # read back from a file: a path component only once it is one (no '..', no separators)
+        if not re.fullmatch(NAME, str(best["trial_id"])):
+            raise InputError(f"{root / 'trials.parquet'}: trial id {best['trial_id']!r} is not a plain name")
         model = root / "models" / f"{best['trial_id']}.pt"
         if not model.exists():
             raise InputError(f"{root}: no saved model for {source}'s best trial {best['trial_id']} "

@@ -1,0 +1,48 @@
+"""What a sweep checks before its first trial, so bad input is one line instead of tracebacks
+in every trial or a sweep that waits forever: its storage is writable, and some node can run
+each strategy's trials."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lpft.errors import InputError
+from lpft.storage import Location
+from lpft.sweeps.spec import SweepSpec
+
+
+def check_storage(root: Location) -> None:
+    """The sweep's folder exists or can be made, and (locally) can be written."""
+    try:
+        root.fs.create_dir(root.path, recursive=True)
+    except OSError as e:  # a file in the way, a read-only parent, an unreachable bucket
+        raise InputError(f"storage: cannot create the sweep folder {root}: {_reason(e)}") from None
+    if root.is_local and not os.access(root.path, os.W_OK | os.X_OK):
+        raise InputError(f"storage: the sweep folder {root} is not writable")
+
+
+def _reason(e: OSError) -> str:
+    return e.strerror or (str(e).splitlines() or [type(e).__name__])[0]
+
+
+def check_resources(spec: SweepSpec, local: bool) -> list[str]:
+    """Each strategy's per-trial resources fit on some alive node. A local instance never grows,
+    so a trial that fits nowhere is refused; a cluster may autoscale, so there it is a note."""
+    import ray
+
+    nodes: list[dict[str, Any]] = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    largest = max(((r.get("CPU", 0.0), r.get("GPU", 0.0)) for r in nodes), default=(0.0, 0.0))
+    notes = []
+    for name in spec.strategies:
+        need = spec.resources_of(name)
+        if any(r.get("CPU", 0.0) >= need["cpu"] and r.get("GPU", 0.0) >= need["gpu"] for r in nodes):
+            continue
+        where = f"strategies.{name}.resources" if spec.strategies[name].resources else "resources"
+        message = (f"{where}: a {name} trial needs {need['cpu']:g} CPU and {need['gpu']:g} GPU, but no node "
+                   f"{'here' if local else 'of the cluster'} has that (largest: {largest[0]:g} CPU, "
+                   f"{largest[1]:g} GPU)")
+        if local:
+            raise InputError(message)
+        notes.append(message + "; its trials wait until the cluster adds such a node")
+    return notes

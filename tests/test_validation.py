@@ -1,0 +1,99 @@
+"""Bad input stops at the door: one line naming the field, exit 2, before any trial (issue 13's
+cases 5-8: names, fixed values, typos, strict types, grid vs range, seeds, bounds, resources,
+storage, and `lpft run`'s own)."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lpft.cli import main
+from lpft.errors import InputError
+from lpft.sweeps import parse_spec
+
+
+def spec(**changes):
+    return {"name": "s", "benchmark": {"name": "synthetic", "n_train": 100}, "strategies": {"ft": {}}, **changes}
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"name": ".."}, "name must be 1-100 letters"),
+    ({"name": "."}, "name must be 1-100 letters"),
+    ({"name": "a\0b"}, "name must be 1-100 letters"),
+    ({"name": "x" * 300}, "name must be 1-100 letters"),
+    ({"name": "a/b"}, "name must be 1-100 letters"),
+    ({"strategies": {"ft": {"lr": "abc"}}}, "strategies.ft: lr: expected float, got 'abc'"),
+    ({"strategies": {"ft": {"lr": -0.1}}}, "strategies.ft: lr must be > 0, got -0.1"),
+    ({"strategies": {"ft": {"momentum": 5}}}, "strategies.ft: momentum must be in [0, 1)"),
+    ({"strategies": {"ft": {"bn": {"choices": ["train", "evil"]}}}}, "strategies.ft.bn: bn must be 'train' or 'eval'"),
+    ({"strategies": {"ft": {"lr": {"low": 0.0, "high": 1.0}}}}, "strategies.ft.lr: lr must be > 0, got 0.0"),
+    ({"backbone": {"wieghts": "x.pth"}}, "backbone.wieghts: unknown backbone field (did you mean 'weights'?"),
+    ({"strategies": {"ft": {"lrr": 0.1}}}, "strategies.ft.lrr: unknown hyperparameter of ft (did you mean 'lr'?"),
+    ({"resources": {"cpus": 1}}, "resources.cpus: unknown resource (did you mean 'cpu'?"),
+    ({"search": "grid", "strategies": {"ft": {"lr": {"low": 0.1, "high": 1.0}}}}, "search: grid takes choices"),
+    ({"seeds": [-1]}, "seeds must be a non-empty list of integers in [0, 2**32)"),
+    ({"strategies": {"ft": {"lr": {"low": 0.1, "high": float("inf")}}}}, "strategies.ft.lr.high must be finite"),
+    ({"strategies": {"ft": {"num_samples": True}}}, "strategies.ft.num_samples must be an integer"),
+    ({"max_concurrent": True}, "max_concurrent must be an integer >= 1, got True"),
+    ({"save_models": "false"}, "save_models must be true or false, got 'false'"),
+    ({"replicate": 1_000_000_000}, "replicate must be an integer in [0, 10000]"),
+    ({"keep_checkpoints": 0}, "keep_checkpoints must be an integer >= 1"),
+])
+def test_bad_fields_are_one_line(changes, needle):
+    with pytest.raises(InputError) as err:
+        parse_spec(spec(**changes))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_replicate_seeds_are_linear_and_extend_the_given_ones():
+    s = parse_spec(spec(seeds=[0, 5], replicate=4))
+    assert s.replicate_seeds() == [5, 6, 7, 8]
+    assert len(parse_spec(spec(replicate=10_000)).replicate_seeds()) == 10_000
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("seed=-1", "seed must be in [0, 2**32), got -1"),
+    ("n_train=0", "n_train must be >= 1, got 0"),
+])
+def test_lpft_run_bad_settings_are_one_line(setting, needle, capsys):
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+def test_an_unwritable_model_path_is_one_line(capsys):
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", "n_train=50", "--set", "epochs=1",
+                 "--save-model", "/proc/lpft/x.pt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write the model to /proc/lpft/x.pt" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"strategies": {"lp": {"num_cs": 2, "resources": {"cpu": 1000}}}}, "strategies.lp.resources: a lp trial needs 1000 CPU"),
+    ({"resources": {"gpu": 1}, "strategies": {"lp": {"num_cs": 2}}}, "resources: a lp trial needs 1 CPU and 1 GPU"),
+    ({"storage": "afile", "strategies": {"lp": {"num_cs": 2}}}, "storage: cannot create the sweep folder"),
+])
+def test_what_a_local_sweep_cannot_do_is_refused_not_a_hang(tmp_path, changes, needle):
+    (tmp_path / "afile").write_text("")
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec(**changes)))
+    p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path)], capture_output=True, text=True,
+                       timeout=180, cwd=tmp_path)
+    assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "afile").is_dir()
+
+
+def test_lpft_wise_refuses_a_trial_id_that_is_a_path(tmp_path):
+    """A trials.parquet whose trial id climbs out of the sweep is refused before any path is built."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lpft.sweeps.wise import wise_on_sweep
+
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec(strategies={"ft": {}})))
+    row = {"trial_id": "../../../etc", "strategy": "ft", "stage": "search", "seed": 0, "status": "completed",
+           "id_val": 0.9, "id_test": 0.9, "ood_avg": 0.5, "hp.lr": 0.1}
+    pq.write_table(pa.Table.from_pylist([row]), tmp_path / "trials.parquet")
+    with pytest.raises(InputError, match="trial id '../../../etc' is not a plain name"):
+        wise_on_sweep(str(tmp_path))
