@@ -99,7 +99,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
-    report = analyze(args.results, selection=args.selection, baseline=args.baseline)
+    report = analyze(args.results, selection=args.selection, baseline=args.baseline, skip_bad=args.skip_bad)
     print(report.tables[args.format], end="")
     if report.sentence:
         print(report.sentence)
@@ -118,7 +118,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
         print(render_adaptation(report.adaptation))
     out = Path(args.out) if args.out else default_report_dir(args.results[0])
-    written = write_report(report, out)
+    try:
+        written = write_report(report, out)
+    except OSError as e:  # a read-only or impossible --out
+        raise InputError(f"--out {out}: cannot write the report: {e.strerror or e}") from None
     print(f"wrote {len(written)} files to {out}")
     return 0
 
@@ -215,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--selection", default="id_val", help="id_val (default), oracle or last")
     analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
+    analyze.add_argument("--skip-bad", action="store_true",
+                         help="leave out unreadable or invalid results files (counted) instead of stopping")
     analyze.set_defaults(fn=cmd_analyze)
 
     address = dict(required=True, help="the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "

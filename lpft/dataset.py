@@ -97,43 +97,115 @@ def _folder(where: Location) -> Location:
     return where / "results" if (where / "results").is_dir() else where
 
 
-def _check(dataset: ds.Dataset, where: Location) -> None:
-    version = (dataset.schema.metadata or {}).get(VERSION_KEY)
-    if version is not None and int(version) != SCHEMA_VERSION:
-        raise InputError(f"{where}: results schema version {int(version)}, this lpft reads {SCHEMA_VERSION}")
-    names = dataset.schema.names
+def _schema_problem(schema: pa.Schema) -> str | None:
+    """What makes one file's schema not lpft's (None if nothing): version, columns, types."""
+    version = (schema.metadata or {}).get(VERSION_KEY)
+    if version is not None and version != str(SCHEMA_VERSION).encode():
+        return f"results schema version {version.decode(errors='replace')}, this lpft reads {SCHEMA_VERSION}"
     for expected in REQUIRED:
-        if expected.name not in names:
-            raise InputError(f"{where}: not an lpft results dataset: column {expected.name!r} is missing")
-        actual = dataset.schema.field(expected.name).type
-        if expected.name == "strategy" and pa.types.is_dictionary(actual):
+        if expected.name == "strategy" and expected.name not in schema.names:
+            continue  # the partition key, in the path
+        if expected.name not in schema.names:
+            return f"not an lpft results file: column {expected.name!r} is missing"
+        actual = schema.field(expected.name).type
+        if pa.types.is_dictionary(actual):
             actual = actual.value_type
         if actual != expected.type:
-            raise InputError(f"{where}: column {expected.name!r} has type {actual}, expected {expected.type}")
+            return f"column {expected.name!r} has type {actual}, expected {expected.type}"
+    return None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A results file left out of a read (`skip_bad`), and why."""
+
+    path: str
+    reason: str
+
+
+def _bad(where: str, reason: str, skip_bad: bool, skipped: list[Skipped]) -> None:
+    if not skip_bad:
+        raise InputError(f"{where}: {reason} (--skip-bad leaves such files out)")
+    skipped.append(Skipped(where, reason))
+
+
+def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[Skipped]) -> list[str]:
+    """The folder's Parquet files whose footer reads and whose schema is lpft's."""
+    try:
+        files = path.files(".parquet")
+    except OSError as e:  # an unreachable endpoint, a refused credential
+        raise InputError(f"{raw}: cannot list results: {str(e).splitlines()[0]}") from None
+    if not files:
+        raise InputError(f"{raw}: no results (expected Parquet files under {path})")
+    good = []
+    for file in files:
+        try:
+            with path.fs.open_input_file(file) as f:
+                problem = _schema_problem(pq.read_schema(f))
+        except (pa.ArrowInvalid, OSError) as e:  # truncated, garbage, empty
+            problem = f"unreadable Parquet ({str(e).splitlines()[0]})"
+        if problem:
+            _bad(_display(path, file), problem, skip_bad, skipped)
+        else:
+            good.append(file)
+    if not good:
+        raise InputError(f"{raw}: no readable results (all {len(files)} files were left out)")
+    return good
+
+
+def _display(path: Location, file: str) -> str:
+    return file if path.is_local else f"{path.scheme}://{file}"
+
+
+def _check_rows(table: pa.Table, path: Location, skip_bad: bool, skipped: list[Skipped]) -> pa.Table:
+    """Accuracies in [0, 1] and no (trial, step, eval set) scored twice with different values;
+    a trial that breaks either is named by its file, or left out with `skip_bad`."""
+    import pyarrow.compute as pc
+
+    acc = table["accuracy"]
+    out_of_range = pc.fill_null(pc.or_(pc.less(acc, 0.0), pc.greater(acc, 1.0)), True)
+    bad: dict[tuple[str, str], str] = {}
+    for s, t, a in zip(*(table.filter(out_of_range)[c].to_pylist() for c in ("strategy", "trial_id", "accuracy"))):
+        bad.setdefault((s, t), f"accuracy {a!r} is not in [0, 1]")
+    keys = [k for k in ("strategy", "trial_id", "step", "eval_set", "adapt") if k in table.column_names]
+    spread = table.group_by(keys).aggregate([("accuracy", "min"), ("accuracy", "max")])
+    clash = spread.filter(pc.not_equal(spread["accuracy_min"], spread["accuracy_max"]))
+    for s, t, step, e in zip(*(clash[c].to_pylist() for c in ("strategy", "trial_id", "step", "eval_set"))):
+        bad.setdefault((s, t), f"step {step} on {e} is recorded twice with different accuracies")
+    for (s, t), reason in sorted(bad.items()):
+        _bad(_display(path, f"{path.path}/strategy={s}/{t}.parquet"), reason, skip_bad, skipped)
+    if not bad:
+        return table
+    drop = pc.is_in(pc.binary_join_element_wise(table["strategy"], table["trial_id"], "/"),
+                    pa.array([f"{s}/{t}" for s, t in bad]))
+    return table.filter(pc.invert(drop))
 
 
 def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strategy: str | None = None,
-                 benchmark: str | None = None, eval_set: str | None = None) -> pa.Table:
-    """One or several sweeps' results (local, shared or object-store folders) as one table,
-    refusing what is not in the schema. Filters are pushed down to Arrow's scanner; the table's
-    metadata declares the per-step hyperparameters of every folder read (`step_hparams`)."""
+                 benchmark: str | None = None, eval_set: str | None = None, skip_bad: bool = False,
+                 skipped: list[Skipped] | None = None) -> pa.Table:
+    """One or several sweeps' results (local, shared or object-store folders) as one table.
+
+    Every file's schema and version is checked, every accuracy must lie in [0, 1], and no
+    evaluation may be recorded twice with different values: each problem is one InputError
+    naming the file, or with `skip_bad` the file (or trial) is left out and listed in `skipped`.
+    Filters are pushed down to Arrow's scanner; the table's metadata declares the per-step
+    hyperparameters of every folder read (`step_hparams`)."""
     tables = []
+    skipped = [] if skipped is None else skipped
     declared: dict[bytes, set[str]] = {STEP_HPARAMS_KEY: set(), PATH_HPARAMS_KEY: set()}
     for raw in paths:
         path = _folder(locate(raw))
-        files = path.files(".parquet")
-        if not files:
-            raise InputError(f"{raw}: no results (expected Parquet files under {path})")
+        files = _good_files(path, raw, skip_bad, skipped)
         dataset = ds.dataset(files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
             pa.schema([("strategy", pa.string())]), flavor="hive"), partition_base_dir=path.path)
-        _check(dataset, path)
         filters = [ds.field(k) == v for k, v in
                    (("sweep", sweep), ("strategy", strategy), ("benchmark", benchmark), ("eval_set", eval_set))
                    if v is not None and (k != "benchmark" or "benchmark" in dataset.schema.names)]
         expr = None
         for f in filters:
             expr = f if expr is None else expr & f
-        tables.append(dataset.to_table(filter=expr))
+        tables.append(_check_rows(dataset.to_table(filter=expr), path, skip_bad, skipped))
         for key, names in declared.items():
             names.update(json.loads(_step_keys(dataset.schema)[key]))
     table = pa.concat_tables(tables, promote_options="permissive")

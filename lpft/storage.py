@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -85,6 +85,20 @@ class Location:
     def read_bytes(self) -> bytes:
         with self.fs.open_input_stream(self.path) as f:
             return f.read()
+
+
+SECRET_OPTIONS = ("access_key", "secret_key", "session_token", "password", "token")
+
+
+def redact(uri: str) -> str:
+    """`uri` without credentials (s3://KEY:SECRET@bucket/... or ?secret_key=...), for anything
+    printed or stored: messages, job metadata, a sweep's spec.yaml."""
+    if "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "&".join(q for q in parts.query.split("&") if q and q.split("=", 1)[0].lower() not in SECRET_OPTIONS)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def join_uri(uri: str, *parts: str) -> str:

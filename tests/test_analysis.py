@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute below)
 import pyarrow.parquet as pq
 import pytest
 from scipy.stats import linregress, norm
@@ -174,3 +175,55 @@ def test_golden_results_give_the_expected_table_and_frontier():
     table, frontier = expected()
     assert table == (golden / "expected_table.txt").read_text()
     assert frontier == (golden / "expected_frontier.csv").read_text()
+
+
+def _copy(results, tmp_path):
+    import shutil
+
+    shutil.copytree(results, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+@pytest.mark.parametrize("damage, needle", [
+    ("truncated", "unreadable Parquet"),
+    ("empty", "unreadable Parquet"),
+    ("string accuracy", "column 'accuracy' has type string, expected double"),
+    ("no seed", "column 'seed' is missing"),
+    ("percent", "accuracy 80.0 is not in [0, 1]"),
+    ("conflict", "recorded twice with different accuracies"),
+])
+def test_each_bad_file_is_named_or_skipped_and_counted(results, tmp_path, damage, needle, capsys):
+    from lpft.cli import main
+
+    root = _copy(results, tmp_path)
+    bad = root / "results" / "strategy=ft" / "a.parquet"
+    table = pq.read_table(bad)
+    if damage == "truncated":
+        bad.write_bytes(bad.read_bytes()[:-100])
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    elif damage == "string accuracy":
+        pq.write_table(table.set_column(table.schema.get_field_index("accuracy"), "accuracy",
+                                        table["accuracy"].cast(pa.string())), bad)
+    elif damage == "no seed":
+        pq.write_table(table.drop(["seed"]), bad)
+    elif damage == "percent":
+        pq.write_table(table.set_column(table.schema.get_field_index("accuracy"), "accuracy",
+                                        pa.compute.multiply(table["accuracy"], 100.0)), bad)
+    else:  # the same evaluations once more, with other accuracies
+        halved = table.set_column(table.schema.get_field_index("accuracy"), "accuracy",
+                                  pa.compute.multiply(table["accuracy"], 0.5))
+        pq.write_table(pa.concat_tables([table, halved]), bad)
+    assert main(["analyze", str(root), "--out", str(tmp_path / "r1")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "a.parquet" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r1").exists()  # nothing half-written
+    assert main(["analyze", str(root), "--out", str(tmp_path / "r2"), "--skip-bad"]) == 0
+    assert "left out 1 bad results file (--skip-bad)" in capsys.readouterr().out
+
+
+def test_a_read_only_out_is_one_line(results, tmp_path, capsys):
+    from lpft.cli import main
+
+    assert main(["analyze", str(results), "--out", "/proc/lpft-report"]) == 2
+    assert "--out /proc/lpft-report: cannot write the report" in capsys.readouterr().err

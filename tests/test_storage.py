@@ -84,3 +84,13 @@ def test_sweep_results_on_s3_read_back_by_analyze(tmp_path, s3_env, monkeypatch)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "ft" in p.stdout and "lp" in p.stdout and (out / "report.html").is_file()
     assert not (tmp_path / "s3sweep").exists()
+
+
+def test_credentials_are_redacted_from_what_is_printed_or_stored():
+    from lpft.storage import redact
+
+    uri = "s3://AKIAKEY:sup3rsecret@bucket/prefix?endpoint_override=127.0.0.1:9000&secret_key=abc&scheme=http"
+    clean = redact(uri)
+    assert "sup3rsecret" not in clean and "AKIAKEY" not in clean and "abc" not in clean
+    assert clean == "s3://bucket/prefix?endpoint_override=127.0.0.1:9000&scheme=http"
+    assert redact("results/x") == "results/x"

@@ -97,3 +97,23 @@ def test_lpft_wise_refuses_a_trial_id_that_is_a_path(tmp_path):
     pq.write_table(pa.Table.from_pylist([row]), tmp_path / "trials.parquet")
     with pytest.raises(InputError, match="trial id '../../../etc' is not a plain name"):
         wise_on_sweep(str(tmp_path))
+
+
+def test_a_tampered_checkpoint_cannot_run_code(tmp_path):
+    import pickle
+
+    from lpft.trainables.trainable import load_state
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "state.pt"
+    path.write_bytes(pickle.dumps({"epoch": 1, "model": Evil()}, protocol=2))
+    with pytest.raises(InputError, match="refused: not a plain lpft checkpoint"):
+        load_state(path)
+    assert not marker.exists()

@@ -14,7 +14,7 @@ from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, bootstrap_ci, clipped, effective_robustness, fit_baseline
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import paper_sentence, render
-from lpft.dataset import read_results, step_hparams
+from lpft.dataset import Skipped, read_results, step_hparams
 from lpft.errors import InputError
 
 FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
@@ -48,13 +48,15 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
     return out
 
 
-def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft") -> Report:
-    table = read_results(paths)
+def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False) -> Report:
+    skipped: list[Skipped] = []
+    table = read_results(paths, skip_bad=skip_bad, skipped=skipped)
     df, adapted = split_adapted(table.to_pandas())
     wide_points = wide(df, *step_hparams(table.schema))  # one pivot for the selection and the frontiers
     chosen = SELECTIONS[selection]().select_points(wide_points)
     points, ood = wide_points.frame, wide_points.ood_sets
-    notes = []
+    notes = [f"left out {len(skipped)} bad results file{'s' if len(skipped) > 1 else ''} (--skip-bad), "
+             f"e.g. {skipped[0].path}: {skipped[0].reason}"] if skipped else []
     base = points[points.strategy == baseline]
     if base.empty:
         raise InputError(f"--baseline {baseline!r}: no such strategy in the results "

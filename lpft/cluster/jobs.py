@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from lpft.errors import InputError
+from lpft.storage import redact
 
 # What the Jobs SDK raises for a wrong address, a refused token, an unreachable or incompatible
 # dashboard, or an HTTP error (RuntimeError): each means "fix the address or token", one line.
@@ -76,7 +77,7 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
             runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **(env or {})}
         return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
                      runtime_env=runtime_env,
-                     metadata={"lpft_spec": spec.name, "lpft_storage": storage or spec.storage})
+                     metadata={"lpft_spec": spec.name, "lpft_storage": redact(storage or spec.storage)})
 
 
 def follow(address: str, job_id: str) -> str:
@@ -100,7 +101,7 @@ def list_jobs(address: str) -> list[dict[str, Any]]:
         if "lpft_spec" not in meta:
             continue
         rows.append({"job": job.submission_id, "status": str(getattr(job.status, "value", job.status)),
-                     "sweep": meta["lpft_spec"], "storage": meta.get("lpft_storage", ""),
+                     "sweep": meta["lpft_spec"], "storage": redact(meta.get("lpft_storage", "")),
                      "start_time": job.start_time or 0})
     return sorted(rows, key=lambda r: -r["start_time"])
 

@@ -22,7 +22,7 @@ import yaml
 from lpft.errors import InputError
 from lpft.results import ERROR, STOPPED
 from lpft.search_spaces import Param, define_by_run, grid_size
-from lpft.storage import Location, locate
+from lpft.storage import Location, locate, redact
 from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.preflight import check_resources, check_storage
 from lpft.sweeps.spec import StrategySpec, SweepSpec
@@ -213,8 +213,9 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
                            save_models=spec.saved_strategies(), models_dir=(root / "models").uri)
     if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
+        stored = {**spec.raw, "storage": redact(spec.storage)}  # never a credential at rest
         with (root / "spec.yaml").open_write() as f:
-            f.write(yaml.safe_dump(spec.raw, sort_keys=False).encode())
+            f.write(yaml.safe_dump(stored, sort_keys=False).encode())
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)

@@ -49,6 +49,21 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
     return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True}
 
 
+def load_state(path: Path) -> dict[str, Any]:
+    """A trial's checkpoint: tensors, numbers, strings and containers only (torch's weights_only
+    unpickler), so a tampered state.pt cannot run code on --resume."""
+    import pickle
+
+    import torch
+
+    from lpft.errors import InputError
+
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise InputError(f"{path}: refused: not a plain lpft checkpoint ({str(e).splitlines()[0]})") from None
+
+
 def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     import ray
     import torch
@@ -81,7 +96,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
-            resume = torch.load(Path(d) / STATE_FILE, weights_only=False)
+            resume = load_state(Path(d) / STATE_FILE)
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
