@@ -248,20 +248,11 @@ def test_trials_on_a_fixture_are_the_same_for_any_number_of_workers(cifar_root):
 
 def test_a_crafted_cifar_pickle_cannot_run_code(tmp_path):
     """A pickle whose reduce calls os.system is refused by name before anything runs."""
-    import pickle
-
+    from conftest import code_running_pickle
     from lpft.data.cifar import _unpickle
 
-    marker = tmp_path / "ran"
-
-    class Evil:
-        def __reduce__(self):
-            import os
-
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "batches.meta"
-    path.write_bytes(pickle.dumps({b"label_names": Evil()}, protocol=2))
+    marker, path = tmp_path / "ran", tmp_path / "batches.meta"
+    path.write_bytes(code_running_pickle(b"label_names", marker))
     with pytest.raises(InputError, match="refusing posix.system|refusing os.system"):
         _unpickle(path, "cifar10-stl")
     assert not marker.exists()

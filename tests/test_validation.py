@@ -100,20 +100,11 @@ def test_lpft_wise_refuses_a_trial_id_that_is_a_path(tmp_path):
 
 
 def test_a_tampered_checkpoint_cannot_run_code(tmp_path):
-    import pickle
-
+    from conftest import code_running_pickle
     from lpft.trainables.trainable import load_state
 
-    marker = tmp_path / "ran"
-
-    class Evil:
-        def __reduce__(self):
-            import os
-
-            return (os.system, (f"touch {marker}",))
-
-    path = tmp_path / "state.pt"
-    path.write_bytes(pickle.dumps({"epoch": 1, "model": Evil()}, protocol=2))
+    marker, path = tmp_path / "ran", tmp_path / "state.pt"
+    path.write_bytes(code_running_pickle("model", marker))
     with pytest.raises(InputError, match="refused: not a plain lpft checkpoint"):
         load_state(path)
     assert not marker.exists()
