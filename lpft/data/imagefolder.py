@@ -149,6 +149,8 @@ def scan(p: ImageFolderParams) -> Scan:
         raise InputError(f"{problems[bad[0]]} ({len(bad)} unreadable image{'s' if len(bad) > 1 else ''}; "
                          "skip_bad=true leaves them out)")
     entries = {k: [(path, c) for path, c in rows if not problems[path]] for k, rows in entries.items()}
+    for split, rows in entries.items():  # what skip_bad left
+        require(bool(rows), f"{NAME}: {folders[split]} holds no readable images (skip_bad left out all of them)")
     h = hashlib.sha256()
     for path in (path for rows in entries.values() for path, _ in rows):
         st = os.stat(path) if "://" not in path else None
