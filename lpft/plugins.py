@@ -47,7 +47,10 @@ def load_entry_points() -> list[str]:
 
 def import_modules(names: Iterable[str], search_path: Iterable[str | Path] = ()) -> list[ModuleType]:
     """Imports each named module, looking first in `search_path` (e.g. the spec's folder)."""
-    for folder in reversed([str(Path(p)) for p in search_path]):
+    names, search_path = list(names), [str(Path(p)) for p in search_path]
+    if not names:  # nothing to import: leave sys.path alone (a folder's yaml.py must not shadow PyYAML)
+        return []
+    for folder in reversed(search_path):
         if folder not in sys.path:
             sys.path.insert(0, folder)
     modules = []
