@@ -246,3 +246,17 @@ def test_bad_spec_is_exit_2_before_ray_starts(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [p.stderr.strip().splitlines()[-1]] and "asha" in p.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(tmp_path):
+    raw = small_spec("edit", strategies={"lp": {"num_cs": 3}})
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    kept = (tmp_path / "edit" / "spec.yaml").read_text()
+    raw["benchmark"]["eps"] = 1.0
+    raw["strategies"]["ft"] = {"num_samples": 1, "epochs": 5}
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path, "--resume", timeout=120)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.ft.epochs: '(none)' -> 5" \
+        in p.stderr
+    assert (tmp_path / "edit" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched

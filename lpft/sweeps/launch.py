@@ -22,9 +22,9 @@ import yaml
 from lpft.errors import InputError
 from lpft.results import ERROR, STOPPED
 from lpft.search_spaces import Param, define_by_run, grid_size
-from lpft.storage import Location, locate, redact
+from lpft.storage import Location, locate
 from lpft.sweeps.outcome import SweepOutcome
-from lpft.sweeps.preflight import check_resources, check_storage
+from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
@@ -203,6 +203,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
     if not resume and (root / "results").files(".parquet"):
         raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
                          "or choose another --storage")
+    if resume and spec.raw:
+        check_same_spec(root, spec)  # before Ray starts, and before spec.yaml is rewritten
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
     for note in check_resources(spec, local=address is None):  # before any folder is made
@@ -213,9 +215,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
                            save_models=spec.saved_strategies(), models_dir=(root / "models").uri)
     if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
-        stored = {**spec.raw, "storage": redact(spec.storage)}  # never a credential at rest
-        with (root / "spec.yaml").open_write() as f:
-            f.write(yaml.safe_dump(stored, sort_keys=False).encode())
+        with (root / "spec.yaml").open_write() as f:  # never a credential at rest
+            f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)

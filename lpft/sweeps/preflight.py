@@ -46,3 +46,38 @@ def check_resources(spec: SweepSpec, local: bool) -> list[str]:
             raise InputError(message)
         notes.append(message + "; its trials wait until the cluster adds such a node")
     return notes
+
+
+def stored_spec(spec: SweepSpec) -> dict[str, Any]:
+    """The spec as the sweep's spec.yaml keeps it: as parsed, storage without credentials."""
+    from lpft.storage import redact
+
+    return {**spec.raw, "storage": redact(spec.storage)}
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def check_same_spec(root: Location, spec: SweepSpec) -> None:
+    """--resume continues the sweep its folder holds: the same spec, or one line saying what changed
+    (a changed spec would mix results of two sweeps under one name)."""
+    import yaml
+
+    path = root / "spec.yaml"
+    if not path.exists():
+        return
+    before, now = _flat(yaml.safe_load(path.read_bytes()) or {}), _flat(stored_spec(spec))
+    for flat in (before, now):  # where the sweep is stored is where it was found: not a change
+        flat.pop("storage", None)
+    changed = [f"{k}: {before.get(k, '(none)')!r} -> {now.get(k, '(none)')!r}"
+               for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise InputError(f"--resume: {root} was started with another spec ({'; '.join(changed[:3])}{more}); "
+                         "resume with the spec it ran, or start a new sweep (another name or --storage)")
