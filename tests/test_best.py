@@ -10,8 +10,21 @@ from lpft.best import Scored, best_config, config_key
 from lpft.dataset import HparamColumns, read_results, write_trial
 from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
 
-LR = SUMMARY_HEADER.index("best lr")
+from lpft.storage import locate
+from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.searcher import SweepSearcher
+
+LR = SUMMARY_HEADER.index("best lr")
+
+
+def searcher_after_search(tmp_path, replicate_seeds, metric):
+    """A searcher whose FT search (two grid trials) has ended with TRIALS' first two."""
+    searcher = SweepSearcher({"ft": []}, {"ft": 2}, replicate_seeds, metric, Ledger(locate(tmp_path)))
+    searcher.issued["ft"] = 2
+    for t in TRIALS[:2]:
+        searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
+                                        {**t, "trial_id": t["trial_id"]}))
+    return searcher
 
 
 def trial(tid, lr, seed, stage, id_val, id_test=0.5, status="completed"):
@@ -42,12 +55,9 @@ def test_replicates_neither_help_nor_hurt_and_ties_are_order_free():
     assert best_config([]) is None
 
 
-def test_summary_names_the_config_the_searcher_replicated_on_its_metric():
-    searcher = SweepSearcher({"ft": None}, {"ft": 2}, [1, 2], "id_test")
-    for t in TRIALS[:2]:
-        searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
-                                        {"id_val": t["id_val"], "id_test": t["id_test"], "trial_id": t["trial_id"]}))
-    searcher._queue_replicates("ft")
+def test_summary_names_the_config_the_searcher_replicated_on_its_metric(tmp_path):
+    searcher = searcher_after_search(tmp_path, [1, 2], "id_test")
+    searcher._maybe_queue_replicates("ft")
     assert {c["lr"] for c in searcher.queue} == {0.1} and [c["seed"] for c in searcher.queue] == [1, 2]
     row = summary_rows(TRIALS, "id_test")[0]
     assert row[LR] == "0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
@@ -80,13 +90,10 @@ def test_analysis_selects_what_the_sweep_replicated(tmp_path):
 
 
 @pytest.mark.parametrize("metric", ["id_val", "id_test"])
-def test_summary_and_searcher_agree_on_either_metric(metric):
-    searcher = SweepSearcher({"ft": None}, {"ft": 2}, [], metric)
-    for t in TRIALS[:2]:
-        searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
-                                        {**t, "trial_id": t["trial_id"]}))
+def test_summary_and_searcher_agree_on_either_metric(tmp_path, metric):
+    searcher = searcher_after_search(tmp_path, [], metric)
     searcher.derived = {"ft": [{"strategy": "wise"}]}
-    searcher._queue_replicates("ft")
+    searcher._maybe_queue_replicates("ft")
     assert searcher.queue[0]["source_trial"] == best_runs(TRIALS, "ft", metric)[0]["trial_id"]
 
 

@@ -57,7 +57,8 @@ def test_a_sweep_whose_trials_all_fail_exits_non_zero_and_names_the_error(tmp_pa
     p = lpft("sweep", "spec.yaml", cwd=tmp_path)
     assert p.returncode == 1, (p.stdout[-2000:], p.stderr[-2000:])
     assert "2 of 2 trials ended in error" in p.stdout
-    assert p.stdout.count("RuntimeError: the boom strategy failed") == 2 and "second line" not in p.stdout
+    # each trial's first error line twice: as it ends, and in the summary; never the rest of it
+    assert p.stdout.count("RuntimeError: the boom strategy failed") == 4 and "second line" not in p.stdout
     assert "Traceback" not in p.stderr  # the tracebacks are in the files the summary names
     trials = pq.read_table(tmp_path / "out" / "fails" / "trials.parquet").to_pandas()
     assert set(trials.status) == {"error"} and set(trials.error) == {"RuntimeError: the boom strategy failed"}

@@ -1,49 +1,14 @@
 """Sweeps writing to an S3-compatible object store (moto's server on loopback), read back by analyze."""
 
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from lpft.storage import locate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_env():
-    """A moto S3 server on loopback with one bucket; the env a client needs to reach it."""
-    port = free_port()
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
-                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        import boto3
-
-        deadline = time.time() + 30
-        while True:
-            try:
-                boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                             aws_access_key_id="test", aws_secret_access_key="test").create_bucket(Bucket="lpft")
-                break
-            except Exception:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield env
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def lpft(*args, env, timeout=600):
@@ -94,3 +59,21 @@ def test_credentials_are_redacted_from_what_is_printed_or_stored():
     assert "sup3rsecret" not in clean and "AKIAKEY" not in clean and "abc" not in clean
     assert clean == "s3://bucket/prefix?endpoint_override=127.0.0.1:9000&scheme=http"
     assert redact("results/x") == "results/x"
+
+
+def test_the_sweep_lock_on_s3_is_a_conditional_create(s3_env, monkeypatch):
+    """Of two sweeps taking the lock on S3 one wins, by `If-None-Match: *`, not by luck."""
+    from lpft.errors import InputError
+    from lpft.sweeps.lock import SweepLock, _create_exclusive
+
+    for key, value in s3_env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    root = locate("s3://lpft/locktest")
+    assert _create_exclusive(root / "once.json", b"1") and not _create_exclusive(root / "once.json", b"2")
+    assert (root / "once.json").read_bytes() == b"1"
+    with SweepLock(root, "locktest"):
+        with pytest.raises(InputError, match="already running"):
+            SweepLock(root, "locktest").acquire()
+    with SweepLock(root, "locktest") as lock:  # the first released it
+        assert lock.mine is not None and lock.mine.exists()

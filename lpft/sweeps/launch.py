@@ -5,11 +5,17 @@ is the top-level branch, each branch has its own Optuna study and trial budget, 
 searcher itself queues each strategy's best config (by ID val) on the `replicate` seeds
 once that strategy's search is done, as the paper reports means over seeds. One Tuner,
 not one per strategy, because a Tuner costs a fresh trial actor (~2 s here) and actors
-are reused only within one; it also gives `--resume` a single experiment to restore.
+are reused only within one.
+
+A sweep holds its storage's lock while it runs (`lpft.sweeps.lock`) and records every trial
+in its own ledger (`lpft.sweeps.ledger`); `--resume` starts a new Tuner whose searcher
+continues from that ledger, so a kill at any instant loses and duplicates nothing. Ray's
+experiment folders (`ray/<name>-<k>`, one per run of the sweep) keep trial logs and tracebacks.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -20,15 +26,17 @@ from typing import Any
 import yaml
 
 from lpft.errors import InputError
-from lpft.results import ERROR, STOPPED
-from lpft.search_spaces import Param, define_by_run, grid_size
+from lpft.results import ERROR, RUNNING, STOPPED
+from lpft.search_spaces import grid_size
 from lpft.storage import Location, locate
+from lpft.sweeps.ledger import Entry, Ledger
+from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
-from lpft.trainables.trainable import META_KEYS
+from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
 
 def sweep_root(spec: SweepSpec) -> Location:
@@ -49,20 +57,16 @@ class StrategyResources:
         return self.by_strategy[config["strategy"]]
 
 
-def _searcher(spec: SweepSpec, strat: StrategySpec) -> Any:
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
+def _branch(spec: SweepSpec, strat: StrategySpec) -> Any:
+    """A strategy's search: its paper grid in order, or an Optuna study over its space."""
+    from lpft.sweeps.searcher import OptunaBranch, grid_configs
 
-    constants = {"strategy": Param("constant", value=strat.name), "seed": Param("constant", value=spec.seeds[0])}
+    constants = {"strategy": strat.name, "seed": spec.seeds[0],
+                 **{k: p.value for k, p in strat.space.items() if p.kind == "constant"}}
     if strat.grid:
-        sampler = optuna.samplers.GridSampler(strat.grid, seed=spec.seeds[0])
-    else:
-        sampler = optuna.samplers.TPESampler(seed=spec.seeds[0])
-    metric = list(spec.metric) if spec.multi_objective else spec.metric[0]
-    mode = ["max"] * len(spec.metric) if spec.multi_objective else "max"
-    # In memory: Ray pickles it into the experiment checkpoint for --resume (see sweeps.study).
-    return OptunaSearch(space=define_by_run({**strat.full_space(), **constants}), metric=metric, mode=mode,
-                        sampler=sampler)
+        return grid_configs(strat.grid, constants)
+    searched = {k: p for k, p in strat.space.items() if p.kind != "constant"}
+    return OptunaBranch(f"{spec.name}.{strat.name}", searched, constants, list(spec.metric), spec.seeds[0])
 
 
 def _scheduler(spec: SweepSpec) -> Any:
@@ -73,24 +77,42 @@ def _scheduler(spec: SweepSpec) -> Any:
     return PerStrategyASHA(spec.metric[0]) if spec.scheduler == "asha" else FIFOScheduler()
 
 
-def _progress_callback() -> Any:
+def _callbacks(root: Location, ledger: Ledger, searcher: Any) -> list[Any]:
     from ray.tune import Callback
 
-    class Progress(Callback):
-        """One line per finished trial instead of Ray's tables."""
+    class Record(Callback):
+        """Each trial's end into the ledger (the trials table's row), and one line printed for it
+        instead of Ray's tables."""
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            m = trial.last_result or {}
-            hp = {k: v for k, v in trial.config.items() if k not in META_KEYS}
-            shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
-            status = m.get("status", "?") if m.get("final") else STOPPED
-            print(f"  [{_label(trial.config)}] {trial.trial_id} {status}: id_val {100 * m.get('id_val', 0):.1f} "
-                  f"ood_avg {100 * m.get('ood_avg', 0):.1f}  ({shown})", flush=True)
+            self._ended(trial, error=False)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            print(f"  [{_label(trial.config)}] {trial.trial_id} error (retried up to max_failures)", flush=True)
+            self._ended(trial, error=True)
 
-    return Progress()
+        def _ended(self, trial: Any, error: bool) -> None:
+            row = trial_row(trial, root, error)
+            entry = searcher.entries.get(row["trial_id"])
+            if entry is not None:
+                ledger.ended(entry, row)
+                _remove_tree(root / "checkpoints" / entry.trial)  # an ended trial is never resumed
+            hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
+            shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
+            if error:
+                print(f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}", flush=True)
+                return
+            scores = f"id_val {100 * (row['id_val'] or 0):.1f} ood_avg {100 * (row['ood_avg'] or 0):.1f}"
+            print(f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}  ({shown})", flush=True)
+
+    return [Record()]
+
+
+def _remove_tree(where: Location) -> None:
+    try:
+        if where.is_dir():
+            where.fs.delete_dir(where.path)
+    except OSError:  # a checkpoint left behind costs space, not correctness
+        pass
 
 
 def _label(config: dict[str, Any]) -> str:
@@ -98,54 +120,70 @@ def _label(config: dict[str, Any]) -> str:
     return config.get("strategy", "?") + ("" if stage == SEARCH else f" {stage}")
 
 
-def _tuner(spec: SweepSpec, trainable: Any, root: Location, resume: bool) -> Any:
+def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger) -> Any:
     from ray import tune
 
     from lpft.sweeps.searcher import SweepSearcher
 
-    ray_dir = root / "ray"
-    fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs
-    path = (ray_dir / spec.name).path
-    if resume and tune.Tuner.can_restore(path, storage_filesystem=fs):
-        return tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True,
-                                  storage_filesystem=fs)
     searched = {name: s for name, s in spec.strategies.items() if not s.sources}
-    searchers = {name: _searcher(spec, strat) for name, strat in searched.items()}
+    branches = {name: _branch(spec, strat) for name, strat in searched.items()}
     budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in searched.items()}
     derived: dict[str, list[dict[str, Any]]] = {}
     for name, s in spec.strategies.items():
         template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == "constant"}}
         for source in s.sources:
             derived.setdefault(source, []).append(template)
-    searcher = SweepSearcher(searchers, budgets, spec.replicate_seeds(), spec.metric[0], derived,
+    searcher = SweepSearcher(branches, budgets, spec.replicate_seeds(), spec.metric[0], ledger, derived,
                              (root / "models").uri)
+    searcher.restore_from(ledger.entries())
+    ray_dir = root / "ray"
+    fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs
+    # Each run of the sweep (the first, each --resume) is its own Ray experiment.
+    runs = {Path(p).parent.name for p in (ray_dir).files("tuner.pkl")}
+    name = next(f"{spec.name}-{k}" for k in itertools.count(1) if f"{spec.name}-{k}" not in runs)
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
                                   max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
-    run_config = tune.RunConfig(name=spec.name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
-                                checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.keep_checkpoints),
+    run_config = tune.RunConfig(name=name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                callbacks=[_progress_callback()])
+                                callbacks=_callbacks(root, ledger, searcher))
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def _trial_rows(grid: Any, root: Location) -> list[dict[str, Any]]:
-    rows = []
-    for r in grid:
-        m = r.metrics or {}
-        status = m.get("status") if m.get("final") else (ERROR if r.error else STOPPED)
-        rows.append({
-            "trial_id": m.get("trial_id") or Path(r.path).name, "strategy": r.config.get("strategy"),
-            "stage": r.config.get("stage"), "seed": r.config.get("seed"), "status": status, "node": m.get("node"),
-            "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
-            "cpus": m.get("cpus"), "gpus": m.get("gpus"),
-            "id_val": m.get("id_val"), "id_test": m.get("id_test"),
-            "ood_avg": m.get("ood_avg"),
-            # an errored trial's first line, and where Ray kept its whole traceback
-            "error": error_line(r.error) if status == ERROR else None,
-            "traceback": _uri(root, f"{r.path}/error.txt") if status == ERROR else None,
-            **{f"hp.{k}": v for k, v in r.config.items() if k not in (*META_KEYS, "seed")},
-        })
-    return rows
+def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
+    """A Ray trial that ended, as its row of the trials table."""
+    m = trial.last_result or {}
+    config = trial.config
+    status = ERROR if error else (m.get("status") if m.get("final") else STOPPED)
+    return {
+        "trial_id": str(config.get(TRIAL_KEY) or trial.trial_id), "strategy": config.get("strategy"),
+        "stage": config.get("stage"), "seed": config.get("seed"), "status": status, "node": m.get("node"),
+        "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
+        "cpus": m.get("cpus"), "gpus": m.get("gpus"),
+        "id_val": m.get("id_val"), "id_test": m.get("id_test"), "ood_avg": m.get("ood_avg"),
+        # an errored trial's first line, and where Ray kept its whole traceback
+        "error": _error_line(trial) if error else None,
+        "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,
+        **{f"hp.{k}": v for k, v in config.items() if k not in (*META_KEYS, "seed")},
+    }
+
+
+def _error_line(trial: Any) -> str:
+    """From the exception Ray pickled beside the trial's local files (its upload to the sweep's
+    storage may not have happened yet when the trial's end is reported)."""
+    import pickle
+
+    try:
+        with open(trial.pickled_error_file, "rb") as f:
+            return error_line(pickle.load(f))  # our own driver's file, pickled by Ray
+    except Exception:  # noqa: BLE001 - any unreadable error file: say so rather than fail the sweep
+        return "error (see the traceback file)"
+
+
+def unfinished_row(entry: Entry) -> dict[str, Any]:
+    """A trial asked for whose end the ledger does not hold: `--resume` runs it again."""
+    c = entry.config
+    return {"trial_id": entry.trial, "strategy": c.get("strategy"), "stage": c.get("stage"), "seed": c.get("seed"),
+            "status": RUNNING, **{f"hp.{k}": v for k, v in c.items() if k not in (*META_KEYS, "seed")}}
 
 
 def _uri(root: Location, path: str) -> str:
@@ -178,9 +216,13 @@ def init_ray(address: str | None) -> None:
     kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
     # Every worker loads the plugins this driver loaded; inside `lpft submit`'s job the job's
     # runtime_env already does (a second one for the same fields is a conflict for Ray).
-    if plugins.worker_env() and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
-        kwargs["runtime_env"] = plugins.worker_env()
+    loaded = plugins.worker_env()
+    if loaded and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
+        kwargs["runtime_env"] = loaded
     if address:
+        from lpft.secrets import token_auth_mode
+
+        token_auth_mode()
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
@@ -191,38 +233,49 @@ def init_ray(address: str | None) -> None:
 
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False) -> SweepOutcome:
     import optuna
-    from ray import tune
-
-    from lpft.sweeps.outcome import write_trials_table
-    from lpft.sweeps.study import export_studies
 
     start = time.perf_counter()
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
-    if not resume and (root / "results").files(".parquet"):
-        raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
-                         "or choose another --storage")
-    if resume and spec.raw:
-        check_same_spec(root, spec)  # before Ray starts, and before spec.yaml is rewritten
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
     for note in check_resources(spec, local=address is None):  # before any folder is made
         print(f"  note: {note}", flush=True)
     check_storage(root)
+    with SweepLock(root, spec.name):  # a second sweep of this name and storage is refused here
+        ledger = Ledger(root)
+        if not resume and (ledger.exists() or (root / "results").files(".parquet")):
+            raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
+                             "or choose another --storage")
+        if resume and not ledger.exists() and (root / "results").files(".parquet"):
+            raise InputError(f"{root}: its sweep was run by an lpft without a trial ledger and cannot be resumed; "
+                             "start it again under another name or --storage")
+        if resume and spec.raw:
+            check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
+        return _run(spec, root, ledger, start)
+
+
+def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float) -> SweepOutcome:
+    from ray import tune
+
+    from lpft.sweeps.outcome import write_trials_table
+    from lpft.sweeps.study import export_studies
+
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
                            (root / "results").uri, threads=max(1, int(spec.cpu)),
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
-                           save_models=spec.saved_strategies(), models_dir=(root / "models").uri)
+                           save_models=spec.saved_strategies(), models_dir=(root / "models").uri,
+                           checkpoints_dir=(root / "checkpoints").uri, keep_checkpoints=spec.keep_checkpoints)
     if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
         with (root / "spec.yaml").open_write() as f:  # never a credential at rest
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)
-    grid = _tuner(spec, trainable, root, resume).fit()
-    outcome.trials = sorted(_trial_rows(grid, root), key=lambda t: (list(spec.strategies).index(t["strategy"]),
-                                                                t["stage"] != SEARCH))
+    _tuner(spec, trainable, root, ledger).fit()
+    rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]
+    outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
          [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH])

@@ -1,26 +1,34 @@
 """One Ray Tune searcher for a whole sweep: a branch per strategy, then the replicate stage.
 
-The conditional space's top level is the strategy; each strategy keeps its own Optuna
-search (its own study: LP-FT's good learning rates sit orders of magnitude below FT's,
-so one TPE model over both would mislead itself) and its own trial budget. When a
-strategy's search trials have all finished, the searcher queues its best config (by
-`lpft.best` on the first metric, ID val by default) on the replicate seeds. Running the whole sweep
-in one Tuner lets Ray reuse trial actors across strategies and stages: a new Tuner
-costs a new actor process (~2 s here), which dominated Ray's overhead per trial.
+The conditional space's top level is the strategy; each strategy keeps its own search (its
+own Optuna study: LP-FT's good learning rates sit orders of magnitude below FT's, so one
+TPE model over both would mislead itself; or the paper's grid, enumerated in order) and its
+own trial budget. When a strategy's search trials have all finished, the searcher queues
+its best config (by `lpft.best` on the first metric, ID val by default) on the replicate
+seeds. Running the whole sweep in one Tuner lets Ray reuse trial actors across strategies
+and stages: a new Tuner costs a new actor process (~2 s here).
+
+Every trial gets a name from its place in the sweep (`ft-003`: FT's fourth search trial;
+`ft-seed7`: FT's best config on seed 7; `wise-ft-003`), recorded in the sweep's ledger
+before Ray starts it. `--resume` builds a new searcher from the ledger (`restore`): ended
+trials count against the budgets and inform Optuna, trials asked for but not ended are
+issued again first under their own names. Ray's pickled searcher state is not used.
 """
 
 from __future__ import annotations
 
-import pickle
+import itertools
 from typing import Any
 
 from ray.tune.search import Searcher
 
 from lpft.best import Scored, best_config, config_key
-from lpft.results import COMPLETED
+from lpft.results import COMPLETED, DIVERGED, ERROR
+from lpft.search_spaces import Param
 from lpft.storage import join_uri
+from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.stages import REPLICATE, SEARCH, WISE
-from lpft.trainables.trainable import META_KEYS
+from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
 
 def _key(config: dict[str, Any]) -> tuple:
@@ -28,76 +36,193 @@ def _key(config: dict[str, Any]) -> tuple:
     return config_key({k: v for k, v in config.items() if k not in META_KEYS})
 
 
+def grid_configs(grid: dict[str, list[Any]], constants: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every grid point, in a fixed order (so trial `ft-003` is the same point after a resume)."""
+    keys = sorted(grid)
+    return [{**constants, **dict(zip(keys, values))} for values in itertools.product(*(grid[k] for k in keys))]
+
+
+class OptunaBranch:
+    """One strategy's Optuna search: Ray's OptunaSearch over a study lpft can also tell
+    results to directly (ended trials read back from the ledger, re-issued trials)."""
+
+    def __init__(self, name: str, space: dict[str, Param], constants: dict[str, Any], metrics: list[str],
+                 seed: int) -> None:
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        from lpft.search_spaces import define_by_run
+
+        self.metrics = metrics
+        self.searched = {k: p for k, p in space.items() if p.kind != "constant"}
+        self.storage = optuna.storages.InMemoryStorage()
+        directions = ["maximize"] * len(metrics)
+        self.study = optuna.create_study(storage=self.storage, study_name=name, directions=directions,
+                                         sampler=optuna.samplers.TPESampler(seed=seed))
+        constant_params = {k: Param("constant", value=v) for k, v in constants.items()}
+        metric: Any = metrics if len(metrics) > 1 else metrics[0]
+        mode: Any = ["max"] * len(metrics) if len(metrics) > 1 else "max"
+        # OptunaSearch loads the study above (same storage and name) instead of making its own.
+        self.search = OptunaSearch(space=define_by_run({**space, **constant_params}), metric=metric, mode=mode,
+                                   sampler=self.study.sampler, storage=self.storage, study_name=name)
+        self.asked: set[str] = set()  # Ray trial ids this OptunaSearch suggested
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        config = self.search.suggest(trial_id)
+        if isinstance(config, dict):
+            self.asked.add(trial_id)
+            return config
+        return None
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.asked:
+            self.search.on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, config: dict[str, Any], result: dict | None, error: bool) -> None:
+        if trial_id in self.asked:
+            self.search.on_trial_complete(trial_id, result=result, error=error)
+        else:  # not asked of Optuna in this run of the sweep: add it to the study as it ended
+            self.tell(config, result, error)
+
+    def tell(self, config: dict[str, Any], result: dict | None, error: bool) -> None:
+        import optuna
+
+        from lpft.sweeps.study import distribution
+
+        params = {k: config[k] for k in self.searched if k in config}
+        values = [(result or {}).get(m) for m in self.metrics]
+        ok = not error and result is not None and result.get("status") in (COMPLETED, DIVERGED) \
+            and all(isinstance(v, (int, float)) for v in values)
+        state = optuna.trial.TrialState.COMPLETE if ok else (
+            optuna.trial.TrialState.FAIL if error or (result or {}).get("status") == ERROR
+            else optuna.trial.TrialState.PRUNED)
+        self.study.add_trial(optuna.trial.create_trial(
+            params=params, distributions={k: distribution(p) for k, p in self.searched.items() if k in params},
+            values=[float(v) for v in values] if ok else None, state=state))
+
+
 class SweepSearcher(Searcher):
-    def __init__(self, searchers: dict[str, Searcher], budgets: dict[str, int], replicate_seeds: list[int],
-                 metric: str, derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "") -> None:
+    def __init__(self, branches: dict[str, OptunaBranch | list[dict[str, Any]]], budgets: dict[str, int],
+                 replicate_seeds: list[int], metric: str, ledger: Ledger,
+                 derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "") -> None:
         super().__init__(metric=None, mode=None)
-        self.searchers = searchers  # strategy -> OptunaSearch
+        self.branches = branches  # strategy -> its Optuna search, or its grid's configs in order
         self.budgets = dict(budgets)
         self.replicate_seeds = list(replicate_seeds)
         self.rank_metric = metric
-        self.issued = {name: 0 for name in searchers}
-        self.running: dict[str, tuple[str, str]] = {}  # trial_id -> (stage, strategy)
-        self.configs: dict[str, dict[str, Any]] = {}  # trial_id -> the config it was given
-        self.finished: dict[str, list[tuple[dict, dict]]] = {name: [] for name in searchers}
-        self.queue: list[dict[str, Any]] = []  # replicate (and wise) configs waiting to be issued
+        self.ledger = ledger
+        self.issued = {name: 0 for name in branches}
+        self.order = 0  # trials asked for so far (the ledger's order)
+        self.entries: dict[str, Entry] = {}  # trial name -> its ledger entry
+        self.running: dict[str, str] = {}  # Ray trial id -> trial name
+        self.finished: dict[str, list[tuple[dict, dict]]] = {name: [] for name in branches}
+        self.queue: list[dict[str, Any]] = []  # configs to issue before new search trials
         # source strategy -> wise configs to run on its best search trial's saved model
         self.derived = derived or {}
         self.models_uri = models_uri
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        return True  # each strategy's searcher was built with its own metric and mode
+        return True  # each strategy's search was built with its own metric and mode
+
+    def restore_from(self, entries: dict[str, Entry]) -> None:
+        """Continue the sweep the ledger records: see the module docstring."""
+        for entry in entries.values():
+            config = entry.config
+            name, stage = config["strategy"], config.get("stage", SEARCH)
+            self.entries[entry.trial] = entry
+            self.order = max(self.order, entry.order + 1)
+            if stage == SEARCH and name in self.issued:
+                self.issued[name] += 1
+            if not entry.ended:
+                self.queue.append(config)
+            elif stage == SEARCH and name in self.branches:
+                self._search_ended(name, config, entry.row, entry.row.get("status") == ERROR, restored=True)
+        for name in self.branches:
+            self._maybe_queue_replicates(name)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        config = self._next()
+        if config is None:
+            return None if self.running else Searcher.FINISHED
+        trial = config[TRIAL_KEY]
+        if trial not in self.entries:  # durable before Ray starts it
+            self.entries[trial] = Entry(trial, self.order, config)
+            self.ledger.asked(trial, self.order, config)
+            self.order += 1
+        self.running[trial_id] = trial
+        return config
+
+    def _next(self) -> dict[str, Any] | None:
         if self.queue:
-            config = self.queue.pop(0)
-            self.running[trial_id] = (config["stage"], config["strategy"])
-            self.configs[trial_id] = config
-            return config
-        for name, searcher in self.searchers.items():
-            if self.issued[name] < self.budgets[name]:
-                config = searcher.suggest(trial_id)
-                if config is None or config == Searcher.FINISHED:  # a grid that ran out early
-                    self.budgets[name] = self.issued[name]
-                    continue
-                self.issued[name] += 1
-                self.running[trial_id] = (SEARCH, name)
-                self.configs[trial_id] = {**config, "stage": SEARCH}
-                return self.configs[trial_id]
-        return None if self.running else Searcher.FINISHED
+            return self.queue.pop(0)
+        for name, branch in self.branches.items():
+            if self.issued[name] >= self.budgets[name]:
+                continue
+            n = self.issued[name]
+            if isinstance(branch, OptunaBranch):
+                config = branch.suggest(f"{name}-{n:03d}")
+            else:
+                config = branch[n] if n < len(branch) else None
+            if config is None:  # nothing left to sample
+                self.budgets[name] = n
+                continue
+            self.issued[name] += 1
+            return {**config, "stage": SEARCH, TRIAL_KEY: f"{name}-{n:03d}"}
+        return None
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        stage, name = self.running.get(trial_id, (REPLICATE, ""))
-        if stage == SEARCH:
-            self.searchers[name].on_trial_result(trial_id, result)
+        trial = self.running.get(trial_id)
+        if trial is None:
+            return
+        config = self.entries[trial].config
+        branch = self.branches.get(config["strategy"])
+        if config.get("stage") == SEARCH and isinstance(branch, OptunaBranch):
+            branch.on_trial_result(trial, result)  # the branch knows its trials by their names
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id not in self.running:
+        trial = self.running.pop(trial_id, None)
+        if trial is None:
             return
-        stage, name = self.running.pop(trial_id)
-        if stage != SEARCH:
-            return
-        self.searchers[name].on_trial_complete(trial_id, result=result, error=error)
-        if result and not error and result.get("status") == COMPLETED:
-            self.finished[name].append((self.configs[trial_id], dict(result)))
-        still_running = any(s == SEARCH and n == name for s, n in self.running.values())
-        if self.issued[name] >= self.budgets[name] and not still_running:
-            self._queue_replicates(name)
+        config = self.entries[trial].config
+        name = config["strategy"]
+        if config.get("stage") == SEARCH and name in self.branches:
+            self._search_ended(name, config, result, error)
+            self._maybe_queue_replicates(name)
 
-    def _queue_replicates(self, name: str) -> None:
-        if not self.finished[name]:
+    def _search_ended(self, name: str, config: dict[str, Any], result: dict | None, error: bool,
+                      restored: bool = False) -> None:
+        branch = self.branches[name]
+        if isinstance(branch, OptunaBranch):
+            if restored:
+                branch.tell(config, result, error)
+            else:
+                branch.on_trial_complete(config[TRIAL_KEY], config, result, error)
+        if result and not error and result.get("status") == COMPLETED:
+            self.finished[name].append((config, {**result, "trial_id": config[TRIAL_KEY]}))
+
+    def _maybe_queue_replicates(self, name: str) -> None:
+        """Once a strategy's search trials have all ended: its best config on the replicate seeds."""
+        pending = [c for c in self.queue if c["strategy"] == name and c.get("stage") == SEARCH]
+        in_flight = [t for t in self.running.values() if self.entries[t].config["strategy"] == name
+                     and self.entries[t].config.get("stage") == SEARCH]
+        if self.issued[name] < self.budgets[name] or pending or in_flight or not self.finished[name]:
             return
         best = best_config(Scored(_key(c), c["seed"], r.get(self.rank_metric, 0.0)) for c, r in self.finished[name])
         config, result = next((c, r) for c, r in self.finished[name] if _key(c) == best)
-        self.queue += [{**config, "seed": seed, "stage": REPLICATE} for seed in self.replicate_seeds]
-        source = result.get("trial_id")
-        self.queue += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": source,
-                        "model": join_uri(self.models_uri, f"{source}.pt")} for template in self.derived.get(name, [])]
+        source = result["trial_id"]
+        wanted = [{**config, "seed": seed, "stage": REPLICATE, TRIAL_KEY: f"{name}-seed{seed}"}
+                  for seed in self.replicate_seeds]
+        wanted += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": source,
+                    "model": join_uri(self.models_uri, f"{source}.pt"), TRIAL_KEY: f"{template['strategy']}-{source}"}
+                   for template in self.derived.get(name, [])]
+        queued = {c[TRIAL_KEY] for c in self.queue}
+        # A restored sweep already has some of these: ended, or asked and queued again above.
+        self.queue += [c for c in wanted if c[TRIAL_KEY] not in self.entries and c[TRIAL_KEY] not in queued]
 
     def save(self, checkpoint_path: str) -> None:
+        # Ray checkpoints its searcher with the experiment; lpft resumes from its ledger instead.
         with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.__dict__.copy(), f)
+            f.write(b"lpft: see the sweep's ledger")
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.__dict__.update(pickle.load(f))
+        raise RuntimeError("an lpft sweep resumes from its ledger, not from Ray's searcher state")

@@ -10,7 +10,7 @@
     seeds: [0, 1, 2]       # search on seeds[0]; replicate uses the next ones
     replicate: 2           # re-run each strategy's best config on 2 more seeds
     metric: id_val         # or a list (multi-objective; FIFO only)
-    search: optuna         # or grid: the paper's grids through Optuna's GridSampler
+    search: optuna         # or grid: every point of the paper's grids, in a fixed order
     scheduler: fifo        # or asha
     resources: {cpu: 1, gpu: 0}   # per trial; a strategy may set its own (lp: {resources: {gpu: 0.25}})
     max_concurrent: 2

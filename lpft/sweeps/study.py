@@ -1,10 +1,8 @@
 """The Optuna study of each strategy's search, persisted as a JournalStorage file for optuna-dashboard.
 
-Ray's OptunaSearch keeps its own in-memory study and pickles it into the experiment
-checkpoint, which is what `--resume` restores. Pointing the searcher at the journal
-file directly breaks resume (the journal runs ahead of the pickled searcher and Optuna
-refuses updates to trials it saw finish), so the journal is written from the finished
-trials instead, replacing that strategy's study each time.
+Each strategy's search runs on an in-memory study (`lpft.sweeps.searcher.OptunaBranch`),
+rebuilt from the sweep's ledger on `--resume`; the journal is written from the ended
+trials at the end of each run of the sweep, replacing that strategy's study each time.
 """
 
 from __future__ import annotations
@@ -18,7 +16,8 @@ from lpft.search_spaces import Param
 from lpft.storage import Location
 
 
-def _distribution(param: Param) -> Any:
+def distribution(param: Param) -> Any:
+    """A Param as the Optuna distribution it samples from."""
     import optuna.distributions as d
 
     if param.kind == "float":
@@ -59,7 +58,7 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
         if any(v is None for v in params.values()):
             continue
         study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: _distribution(p) for k, p in searched.items()},
+            params=params, distributions={k: distribution(p) for k, p in searched.items()},
             values=[float(t[m]) for m in metrics] if done else None,
             state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
             user_attrs={"trial_id": t["trial_id"], "status": t["status"]}))

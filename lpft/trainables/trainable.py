@@ -1,16 +1,18 @@
 """The Ray Tune function trainable: a thin wrapper around `lpft.trial.run_trial`.
 
-It reports every evaluated step with `tune.report(metrics, checkpoint=...)`, resumes
-from `tune.get_checkpoint()`, writes the trial's evaluations to the results dataset
-(`lpft.dataset`) when it ends, and never raises for a diverged run (it reports `status: diverged`).
-Only `ray.tune.*` is used here: `ray.train.report` fails inside Tune trainables.
+It reports every evaluated step with `tune.report(metrics)`, writes the trial's evaluations
+to the results dataset (`lpft.dataset`) at each checkpoint and when it ends, and never
+raises for a diverged run (it reports `status: diverged`). Its name (`config["trial"]`,
+given by the sweep's searcher and kept across `--resume`) names its results file and its
+checkpoints, `<sweep>/checkpoints/<trial>/step-<k>.pt`, which lpft writes and reads itself
+(not through Ray's checkpoints: a re-issued trial after a driver restart is a new Ray trial
+with the same name). Only `ray.tune.*` is used here: `ray.train.report` fails inside Tune trainables.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +20,9 @@ from typing import Any
 
 from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 
-STATE_FILE = "state.pt"
-# Config keys that are not strategy hyperparameters.
-META_KEYS = ("strategy", "stage")
+# The trial's name in the sweep (see lpft.sweeps.searcher); config keys that are not hyperparameters.
+TRIAL_KEY = "trial"
+META_KEYS = ("strategy", "stage", TRIAL_KEY)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class TrialContext:
     feature_cache: str | None = None  # a shared path for the feature/head cache; None: each node's own
     save_models: tuple[str, ...] = ()  # strategies whose trained model is kept (for wise)
     models_dir: str = ""  # where: <models_dir>/<trial_id>.pt (a path or URI)
+    checkpoints_dir: str = ""  # where: <checkpoints_dir>/<trial_id>/step-<k>.pt (a path or URI)
+    keep_checkpoints: int = 2  # per trial, the latest ones
 
 
 def final_metrics(result: RunResult) -> dict[str, Any]:
@@ -49,9 +53,10 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
     return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True}
 
 
-def load_state(path: Path) -> dict[str, Any]:
+def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
     """A trial's checkpoint: tensors, numbers, strings and containers only (torch's weights_only
-    unpickler), so a tampered state.pt cannot run code on --resume."""
+    unpickler), so a tampered checkpoint cannot run code on --resume."""
+    import io
     import pickle
 
     import torch
@@ -59,9 +64,44 @@ def load_state(path: Path) -> dict[str, Any]:
     from lpft.errors import InputError
 
     try:
-        return torch.load(path, weights_only=True)
+        return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise InputError(f"{path}: refused: not a plain lpft checkpoint ({str(e).splitlines()[0]})") from None
+        first = str(e).splitlines()[0]
+        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint ({first})") from None
+
+
+class Checkpoints:
+    """One trial's checkpoints: `step-<k>.pt` files, each written whole, the latest `keep` kept."""
+
+    def __init__(self, folder: Any, keep: int) -> None:
+        self.folder = folder  # a lpft.storage.Location
+        self.keep = max(1, keep)
+
+    def _steps(self) -> list[int]:
+        names = (Path(p).name for p in self.folder.files(".pt"))
+        return sorted(int(n[5:-3]) for n in names if n.startswith("step-") and n[5:-3].isdigit())
+
+    def latest(self) -> dict[str, Any] | None:
+        steps = self._steps()
+        if not steps:
+            return None
+        where = self.folder / f"step-{steps[-1]:06d}.pt"
+        return load_state(where.read_bytes(), str(where))
+
+    def save(self, step: int, state: dict[str, Any]) -> None:
+        import io
+
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        with (self.folder / f"step-{step:06d}.pt").open_write() as f:
+            f.write(buffer.getvalue())
+        for old in self._steps()[:-self.keep]:
+            try:
+                self.folder.fs.delete_file((self.folder / f"step-{old:06d}.pt").path)
+            except OSError:
+                pass
 
 
 def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
@@ -87,16 +127,13 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         settings["backbone"] = context.backbone
     if context.weights:
         settings["weights"] = context.weights
-    trial_id = tune.get_context().get_trial_id()
+    trial_id = str(config.get(TRIAL_KEY) or tune.get_context().get_trial_id())
     node = ray.get_runtime_context().get_node_id()
     results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
     hp_columns = hparam_columns()
 
-    resume = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
-            resume = load_state(Path(d) / STATE_FILE)
+    checkpoints = Checkpoints(locate(context.checkpoints_dir or "checkpoints") / trial_id, context.keep_checkpoints)
+    resume = checkpoints.latest()
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
@@ -111,9 +148,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         # stops (or that is killed) still has them; the final write adds default hparams.
         partial = RunResult(strategy, RUNNING, list(seen), hparams).rows(**columns)
         write_trial(results, strategy, trial_id, partial, hp_columns)
-        with tempfile.TemporaryDirectory() as d:
-            torch.save(state(), Path(d) / STATE_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        checkpoints.save(step, state())
+        tune.report(metrics)
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
     write_trial(results, strategy, trial_id, trial.result.rows(**columns), hp_columns)
