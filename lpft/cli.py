@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,8 +83,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not args.spec:
         raise InputError("lpft sweep: give a SPEC (a YAML path or a built-in name; see --list)")
     spec = load_spec(args.spec).with_imports(args.imports, str(Path.cwd()))
-    if args.storage:
-        spec = spec.with_storage(args.storage)
+    from lpft.secrets import STORAGE_ENV
+
+    storage = args.storage or os.environ.get(STORAGE_ENV)  # a job's storage with credentials comes this way
+    if storage:
+        spec = spec.with_storage(storage)
     from lpft.sweeps.launch import run_sweep
     from lpft.sweeps.outcome import print_outcome
 
@@ -206,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("spec", nargs="?", help="a YAML spec path or a built-in name")
     sweep.add_argument("--list", action="store_true", help="list the built-in specs")
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
-    sweep.add_argument("--storage", help="results root (overrides the spec's storage)")
+    sweep.add_argument("--storage", help="results root (default: $LPFT_STORAGE if set, else the spec's storage)")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     sweep.set_defaults(fn=cmd_sweep)
@@ -271,6 +275,12 @@ def load_plugins(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from lpft import secrets
+
+    if "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:  # the driver of an `lpft submit` job
+        secrets.load(driver=True)
+    if getattr(args, "address", None):  # before Ray is imported: it reads RAY_AUTH_MODE once
+        secrets.token_auth_mode()
     try:
         load_plugins(args)
         return args.fn(args)

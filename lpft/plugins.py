@@ -114,6 +114,10 @@ def runtime_env(modules: list[ModuleType]) -> dict[str, Any]:
 
 
 def setup_worker() -> None:
-    """Ray's worker_process_setup_hook: the driver's plugins, loaded in this worker before any trial."""
+    """Ray's worker_process_setup_hook: a submitted job's secrets and the driver's plugins, loaded
+    in this worker before any trial."""
+    from lpft import secrets
+
+    secrets.load()
     load_entry_points()
     import_modules([n for n in os.environ.get(IMPORTS_ENV, "").split(",") if n])

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from lpft.cluster.local import LocalCluster
+from lpft.storage import locate
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,41 @@ def test_stop_ends_a_running_job(cluster, tmp_path):
             break
         time.sleep(2)
     assert "STOPPED" in line
+
+
+def test_a_jobs_secrets_reach_it_and_no_log_listing_or_argv(cluster, tmp_path, s3_env, monkeypatch):
+    """Credentials in the storage URI and secret --env values: the job writes to S3 with them,
+    and they show in no log of the cluster, in no job listing, and not in the stored spec."""
+    secret = "sekrit-4242-never-echoed"
+    endpoint = s3_env["AWS_ENDPOINT_URL"].split("//", 1)[1]
+    storage = f"s3://lpftid:{secret}@lpft/jobs?endpoint_override={endpoint}&scheme=http"
+    # The README's recipe: the token alone, no RAY_AUTH_MODE.
+    env = {k: v for k, v in cluster.env.items() if k != "RAY_AUTH_MODE"}
+    p = lpft("submit", spec_file(tmp_path, "secret"), "--address", cluster.dashboard, "--storage", storage,
+             "--env", "AWS_ACCESS_KEY_ID=lpftid", "--env", f"AWS_SECRET_ACCESS_KEY={secret}",
+             "--env", f"AWS_ENDPOINT_URL={s3_env['AWS_ENDPOINT_URL']}", "--follow", env=env)
+    assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
+    job_id = p.stdout.splitlines()[0].strip()
+    for key, value in s3_env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    root = locate("s3://lpft/jobs/secret")
+    assert len((root / "results").files(".parquet")) == 6  # the driver had the storage, its workers the keys
+    assert secret not in (root / "spec.yaml").read_bytes().decode()
+    listed = lpft("jobs", "--address", cluster.dashboard, env=env)
+    assert listed.returncode == 0 and job_id in listed.stdout
+    for key in ("RAY_AUTH_TOKEN", "RAY_AUTH_MODE"):
+        monkeypatch.setenv(key, cluster.env[key])
+    from lpft.cluster.jobs import client
+
+    info = client(cluster.dashboard).get_job_info(job_id)  # what Ray keeps: entrypoint, runtime_env, metadata
+    assert "--storage" not in info.entrypoint and info.runtime_env.get("working_dir")
+    for text in (str(info), p.stdout, p.stderr, listed.stdout, listed.stderr):
+        assert secret not in text
+    logs = [f for f in Path(cluster.temp_dir).rglob("*") if f.is_file() and "/logs/" in str(f)]
+    leaks = [(f, [ln for ln in f.read_text(errors="replace").splitlines() if secret in ln][:2])
+             for f in logs if secret.encode() in f.read_bytes()]
+    assert logs and not leaks, [(str(f), [ln[max(0, ln.index(secret) - 200):] for ln in lines]) for f, lines in leaks]
 
 
 def nodes_of(path: Path) -> set[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from lpft import secrets
 from lpft.errors import InputError
 from lpft.storage import redact
 
@@ -30,6 +31,8 @@ LPFT_DIR = Path(__file__).resolve().parents[1]
 def client(address: str) -> Any:
     from ray.exceptions import RayError  # AuthenticationError's base
     from ray.job_submission import JobSubmissionClient
+
+    secrets.token_auth_mode()
 
     try:
         return JobSubmissionClient(address)
@@ -61,20 +64,29 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
     # job's driver imports them too (their files travel in py_modules)
     spec = load_spec(spec_ref).with_imports(imports or [], str(Path.cwd()))
     jobs = client(address)
+    plain, hidden = secrets.split_env(env or {})
+    where = storage or spec.storage
+    if redact(where) != where:  # credentials in the URI: never in argv, job info or the shipped spec
+        hidden[secrets.STORAGE_ENV] = where
     args = ["python", "-m", "lpft.cli", "sweep", "spec.yaml", "--address", "auto"]
-    if storage:
+    if storage and secrets.STORAGE_ENV not in hidden:
         args += ["--storage", storage]
     if resume:
         args.append("--resume")
     with tempfile.TemporaryDirectory() as d:
         # the resolved spec: the job's working directory is not the spec's folder
-        (Path(d) / "spec.yaml").write_text(yaml.safe_dump(spec.raw, sort_keys=False))
+        (Path(d) / "spec.yaml").write_text(yaml.safe_dump({**spec.raw, "storage": redact(spec.storage)},
+                                                          sort_keys=False))
+        if hidden:
+            secrets.write(Path(d), hidden)
         loaded = plugins.worker_env()  # the spec's and --import's modules, shipped and loaded in every worker
         runtime_env: dict[str, Any] = {**loaded, "working_dir": d,
                                        "py_modules": [str(LPFT_DIR), *loaded.get("py_modules", [])],
                                        "excludes": ["__pycache__", "*.pyc"]}
-        if env or loaded:
-            runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **(env or {})}
+        if hidden:  # workers load the secrets file through lpft's setup hook
+            runtime_env["worker_process_setup_hook"] = plugins.SETUP_HOOK
+        if plain or loaded:
+            runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **plain}
         return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
                      runtime_env=runtime_env,
                      metadata={"lpft_spec": spec.name, "lpft_storage": redact(storage or spec.storage)})
