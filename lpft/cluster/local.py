@@ -109,6 +109,16 @@ class LocalCluster:
         self.nodes[index].wait()
 
     def stop(self) -> None:
+        import psutil
+
+        # Everything the nodes started, listed before they stop: workers a raylet started in
+        # their own sessions leave its process group, and once orphaned, its process tree.
+        started = []
+        for proc in self.nodes:
+            try:
+                started += psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
         for proc in reversed(self.nodes):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -117,8 +127,11 @@ class LocalCluster:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        # Workers a raylet started in their own sessions carry the temp dir in their command line.
-        subprocess.run(["pkill", "-9", "-f", self.temp_dir], check=False)
+        for child in started:  # by pid (and start time: psutil checks it), never by name
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
 
     def __enter__(self) -> "LocalCluster":
         return self.start(nodes=1)  # add_node() for more
