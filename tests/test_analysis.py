@@ -227,3 +227,43 @@ def test_a_read_only_out_is_one_line(results, tmp_path, capsys):
 
     assert main(["analyze", str(results), "--out", "/proc/lpft-report"]) == 2
     assert "--out /proc/lpft-report: cannot write the report" in capsys.readouterr().err
+
+
+def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
+    """Issue 13, case 11: every point as an SVG element made a 128 MB figure at a million rows.
+    Here 3,000 points: the cloud is one embedded image, the lines stay vectors, the points CSV
+    is compact; and the bootstrap CI is the one the per-resample refit gave."""
+    import re
+
+    from lpft.analysis.plots import RASTERIZE_ABOVE
+    from lpft.analysis.report import analyze, write_report
+    from lpft.analysis.robustness import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    trials, steps = 30, 100
+    assert trials * steps > RASTERIZE_ABOVE
+    for t in range(trials):
+        strategy, lr = ("ft", "lp", "lpft")[t % 3], float(10 ** rng.uniform(-4, -1))
+        acc = np.clip(rng.uniform(0.6, 0.9) + rng.normal(0, 0.03, (steps, 3)), 0, 1)
+        write_trial(tmp_path / "results", strategy, f"t{t}", [r for s in range(steps) for r in rows(
+            strategy, f"t{t}", t % 2, lr, {s: tuple(acc[s])})], HPARAMS)
+    report = analyze([tmp_path])
+    write_report(report, tmp_path / "report")
+    svg = (tmp_path / "report" / "frontier_ood_avg.svg").read_text()
+    assert svg.count("<image") == 1 and len(svg) < 400_000  # ~2.4 MB with a vector per point
+    assert "Pareto frontier" in svg  # the legend and lines are still text and paths
+    csv = (tmp_path / "report" / "frontier.csv").read_text().splitlines()
+    assert len(csv) == trials * steps + 1 and "config" not in csv[0] and "hp.lr" in csv[0]
+    numbers = [f for f in csv[1].split(",") if re.fullmatch(r"\d\.\d+", f)]
+    assert numbers and all(len(f.lstrip("0.")) <= 6 for f in numbers)  # 6 significant digits
+    assert ",True" not in csv[1] and csv[1].endswith((",0", ",1"))  # flags as 0/1
+    # The bootstrap refits on probit values computed once: the same CI as refitting each resample.
+    base = report.frontier[report.frontier.strategy == "ft"]
+    x, y = base["id_test"].to_numpy(), base["ood_avg"].to_numpy()
+    lo, hi = bootstrap_ci(x, y, 0.8, 0.7, n=200)
+    draws = np.random.default_rng(0)
+    values = []
+    for _ in range(200):
+        idx = draws.integers(0, len(x), len(x))
+        values.append(float(effective_robustness(0.8, 0.7, fit_baseline(x[idx], y[idx]))))
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])))

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.robustness import fit_baseline, probit
+from lpft.analysis.robustness import bootstrap_lines, fit_baseline, probit
 
 PALETTE = {"lp": "#1f77b4", "ft": "#ff7f0e", "lpft": "#2ca02c"}
 MORE_COLOURS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+RASTERIZE_ABOVE = 2000  # points per panel drawn as vectors; more are rasterised (at the figure's dpi)
 TICKS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
 
 
@@ -47,19 +48,17 @@ def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, 
     base = points[points.strategy == baseline]
     if len(base) >= 2 and np.ptp(base["id_test"]) > 0:
         fit = fit_baseline(base["id_test"], base[column])
-        rng = np.random.default_rng(0)
-        fits = []
-        for _ in range(200):
-            idx = rng.integers(0, len(base), len(base))
-            if np.ptp(base["id_test"].to_numpy()[idx]) > 0:
-                f = fit_baseline(base["id_test"].to_numpy()[idx], base[column].to_numpy()[idx])
-                fits.append(f.slope * line + f.intercept)
+        fits = [f.slope * line + f.intercept for f in bootstrap_lines(base["id_test"], base[column], 200)]
         ax.plot(line, fit.slope * line + fit.intercept, color="0.3", lw=1, label=f"{baseline} fit")
         if fits:
             band = np.quantile(np.array(fits), [0.05, 0.95], axis=0)
             ax.fill_between(line, band[0], band[1], color="0.5", alpha=0.15, lw=0)
+    # A dense cloud is an image inside the SVG (one point per element made a 128 MB file for a
+    # million rows); lines, frontier, selected models and text stay vectors.
+    dense = len(points) > RASTERIZE_ABOVE
     for strategy, group in points.groupby("strategy"):
-        ax.scatter(probit(group["id_test"]), probit(group[column]), s=8, alpha=0.15, color=palette[strategy])
+        ax.scatter(probit(group["id_test"]), probit(group[column]), s=8, alpha=0.15, color=palette[strategy],
+                   rasterized=dense)
     if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
         labelled = set()
         for (strategy, _), group in points[points["path"].notna()].groupby(["strategy", "trial_id"]):

@@ -51,7 +51,13 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False) -> Report:
     skipped: list[Skipped] = []
     table = read_results(paths, skip_bad=skip_bad, skipped=skipped)
-    df, adapted = split_adapted(table.to_pandas())
+    # Which node ran a trial, and the sweep and benchmark names, play no part here: not
+    # converting them keeps a million rows under 1 GB.
+    unused = [c for c in ("sweep", "node", "benchmark") if c in table.column_names]
+    df, adapted = split_adapted(table.drop_columns(unused).to_pandas())
+    if df.empty:
+        raise InputError(f"{', '.join(map(str, paths))}: no plain evaluations to analyze (every row is "
+                         "BatchNorm-adapted, adapt != 'none')")
     wide_points = wide(df, *step_hparams(table.schema))  # one pivot for the selection and the frontiers
     chosen = SELECTIONS[selection]().select_points(wide_points)
     points, ood = wide_points.frame, wide_points.ood_sets
@@ -76,6 +82,14 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted))
 
 
+def write_points_csv(points: pd.DataFrame, path: Path) -> None:
+    """Every point with its frontier flags, compactly: 6 significant digits (exact for eval sets
+    of up to 10^5 examples) and flags as 0/1, so a million result rows make ~18 MB, not 37."""
+    flags = [c for c in points.columns if points[c].dtype == bool]
+    # `config` is the hp.* columns joined, for grouping: the columns themselves are written
+    points.drop(columns=["config"]).astype({c: "int8" for c in flags}).to_csv(path, index=False, float_format="%.6g")
+
+
 def write_report(report: Report, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -83,7 +97,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
         path = out / FORMATS[name]
         path.write_text(text)
         written.append(path)
-    report.frontier.to_csv(out / "frontier.csv", index=False)
+    write_points_csv(report.frontier, out / "frontier.csv")
     report.robustness.to_csv(out / "effective_robustness.csv", index=False)
     extra = []
     if report.adaptation is not None and not report.adaptation.empty:

@@ -50,7 +50,7 @@ def wide(df: pd.DataFrame, per_step: set[str] | frozenset[str] = frozenset(),
     configs["config"] = configs.apply(lambda r: "|".join(map(str, r)), axis=1) if hp else ""
     keys = {c: config_key({k.removeprefix("hp."): v for k, v in zip(hp, row)})
             for c, row in zip(configs["config"], configs[hp].itertuples(index=False))}
-    out = acc.reset_index().merge(configs[["config"]], left_on="trial_id", right_index=True)
+    out = acc.reset_index().merge(configs[["config", *hp]], left_on="trial_id", right_index=True)
     path = [c for c in df.columns if c in paths]
     if path:
         steps = df.groupby(KEYS)[path[0]].first().rename("path")
