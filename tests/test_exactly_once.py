@@ -256,3 +256,36 @@ def test_a_searcher_rebuilt_from_the_ledger_reissues_unended_trials_and_never_en
     second.on_trial_complete("new2", done)
     assert second.suggest("new3") == "FINISHED"
     assert sorted(ledger.entries()) == ["ft-000", "ft-001", "ft-002", "ft-seed7", "lpft-000", "lpft-seed7"]
+
+
+def test_a_ledger_entry_naming_a_path_outside_the_sweep_is_refused(tmp_path):
+    from lpft.sweeps.ledger import Ledger
+
+    ledger = Ledger(locate(tmp_path))
+    ledger.asked("ft-000", 0, {"strategy": "ft", "trial": "ft-000"})
+    assert list(ledger.entries()) == ["ft-000"]
+    (tmp_path / "ledger" / "x.json").write_text(json.dumps({"trial": "../../victim", "order": 1, "config": {}}))
+    with pytest.raises(InputError, match="not this file's plain name"):
+        ledger.entries()
+
+
+def test_a_trial_keeps_only_its_latest_checkpoints_and_refuses_a_tampered_one(tmp_path):
+    """Issue 13, case 15 (every checkpoint was kept), and case 13 for lpft's own checkpoints."""
+    import torch
+
+    from lpft.trainables.trainable import Checkpoints
+
+    folder = locate(tmp_path / "checkpoints" / "ft-000")
+    checkpoints = Checkpoints(folder, keep=2)
+    assert checkpoints.latest() is None
+    for step in range(1, 6):
+        checkpoints.save(step, {"epoch": step, "weights": torch.full((3,), float(step))})
+    assert sorted(p.name for p in Path(folder.path).glob("*.pt")) == ["step-000004.pt", "step-000005.pt"]
+    assert checkpoints.latest()["epoch"] == 5
+    from conftest import code_running_pickle
+
+    marker = tmp_path / "ran"
+    (Path(folder.path) / "step-000009.pt").write_bytes(code_running_pickle("epoch", marker))
+    with pytest.raises(InputError, match="not a plain lpft checkpoint"):
+        checkpoints.latest()
+    assert not marker.exists()

@@ -17,10 +17,14 @@ ended. The trials table is this record rendered (`SweepOutcome`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from lpft.errors import InputError
 from lpft.storage import Location
+from lpft.sweeps.spec import NAME
 
 FOLDER = "ledger"
 
@@ -61,7 +65,12 @@ class Ledger:
         for path in self.where.files(".json"):
             with self.where.fs.open_input_stream(path) as f:
                 body = json.loads(f.read())
-            found.append(Entry(body["trial"], int(body["order"]), body["config"], body.get("row")))
+            trial = str(body.get("trial"))
+            # a name from a file becomes a path component (checkpoints/<trial>) only once it is one
+            if not re.fullmatch(NAME, trial) or Path(path).stem != trial:
+                raise InputError(f"{path}: trial name {trial!r} is not this file's plain name; "
+                                 "the sweep's ledger was edited by hand")
+            found.append(Entry(trial, int(body["order"]), body["config"], body.get("row")))
         return {e.trial: e for e in sorted(found, key=lambda e: e.order)}
 
 
