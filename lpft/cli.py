@@ -113,8 +113,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
           f"(OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f})):")
     width = max((len(s) for s in report.robustness.strategy), default=6)
     for r in report.robustness.itertuples():
+        if r.effective_robustness != r.effective_robustness:  # NaN: the baseline cannot give one
+            print(f"  {r.strategy:{width}s} none: {r.caveat}")
+            continue
+        caveat = f"  [{r.caveat}]" if r.caveat else ""
         print(f"  {r.strategy:{width}s} {100 * r.effective_robustness:+.1f} points "
-              f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f})")
+              f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f}){caveat}")
     for note in report.notes:
         print(f"note: {note}")
     if report.adaptation is not None and not report.adaptation.empty:

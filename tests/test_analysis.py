@@ -267,3 +267,46 @@ def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
         idx = draws.integers(0, len(x), len(x))
         values.append(float(effective_robustness(0.8, 0.7, fit_baseline(x[idx], y[idx]))))
     assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])))
+
+
+def test_effective_robustness_far_outside_the_baselines_id_range_is_flagged(results, tmp_path, capsys):
+    """The fixture's FT points span ID 80–92%; LP's selected model sits at 74%: its number is
+    an extrapolation of the FT line and says so in the table, the CLI, the HTML and the figure."""
+    from lpft.analysis.report import analyze, write_report
+    from lpft.cli import main
+
+    report = analyze([results])
+    caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
+    assert caveats["lp"].startswith("extrapolated: ID 74.0% is outside the baseline's ID range 80.0–92.0%")
+    assert caveats["ft"] == ""
+    write_report(report, tmp_path / "report")
+    assert "extrapolated" in (tmp_path / "report" / "report.html").read_text()
+    assert "lp (ER extrapolated)" in (tmp_path / "report" / "frontier_ood_avg.svg").read_text()
+    assert main(["analyze", str(results), "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out.split("effective robustness vs", 1)[1]
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("lp "))
+    assert "points (90% CI" in line and "[extrapolated: ID 74.0%" in line
+
+
+def test_effective_robustness_within_the_baselines_range_is_not_flagged(tmp_path):
+    from lpft.analysis.report import analyze
+
+    data = {("ft", f"f{i}", i % 2, lr): {1: (.80 + i / 100, .80 + i / 100, .50 + i / 200)}
+            for i, lr in enumerate((0.1, 0.2, 0.3, 0.4, 0.5, 0.6))}
+    data[("lp", "l", 0, None)] = {0: (.82, .83, .60)}
+    for (strategy, trial, seed, lr), steps in data.items():
+        write_trial(tmp_path / "results", strategy, trial, rows(strategy, trial, seed, lr, steps), HPARAMS)
+    robust = analyze([tmp_path]).robustness.set_index("strategy")
+    assert robust.loc["lp", "caveat"] == "" and np.isfinite(robust.loc["lp", "effective_robustness"])
+    assert robust.loc["lp", "er_ci90_low"] < robust.loc["lp", "effective_robustness"] < robust.loc["lp", "er_ci90_high"]
+
+
+def test_a_one_trial_sweep_analyses_and_gives_no_effective_robustness(tmp_path, capsys):
+    """One FT trial, one evaluated step: no baseline line can be fit (it was an IndexError)."""
+    from lpft.cli import main
+
+    write_trial(tmp_path / "results", "ft", "only", rows("ft", "only", 0, 0.1, {1: (.8, .8, .5)}), HPARAMS)
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "ft none: too few baseline points (1, need 5)" in " ".join(out.split())
+    assert (tmp_path / "report" / "frontier_grid.png").stat().st_size > 10_000

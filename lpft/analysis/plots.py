@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.robustness import bootstrap_lines, fit_baseline, probit
+from lpft.analysis.robustness import baseline_problem, bootstrap_lines, fit_baseline, probit
 
 PALETTE = {"lp": "#1f77b4", "ft": "#ff7f0e", "lpft": "#2ca02c"}
 MORE_COLOURS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -38,7 +38,9 @@ def _axes(ax, lo: float, hi: float) -> None:  # noqa: ANN001
 
 
 def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, baseline: str,  # noqa: ANN001
-                   frontier_col: str) -> None:
+                   frontier_col: str, caveats: dict[str, str] | None = None) -> None:
+    """`caveats`: strategy -> why its effective robustness is not to be trusted (its label says so)."""
+    caveats = caveats or {}
     palette = colours(sorted(points.strategy.unique()))
     accs = np.concatenate([points["id_test"], points[column]])
     lo, hi = max(0.005, float(np.nanmin(accs)) - 0.05), min(0.995, float(np.nanmax(accs)) + 0.02)
@@ -46,13 +48,17 @@ def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, 
     line = np.linspace(probit(lo), probit(hi), 50)
     ax.plot(line, line, "k--", lw=0.8, label="y = x")
     base = points[points.strategy == baseline]
-    if len(base) >= 2 and np.ptp(base["id_test"]) > 0:
+    if not baseline_problem(base["id_test"].to_numpy()):
+        # solid over the ID range the baseline covers, dotted where it is extrapolated
         fit = fit_baseline(base["id_test"], base[column])
-        fits = [f.slope * line + f.intercept for f in bootstrap_lines(base["id_test"], base[column], 200)]
-        ax.plot(line, fit.slope * line + fit.intercept, color="0.3", lw=1, label=f"{baseline} fit")
+        x0, x1 = probit(base["id_test"].min()), probit(base["id_test"].max())
+        inside = np.linspace(x0, x1, 50)
+        ax.plot(inside, fit.slope * inside + fit.intercept, color="0.3", lw=1.2, label=f"{baseline} fit")
+        ax.plot(line, fit.slope * line + fit.intercept, color="0.3", lw=0.8, ls=":")
+        fits = [f.slope * inside + f.intercept for f in bootstrap_lines(base["id_test"], base[column], 200)]
         if fits:
             band = np.quantile(np.array(fits), [0.05, 0.95], axis=0)
-            ax.fill_between(line, band[0], band[1], color="0.5", alpha=0.15, lw=0)
+            ax.fill_between(inside, band[0], band[1], color="0.5", alpha=0.15, lw=0)
     # A dense cloud is an image inside the SVG (one point per element made a 128 MB file for a
     # million rows); lines, frontier, selected models and text stay vectors.
     dense = len(points) > RASTERIZE_ABOVE
@@ -77,14 +83,16 @@ def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, 
         ax.errorbar(probit(mx), probit(my),
                     xerr=[[probit(mx) - probit(max(mx - xerr, 1e-4))], [probit(min(mx + xerr, 1 - 1e-4)) - probit(mx)]],
                     yerr=[[probit(my) - probit(max(my - yerr, 1e-4))], [probit(min(my + yerr, 1 - 1e-4)) - probit(my)]],
-                    fmt="o", ms=8, color=palette[strategy], mec="k", label=strategy)
+                    fmt="o", ms=8, color=palette[strategy], mec="k",
+                    label=f"{strategy} (ER extrapolated)" if caveats.get(strategy, "").startswith("extrapolated")
+                    else strategy)
     ax.set_xlabel("ID test accuracy")
     ax.set_ylabel(f"OOD accuracy: {column}")
     ax.set_title(column)
 
 
 def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
-                 out: Path) -> list[Path]:
+                 out: Path, caveats: dict[str, str] | None = None) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,7 +110,7 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
     written = []
     for column in columns:
         fig, ax = plt.subplots(figsize=(5.5, 5))
-        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}")
+        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats)
         ax.legend(fontsize=8, loc="lower right")
         fig.suptitle(f"selection: {selection}", fontsize=9)
         written += save(fig, f"frontier_{column}", 120)
@@ -111,7 +119,7 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.2 * rows), squeeze=False)
     for ax, column in zip(axes.flat, columns):
-        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}")
+        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="lower right")

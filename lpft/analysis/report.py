@@ -11,7 +11,8 @@ import pandas as pd
 from lpft.analysis.adaptation import adaptation_table, render_adaptation, split_adapted
 from lpft.analysis.frontier import ownership, pareto_mask
 from lpft.analysis.plots import save_figures
-from lpft.analysis.robustness import ProbitFit, bootstrap_ci, clipped, effective_robustness, fit_baseline
+from lpft.analysis.robustness import (ProbitFit, baseline_problem, bootstrap_ci, clipped, effective_robustness,
+                                     extrapolation, fit_baseline)
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import paper_sentence, render
 from lpft.dataset import Skipped, read_results, step_hparams
@@ -72,9 +73,15 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
         notes.append(f"{n_clipped} baseline accuracies of exactly 0 or 1 were clipped before the probit transform")
     fit = fit_baseline(base["id_test"].to_numpy(), base["ood_avg"].to_numpy())
     robust = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean().reset_index()
-    robust["effective_robustness"] = effective_robustness(robust["id_test"], robust["ood_avg"], fit)
-    cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
-    robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
+    unusable = baseline_problem(base["id_test"].to_numpy())
+    if unusable:  # no number at all rather than a confident one from a line that means nothing
+        robust["effective_robustness"] = robust["er_ci90_low"] = robust["er_ci90_high"] = float("nan")
+        robust["caveat"] = unusable
+    else:
+        robust["effective_robustness"] = effective_robustness(robust["id_test"], robust["ood_avg"], fit)
+        cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
+        robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
+        robust["caveat"] = [extrapolation(base["id_test"].to_numpy(), r.id_test) for r in robust.itertuples()]
     columns = [*ood, "ood_avg"]
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
                   frontier_points(points, columns), robust, notes,
@@ -103,7 +110,9 @@ def write_report(report: Report, out: Path) -> list[Path]:
     if report.adaptation is not None and not report.adaptation.empty:
         report.adaptation.to_csv(out / "bn_adaptation.csv", index=False)
         extra.append(out / "bn_adaptation.csv")
-    figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out)
+    caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
+    figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out,
+                           caveats)
     html = out / "report.html"
     html.write_text(render_html(report, [f for f in figures if f.suffix == ".png"]))
     return [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures, html]
@@ -118,7 +127,8 @@ def render_html(report: Report, pngs: list[Path]) -> str:
     """One page: the table, the comparison, effective robustness, and every figure."""
     import html
 
-    er = report.robustness[["strategy", "id_test", "ood_avg", "effective_robustness", "er_ci90_low", "er_ci90_high"]]
+    er = report.robustness[["strategy", "id_test", "ood_avg", "effective_robustness", "er_ci90_low", "er_ci90_high",
+                            "caveat"]]
     images = "\n".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in pngs)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>lpft report</title>

@@ -8,6 +8,11 @@ import numpy as np
 from scipy.stats import norm
 
 EPS = 1e-4  # accuracies of exactly 0 or 1 are clipped to [EPS, 1 - EPS] before Φ⁻¹
+# When a baseline line may be trusted (stated in the README): enough points, spread over
+# enough ID accuracy, and a model within the ID range they cover (plus a margin).
+MIN_BASELINE_POINTS = 5
+MIN_BASELINE_SPAN = 0.02  # ID accuracy, max - min over the baseline's points
+EXTRAPOLATION_MARGIN = 0.02  # ID accuracy beyond the baseline's range still read as covered
 
 
 def probit(acc: np.ndarray) -> np.ndarray:
@@ -34,9 +39,13 @@ def fit_baseline(id_acc: np.ndarray, ood_acc: np.ndarray) -> ProbitFit:
 
 
 def fit_line(x: np.ndarray, y: np.ndarray) -> ProbitFit:
-    """Least squares y = slope·x + intercept on already-probit values (bootstraps transform once)."""
+    """Least squares y = slope·x + intercept on already-probit values (bootstraps transform once);
+    no line (NaN) through points of one x."""
     mx, my = x.mean(), y.mean()
-    slope = float(((x - mx) * (y - my)).sum() / ((x - mx) ** 2).sum())
+    spread = ((x - mx) ** 2).sum()
+    if not spread > 0:
+        return ProbitFit(float("nan"), float("nan"))
+    slope = float(((x - mx) * (y - my)).sum() / spread)
     return ProbitFit(slope, float(my - slope * mx))
 
 
@@ -54,6 +63,26 @@ def bootstrap_lines(base_id: np.ndarray, base_ood: np.ndarray, n: int, seed: int
     return fits
 
 
+def baseline_problem(base_id: np.ndarray) -> str:
+    """Why no line fit on these baseline ID accuracies can be trusted ('' if one can)."""
+    a = np.asarray(base_id, float)
+    if len(a) < MIN_BASELINE_POINTS:
+        return f"too few baseline points ({len(a)}, need {MIN_BASELINE_POINTS})"
+    if np.ptp(a) < MIN_BASELINE_SPAN:
+        return (f"baseline ID span too narrow ({100 * a.min():.1f}–{100 * a.max():.1f}%, need "
+                f"{100 * MIN_BASELINE_SPAN:.0f} points)")
+    return ""
+
+
+def extrapolation(base_id: np.ndarray, id_acc: float) -> str:
+    """'' if a model at `id_acc` lies within the baseline's ID range (plus the margin), else how far out."""
+    lo, hi = float(np.min(base_id)), float(np.max(base_id))
+    if lo - EXTRAPOLATION_MARGIN <= id_acc <= hi + EXTRAPOLATION_MARGIN:
+        return ""
+    return (f"extrapolated: ID {100 * id_acc:.1f}% is outside the baseline's ID range "
+            f"{100 * lo:.1f}–{100 * hi:.1f}% by more than {100 * EXTRAPOLATION_MARGIN:.0f} points")
+
+
 def effective_robustness(id_acc: np.ndarray, ood_acc: np.ndarray, fit: ProbitFit) -> np.ndarray:
     return np.asarray(ood_acc, float) - fit.predict(id_acc)
 
@@ -63,5 +92,7 @@ def bootstrap_ci(base_id: np.ndarray, base_ood: np.ndarray, id_acc: float, ood_a
     """CI of one model's effective robustness, resampling the baseline points the line is fit on."""
     fits = bootstrap_lines(base_id, base_ood, n, seed)
     values = [float(effective_robustness(id_acc, ood_acc, fit)) for fit in fits]
+    if not values:  # every resample had one distinct ID accuracy: no interval
+        return float("nan"), float("nan")
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
