@@ -282,7 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lpft import secrets
 
     if "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:  # the driver of an `lpft submit` job
-        secrets.load(driver=True)
+        from lpft.sweeps.launch import keep_from_tune
+
+        keep_from_tune(secrets.load())
     if getattr(args, "address", None):  # before Ray is imported: it reads RAY_AUTH_MODE once
         secrets.token_auth_mode()
     try:

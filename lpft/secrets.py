@@ -34,21 +34,15 @@ def write(folder: Path, secrets: dict[str, str]) -> None:
         json.dump(secrets, f)
 
 
-def load(folder: Path | None = None, driver: bool = False) -> None:
-    """The job's secrets into this process's environment, if it runs in a job that has some.
-
-    In the job's driver (`driver`), Ray Tune would copy AWS_* credentials from its environment
-    into each trial actor's runtime_env, which Ray's runtime-env agent logs; the workers load
-    this file instead (lpft's worker setup hook), so Tune is told not to."""
+def load(folder: Path | None = None) -> list[str]:
+    """The job's secrets into this process's environment, if it runs in a job that has some;
+    their names (the job's driver keeps Ray Tune from copying them: `sweeps.launch.keep_from_tune`)."""
     path = (folder or Path.cwd()) / FILE
     if not path.is_file():
-        return
+        return []
     loaded = json.loads(path.read_text())
     os.environ.update(loaded)
-    if driver:
-        from ray.tune.execution import class_cache
-
-        class_cache.ENV_VARS_TO_PROPAGATE.difference_update(loaded)
+    return list(loaded)
 
 
 def token_auth_mode() -> None:

@@ -198,6 +198,16 @@ def error_line(error: BaseException | None) -> str:
     return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
+def keep_from_tune(names: list[str]) -> None:
+    """Ray Tune copies AWS_* credentials from the driver's environment into each trial actor's
+    runtime_env, which Ray's runtime-env agent logs. A job's workers load its secrets from
+    their own file (`lpft.secrets`), so Tune is told to leave those names alone."""
+    if names:
+        from ray.tune.execution import class_cache
+
+        class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
+
+
 def init_ray(address: str | None) -> None:
     # Readable output: our one line per trial, not Ray's boxes and tables.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
