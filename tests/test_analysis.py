@@ -146,7 +146,11 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
     assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # drawn on, not a blank canvas
     page = (tmp_path / "report" / "report.html").read_text()
-    assert 'src="frontier_grid.png"' in page and "FT vs LP" in page and "Effective robustness" in page
+    assert 'src="data:image/png;base64,' in page and page.count("<img") == 1  # the grid, once, embedded
+    assert "FT vs LP" in page and "Effective robustness" in page and "er_ci90" not in page
+    assert '<td class="best">' in page and "lr 0.1" in page  # best cell bold; the selected hyperparameters
+    assert 'href="table.tex"' in page and 'href="frontier_grid.svg"' in page and 'href="frontier_grid.pdf"' in page
+    assert "lpft report: " in page and "<pre>" not in page
 
 
 def test_notebook_runs_top_to_bottom(results, monkeypatch):
@@ -310,3 +314,71 @@ def test_a_one_trial_sweep_analyses_and_gives_no_effective_robustness(tmp_path, 
     out = capsys.readouterr().out
     assert "ft none: too few baseline points (1, need 5)" in " ".join(out.split())
     assert (tmp_path / "report" / "frontier_grid.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("size", ["single", "double"])
+def test_the_legend_hides_no_selected_model_and_the_axes_hold_them_all(tmp_path, size):
+    """Issue 14: the legend sat on FT's selected marker; axes were stretched by a C path to chance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lpft.analysis.plots import frontier_figure
+    from lpft.analysis.report import analyze
+
+    rng = np.random.default_rng(3)
+    for t in range(12):
+        strategy = ("ft", "lp", "lpft")[t % 3]
+        steps = {s: tuple(np.clip(rng.uniform(0.85, 0.95, 3) - (0.6 if strategy == "lp" and s < 3 else 0), 0, 1))
+                 for s in range(8)}  # LP's first steps near chance, as a C path would be
+        write_trial(tmp_path / "results", strategy, f"t{t}", rows(strategy, f"t{t}", t % 2, 0.1 * t, steps), HPARAMS)
+    report = analyze([tmp_path])
+    fig = frontier_figure(report.frontier, report.chosen, report.columns, report.baseline, report.selection,
+                          size=size)
+    fig.canvas.draw()
+    legend = fig.legends[0].get_window_extent()
+    means = report.chosen.groupby("strategy")[["id_test", *report.columns]].mean()
+    for ax, column in zip(fig.axes, report.columns):
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        for strategy, m in means.iterrows():
+            assert x0 <= m["id_test"] <= x1 and y0 <= m[column] <= y1, (strategy, column)
+            px, py = ax.transData.transform((m["id_test"], m[column]))
+            assert not legend.contains(px, py), (strategy, column)
+        assert x0 > 0.5  # fitted to the selected models and the frontier, not to chance
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert labels and all(t.get_text().endswith("%") for t in labels)
+        boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in labels]  # no collisions
+    assert any("points outside the axes" in ax.get_xlabel() for ax in fig.axes)
+
+
+def test_the_html_report_renders_in_a_real_browser(results, tmp_path):
+    """Headless Chromium (Debian's package; .ci/run installs it) loads the page without console
+    errors, and what it draws is not blank."""
+    import os
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    from lpft.analysis.report import analyze, write_report
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it")
+        pytest.skip("no chromium here (apt-get install chromium); CI has it")
+    write_report(analyze([results]), tmp_path / "report")
+    page = tmp_path / "report" / "report.html"
+    shot = tmp_path / "shot.png"
+    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'p'}"]
+    p = subprocess.run([*args, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), p.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20 and (pixels < 100).mean() > 0.005  # text and a figure, not an empty page
+    # Console errors (a broken image, a script error) are logged at level >= 1 with --enable-logging.
+    p = subprocess.run([*args, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    assert "Effective robustness" in p.stdout
+    console = [ln for ln in p.stderr.splitlines() if "CONSOLE" in ln]
+    assert not console, console

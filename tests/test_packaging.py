@@ -32,6 +32,8 @@ def test_wheel_ships_every_builtin_spec(tmp_path):
         from importlib import resources
         specs = sorted(p.name for p in (resources.files("lpft.sweeps") / "specs").iterdir())
         print(" ".join(specs))
+        # and the HTML report's template, which the report loads the same way
+        assert (resources.files("lpft.analysis") / "templates" / "report.html.j2").is_file()
     """)
     out = subprocess.run([sys.executable, "-c", probe], check=True, cwd=tmp_path, capture_output=True, text=True)
     shipped = set(out.stdout.split())

@@ -1,127 +1,198 @@
-"""ID (x) vs OOD (y) on probit axes with %-labelled ticks (imagenet-testbed's style).
+"""ID (x) vs OOD (y) frontier figures on probit axes, for pages and papers.
 
-Every (trial, step) point faint (a trial whose steps are an interpolation path, hp.alpha, as a
-curve); the selected models bold with seed error bars; the
-Pareto frontier as a step line; the baseline probit fit with a bootstrap band; y = x
-dashed; one stable colour per strategy.
+Axes carry accuracies on a real matplotlib probit scale (`probit_axes`), so a user adds
+points and lines in accuracy units. Each panel: every (trial, step) point faint (a trial
+whose steps are an interpolation path, hp.alpha, as a curve); the selected models bold
+with seed error bars on both axes; the Pareto frontier as a black step line; the baseline
+probit fit solid over the baseline's own ID range with its bootstrap band, dashed beyond;
+y = x dotted. Axes fit the selected models, the frontier and the baseline (points outside
+are counted in the corner); one legend outside the data, below; Okabe-Ito colours, stable
+per strategy. Sizes: `single` (3.5 in, one paper column) and `double` (7 in).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.robustness import baseline_problem, bootstrap_lines, fit_baseline, probit
+from lpft.analysis.robustness import EPS, baseline_problem, bootstrap_lines, fit_baseline, probit
 
-PALETTE = {"lp": "#1f77b4", "ft": "#ff7f0e", "lpft": "#2ca02c"}
-MORE_COLOURS = ["#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Okabe & Ito's colour-blind-safe palette: the paper's three fixed, others in sorted order.
+PALETTE = {"lp": "#0072B2", "ft": "#D55E00", "lpft": "#009E73"}
+MORE_COLOURS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+TICK_STEPS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)  # round accuracy steps, coarsest first
 RASTERIZE_ABOVE = 2000  # points per panel drawn as vectors; more are rasterised (at the figure's dpi)
-TICKS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+SIZES = {"single": (3.5, 7), "double": (7.0, 8)}  # figure width (in), font size (pt), as printed
+DPI = 150
 
 
 def colours(strategies: list[str]) -> dict[str, str]:
-    """Stable colours: the paper's three fixed, others in sorted order."""
     others = sorted(s for s in strategies if s not in PALETTE)
     return {**PALETTE, **{s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)}}
 
 
-def _axes(ax, lo: float, hi: float) -> None:  # noqa: ANN001
-    ticks = [t for t in TICKS if lo <= t <= hi] or TICKS
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_ticks(probit(np.array(ticks)))
-        axis.set_ticklabels([f"{100 * t:g}%" for t in ticks])
-    ax.set_xlim(probit(lo), probit(hi))
-    ax.set_ylim(probit(lo), probit(hi))
-    ax.grid(alpha=0.3)
+def set_label(column: str) -> str:
+    return {"ood_avg": "OOD average", "id_test": "ID test", "id_val": "ID val"}.get(column, column)
 
 
-def frontier_panel(ax, points: pd.DataFrame, chosen: pd.DataFrame, column: str, baseline: str,  # noqa: ANN001
-                   frontier_col: str, caveats: dict[str, str] | None = None) -> None:
-    """`caveats`: strategy -> why its effective robustness is not to be trusted (its label says so)."""
+def _inverse(z: np.ndarray) -> np.ndarray:
+    from scipy.stats import norm
+
+    return norm.cdf(z)
+
+
+def probit_axes(ax: Any, lo: tuple[float, float], hi: tuple[float, float], max_ticks: int = 7) -> None:
+    """Probit scale on both axes over accuracies [lo, hi] (x, y), %-labelled ticks that never
+    crowd (at least 1/max_ticks of the axis apart: size it to the panel's width)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    for axis, setter, a, b in ((ax.xaxis, ax.set_xscale, lo[0], hi[0]), (ax.yaxis, ax.set_yscale, lo[1], hi[1])):
+        setter("function", functions=(probit, _inverse))
+        axis.set_major_locator(FixedLocator(_ticks(a, b, max_ticks)))
+        axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.3g}%"))
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.grid(alpha=0.25, lw=0.5)
+
+
+def _ticks(a: float, b: float, max_ticks: int) -> list[float]:
+    """Multiples of the coarsest round step giving 3 or more ticks over [a, b], thinned so
+    neighbours are at least 1/max_ticks of the probit span apart (the scale stretches the ends)."""
+    span, best = probit(b) - probit(a), []
+    for step in TICK_STEPS:
+        kept: list[float] = []
+        for k in range(int(np.ceil(a / step)), int(np.floor(b / step)) + 1):
+            t = round(k * step, 6)
+            if 0 < t < 1 and (not kept or probit(t) - probit(kept[-1]) >= span / max_ticks):
+                kept.append(t)
+        if len(kept) > len(best):
+            best = kept
+        if len(best) >= 3:
+            break
+    return best
+
+
+def _limits(values: list[np.ndarray]) -> tuple[float, float]:
+    """An accuracy range around `values`, padded by a tenth of its probit span each side."""
+    v = np.concatenate([np.asarray(x, float) for x in values])
+    v = v[np.isfinite(v)]
+    z0, z1 = probit(np.min(v)), probit(np.max(v))
+    pad = max(0.1 * (z1 - z0), 0.05)
+    return float(np.clip(_inverse(z0 - pad), EPS, 1 - EPS)), float(np.clip(_inverse(z1 + pad), EPS, 1 - EPS))
+
+
+def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: str, baseline: str,
+                   frontier_col: str, caveats: dict[str, str] | None = None, fit_axes: bool = True,
+                   max_ticks: int = 7) -> int:
+    """One panel. `caveats`: strategy -> why its effective robustness is not to be trusted
+    (its label says so). `fit_axes`: fit the axes to the selected models and the frontier
+    rather than every point (a C path down to chance would crowd them into a corner).
+    Returns how many points fall outside the axes (the panel says so too)."""
     caveats = caveats or {}
     palette = colours(sorted(points.strategy.unique()))
-    accs = np.concatenate([points["id_test"], points[column]])
-    lo, hi = max(0.005, float(np.nanmin(accs)) - 0.05), min(0.995, float(np.nanmax(accs)) + 0.02)
-    _axes(ax, lo, hi)
-    line = np.linspace(probit(lo), probit(hi), 50)
-    ax.plot(line, line, "k--", lw=0.8, label="y = x")
+    front = points[points[frontier_col]].sort_values("id_test")
     base = points[points.strategy == baseline]
+    shown = [chosen, front] if fit_axes else [points]
+    (x0, x1), (y0, y1) = _limits([d["id_test"] for d in shown]), _limits([d[column] for d in shown])
+    probit_axes(ax, (x0, y0), (x1, y1), max_ticks)
+    outside = int((~points["id_test"].between(x0, x1) | ~points[column].between(y0, y1)).sum())
+    if max(x0, y0) < min(x1, y1):  # y = x, where it crosses the panel
+        diag = np.linspace(max(x0, y0), min(x1, y1), 50)
+        ax.plot(diag, diag, ls=":", color="0.55", lw=0.8, label="y = x")
     if not baseline_problem(base["id_test"].to_numpy()):
-        # solid over the ID range the baseline covers, dotted where it is extrapolated
         fit = fit_baseline(base["id_test"], base[column])
-        x0, x1 = probit(base["id_test"].min()), probit(base["id_test"].max())
-        inside = np.linspace(x0, x1, 50)
-        ax.plot(inside, fit.slope * inside + fit.intercept, color="0.3", lw=1.2, label=f"{baseline} fit")
-        ax.plot(line, fit.slope * line + fit.intercept, color="0.3", lw=0.8, ls=":")
-        fits = [f.slope * inside + f.intercept for f in bootstrap_lines(base["id_test"], base[column], 200)]
-        if fits:
-            band = np.quantile(np.array(fits), [0.05, 0.95], axis=0)
-            ax.fill_between(inside, band[0], band[1], color="0.5", alpha=0.15, lw=0)
-    # A dense cloud is an image inside the SVG (one point per element made a 128 MB file for a
-    # million rows); lines, frontier, selected models and text stay vectors.
+        xs = np.linspace(x0, x1, 100)
+        inside = np.linspace(base["id_test"].min(), base["id_test"].max(), 60)
+        ax.plot(xs, fit.predict(xs), color="0.35", lw=0.9, ls=(0, (4, 3)))  # extrapolated: dashed
+        ax.plot(inside, fit.predict(inside), color="0.35", lw=1.4, label=f"{baseline} fit (probit)")
+        lines = [_inverse(f.slope * probit(inside) + f.intercept)
+                 for f in bootstrap_lines(base["id_test"], base[column], 200)]
+        if lines:
+            band = np.quantile(np.array(lines), [0.05, 0.95], axis=0)
+            ax.fill_between(inside, band[0], band[1], color="0.5", alpha=0.18, lw=0)
+    # A dense cloud is an image inside the SVG/PDF (one element per point made a 128 MB file
+    # for a million rows); lines, frontier, selected models and text stay vectors.
     dense = len(points) > RASTERIZE_ABOVE
     for strategy, group in points.groupby("strategy"):
-        ax.scatter(probit(group["id_test"]), probit(group[column]), s=8, alpha=0.15, color=palette[strategy],
-                   rasterized=dense)
+        ax.scatter(group["id_test"], group[column], s=6, alpha=0.18, lw=0, color=palette[strategy], rasterized=dense)
     if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
         labelled = set()
         for (strategy, _), group in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
             group = group.sort_values("path")
-            ax.plot(probit(group["id_test"]), probit(group[column]), "-", marker=".", ms=3, lw=1, alpha=0.8,
+            ax.plot(group["id_test"], group[column], "-", marker=".", ms=3, lw=1, alpha=0.8,
                     color=palette[strategy], label=None if strategy in labelled else f"{strategy} path")
             labelled.add(strategy)
-    front = points[points[frontier_col]].sort_values("id_test")
-    ax.step(probit(front["id_test"]), probit(front[column]), where="post", color="k", lw=1, alpha=0.6,
-            label="Pareto frontier")
+    # the boundary of what the frontier's models dominate: down, then right, from each
+    ax.step(front["id_test"], front[column], where="pre", color="k", lw=1.2, label="Pareto frontier")
     for strategy, group in chosen.groupby("strategy"):
         x, y = group["id_test"], group[column]
-        xerr = x.std(ddof=1) if len(x) > 1 else 0.0
-        yerr = y.std(ddof=1) if len(y) > 1 else 0.0
         mx, my = x.mean(), y.mean()
-        ax.errorbar(probit(mx), probit(my),
-                    xerr=[[probit(mx) - probit(max(mx - xerr, 1e-4))], [probit(min(mx + xerr, 1 - 1e-4)) - probit(mx)]],
-                    yerr=[[probit(my) - probit(max(my - yerr, 1e-4))], [probit(min(my + yerr, 1 - 1e-4)) - probit(my)]],
-                    fmt="o", ms=8, color=palette[strategy], mec="k",
-                    label=f"{strategy} (ER extrapolated)" if caveats.get(strategy, "").startswith("extrapolated")
-                    else strategy)
-    ax.set_xlabel("ID test accuracy")
-    ax.set_ylabel(f"OOD accuracy: {column}")
-    ax.set_title(column)
+        sx, sy = (x.std(ddof=1), y.std(ddof=1)) if len(x) > 1 else (0.0, 0.0)
+        flagged = caveats.get(strategy, "").startswith("extrapolated")
+        ax.errorbar(mx, my, xerr=[[mx - max(mx - sx, EPS)], [min(mx + sx, 1 - EPS) - mx]],
+                    yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt="o", ms=7, capsize=2,
+                    color=palette[strategy], mec="k", mew=0.8, zorder=5,
+                    label=f"{strategy} (ER extrapolated)" if flagged else strategy)
+    # below the axes, where it can hide nothing
+    ax.set_xlabel("ID test accuracy" + (f"\n({outside} points outside the axes)" if outside else ""))
+    ax.set_ylabel(f"OOD accuracy ({set_label(column)})")
+    ax.set_title(set_label(column))
+    return outside
+
+
+def _legend(fig: Any, ax: Any) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False,
+               fontsize="small")
+
+
+def frontier_figure(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
+                    caveats: dict[str, str] | None = None, size: str = "double") -> Any:
+    """One panel per column (a grid of up to three per row), one legend below them."""
+    import matplotlib.pyplot as plt
+
+    width, font = SIZES[size]
+    cols = min(len(columns), 3 if size == "double" else 1)
+    rows = (len(columns) + cols - 1) // cols
+    height = rows * width / cols * 0.95 + 0.9  # square-ish panels, then the title and legend
+    with plt.rc_context({"font.size": font}):
+        fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, layout="constrained")
+        for ax, column in zip(axes.flat, columns):
+            frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats,
+                           max_ticks=max(3, int(width / cols / 0.5)))  # a label per half inch
+        for ax in list(axes.flat)[len(columns):]:
+            ax.axis("off")
+        _legend(fig, axes.flat[0])
+        fig.suptitle(f"ID vs OOD accuracy, probit axes; models selected by {selection}", fontsize=font)
+    return fig
+
+
+def grid_columns(columns: list[str]) -> list[str]:
+    """The grid's panels: each OOD set, and their average only when there are several."""
+    sets = [c for c in columns if c != "ood_avg"]
+    return columns if len(sets) > 1 else sets or columns
 
 
 def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
                  out: Path, caveats: dict[str, str] | None = None) -> list[Path]:
+    """frontier_<set>.{png,svg,pdf} (one column wide) and frontier_grid.{png,svg,pdf} (two)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def save(fig, stem: str, dpi: int) -> list[Path]:  # noqa: ANN001
-        """PNG for pages and notebooks, SVG for papers."""
-        fig.tight_layout()
-        paths = [out / f"{stem}.{ext}" for ext in ("png", "svg")]
-        for path in paths:
-            fig.savefig(path, dpi=dpi)
-        plt.close(fig)
-        return paths
-
     written = []
-    for column in columns:
-        fig, ax = plt.subplots(figsize=(5.5, 5))
-        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats)
-        ax.legend(fontsize=8, loc="lower right")
-        fig.suptitle(f"selection: {selection}", fontsize=9)
-        written += save(fig, f"frontier_{column}", 120)
-    n = len(columns)
-    cols = min(n, 3)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 4.2 * rows), squeeze=False)
-    for ax, column in zip(axes.flat, columns):
-        frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"ID vs OOD (probit axes), selection: {selection}", fontsize=10)
-    return written + save(fig, "frontier_grid", 110)
+    for stem, fig in [*((f"frontier_{c}", frontier_figure(points, chosen, [c], baseline, selection, caveats,
+                                                          "single")) for c in columns),
+                      ("frontier_grid", frontier_figure(points, chosen, grid_columns(columns), baseline, selection,
+                                                        caveats, "double" if len(grid_columns(columns)) > 1
+                                                        else "single"))]:
+        for ext in ("png", "svg", "pdf"):
+            fig.savefig(out / f"{stem}.{ext}", dpi=DPI)
+            written.append(out / f"{stem}.{ext}")
+        plt.close(fig)
+    return written

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.adaptation import adaptation_table, render_adaptation, split_adapted
+from lpft.analysis.adaptation import adaptation_table, split_adapted
 from lpft.analysis.frontier import ownership, pareto_mask
+from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import (ProbitFit, baseline_problem, bootstrap_ci, clipped, effective_robustness,
                                      extrapolation, fit_baseline)
 from lpft.analysis.selection import SELECTIONS, wide
-from lpft.analysis.tables import paper_sentence, render
+from lpft.analysis.tables import owners_line, paper_sentence, render, summarize  # noqa: F401 (owners_line: re-exported)
 from lpft.dataset import Skipped, read_results, step_hparams
 from lpft.errors import InputError
 
@@ -35,6 +36,8 @@ class Report:
     selection: str
     fit: ProbitFit  # the baseline's probit line (OOD average on ID), for effective robustness
     adaptation: pd.DataFrame | None = None  # plain vs BatchNorm-adapted accuracy, when measured
+    summary: tuple[list[str], dict] = ([], {})  # the results table's columns and cells (tables.summarize)
+    context: list[dict] = field(default_factory=list)  # each folder's sweep, benchmark, backbone, trials
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -86,7 +89,8 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
-                  chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted))
+                  chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
+                  summarize(chosen), sweep_context([str(p) for p in paths]))
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -113,38 +117,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
     figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out,
                            caveats)
+    files = [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures]
     html = out / "report.html"
-    html.write_text(render_html(report, [f for f in figures if f.suffix == ".png"]))
-    return [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures, html]
-
-
-def owners_line(owners: list[tuple[str, float, float]]) -> str:
-    parts = [f"{s} (ID {100 * lo:.1f}" + ("" if hi == lo else f"–{100 * hi:.1f}") + "%)" for s, lo, hi in owners]
-    return "OOD-average frontier, by increasing ID accuracy: " + ", ".join(parts)
-
-
-def render_html(report: Report, pngs: list[Path]) -> str:
-    """One page: the table, the comparison, effective robustness, and every figure."""
-    import html
-
-    er = report.robustness[["strategy", "id_test", "ood_avg", "effective_robustness", "er_ci90_low", "er_ci90_high",
-                            "caveat"]]
-    images = "\n".join(f'<figure><img src="{p.name}" alt="{p.stem}"></figure>' for p in pngs)
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lpft report</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}} img{{max-width:100%}}
-pre{{background:#f6f6f6;padding:1em}} table{{border-collapse:collapse}} td,th{{padding:2px 8px}}</style>
-</head><body>
-<h1>lpft report</h1>
-<p>Selection: {html.escape(report.selection)}. Baseline fit: {html.escape(report.baseline)}.</p>
-<pre>{html.escape(report.tables["text"])}</pre>
-<p>{html.escape(report.sentence)}</p>
-<p>{html.escape(owners_line(report.owners))}</p>
-<h2>Effective robustness (OOD average)</h2>
-{er.to_html(index=False, float_format=lambda v: f"{100 * v:.1f}")}
-{"".join(f"<p>note: {html.escape(n)}</p>" for n in report.notes)}
-{f"<pre>{html.escape(render_adaptation(report.adaptation))}</pre>" if report.adaptation is not None else ""}
-<h2>Frontiers</h2>
-{images}
-</body></html>
-"""
+    html.write_text(render_html(report, out, out / "frontier_grid.png", files))
+    return [*files, html]

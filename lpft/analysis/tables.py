@@ -92,3 +92,8 @@ def paper_sentence(chosen: Chosen) -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: +x ID, +y OOD" from the selected models' means."""
     means = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean()
     return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()})
+
+
+def owners_line(owners: list[tuple[str, float, float]]) -> str:
+    parts = [f"{s} (ID {100 * lo:.1f}" + ("" if hi == lo else f"–{100 * hi:.1f}") + "%)" for s, lo, hi in owners]
+    return "OOD-average frontier, by increasing ID accuracy: " + ", ".join(parts)

@@ -1,0 +1,93 @@
+"""`report.html`: one self-contained page (the figure embedded, so it can be mailed or attached
+to a review) from a Jinja2 template: what was analysed, the results table, effective
+robustness with its caveats, the frontier grid once, and links to the files beside it."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lpft.analysis.tables import Cell, _best, owners_line
+from lpft.storage import locate
+
+
+def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
+    """Per folder analysed: its sweep name, benchmark, backbone, weights and trials by status,
+    from the `spec.yaml` and `trials.parquet` a sweep leaves beside its results (when there)."""
+    import pyarrow.parquet as pq
+    import yaml
+
+    out = []
+    for raw in paths:
+        root = locate(raw)
+        if root.name == "results":
+            root = root.parent
+        info: dict[str, Any] = {"path": str(root), "name": root.name}
+        try:
+            spec = yaml.safe_load((root / "spec.yaml").read_bytes()) or {}
+            backbone = spec.get("backbone") or {}
+            info.update(name=spec.get("name", root.name), benchmark=(spec.get("benchmark") or {}).get("name"),
+                        backbone=backbone.get("name"), weights=backbone.get("weights"))
+        except (OSError, ValueError, AttributeError):
+            pass
+        try:
+            trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs, columns=["status"])
+            info["statuses"] = dict(sorted(Counter(trials.column("status").to_pylist()).items()))
+        except (OSError, ValueError, KeyError):
+            pass
+        out.append(info)
+    return out
+
+
+def _pct(v: float) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+
+
+def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen: pd.DataFrame) -> list[dict]:
+    best = _best(columns, cells)
+    hp = [c for c in chosen.columns if c.startswith("hp.")]
+    rows = []
+    for strategy, row in cells.items():
+        picked = chosen[chosen.strategy == strategy]
+        params = {c.removeprefix("hp."): picked[c].dropna().iloc[0] for c in hp if picked[c].notna().any()}
+        rows.append({"strategy": strategy, "seeds": max(c.n for c in row.values()),
+                     "hparams": ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                          for k, v in sorted(params.items()) if k != "seed"),
+                     "cells": [{"text": _pct(row[c].mean) + (f" ± {_pct(row[c].half)}" if row[c].n > 1 else ""),
+                                "best": best.get(c) == strategy} for c in columns]})
+    return rows
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lpft")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
+
+
+def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from lpft.analysis.plots import set_label
+
+    columns, cells = report.summary
+    env = Environment(loader=PackageLoader("lpft.analysis", "templates"), autoescape=select_autoescape())
+    robust = [{"strategy": r.strategy, "id": _pct(r.id_test), "ood": _pct(r.ood_avg),
+               "er": "–" if math.isnan(r.effective_robustness) else f"{100 * r.effective_robustness:+.1f}",
+               "ci": "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}",
+               "caveat": r.caveat} for r in report.robustness.itertuples()]
+    return env.get_template("report.html.j2").render(
+        sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
+        rows=_results_rows(columns, cells, report.chosen), sentence=report.sentence,
+        owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
+        adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
+        grid=base64.b64encode(grid_png.read_bytes()).decode(), files=[f.name for f in files])
