@@ -99,12 +99,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from lpft.analysis.report import FORMATS, analyze, owners_line, write_report
+    from lpft.analysis.report import FORMATS, analyze_groups, write_report
 
     if args.format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
-    report = analyze(args.results, selection=args.selection, baseline=args.baseline, skip_bad=args.skip_bad)
-    print(report.tables[args.format], end="")
+    reports = analyze_groups(args.results, selection=args.selection, baseline=args.baseline, skip_bad=args.skip_bad,
+                             compare=args.compare)
+    out = Path(args.out) if args.out else default_report_dir(args.results[0])
+    for label, report in reports.items():
+        if len(reports) > 1:  # never merged: each benchmark (and, unless compared, each sweep) alone
+            print(f"== {label}")
+        print_report(report, args.format)
+        where = out / label if len(reports) > 1 else out
+        try:
+            written = write_report(report, where)
+        except OSError as e:  # a read-only or impossible --out
+            raise InputError(f"--out {out}: cannot write the report: {e.strerror or e}") from None
+        print(f"wrote {len(written)} files to {where}")
+    return 0
+
+
+def print_report(report: Any, fmt: str) -> None:
+    from lpft.analysis.report import owners_line
+
+    print(report.tables[fmt], end="")
     if report.sentence:
         print(report.sentence)
     print(owners_line(report.owners))
@@ -125,13 +143,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from lpft.analysis.adaptation import render_adaptation
 
         print(render_adaptation(report.adaptation))
-    out = Path(args.out) if args.out else default_report_dir(args.results[0])
-    try:
-        written = write_report(report, out)
-    except OSError as e:  # a read-only or impossible --out
-        raise InputError(f"--out {out}: cannot write the report: {e.strerror or e}") from None
-    print(f"wrote {len(written)} files to {out}")
-    return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -228,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
     analyze.add_argument("--skip-bad", action="store_true",
                          help="leave out unreadable or invalid results files (counted) instead of stopping")
+    analyze.add_argument("--compare", action="store_true",
+                         help="one report per benchmark with its sweeps side by side (<sweep>/<strategy>), "
+                              "instead of one per sweep")
     analyze.set_defaults(fn=cmd_analyze)
 
     address = dict(required=True, help="the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "

@@ -382,3 +382,60 @@ def test_the_html_report_renders_in_a_real_browser(results, tmp_path):
     assert "Effective robustness" in p.stdout
     console = [ln for ln in p.stderr.splitlines() if "CONSOLE" in ln]
     assert not console, console
+
+
+def two_sweeps(tmp_path, second_benchmark):
+    """Sweep a on benchmark x, sweep b on `second_benchmark`: LP and FT each, two seeds."""
+    rng = np.random.default_rng(5)
+    for sweep, bench in (("a", "x"), ("b", second_benchmark)):
+        for t in range(6):
+            strategy, seed = ("lp", "ft")[t % 2], t // 2 % 2
+            out = []
+            for s in range(3):
+                accs = rng.uniform(0.6, 0.9, 3) if bench == "x" else rng.uniform(0.1, 0.3, 3)
+                for r in rows(strategy, f"{sweep}{t}", seed, 0.1 * (t + 1), {s: tuple(accs)}):
+                    out.append({**r, "sweep": sweep, "benchmark": bench})
+            write_trial(tmp_path / sweep / "results", strategy, f"{sweep}{t}", out, HPARAMS)
+    return [str(tmp_path / "a"), str(tmp_path / "b")]
+
+
+def test_two_benchmarks_are_reported_apart_never_merged(tmp_path, capsys):
+    from lpft.analysis.report import analyze, analyze_groups
+    from lpft.cli import main
+
+    paths = two_sweeps(tmp_path, "y")
+    reports = analyze_groups(paths)
+    assert sorted(reports) == ["a", "b"]
+    for label, report in reports.items():
+        seeds = report.chosen.groupby("strategy").seed.nunique()
+        assert (seeds <= 2).all(), seeds  # not four "seeds" from two sweeps
+        accuracy = report.frontier["ood_avg"]
+        assert (accuracy > 0.5).all() if label == "a" else (accuracy < 0.5).all()  # no cross-benchmark mean
+    with pytest.raises(InputError, match="results of 2 sweeps"):
+        analyze(paths)
+    assert main(["analyze", *paths, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "== a" in out and "== b" in out and "nan" not in out
+    assert (tmp_path / "out" / "a" / "report.html").is_file() and (tmp_path / "out" / "b" / "report.html").is_file()
+    # --compare never mixes benchmarks either: still one report each
+    assert sorted(analyze_groups(paths, compare=True)) == ["x", "y"]
+
+
+def test_compare_puts_one_benchmarks_sweeps_side_by_side(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lpft.analysis.plots import frontier_figure
+    from lpft.analysis.report import analyze_groups
+
+    paths = two_sweeps(tmp_path, "x")  # two backbones, say, on one benchmark
+    (label, report), = analyze_groups(paths, compare=True).items()
+    assert label == "x"
+    assert set(report.chosen.strategy) == {"a/lp", "a/ft", "b/lp", "b/ft"}
+    assert set(report.robustness.strategy) == {"a/lp", "a/ft", "b/lp", "b/ft"}  # both sweeps' FT make the line
+    fig = frontier_figure(report.frontier, report.chosen, ["ood_avg"], report.baseline, report.selection)
+    labels = fig.legends[0].get_texts()
+    assert {t.get_text() for t in labels} >= {"a/lp", "a/ft", "b/lp", "b/ft"}
+    selected = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}  # the errorbars' marker lines
+    assert selected["a/ft"].get_marker() != selected["b/ft"].get_marker()  # a marker set per sweep
+    assert selected["a/ft"].get_color() == selected["b/ft"].get_color()  # a colour per strategy

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lpft.analysis.groups import base_strategy
 from lpft.analysis.robustness import EPS, baseline_problem, bootstrap_lines, fit_baseline, probit
 
 # Okabe & Ito's colour-blind-safe palette: the paper's three fixed, others in sorted order.
@@ -29,9 +30,21 @@ SIZES = {"single": (3.5, 7), "double": (7.0, 8)}  # figure width (in), font size
 DPI = 150
 
 
+MARKERS = ["o", "s", "^", "D", "v", "P"]  # one per compared sweep
+
+
 def colours(strategies: list[str]) -> dict[str, str]:
-    others = sorted(s for s in strategies if s not in PALETTE)
-    return {**PALETTE, **{s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)}}
+    """Colour by strategy; a compared sweep's `<sweep>/<strategy>` takes its strategy's."""
+    bases = sorted({base_strategy(s) for s in strategies})
+    others = [s for s in bases if s not in PALETTE]
+    by_base = {**PALETTE, **{s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)}}
+    return {**by_base, **{s: by_base[base_strategy(s)] for s in strategies}}
+
+
+def markers(strategies: list[str]) -> dict[str, str]:
+    """Marker by compared sweep (`<sweep>/…`); a circle when one sweep is shown."""
+    sweeps = sorted({s.rsplit("/", 1)[0] for s in strategies if "/" in s})
+    return {s: MARKERS[sweeps.index(s.rsplit("/", 1)[0]) % len(MARKERS)] if "/" in s else "o" for s in strategies}
 
 
 def set_label(column: str) -> str:
@@ -94,8 +107,9 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
     Returns how many points fall outside the axes (the panel says so too)."""
     caveats = caveats or {}
     palette = colours(sorted(points.strategy.unique()))
+    shapes = markers(sorted(points.strategy.unique()))
     front = points[points[frontier_col]].sort_values("id_test")
-    base = points[points.strategy == baseline]
+    base = points[points.strategy.map(base_strategy) == baseline]
     shown = [chosen, front] if fit_axes else [points]
     (x0, x1), (y0, y1) = _limits([d["id_test"] for d in shown]), _limits([d[column] for d in shown])
     probit_axes(ax, (x0, y0), (x1, y1), max_ticks)
@@ -118,7 +132,8 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
     # for a million rows); lines, frontier, selected models and text stay vectors.
     dense = len(points) > RASTERIZE_ABOVE
     for strategy, group in points.groupby("strategy"):
-        ax.scatter(group["id_test"], group[column], s=6, alpha=0.18, lw=0, color=palette[strategy], rasterized=dense)
+        ax.scatter(group["id_test"], group[column], s=6, alpha=0.18, lw=0, color=palette[strategy],
+                   marker=shapes[strategy], rasterized=dense)
     if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
         labelled = set()
         for (strategy, _), group in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
@@ -134,8 +149,8 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         sx, sy = (x.std(ddof=1), y.std(ddof=1)) if len(x) > 1 else (0.0, 0.0)
         flagged = caveats.get(strategy, "").startswith("extrapolated")
         ax.errorbar(mx, my, xerr=[[mx - max(mx - sx, EPS)], [min(mx + sx, 1 - EPS) - mx]],
-                    yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt="o", ms=7, capsize=2,
-                    color=palette[strategy], mec="k", mew=0.8, zorder=5,
+                    yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt=shapes[strategy], ms=7,
+                    capsize=2, color=palette[strategy], mec="k", mew=0.8, zorder=5,
                     label=f"{strategy} (ER extrapolated)" if flagged else strategy)
     # below the axes, where it can hide nothing
     ax.set_xlabel("ID test accuracy" + (f"\n({outside} points outside the axes)" if outside else ""))

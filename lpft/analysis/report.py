@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
 from lpft.analysis.frontier import ownership, pareto_mask
+from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import (ProbitFit, baseline_problem, bootstrap_ci, clipped, effective_robustness,
@@ -53,8 +55,30 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
 
 
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False) -> Report:
+    """The report of one sweep's results (or of one benchmark's sweeps side by side: `analyze_groups`)."""
+    reports = analyze_groups(paths, selection, baseline, skip_bad)
+    if len(reports) > 1:
+        raise InputError(f"{', '.join(map(str, paths))}: results of {len(reports)} sweeps ({', '.join(reports)}); "
+                         "analyze_groups reports each, or compares one benchmark's sweeps")
+    return next(iter(reports.values()))
+
+
+def analyze_groups(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False,
+                   compare: bool = False) -> dict[str, Report]:
+    """A report per (benchmark, sweep), or with `compare` per benchmark (`lpft.analysis.groups`)."""
     skipped: list[Skipped] = []
     table = read_results(paths, skip_bad=skip_bad, skipped=skipped)
+    context = sweep_context([str(p) for p in paths])
+    reports = {}
+    for label, part in split_groups(table, compare).items():
+        sweeps = set(part["sweep"].to_pylist()) if "sweep" in part.column_names else set()
+        reports[label] = _report(part, selection, baseline, skipped,
+                                 [c for c in context if c["name"] in sweeps] or context, paths)
+    return reports
+
+
+def _report(table: pa.Table, selection: str, baseline: str, skipped: list[Skipped], context: list[dict],
+            paths: list[str]) -> Report:
     # Which node ran a trial, and the sweep and benchmark names, play no part here: not
     # converting them keeps a million rows under 1 GB.
     unused = [c for c in ("sweep", "node", "benchmark") if c in table.column_names]
@@ -67,7 +91,7 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
     points, ood = wide_points.frame, wide_points.ood_sets
     notes = [f"left out {len(skipped)} bad results file{'s' if len(skipped) > 1 else ''} (--skip-bad), "
              f"e.g. {skipped[0].path}: {skipped[0].reason}"] if skipped else []
-    base = points[points.strategy == baseline]
+    base = points[points.strategy.map(base_strategy) == baseline]  # a compared sweep's too
     if base.empty:
         raise InputError(f"--baseline {baseline!r}: no such strategy in the results "
                          f"(have: {', '.join(sorted(points.strategy.unique()))})")
@@ -90,7 +114,7 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen), sweep_context([str(p) for p in paths]))
+                  summarize(chosen), context)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
