@@ -439,3 +439,37 @@ def test_compare_puts_one_benchmarks_sweeps_side_by_side(tmp_path):
     selected = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}  # the errorbars' marker lines
     assert selected["a/ft"].get_marker() != selected["b/ft"].get_marker()  # a marker set per sweep
     assert selected["a/ft"].get_color() == selected["b/ft"].get_color()  # a colour per strategy
+
+
+def test_effective_robustness_per_ood_set_and_over_seeds(tmp_path):
+    """Each OOD set gets its own line and number; the interval resamples seeds too, so a strategy
+    whose seeds disagree gets a wider one than resampling baseline points alone would give."""
+    from lpft.analysis.report import analyze
+    from lpft.analysis.robustness import bootstrap_ci
+
+    sets = (("id_val", "id_val"), ("id_test", "id_test"), ("p", "ood"), ("q", "ood"))
+    rng = np.random.default_rng(2)
+    for t in range(12):
+        strategy, seed = ("ft", "lp")[t % 2], t % 4
+        steps = {}
+        for s in range(4):
+            i = rng.uniform(0.80, 0.90)
+            steps[s] = (i, i, i - 0.2 + rng.normal(0, 0.01), i - 0.1 + (0.08 * seed if strategy == "lp" else 0))
+        out = [{"sweep": "s", "trial_id": f"t{t}", "seed": seed, "step": s, "eval_set": name, "role": role,
+                "accuracy": float(np.clip(acc[j], 0, 1)), "hp.lr": 0.1, "hp.seed": seed}
+               for s, acc in steps.items() for j, (name, role) in enumerate(sets)]
+        write_trial(tmp_path / "results", strategy, f"t{t}", out, HPARAMS)
+    report = analyze([tmp_path])
+    table = report.robustness_by_set.set_index(["strategy", "eval_set"])
+    assert set(table.index) == {(s, e) for s in ("ft", "lp") for e in ("p", "q", "ood_avg")}
+    assert table.loc[("lp", "q"), "effective_robustness"] > table.loc[("lp", "p"), "effective_robustness"] + 0.05
+    lp = report.chosen[report.chosen.strategy == "lp"]
+    assert lp.seed.nunique() > 1
+    base = report.frontier[report.frontier.strategy == "ft"]
+    lo, hi = bootstrap_ci(base["id_test"], base["q"], lp["id_test"].mean(), lp["q"].mean())
+    row = table.loc[("lp", "q")]
+    assert row.er_ci90_high - row.er_ci90_low > 2 * (hi - lo)  # the seeds' spread is in the interval
+    from lpft.analysis.report import write_report
+
+    write_report(report, tmp_path / "report")
+    assert "eval_set" in (tmp_path / "report" / "effective_robustness.csv").read_text().splitlines()[0]

@@ -84,7 +84,19 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
                "er": "–" if math.isnan(r.effective_robustness) else f"{100 * r.effective_robustness:+.1f}",
                "ci": "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}",
                "caveat": r.caveat} for r in report.robustness.itertuples()]
+    by_set, sets = [], []
+    if report.robustness_by_set is not None and report.robustness_by_set.eval_set.nunique() > 1:
+        table = report.robustness_by_set
+        sets = [s for s in dict.fromkeys(table.eval_set) if s != "ood_avg"]  # the average: the table above
+        for strategy, group in table.groupby("strategy", sort=False):
+            er = {r.eval_set: r for r in group.itertuples()}
+            by_set.append({"strategy": strategy, "cells": [
+                {"text": "–" if math.isnan(er[s].effective_robustness) else f"{100 * er[s].effective_robustness:+.1f}",
+                 "ci": "" if math.isnan(er[s].er_ci90_low) else
+                 f"{100 * er[s].er_ci90_low:+.1f} to {100 * er[s].er_ci90_high:+.1f}",
+                 "flag": bool(er[s].caveat)} for s in sets]})
     return env.get_template("report.html.j2").render(
+        by_set=by_set, set_headers=[set_label(s) for s in sets],
         sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
         rows=_results_rows(columns, cells, report.chosen), sentence=report.sentence,

@@ -14,8 +14,7 @@ from lpft.analysis.frontier import ownership, pareto_mask
 from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.plots import save_figures
-from lpft.analysis.robustness import (ProbitFit, baseline_problem, bootstrap_ci, clipped, effective_robustness,
-                                     extrapolation, fit_baseline)
+from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import owners_line, paper_sentence, render, summarize  # noqa: F401 (owners_line: re-exported)
 from lpft.dataset import Skipped, read_results, step_hparams
@@ -40,6 +39,7 @@ class Report:
     adaptation: pd.DataFrame | None = None  # plain vs BatchNorm-adapted accuracy, when measured
     summary: tuple[list[str], dict] = ([], {})  # the results table's columns and cells (tables.summarize)
     context: list[dict] = field(default_factory=list)  # each folder's sweep, benchmark, backbone, trials
+    robustness_by_set: pd.DataFrame | None = None  # effective robustness per strategy and eval set
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -99,22 +99,15 @@ def _report(table: pa.Table, selection: str, baseline: str, skipped: list[Skippe
     if n_clipped:
         notes.append(f"{n_clipped} baseline accuracies of exactly 0 or 1 were clipped before the probit transform")
     fit = fit_baseline(base["id_test"].to_numpy(), base["ood_avg"].to_numpy())
-    robust = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean().reset_index()
-    unusable = baseline_problem(base["id_test"].to_numpy())
-    if unusable:  # no number at all rather than a confident one from a line that means nothing
-        robust["effective_robustness"] = robust["er_ci90_low"] = robust["er_ci90_high"] = float("nan")
-        robust["caveat"] = unusable
-    else:
-        robust["effective_robustness"] = effective_robustness(robust["id_test"], robust["ood_avg"], fit)
-        cis = [bootstrap_ci(base["id_test"], base["ood_avg"], r.id_test, r.ood_avg) for r in robust.itertuples()]
-        robust["er_ci90_low"], robust["er_ci90_high"] = np.array(cis).T if cis else ([], [])
-        robust["caveat"] = [extrapolation(base["id_test"].to_numpy(), r.id_test) for r in robust.itertuples()]
     columns = [*ood, "ood_avg"]
+    by_set = robustness_table(chosen.frame, base, columns)
+    robust = (by_set[by_set.eval_set == "ood_avg"].drop(columns="eval_set").rename(columns={"ood": "ood_avg"})
+              .reset_index(drop=True))
     return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen), context)
+                  summarize(chosen), context, by_set)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -133,7 +126,8 @@ def write_report(report: Report, out: Path) -> list[Path]:
         path.write_text(text)
         written.append(path)
     write_points_csv(report.frontier, out / "frontier.csv")
-    report.robustness.to_csv(out / "effective_robustness.csv", index=False)
+    (report.robustness_by_set if report.robustness_by_set is not None else report.robustness).to_csv(
+        out / "effective_robustness.csv", index=False)
     extra = []
     if report.adaptation is not None and not report.adaptation.empty:
         report.adaptation.to_csv(out / "bn_adaptation.csv", index=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 EPS = 1e-4  # accuracies of exactly 0 or 1 are clipped to [EPS, 1 - EPS] before Φ⁻¹
@@ -96,3 +97,43 @@ def bootstrap_ci(base_id: np.ndarray, base_ood: np.ndarray, id_acc: float, ood_a
         return float("nan"), float("nan")
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def seed_bootstrap_ci(fits: list[ProbitFit], ids: np.ndarray, oods: np.ndarray, seed: int = 0,
+                      level: float = 0.9) -> tuple[float, float]:
+    """CI of a strategy's effective robustness over resampled baseline lines (`bootstrap_lines`)
+    *and* resampled seeds of the strategy (`ids`, `oods`: one accuracy per seed). With one seed
+    this is `bootstrap_ci`'s interval."""
+    ids, oods = np.asarray(ids, float), np.asarray(oods, float)
+    rng = np.random.default_rng(seed + 1)  # its own stream, apart from the lines' draws
+    values = []
+    for fit in fits:
+        k = rng.integers(0, len(ids), len(ids))
+        values.append(float(effective_robustness(ids[k].mean(), oods[k].mean(), fit)))
+    if not values:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str], n: int = 1000) -> pd.DataFrame:
+    """Per strategy and eval set (each OOD set and `ood_avg`): the selected models' mean ID and
+    OOD accuracy, effective robustness against the baseline's line for that set, its 90%
+    interval over baseline points and seeds, and a caveat ('' when the number can be trusted)."""
+    rows = []
+    problem = baseline_problem(base["id_test"].to_numpy())
+    for column in columns:
+        fit = fit_baseline(base["id_test"], base[column]) if not problem else None
+        fits = bootstrap_lines(base["id_test"], base[column], n) if not problem else []
+        for strategy, group in chosen.groupby("strategy"):
+            mid, mood = float(group["id_test"].mean()), float(group[column].mean())
+            row = {"strategy": strategy, "eval_set": column, "id_test": mid, "ood": mood}
+            if fit is None:
+                rows.append({**row, "effective_robustness": float("nan"), "er_ci90_low": float("nan"),
+                             "er_ci90_high": float("nan"), "caveat": problem})
+                continue
+            lo, hi = seed_bootstrap_ci(fits, group["id_test"], group[column])
+            rows.append({**row, "effective_robustness": float(effective_robustness(mid, mood, fit)),
+                         "er_ci90_low": lo, "er_ci90_high": hi, "caveat": extrapolation(base["id_test"], mid)})
+    return pd.DataFrame(rows, columns=["strategy", "eval_set", "id_test", "ood", "effective_robustness",
+                                       "er_ci90_low", "er_ci90_high", "caveat"])
