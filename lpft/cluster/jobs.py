@@ -29,10 +29,9 @@ LPFT_DIR = Path(__file__).resolve().parents[1]
 
 
 def client(address: str) -> Any:
+    secrets.token_auth_mode()  # before Ray is imported: it reads RAY_AUTH_MODE then
     from ray.exceptions import RayError  # AuthenticationError's base
     from ray.job_submission import JobSubmissionClient
-
-    secrets.token_auth_mode()
 
     try:
         return JobSubmissionClient(address)

@@ -212,6 +212,10 @@ def init_ray(address: str | None) -> None:
     # Readable output: our one line per trial, not Ray's boxes and tables.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
+    if address:
+        from lpft.secrets import token_auth_mode
+
+        token_auth_mode()  # before Ray is imported: it reads RAY_AUTH_MODE then
     import ray
 
     # A failed trial's traceback goes to its error.txt; the summary names each failed trial once
@@ -230,9 +234,6 @@ def init_ray(address: str | None) -> None:
     if loaded and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
         kwargs["runtime_env"] = loaded
     if address:
-        from lpft.secrets import token_auth_mode
-
-        token_auth_mode()
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
