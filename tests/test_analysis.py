@@ -259,7 +259,7 @@ def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
     csv = (tmp_path / "report" / "frontier.csv").read_text().splitlines()
     assert len(csv) == trials * steps + 1 and "config" not in csv[0] and "hp.lr" in csv[0]
     numbers = [f for f in csv[1].split(",") if re.fullmatch(r"\d\.\d+", f)]
-    assert numbers and all(len(f.lstrip("0.")) <= 6 for f in numbers)  # 6 significant digits
+    assert numbers and all(len(f.lstrip("0.")) <= 5 for f in numbers)  # 5 significant digits
     assert ",True" not in csv[1] and csv[1].endswith((",0", ",1"))  # flags as 0/1
     # The bootstrap refits on probit values computed once: the same CI as refitting each resample.
     base = report.frontier[report.frontier.strategy == "ft"]

@@ -27,7 +27,7 @@ def split_groups(table: pa.Table, compare: bool = False) -> dict[str, pa.Table]:
     groups: dict[str, pa.Table] = {}
     if compare:
         for b in benches:
-            part = table.filter(pc.equal(bench, b))
+            part = table.filter(pc.equal(bench, b)) if len(benches) > 1 else table
             sweeps = sorted({s for bb, s in pairs if bb == b})
             if len(sweeps) > 1:
                 label = pc.binary_join_element_wise(_column(part, "sweep"), part["strategy"], "/")
@@ -35,6 +35,8 @@ def split_groups(table: pa.Table, compare: bool = False) -> dict[str, pa.Table]:
             groups[b or "results"] = part
         return groups
     names = [s or b or "results" for b, s in pairs]
+    if len(pairs) == 1:  # the usual case: no filtered copy of a million rows
+        return {names[0]: table}
     for (b, s), name in zip(pairs, names):
         label = name if names.count(name) == 1 else f"{name}-{b}"  # one sweep name on two benchmarks
         groups[label] = table.filter(pc.and_(pc.equal(bench, b), pc.equal(sweep, s)))

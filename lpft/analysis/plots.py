@@ -27,7 +27,8 @@ MORE_COLOURS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 TICK_STEPS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)  # round accuracy steps, coarsest first
 RASTERIZE_ABOVE = 2000  # points per panel drawn as vectors; more are rasterised (at the figure's dpi)
 SIZES = {"single": (3.5, 7), "double": (7.0, 8)}  # figure width (in), font size (pt), as printed
-DPI = 150
+DPI = 150  # PNG
+VECTOR_DPI = 120  # the faint cloud's raster inside an SVG or PDF (at a million rows: the report's size)
 
 
 MARKERS = ["o", "s", "^", "D", "v", "P"]  # one per compared sweep
@@ -206,8 +207,8 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
                       ("frontier_grid", frontier_figure(points, chosen, grid_columns(columns), baseline, selection,
                                                         caveats, "double" if len(grid_columns(columns)) > 1
                                                         else "single"))]:
-        for ext in ("png", "svg", "pdf"):
-            fig.savefig(out / f"{stem}.{ext}", dpi=DPI)
+        for ext in ("png", "svg", "pdf"):  # in SVG and PDF the dpi is the rasterised cloud's alone
+            fig.savefig(out / f"{stem}.{ext}", dpi=DPI if ext == "png" else VECTOR_DPI)
             written.append(out / f"{stem}.{ext}")
         plt.close(fig)
     return written

@@ -104,14 +104,16 @@ def seed_bootstrap_ci(fits: list[ProbitFit], ids: np.ndarray, oods: np.ndarray, 
     """CI of a strategy's effective robustness over resampled baseline lines (`bootstrap_lines`)
     *and* resampled seeds of the strategy (`ids`, `oods`: one accuracy per seed). With one seed
     this is `bootstrap_ci`'s interval."""
+    from scipy.stats import norm
+
+    if not fits:
+        return float("nan"), float("nan")
     ids, oods = np.asarray(ids, float), np.asarray(oods, float)
     rng = np.random.default_rng(seed + 1)  # its own stream, apart from the lines' draws
-    values = []
-    for fit in fits:
-        k = rng.integers(0, len(ids), len(ids))
-        values.append(float(effective_robustness(ids[k].mean(), oods[k].mean(), fit)))
-    if not values:
-        return float("nan"), float("nan")
+    k = rng.integers(0, len(ids), (len(fits), len(ids)))  # one resample of the seeds per line
+    slope = np.array([f.slope for f in fits])
+    intercept = np.array([f.intercept for f in fits])
+    values = oods[k].mean(axis=1) - norm.cdf(slope * probit(ids[k].mean(axis=1)) + intercept)  # all at once
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
