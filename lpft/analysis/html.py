@@ -49,19 +49,29 @@ def _pct(v: float) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
 
 
-def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen: pd.DataFrame) -> list[dict]:
+def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen: pd.DataFrame,
+                  points: pd.DataFrame) -> list[dict]:
     best = _best(columns, cells)
     hp = [c for c in chosen.columns if c.startswith("hp.")]
     rows = []
     for strategy, row in cells.items():
         picked = chosen[chosen.strategy == strategy]
-        params = {c.removeprefix("hp."): picked[c].dropna().iloc[0] for c in hp if picked[c].notna().any()}
+        # the hyperparameters the strategy's trials differ in: what its search chose
+        tried = points[points.strategy == strategy]
+        searched = [c for c in hp if tried[c].nunique(dropna=True) > 1]
+        params = {c.removeprefix("hp."): picked[c].dropna().iloc[0] for c in searched if picked[c].notna().any()}
         rows.append({"strategy": strategy, "seeds": max(c.n for c in row.values()),
                      "hparams": ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in sorted(params.items()) if k != "seed"),
                      "cells": [{"text": _pct(row[c].mean) + (f" ± {_pct(row[c].half)}" if row[c].n > 1 else ""),
                                 "best": best.get(c) == strategy} for c in columns]})
     return rows
+
+
+def _shared_problem(robust: pd.DataFrame) -> str:
+    """The baseline's own problem, when it withholds every number (said once, not per row)."""
+    caveats = set(robust.caveat)
+    return caveats.pop() if len(caveats) == 1 and robust.effective_robustness.isna().all() else ""
 
 
 def _version() -> str:
@@ -85,7 +95,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
                "ci": "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}",
                "caveat": r.caveat} for r in report.robustness.itertuples()]
     by_set, sets = [], []
-    if report.robustness_by_set is not None and report.robustness_by_set.eval_set.nunique() > 1:
+    if report.robustness_by_set is not None and report.robustness_by_set.eval_set.nunique() > 2:
         table = report.robustness_by_set
         sets = [s for s in dict.fromkeys(table.eval_set) if s != "ood_avg"]  # the average: the table above
         for strategy, group in table.groupby("strategy", sort=False):
@@ -99,7 +109,8 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         by_set=by_set, set_headers=[set_label(s) for s in sets],
         sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
-        rows=_results_rows(columns, cells, report.chosen), sentence=report.sentence,
+        rows=_results_rows(columns, cells, report.chosen, report.frontier), sentence=report.sentence,
+        no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
         grid=base64.b64encode(grid_png.read_bytes()).decode(), files=[f.name for f in files])
