@@ -10,7 +10,7 @@ and stages: a new Tuner costs a new actor process (~2 s here).
 
 Every trial gets a name from its place in the sweep (`ft-003`: FT's fourth search trial;
 `ft-seed7`: FT's best config on seed 7; `wise-ft-003`), recorded in the sweep's ledger
-before Ray starts it. `--resume` builds a new searcher from the ledger (`restore`): ended
+before Ray starts it. `--resume` builds a new searcher from the ledger (`restore_from`): ended
 trials count against the budgets and inform Optuna, trials asked for but not ended are
 issued again first under their own names. Ray's pickled searcher state is not used.
 """
@@ -65,7 +65,7 @@ class OptunaBranch:
         # OptunaSearch loads the study above (same storage and name) instead of making its own.
         self.search = OptunaSearch(space=define_by_run({**space, **constant_params}), metric=metric, mode=mode,
                                    sampler=self.study.sampler, storage=self.storage, study_name=name)
-        self.asked: set[str] = set()  # Ray trial ids this OptunaSearch suggested
+        self.asked: set[str] = set()  # the trial names (ft-003) this OptunaSearch suggested in this run
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         config = self.search.suggest(trial_id)
