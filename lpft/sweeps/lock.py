@@ -101,7 +101,8 @@ class SweepLock:
         self._beat.start()
 
     def _write(self) -> None:
-        assert self.mine is not None
+        if self.mine is None:  # released meanwhile
+            return
         self.holder["heartbeat"] = time.time()
         with self.mine.open_write() as f:
             f.write(json.dumps(self.holder).encode())
