@@ -82,6 +82,18 @@ class Location:
         with self.fs.open_output_stream(self.path) as f:
             yield f
 
+    def discard(self) -> None:
+        """Remove this file or folder if it is there. Best effort: for what is only kept to save
+        work (checkpoints, old locks), where a leftover costs space, not correctness."""
+        try:
+            kind = self.fs.get_file_info(self.path).type
+            if kind == pafs.FileType.Directory:
+                self.fs.delete_dir(self.path)
+            elif kind == pafs.FileType.File:
+                self.fs.delete_file(self.path)
+        except OSError:
+            pass
+
     def read_bytes(self) -> bytes:
         with self.fs.open_input_stream(self.path) as f:
             return f.read()

@@ -68,6 +68,13 @@ def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen:
     return rows
 
 
+def _er(r: Any) -> dict[str, str]:
+    """A robustness row's number and interval, in points ('–' and '' where there are none)."""
+    er = "–" if math.isnan(r.effective_robustness) else f"{100 * r.effective_robustness:+.1f}"
+    ci = "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}"
+    return {"er": er, "ci": ci}
+
+
 def _shared_problem(robust: pd.DataFrame) -> str:
     """The baseline's own problem, when it withholds every number (said once, not per row)."""
     caveats = set(robust.caveat)
@@ -90,21 +97,15 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
 
     columns, cells = report.summary
     env = Environment(loader=PackageLoader("lpft.analysis", "templates"), autoescape=select_autoescape())
-    robust = [{"strategy": r.strategy, "id": _pct(r.id_test), "ood": _pct(r.ood_avg),
-               "er": "–" if math.isnan(r.effective_robustness) else f"{100 * r.effective_robustness:+.1f}",
-               "ci": "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}",
-               "caveat": r.caveat} for r in report.robustness.itertuples()]
+    robust = [{"strategy": r.strategy, "id": _pct(r.id_test), "ood": _pct(r.ood_avg), **_er(r), "caveat": r.caveat}
+              for r in report.robustness.itertuples()]
     by_set, sets = [], []
     if report.robustness_by_set is not None and report.robustness_by_set.eval_set.nunique() > 2:
         table = report.robustness_by_set
         sets = [s for s in dict.fromkeys(table.eval_set) if s != "ood_avg"]  # the average: the table above
         for strategy, group in table.groupby("strategy", sort=False):
             er = {r.eval_set: r for r in group.itertuples()}
-            by_set.append({"strategy": strategy, "cells": [
-                {"text": "–" if math.isnan(er[s].effective_robustness) else f"{100 * er[s].effective_robustness:+.1f}",
-                 "ci": "" if math.isnan(er[s].er_ci90_low) else
-                 f"{100 * er[s].er_ci90_low:+.1f} to {100 * er[s].er_ci90_high:+.1f}",
-                 "flag": bool(er[s].caveat)} for s in sets]})
+            by_set.append({"strategy": strategy, "cells": [{**_er(er[s]), "flag": bool(er[s].caveat)} for s in sets]})
     return env.get_template("report.html.j2").render(
         by_set=by_set, set_headers=[set_label(s) for s in sets],
         sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

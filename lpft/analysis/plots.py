@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lpft.analysis.groups import base_strategy
-from lpft.analysis.robustness import EPS, baseline_problem, bootstrap_lines, fit_baseline, probit
+from lpft.analysis.robustness import EPS, EXTRAPOLATED, baseline_problem, bootstrap_lines, fit_baseline, probit
 
 # Okabe & Ito's colour-blind-safe palette: the paper's three fixed, others in sorted order.
 PALETTE = {"lp": "#0072B2", "ft": "#D55E00", "lpft": "#009E73"}
@@ -124,8 +124,7 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         inside = np.linspace(base["id_test"].min(), base["id_test"].max(), 60)
         ax.plot(xs, fit.predict(xs), color="0.35", lw=0.9, ls=(0, (4, 3)))  # extrapolated: dashed
         ax.plot(inside, fit.predict(inside), color="0.35", lw=1.4, label=f"{baseline} fit (probit)")
-        lines = [_inverse(f.slope * probit(inside) + f.intercept)
-                 for f in bootstrap_lines(base["id_test"], base[column], 200)]
+        lines = [f.predict(inside) for f in bootstrap_lines(base["id_test"], base[column], 200)]
         if lines:
             band = np.quantile(np.array(lines), [0.05, 0.95], axis=0)
             ax.fill_between(inside, band[0], band[1], color="0.5", alpha=0.18, lw=0)
@@ -148,7 +147,7 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         x, y = group["id_test"], group[column]
         mx, my = x.mean(), y.mean()
         sx, sy = (x.std(ddof=1), y.std(ddof=1)) if len(x) > 1 else (0.0, 0.0)
-        flagged = caveats.get(strategy, "").startswith("extrapolated")
+        flagged = caveats.get(strategy, "").startswith(EXTRAPOLATED)
         ax.errorbar(mx, my, xerr=[[mx - max(mx - sx, EPS)], [min(mx + sx, 1 - EPS) - mx]],
                     yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt=shapes[strategy], ms=7,
                     capsize=2, color=palette[strategy], mec="k", mew=0.8, zorder=5,

@@ -14,6 +14,7 @@ EPS = 1e-4  # accuracies of exactly 0 or 1 are clipped to [EPS, 1 - EPS] before 
 MIN_BASELINE_POINTS = 5
 MIN_BASELINE_SPAN = 0.02  # ID accuracy, max - min over the baseline's points
 EXTRAPOLATION_MARGIN = 0.02  # ID accuracy beyond the baseline's range still read as covered
+EXTRAPOLATED = "extrapolated"  # how a caveat that says so begins (plots mark those strategies)
 
 
 def probit(acc: np.ndarray) -> np.ndarray:
@@ -80,7 +81,7 @@ def extrapolation(base_id: np.ndarray, id_acc: float) -> str:
     lo, hi = float(np.min(base_id)), float(np.max(base_id))
     if lo - EXTRAPOLATION_MARGIN <= id_acc <= hi + EXTRAPOLATION_MARGIN:
         return ""
-    return (f"extrapolated: ID {100 * id_acc:.1f}% is outside the baseline's ID range "
+    return (f"{EXTRAPOLATED}: ID {100 * id_acc:.1f}% is outside the baseline's ID range "
             f"{100 * lo:.1f}–{100 * hi:.1f}% by more than {100 * EXTRAPOLATION_MARGIN:.0f} points")
 
 
@@ -90,13 +91,9 @@ def effective_robustness(id_acc: np.ndarray, ood_acc: np.ndarray, fit: ProbitFit
 
 def bootstrap_ci(base_id: np.ndarray, base_ood: np.ndarray, id_acc: float, ood_acc: float,
                  n: int = 1000, seed: int = 0, level: float = 0.9) -> tuple[float, float]:
-    """CI of one model's effective robustness, resampling the baseline points the line is fit on."""
-    fits = bootstrap_lines(base_id, base_ood, n, seed)
-    values = [float(effective_robustness(id_acc, ood_acc, fit)) for fit in fits]
-    if not values:  # every resample had one distinct ID accuracy: no interval
-        return float("nan"), float("nan")
-    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
+    """CI of one model's effective robustness, resampling the baseline points the line is fit on
+    (NaN when every resample had one distinct ID accuracy)."""
+    return seed_bootstrap_ci(bootstrap_lines(base_id, base_ood, n, seed), [id_acc], [ood_acc], seed, level)
 
 
 def seed_bootstrap_ci(fits: list[ProbitFit], ids: np.ndarray, oods: np.ndarray, seed: int = 0,
@@ -104,8 +101,6 @@ def seed_bootstrap_ci(fits: list[ProbitFit], ids: np.ndarray, oods: np.ndarray, 
     """CI of a strategy's effective robustness over resampled baseline lines (`bootstrap_lines`)
     *and* resampled seeds of the strategy (`ids`, `oods`: one accuracy per seed). With one seed
     this is `bootstrap_ci`'s interval."""
-    from scipy.stats import norm
-
     if not fits:
         return float("nan"), float("nan")
     ids, oods = np.asarray(ids, float), np.asarray(oods, float)

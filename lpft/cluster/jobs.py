@@ -88,7 +88,7 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
             runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **plain}
         return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
                      runtime_env=runtime_env,
-                     metadata={"lpft_spec": spec.name, "lpft_storage": redact(storage or spec.storage)})
+                     metadata={"lpft_spec": spec.name, "lpft_storage": redact(where)})
 
 
 def follow(address: str, job_id: str) -> str:

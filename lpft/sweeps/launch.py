@@ -95,7 +95,7 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any) -> list[Any]:
             entry = searcher.entries.get(row["trial_id"])
             if entry is not None:
                 ledger.ended(entry, row)
-                _remove_tree(root / "checkpoints" / entry.trial)  # an ended trial is never resumed
+                (root / "checkpoints" / entry.trial).discard()  # an ended trial is never resumed
             hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
             if error:
@@ -105,14 +105,6 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any) -> list[Any]:
             print(f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}  ({shown})", flush=True)
 
     return [Record()]
-
-
-def _remove_tree(where: Location) -> None:
-    try:
-        if where.is_dir():
-            where.fs.delete_dir(where.path)
-    except OSError:  # a checkpoint left behind costs space, not correctness
-        pass
 
 
 def _label(config: dict[str, Any]) -> str:
@@ -163,8 +155,13 @@ def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
         # an errored trial's first line, and where Ray kept its whole traceback
         "error": _error_line(trial) if error else None,
         "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,
-        **{f"hp.{k}": v for k, v in config.items() if k not in (*META_KEYS, "seed")},
+        **_hp_columns(config),
     }
+
+
+def _hp_columns(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial config's hyperparameters as the trials table's `hp.*` columns (the seed has its own)."""
+    return {f"hp.{k}": v for k, v in config.items() if k not in (*META_KEYS, "seed")}
 
 
 def _error_line(trial: Any) -> str:
@@ -183,7 +180,7 @@ def unfinished_row(entry: Entry) -> dict[str, Any]:
     """A trial asked for whose end the ledger does not hold: `--resume` runs it again."""
     c = entry.config
     return {"trial_id": entry.trial, "strategy": c.get("strategy"), "stage": c.get("stage"), "seed": c.get("seed"),
-            "status": RUNNING, **{f"hp.{k}": v for k, v in c.items() if k not in (*META_KEYS, "seed")}}
+            "status": RUNNING, **_hp_columns(c)}
 
 
 def _uri(root: Location, path: str) -> str:

@@ -96,7 +96,7 @@ class SweepLock:
             raise self._refuse(self._latest()[1] or {})  # another sweep took that number first
         self.mine = mine
         if latest >= 3:  # the three before this one stay as history; older ones go, one per acquire
-            _remove(self.folder / f"{latest - 3:08d}.json")
+            (self.folder / f"{latest - 3:08d}.json").discard()
         self._beat = threading.Thread(target=self._heartbeat, name="lpft-sweep-lock", daemon=True)
         self._beat.start()
 
@@ -183,10 +183,3 @@ def _s3_client(where: Location) -> Any:
     if query.get("access_key") and query.get("secret_key"):
         kwargs.update(aws_access_key_id=query["access_key"], aws_secret_access_key=query["secret_key"])
     return boto3.client("s3", **kwargs)
-
-
-def _remove(where: Location) -> None:
-    try:
-        where.fs.delete_file(where.path)
-    except (OSError, FileNotFoundError):
-        pass

@@ -81,11 +81,14 @@ class Checkpoints:
         names = (Path(p).name for p in self.folder.files(".pt"))
         return sorted(int(n[5:-3]) for n in names if n.startswith("step-") and n[5:-3].isdigit())
 
+    def _file(self, step: int) -> Any:
+        return self.folder / f"step-{step:06d}.pt"
+
     def latest(self) -> dict[str, Any] | None:
         steps = self._steps()
         if not steps:
             return None
-        where = self.folder / f"step-{steps[-1]:06d}.pt"
+        where = self._file(steps[-1])
         return load_state(where.read_bytes(), str(where))
 
     def save(self, step: int, state: dict[str, Any]) -> None:
@@ -95,13 +98,10 @@ class Checkpoints:
 
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        with (self.folder / f"step-{step:06d}.pt").open_write() as f:
+        with self._file(step).open_write() as f:
             f.write(buffer.getvalue())
         for old in self._steps()[:-self.keep]:
-            try:
-                self.folder.fs.delete_file((self.folder / f"step-{old:06d}.pt").path)
-            except OSError:
-                pass
+            self._file(old).discard()
 
 
 def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
