@@ -146,9 +146,10 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
             return
         # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
         # stops (or that is killed) still has them; the final write adds default hparams.
+        # The checkpoint first: once these evaluations are visible, the trial can resume from them.
+        checkpoints.save(step, state())
         partial = RunResult(strategy, RUNNING, list(seen), hparams).rows(**columns)
         write_trial(results, strategy, trial_id, partial, hp_columns)
-        checkpoints.save(step, state())
         tune.report(metrics)
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
