@@ -393,9 +393,10 @@ def two_sweeps(tmp_path, second_benchmark):
             out = []
             for s in range(3):
                 accs = rng.uniform(0.6, 0.9, 3) if bench == "x" else rng.uniform(0.1, 0.3, 3)
-                for r in rows(strategy, f"{sweep}{t}", seed, 0.1 * (t + 1), {s: tuple(accs)}):
+                # Trial names as lpft gives them: the same in both sweeps.
+                for r in rows(strategy, f"{strategy}-{t:03d}", seed, 0.1 * (t + 1), {s: tuple(accs)}):
                     out.append({**r, "sweep": sweep, "benchmark": bench})
-            write_trial(tmp_path / sweep / "results", strategy, f"{sweep}{t}", out, HPARAMS)
+            write_trial(tmp_path / sweep / "results", strategy, f"{strategy}-{t:03d}", out, HPARAMS)
     return [str(tmp_path / "a"), str(tmp_path / "b")]
 
 
@@ -433,6 +434,8 @@ def test_compare_puts_one_benchmarks_sweeps_side_by_side(tmp_path):
     assert label == "x"
     assert set(report.chosen.strategy) == {"a/lp", "a/ft", "b/lp", "b/ft"}
     assert set(report.robustness.strategy) == {"a/lp", "a/ft", "b/lp", "b/ft"}  # both sweeps' FT make the line
+    assert (report.chosen.groupby("strategy").size() == 1).all()  # each sweep's own best config, none merged
+    assert len(report.frontier) == 2 * 6 * 3  # every (trial, step) of both sweeps, though trial names repeat
     fig = frontier_figure(report.frontier, report.chosen, ["ood_avg"], report.baseline, report.selection)
     labels = fig.legends[0].get_texts()
     assert {t.get_text() for t in labels} >= {"a/lp", "a/ft", "b/lp", "b/ft"}

@@ -4,7 +4,8 @@
 benchmarks and counted one strategy's trials from both as more seeds. Results are now split
 by (benchmark, sweep), each its own report; `--compare` keeps the sweeps of one benchmark
 together (two backbones, say) and names each strategy `<sweep>/<strategy>`, so they stand
-side by side in the tables and on one frontier.
+side by side in the tables and on one frontier (and its trials `<sweep>/<trial>`: sweeps
+name their trials alike).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def split_groups(table: pa.Table, compare: bool = False) -> dict[str, pa.Table]:
         for b in benches:
             part = table.filter(pc.equal(bench, b)) if len(benches) > 1 else table
             sweeps = sorted({s for bb, s in pairs if bb == b})
-            if len(sweeps) > 1:
-                label = pc.binary_join_element_wise(_column(part, "sweep"), part["strategy"], "/")
-                part = part.set_column(part.schema.get_field_index("strategy"), "strategy", label)
+            if len(sweeps) > 1:  # sweeps name their trials alike (ft-000): the sweep makes them distinct
+                for key in ("strategy", "trial_id"):
+                    label = pc.binary_join_element_wise(_column(part, "sweep"), part[key], "/")
+                    part = part.set_column(part.schema.get_field_index(key), key, label)
             groups[b or "results"] = part
         return groups
     names = [s or b or "results" for b, s in pairs]
