@@ -9,7 +9,8 @@ trial re-run under the same id replaces its file instead of adding rows.
 
 Every file carries every registered strategy's hyperparameters as `hp.<name>` columns (null
 where a strategy has no such field), so all files of a sweep share one schema and any reader
-can scan the folder without unifying schemas (pyarrow.dataset takes the first file's schema).
+can scan the folder without unifying schemas. Local folders are scanned with polars (many
+small files: about twice as fast as pyarrow.dataset), object stores with pyarrow.dataset.
 Which of them change along a trial (LP's C, WiSE's alpha) is in the files' metadata.
 
 No torch and no Ray here: the analysis reads through this module.
@@ -17,10 +18,11 @@ No torch and no Ray here: the analysis reads through this module.
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -28,6 +30,9 @@ import pyarrow.parquet as pq
 
 from lpft.errors import InputError
 from lpft.storage import Location, locate
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SCHEMA_VERSION = 1
 
@@ -129,19 +134,50 @@ def _bad(where: str, reason: str, skip_bad: bool, skipped: list[Skipped]) -> Non
     skipped.append(Skipped(where, reason))
 
 
-def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[Skipped]) -> list[str]:
-    """The folder's Parquet files whose footer reads and whose schema is lpft's."""
+def _listing(path: Location, raw: str | Path) -> list[str]:
     try:
         files = path.files(".parquet")
     except OSError as e:  # an unreachable endpoint, a refused credential
         raise InputError(f"{raw}: cannot list results: {str(e).splitlines()[0]}") from None
     if not files:
         raise InputError(f"{raw}: no results (expected Parquet files under {path})")
-    good = []
+    return sorted(files)  # a listing's order is the filesystem's; the analysis keeps the rows' order
+
+
+def _footer(path: Location, file: str) -> tuple[str, Callable[[], pa.Schema]]:
+    """A key that equals for files of the same schema and lpft metadata, and how to get that
+    schema. Locally through polars' footer reader (~20x faster than opening each file with
+    pyarrow): the key is the Arrow schema pyarrow stored in the footer, decoded once per key."""
+    if path.is_local:
+        import polars as pl
+
+        try:
+            meta = pl.read_parquet_metadata(file)
+        except pl.exceptions.PolarsError as e:
+            raise pa.ArrowInvalid(str(e)) from None
+        if "ARROW:schema" in meta:
+            ours = {k.encode(): v.encode() for k, v in meta.items() if k.startswith("lpft.")}
+            key = meta["ARROW:schema"] + repr(sorted(ours.items()))
+            return key, lambda: pa.ipc.read_schema(
+                pa.py_buffer(base64.b64decode(meta["ARROW:schema"]))).with_metadata(ours)
+    with path.fs.open_input_file(file) as f:
+        schema = pq.read_schema(f)
+    return schema.to_string(show_schema_metadata=True), lambda: schema
+
+
+def _good_files(path: Location, raw: str | Path, skip_bad: bool,
+                skipped: list[Skipped]) -> tuple[list[str], list[pa.Schema]]:
+    """The folder's Parquet files whose footer reads and whose schema is lpft's, and their
+    distinct schemas (one, when a single lpft version wrote them)."""
+    files = _listing(path, raw)
+    good, schemas, problems = [], {}, {}
     for file in files:
         try:
-            with path.fs.open_input_file(file) as f:
-                problem = _schema_problem(pq.read_schema(f))
+            key, schema = _footer(path, file)
+            if key not in problems:
+                schemas[key] = schema()
+                problems[key] = _schema_problem(schemas[key])
+            problem = problems[key]
         except (pa.ArrowInvalid, OSError) as e:  # truncated, garbage, empty
             problem = f"unreadable Parquet ({str(e).splitlines()[0]})"
         if problem:
@@ -150,70 +186,117 @@ def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[S
             good.append(file)
     if not good:
         raise InputError(f"{raw}: no readable results (all {len(files)} files were left out)")
-    return good
+    return good, [schemas[k] for k, problem in problems.items() if not problem]
 
 
 def _display(path: Location, file: str) -> str:
     return file if path.is_local else f"{path.scheme}://{file}"
 
 
-def _check_rows(table: pa.Table, path: Location, skip_bad: bool, skipped: list[Skipped]) -> pa.Table:
-    """Accuracies in [0, 1] and no (trial, step, eval set) scored twice with different values;
-    a trial that breaks either is named by its file, or left out with `skip_bad`."""
-    import pyarrow.compute as pc
+def _scan(path: Location, files: list[str], schemas: list[pa.Schema], filters: dict[str, str],
+          without: tuple[str, ...]) -> pl.DataFrame:
+    """The files' rows, filtered. Polars' scan when they are local and share one schema (many
+    small files: ~2x faster than Arrow's dataset here, and its strings need no copy); else Arrow's
+    dataset, which reads through lpft's filesystems (object stores, credentials)."""
+    import polars as pl
 
-    acc = table["accuracy"]
-    out_of_range = pc.fill_null(pc.or_(pc.less(acc, 0.0), pc.greater(acc, 1.0)), True)
+    if path.is_local and len(schemas) == 1:
+        frame = pl.scan_parquet(files, hive_partitioning=True, hive_schema={"strategy": pl.String})
+        names = frame.collect_schema().names()
+        for key, value in filters.items():
+            if key in names:
+                frame = frame.filter(pl.col(key) == value)
+        return frame.select([c for c in names if c not in without]).collect()
+    dataset = ds.dataset(files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
+        pa.schema([("strategy", pa.string())]), flavor="hive"), partition_base_dir=path.path)
+    expr = None
+    for key, value in filters.items():
+        if key in dataset.schema.names:
+            expr = ds.field(key) == value if expr is None else expr & (ds.field(key) == value)
+    table = dataset.to_table(columns=[c for c in dataset.schema.names if c not in without], filter=expr)
+    return pl.from_arrow(table)
+
+
+def _check_rows(frame: pl.DataFrame, path: Location, skip_bad: bool, skipped: list[Skipped],
+                duplicates: bool = True) -> pl.DataFrame:
+    """Accuracies in [0, 1] and (with `duplicates`) no (trial, step, eval set) scored twice with
+    different values; a trial that breaks either is named by its file, or left out with `skip_bad`."""
+    import polars as pl
+
     bad: dict[tuple[str, str], str] = {}
-    for s, t, a in zip(*(table.filter(out_of_range)[c].to_pylist() for c in ("strategy", "trial_id", "accuracy"))):
+    outside = frame.filter(~pl.col("accuracy").is_between(0.0, 1.0) | pl.col("accuracy").is_null())
+    for s, t, a in outside.select("strategy", "trial_id", "accuracy").iter_rows():
         bad.setdefault((s, t), f"accuracy {a!r} is not in [0, 1]")
-    keys = [k for k in ("strategy", "trial_id", "step", "eval_set", "adapt") if k in table.column_names]
-    spread = table.group_by(keys).aggregate([("accuracy", "min"), ("accuracy", "max")])
-    clash = spread.filter(pc.not_equal(spread["accuracy_min"], spread["accuracy_max"]))
-    for s, t, step, e in zip(*(clash[c].to_pylist() for c in ("strategy", "trial_id", "step", "eval_set"))):
-        bad.setdefault((s, t), f"step {step} on {e} is recorded twice with different accuracies")
+    keys = [k for k in ("strategy", "trial_id", "step", "eval_set", "adapt") if k in frame.columns]
+    # Most results have no evaluation written twice: one cheap test, then the full search.
+    if duplicates and frame.select(pl.struct(keys).is_duplicated().any()).item():
+        spread = frame.group_by(keys).agg(pl.col("accuracy").min().alias("lo"), pl.col("accuracy").max().alias("hi"))
+        clash = spread.filter(pl.col("lo") != pl.col("hi")).sort(keys)
+        for s, t, step, e in clash.select("strategy", "trial_id", "step", "eval_set").iter_rows():
+            bad.setdefault((s, t), f"step {step} on {e} is recorded twice with different accuracies")
     for (s, t), reason in sorted(bad.items()):
         _bad(_display(path, f"{path.path}/strategy={s}/{t}.parquet"), reason, skip_bad, skipped)
     if not bad:
-        return table
-    drop = pc.is_in(pc.binary_join_element_wise(table["strategy"], table["trial_id"], "/"),
-                    pa.array([f"{s}/{t}" for s, t in bad]))
-    return table.filter(pc.invert(drop))
+        return frame
+    trial = pl.concat_str([pl.col("strategy"), pl.col("trial_id")], separator="/")
+    return frame.filter(~trial.is_in([f"{s}/{t}" for s, t in bad]))
+
+
+@dataclass
+class Loaded:
+    """Results read and checked, as a polars frame (what the analysis works on), and the
+    metadata every folder declared (`step_hparams` reads it)."""
+
+    frame: pl.DataFrame
+    metadata: dict[bytes, bytes]
+
+
+def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strategy: str | None = None,
+                 benchmark: str | None = None, eval_set: str | None = None, skip_bad: bool = False,
+                 skipped: list[Skipped] | None = None, without: Iterable[str] = (),
+                 check_duplicates: bool = True) -> Loaded:
+    """`read_results` as a polars frame (no conversion of a million rows' strings). Without
+    `check_duplicates`, the caller checks for evaluations recorded twice (the analysis's pivot
+    counts them for free) and calls again with it when there are some."""
+    import polars as pl
+
+    frames = []
+    skipped = [] if skipped is None else skipped
+    declared: dict[bytes, set[str]] = {STEP_HPARAMS_KEY: set(), PATH_HPARAMS_KEY: set()}
+    filters = {k: v for k, v in (("sweep", sweep), ("strategy", strategy), ("benchmark", benchmark),
+                                 ("eval_set", eval_set)) if v is not None}
+    without = tuple(c for c in without if c not in {f.name for f in REQUIRED})
+    for raw in [paths] if isinstance(paths, (str, Path)) else paths:
+        path = _folder(locate(raw))
+        files, schemas = _good_files(path, raw, skip_bad, skipped)
+        frames.append(_check_rows(_scan(path, files, schemas, filters, without), path, skip_bad, skipped,
+                                  check_duplicates))
+        for schema in schemas:
+            for key, names in declared.items():
+                names.update(json.loads(_step_keys(schema)[key]))
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    return Loaded(frame, {key: json.dumps(sorted(names)).encode() for key, names in declared.items()})
 
 
 def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strategy: str | None = None,
                  benchmark: str | None = None, eval_set: str | None = None, skip_bad: bool = False,
-                 skipped: list[Skipped] | None = None) -> pa.Table:
+                 skipped: list[Skipped] | None = None, without: Iterable[str] = ()) -> pa.Table:
     """One or several sweeps' results (local, shared or object-store folders) as one table.
 
     Every file's schema and version is checked, every accuracy must lie in [0, 1], and no
     evaluation may be recorded twice with different values: each problem is one InputError
     naming the file, or with `skip_bad` the file (or trial) is left out and listed in `skipped`.
-    Filters are pushed down to Arrow's scanner; the table's metadata declares the per-step
-    hyperparameters of every folder read (`step_hparams`)."""
-    tables = []
-    skipped = [] if skipped is None else skipped
-    declared: dict[bytes, set[str]] = {STEP_HPARAMS_KEY: set(), PATH_HPARAMS_KEY: set()}
-    for raw in paths:
-        path = _folder(locate(raw))
-        files = _good_files(path, raw, skip_bad, skipped)
-        dataset = ds.dataset(files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
-            pa.schema([("strategy", pa.string())]), flavor="hive"), partition_base_dir=path.path)
-        filters = [ds.field(k) == v for k, v in
-                   (("sweep", sweep), ("strategy", strategy), ("benchmark", benchmark), ("eval_set", eval_set))
-                   if v is not None and (k != "benchmark" or "benchmark" in dataset.schema.names)]
-        expr = None
-        for f in filters:
-            expr = f if expr is None else expr & f
-        tables.append(_check_rows(dataset.to_table(filter=expr), path, skip_bad, skipped))
-        for key, names in declared.items():
-            names.update(json.loads(_step_keys(dataset.schema)[key]))
-    table = pa.concat_tables(tables, promote_options="permissive")
-    # The scan and checks peak at ~3x the table; Arrow's allocator keeps what they freed
-    # unless told (at a million rows, 300 MB more for the analysis that follows).
+    Filters are pushed down to the scan; the table's metadata declares the per-step
+    hyperparameters of every folder read (`step_hparams`). `without` names columns not to read."""
+    loaded = load_results(paths, sweep=sweep, strategy=strategy, benchmark=benchmark, eval_set=eval_set,
+                          skip_bad=skip_bad, skipped=skipped, without=without)
+    table = loaded.frame.to_arrow()
+    del loaded.frame
+    # polars hands over large_string; lpft's schema (what readers and writers expect) is string.
+    table = table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
+                                  for f in table.schema]))
     pa.default_memory_pool().release_unused()
-    merged = {key: json.dumps(sorted(names)).encode() for key, names in declared.items()}
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), **merged})
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **loaded.metadata})
 
 
 def _step_keys(schema: pa.Schema) -> dict[bytes, bytes]:
@@ -221,8 +304,9 @@ def _step_keys(schema: pa.Schema) -> dict[bytes, bytes]:
     return {key: meta.get(key, before) for key, before in BEFORE_STEP_KEYS.items()}
 
 
-def step_hparams(schema: pa.Schema) -> tuple[set[str], set[str]]:
-    """(per-step, path) hyperparameter names, as the files declare them: their `hp.*` columns."""
-    keys = _step_keys(schema)
+def step_hparams(schema: pa.Schema | Mapping[bytes, bytes]) -> tuple[set[str], set[str]]:
+    """(per-step, path) hyperparameter names, as the files declare them (a table's schema, or
+    `Loaded.metadata`): their `hp.*` columns."""
+    keys = _step_keys(schema if isinstance(schema, pa.Schema) else pa.schema([], metadata=dict(schema)))
     per_step, paths = json.loads(keys[STEP_HPARAMS_KEY]), json.loads(keys[PATH_HPARAMS_KEY])
     return {f"hp.{k}" for k in per_step}, {f"hp.{k}" for k in paths}

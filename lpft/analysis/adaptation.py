@@ -8,18 +8,21 @@ two side by side, per strategy and eval set, averaged over the selected models' 
 from __future__ import annotations
 
 import pandas as pd
+import polars as pl
 
 from lpft.analysis.selection import wide
 from lpft.results import PLAIN
 from lpft.text import format_table
 
 
-def split_adapted(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(plain rows, adapted rows); results written before the `adapt` column are all plain."""
-    if "adapt" not in df.columns:
-        return df, df.iloc[0:0]
-    adapt = df["adapt"].fillna(PLAIN)
-    return df[adapt == PLAIN].drop(columns="adapt"), df[adapt != PLAIN]
+def split_adapted(frame: pl.DataFrame) -> tuple[pl.DataFrame, pd.DataFrame]:
+    """(plain rows without `adapt`, adapted rows); results written before the `adapt` column are all plain."""
+    if "adapt" not in frame.columns:
+        return frame, pd.DataFrame(columns=frame.columns)
+    plain = pl.col("adapt").fill_null(PLAIN) == PLAIN
+    if frame.select(plain.all()).item():  # the usual case: no filtered copy of a million rows
+        return frame.drop("adapt"), pd.DataFrame(columns=frame.columns)
+    return frame.filter(plain).drop("adapt"), frame.filter(~plain).to_pandas()
 
 
 def adaptation_table(chosen: pd.DataFrame, adapted: pd.DataFrame) -> pd.DataFrame:

@@ -7,13 +7,32 @@ import numpy as np
 
 def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """True where no other point is >= in both coordinates and > in one (duplicates: one kept)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    order = np.lexsort((-y, -x))  # by x descending, then y descending
-    ys = y[order]
-    best_before = np.concatenate([[-np.inf], np.maximum.accumulate(ys)[:-1]])
-    mask = np.zeros(len(x), bool)
-    mask[order] = ys > best_before
-    return mask
+    return pareto_masks(x, [y])[0]
+
+
+def pareto_masks(x: np.ndarray, ys: list[np.ndarray]) -> list[np.ndarray]:
+    """`pareto_mask(x, y)` for each y, sorting x once: O(n log n) once, then O(n) per y (the
+    frontiers of every OOD set share their ID axis). A point with a NaN is never on a frontier."""
+    x = np.asarray(x, float)
+    order = np.argsort(-x, kind="stable")  # ID descending; ties keep their order (the first duplicate wins)
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.zeros(0, int)
+    group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1 if len(xs) else np.zeros(0, int)
+    masks = []
+    for y in ys:
+        y = np.asarray(y, float)
+        mask = np.zeros(len(x), bool)
+        if not len(x):
+            masks.append(mask)
+            continue
+        y_sorted = np.where(np.isfinite(y) & np.isfinite(x), y, -np.inf)[order]
+        top = np.maximum.reduceat(y_sorted, starts)  # the best OOD at each ID value
+        above = np.r_[-np.inf, np.maximum.accumulate(top)[:-1]]  # the best at any higher ID
+        candidate = np.flatnonzero((y_sorted == top[group]) & (top[group] > above[group]))
+        first = candidate[np.r_[True, group[candidate][1:] != group[candidate][:-1]]] if len(candidate) else candidate
+        mask[order[first]] = True
+        masks.append(mask)
+    return masks
 
 
 def ownership(strategy: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[tuple[str, float, float]]:

@@ -10,38 +10,34 @@ name their trials alike).
 
 from __future__ import annotations
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import polars as pl
 
 
-def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
-    if name in table.column_names:
-        return pc.fill_null(table[name], "")
-    return pa.chunked_array([pa.array([""] * table.num_rows, pa.string())])
+def _column(frame: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(name).fill_null("") if name in frame.columns else pl.lit("")
 
 
-def split_groups(table: pa.Table, compare: bool = False) -> dict[str, pa.Table]:
+def split_groups(frame: pl.DataFrame, compare: bool = False) -> dict[str, pl.DataFrame]:
     """label -> its rows: one per (benchmark, sweep), or with `compare` one per benchmark."""
-    bench, sweep = _column(table, "benchmark"), _column(table, "sweep")
-    pairs = sorted(set(zip(bench.to_pylist(), sweep.to_pylist()))) if table.num_rows else []
+    keyed = frame.select(_column(frame, "benchmark").alias("b"), _column(frame, "sweep").alias("s"))
+    pairs = sorted(keyed.unique().iter_rows()) if frame.height else []
     benches = sorted({b for b, _ in pairs})
-    groups: dict[str, pa.Table] = {}
+    groups: dict[str, pl.DataFrame] = {}
     if compare:
         for b in benches:
-            part = table.filter(pc.equal(bench, b)) if len(benches) > 1 else table
+            part = frame.filter(_column(frame, "benchmark") == b) if len(benches) > 1 else frame
             sweeps = sorted({s for bb, s in pairs if bb == b})
             if len(sweeps) > 1:  # sweeps name their trials alike (ft-000): the sweep makes them distinct
-                for key in ("strategy", "trial_id"):
-                    label = pc.binary_join_element_wise(_column(part, "sweep"), part[key], "/")
-                    part = part.set_column(part.schema.get_field_index(key), key, label)
+                part = part.with_columns(pl.concat_str([_column(part, "sweep"), pl.col(key)], separator="/").alias(key)
+                                         for key in ("strategy", "trial_id"))
             groups[b or "results"] = part
         return groups
     names = [s or b or "results" for b, s in pairs]
     if len(pairs) == 1:  # the usual case: no filtered copy of a million rows
-        return {names[0]: table}
+        return {names[0]: frame}
     for (b, s), name in zip(pairs, names):
         label = name if names.count(name) == 1 else f"{name}-{b}"  # one sweep name on two benchmarks
-        groups[label] = table.filter(pc.and_(pc.equal(bench, b), pc.equal(sweep, s)))
+        groups[label] = frame.filter((_column(frame, "benchmark") == b) & (_column(frame, "sweep") == s))
     return groups
 
 

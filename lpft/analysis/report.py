@@ -7,17 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
-from lpft.analysis.frontier import ownership, pareto_mask
+from lpft.analysis.frontier import ownership, pareto_masks
 from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import owners_line, paper_sentence, render, summarize  # noqa: F401 (owners_line: re-exported)
-from lpft.dataset import Skipped, read_results, step_hparams
+from lpft.dataset import Skipped, load_results, step_hparams
 from lpft.errors import InputError
 
 FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
@@ -44,14 +44,19 @@ class Report:
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
     """Flags, per OOD column, the points on the overall frontier and on their strategy's own."""
-    out = points.copy()
-    for col in ood_columns:
-        out[f"frontier.{col}"] = pareto_mask(out["id_test"], out[col])
-        out[f"strategy_frontier.{col}"] = False
-        for _, idx in out.groupby("strategy").groups.items():
-            sub = out.loc[idx]
-            out.loc[idx, f"strategy_frontier.{col}"] = pareto_mask(sub["id_test"], sub[col])
-    return out
+    x = points["id_test"].to_numpy(float)
+    codes = pd.factorize(points["strategy"])[0]
+    members = [np.flatnonzero(codes == k) for k in range(codes.max() + 1 if len(codes) else 0)]
+    ys = [points[col].to_numpy(float) for col in ood_columns]
+    overall = pareto_masks(x, ys)
+    own = [np.zeros(len(x), bool) for _ in ood_columns]
+    for idx in members:
+        for mask, sub in zip(own, pareto_masks(x[idx], [y[idx] for y in ys])):
+            mask[idx] = sub
+    flags = {}
+    for col, every, mine in zip(ood_columns, overall, own):
+        flags[f"frontier.{col}"], flags[f"strategy_frontier.{col}"] = every, mine
+    return pd.concat([points, pd.DataFrame(flags, index=points.index)], axis=1)
 
 
 def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False) -> Report:
@@ -66,27 +71,42 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
 def analyze_groups(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False,
                    compare: bool = False) -> dict[str, Report]:
     """A report per (benchmark, sweep), or with `compare` per benchmark (`lpft.analysis.groups`)."""
+    # Evaluations recorded twice are counted by the pivot, not searched for in a million rows;
+    # when there are some, the load's own check names (or with skip_bad leaves out) their trials.
+    try:
+        return _reports(paths, selection, baseline, skip_bad, compare, checked=False)
+    except _Repeated:
+        return _reports(paths, selection, baseline, skip_bad, compare, checked=True)
+
+
+def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, compare: bool,
+             checked: bool) -> dict[str, Report]:
     skipped: list[Skipped] = []
-    table = read_results(paths, skip_bad=skip_bad, skipped=skipped)
+    # Which node ran a trial plays no part here: not reading it saves a long string per row.
+    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node",), check_duplicates=checked)
     context = sweep_context([str(p) for p in paths])
     reports = {}
-    for label, part in split_groups(table, compare).items():
-        sweeps = set(part["sweep"].to_pylist()) if "sweep" in part.column_names else set()
-        reports[label] = _report(part, selection, baseline, skipped,
-                                 [c for c in context if c["name"] in sweeps] or context, paths)
+    for label, part in split_groups(loaded.frame, compare).items():
+        sweeps = set(part["sweep"].unique().to_list()) if "sweep" in part.columns else set()
+        reports[label] = _report(part, step_hparams(loaded.metadata), selection, baseline, skipped,
+                                 [c for c in context if c["name"] in sweeps] or context, paths, checked)
     return reports
 
 
-def _report(table: pa.Table, selection: str, baseline: str, skipped: list[Skipped], context: list[dict],
-            paths: list[str]) -> Report:
-    # Which node ran a trial, and the sweep and benchmark names, play no part here: not
-    # converting them keeps a million rows under 1 GB.
-    unused = [c for c in ("sweep", "node", "benchmark") if c in table.column_names]
-    df, adapted = split_adapted(table.drop_columns(unused).to_pandas())
-    if df.empty:
+class _Repeated(Exception):
+    """An evaluation appears twice in an unchecked load: load again with the duplicates check."""
+
+
+def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: str, baseline: str,
+            skipped: list[Skipped], context: list[dict], paths: list[str], checked: bool) -> Report:
+    df, adapted = split_adapted(frame.drop([c for c in ("sweep", "benchmark") if c in frame.columns]))
+    if not df.height:
         raise InputError(f"{', '.join(map(str, paths))}: no plain evaluations to analyze (every row is "
                          "BatchNorm-adapted, adapt != 'none')")
-    wide_points = wide(df, *step_hparams(table.schema))  # one pivot for the selection and the frontiers
+    wide_points = wide(df, *hparams)  # one pivot for the selection and the frontiers
+    keys = ["strategy", "trial_id", "step", "eval_set", "adapt"]
+    if not checked and (wide_points.repeated or (not adapted.empty and adapted.duplicated(keys).any())):
+        raise _Repeated
     chosen = SELECTIONS[selection]().select_points(wide_points)
     points, ood = wide_points.frame, wide_points.ood_sets
     notes = [f"left out {len(skipped)} bad results file{'s' if len(skipped) > 1 else ''} (--skip-bad), "
