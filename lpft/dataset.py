@@ -9,9 +9,9 @@ trial re-run under the same id replaces its file instead of adding rows.
 
 Every file carries every registered strategy's hyperparameters as `hp.<name>` columns (null
 where a strategy has no such field), so all files of a sweep share one schema and any reader
-can scan the folder without unifying schemas. Local folders are scanned with polars (many
-small files: about twice as fast as pyarrow.dataset), object stores with pyarrow.dataset.
-Which of them change along a trial (LP's C, WiSE's alpha) is in the files' metadata.
+can scan the folder without unifying schemas. Which of them change along a trial (LP's C,
+WiSE's alpha) is in the files' metadata. Local folders are scanned with polars (many small
+files: about twice as fast as pyarrow.dataset), object stores with pyarrow.dataset.
 
 No torch and no Ray here: the analysis reads through this module.
 """
