@@ -153,17 +153,24 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     assert "lpft report: " in page and "<pre>" not in page
 
 
-def test_notebook_runs_top_to_bottom(results, monkeypatch):
+def test_notebook_runs_top_to_bottom(results, tmp_path, monkeypatch):
+    import os
+
     import nbformat
     from nbclient import NotebookClient
 
     monkeypatch.setenv("LPFT_RESULTS", str(results))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("LPFT_COMPARE", os.pathsep.join(two_sweeps(tmp_path, "x")))  # the --compare view
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")  # figures as outputs, as in Jupyter
     root = Path(__file__).resolve().parents[1]
     nb = nbformat.read(root / "notebooks" / "frontiers.ipynb", as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "FT vs LP" in outputs and "selection: ID val" in outputs
+    assert "== x" in outputs and "a/ft" in outputs and "b/ft" in outputs  # both sweeps, side by side
+    figures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {})]
+    assert len(figures) == 3  # the grid, the effective-robustness bars, the compared frontier
 
 
 def test_golden_results_give_the_expected_table_and_frontier():

@@ -71,8 +71,8 @@ def baseline_problem(base_id: np.ndarray) -> str:
     if len(a) < MIN_BASELINE_POINTS:
         return f"too few baseline points ({len(a)}, need {MIN_BASELINE_POINTS})"
     if np.ptp(a) < MIN_BASELINE_SPAN:
-        return (f"baseline ID span too narrow ({100 * a.min():.1f}–{100 * a.max():.1f}%, need "
-                f"{100 * MIN_BASELINE_SPAN:.0f} points)")
+        return (f"baseline ID span too narrow ({100 * a.min():.1f}–{100 * a.max():.1f}%, need a span of "
+                f"{100 * MIN_BASELINE_SPAN:.1f} percentage points)")
     return ""
 
 

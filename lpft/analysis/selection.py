@@ -51,10 +51,12 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     sets = sorted(roles)
     ood = [s for s in sets if roles[s] == "ood"]
     hp = [c for c in df.columns if c.startswith("hp.") and c not in per_step and c != "hp.seed"]
+    # Per-step ones (LP's C) are not part of a config, but each point shows its own value.
+    steps = [c for c in df.columns if c in per_step and c != "hp.seed"]
     path = [c for c in df.columns if c in paths]
     accuracy = pl.col("accuracy")
     columns = [accuracy.filter(pl.col("eval_set") == s).first().alias(s) for s in sets]
-    columns += [pl.col(c).first() for c in hp] + [pl.col(c).first().alias("path") for c in path[:1]]
+    columns += [pl.col(c).first() for c in hp + steps] + [pl.col(c).first().alias("path") for c in path[:1]]
     # In the rows' order: files as listed (sorted), steps as each trial wrote them; a sort by
     # the string keys would cost a third of the pivot.
     grouped = df.group_by(KEYS, maintain_order=True).agg(*columns, pl.len().alias("_rows"))
@@ -69,7 +71,7 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
                           schema={"trial_id": grouped.schema["trial_id"], "config": pl.String})
     ood_avg = pl.mean_horizontal(ood) if ood else pl.lit(float("nan"))
     out = (grouped.drop("_rows").join(config, on="trial_id", how="left", maintain_order="left")
-           .select(*KEYS, *sets, ood_avg.alias("ood_avg"), "config", *hp, *(["path"] if path else []))).to_pandas()
+           .select(*KEYS, *sets, ood_avg.alias("ood_avg"), "config", *hp, *steps, *(["path"] if path else []))).to_pandas()
     out["config"] = out["config"].astype(object)
     return Points(out, ood, keys, repeated)
 
