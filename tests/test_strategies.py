@@ -74,7 +74,7 @@ def test_resuming_from_a_state_continues_exactly(strategy):
     settings = {"epochs": 40, "eval_every": 10, "seed": 2}
     states = {}
 
-    def keep(step, evals, state):
+    def keep(step, evals, state, signals=None):
         states[step] = state()
 
     whole = run_trial("synthetic", strategy, settings, on_epoch=keep).result
@@ -82,3 +82,15 @@ def test_resuming_from_a_state_continues_exactly(strategy):
     assert resumed.evaluations == whole.evaluations
     for k, v in whole.model.state_dict().items():
         assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_training_reports_its_loss_and_learning_rate_at_each_evaluated_step():
+    """What trackers plot beside the accuracies: the epoch's mean loss and the cosine schedule."""
+    seen = {}
+    run_trial("synthetic", "ft", {"epochs": 30, "eval_every": 10, "lr": 0.3, "seed": 1},
+              on_epoch=lambda step, evals, state, signals: seen.update({step: signals}))
+    assert sorted(seen) == [10, 20, 30]
+    losses = [seen[s]["train_loss"] for s in (10, 20, 30)]
+    assert all(0 < v < 5 for v in losses) and losses[-1] < losses[0]  # it learns
+    lrs = [seen[s]["lr"] for s in (10, 20, 30)]
+    assert 0.3 > lrs[0] > lrs[1] > lrs[2] and lrs[2] < 1e-6  # cosine down to zero at the last epoch

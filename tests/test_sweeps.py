@@ -49,7 +49,9 @@ def read_results(root: Path) -> pd.DataFrame:
 
 
 def test_synthetic_sweep_dataset(tmp_path):
-    p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path)
+    # A umask of 027: every file lpft writes must be 0640 (not mkstemp's 0600, not a fixed 0644).
+    p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path,
+              preexec_fn=lambda: os.umask(0o027))
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "s1")
     assert set(REQUIRED.names) <= set(df.columns)
@@ -89,7 +91,7 @@ def test_synthetic_sweep_dataset(tmp_path):
 
     # And lpft analyze turns it into the tables and frontier points.
     a = subprocess.run([sys.executable, "-m", "lpft.cli", "analyze", str(tmp_path / "s1"), "--format", "md"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, preexec_fn=lambda: os.umask(0o027))
     assert a.returncode == 0, a.stderr[-3000:]
     assert "| ft | 2 |" in a.stdout and "FT vs LP:" in a.stdout and "effective robustness" in a.stdout
     report = tmp_path / "s1" / "report"
@@ -97,6 +99,10 @@ def test_synthetic_sweep_dataset(tmp_path):
         assert (report / name).stat().st_size > 0, name
     frontier = pd.read_csv(report / "frontier.csv")
     assert frontier["frontier.ood_avg"].sum() >= 1 and len(frontier) == df.groupby(["trial_id", "step"]).ngroups
+    # Shareable: what lpft wrote (all but Ray's own experiment folder) has the umask's mode.
+    written = [f for f in (tmp_path / "s1").rglob("*") if f.is_file() and "ray" not in f.relative_to(tmp_path).parts]
+    modes = {str(f.relative_to(tmp_path)): oct(f.stat().st_mode & 0o777) for f in written}
+    assert len(written) > 20 and set(modes.values()) == {"0o640"}, modes
 
 
 def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):

@@ -21,10 +21,12 @@ from lpft.results import Evaluation, RunResult
 from lpft.search_spaces import Param, default_space, paper_grid
 from lpft.strategies.sgd_params import SGDParams
 
-# Called after each evaluated step with (step, its evaluations, state): a trainable reports
-# from it. `state` is None or a zero-argument function returning everything needed to resume
-# (pass it back as `resume=`), built only when called, so runs that never checkpoint pay nothing.
-EpochCallback = Callable[[int, list[Evaluation], "Callable[[], dict] | None"], None]
+# Called after each evaluated step with (step, its evaluations, state[, signals]): a trainable
+# reports from it. `state` is None or a zero-argument function returning everything needed to
+# resume (pass it back as `resume=`), built only when called, so runs that never checkpoint pay
+# nothing. `signals`, from training loops, says how training went: {"train_loss": the epoch's
+# mean loss, "lr": the backbone's learning rate at its end}; they go to trackers, not results.
+EpochCallback = Callable[..., None]
 StrategyFn = Callable[..., RunResult]
 
 

@@ -141,11 +141,14 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: S
         for module in frozen:
             module.eval()
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+        loss_sum = torch.zeros((), device=device)  # summed on the device: read once per epoch
+        i = 0
         for i, (x, y) in enumerate(batches(train, backbone.inputs, benchmark, hp.batch_size, train=True, generator=gen,
                                            device=device, workers=workers), 1):
             with autocast(device, hp.amp):
                 loss = nn.functional.cross_entropy(model(x), y)
             nonfinite |= ~torch.isfinite(loss.detach())
+            loss_sum += loss.detach().float()
             if i % check_every == 0 and nonfinite.item():
                 log.status = DIVERGED
                 return log
@@ -163,5 +166,6 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: S
             evals = evaluate(model, backbone, benchmark, epoch, device, workers, hp.amp, hp.bn_adapt)
             log.evaluations.extend(evals)
             if on_epoch is not None:
-                on_epoch(epoch, evals, lambda epoch=epoch: state(epoch))
+                signals = {"train_loss": loss_sum.item() / max(i, 1), "lr": opt.param_groups[0]["lr"]}
+                on_epoch(epoch, evals, lambda epoch=epoch: state(epoch), signals)
     return log

@@ -140,10 +140,10 @@ def _create_exclusive(where: Location, body: bytes) -> bool:
 
 
 def _create_local(path: Path, body: bytes) -> bool:
-    import tempfile
+    from lpft.atomic import temp_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    fd, tmp = temp_file(path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(body)

@@ -138,8 +138,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
 
-    def on_epoch(step: int, evals: list[Evaluation], state: Any) -> None:
-        metrics = {**step_metrics(evals), "step": step}
+    def on_epoch(step: int, evals: list[Evaluation], state: Any, signals: dict[str, float] | None = None) -> None:
+        metrics = {**step_metrics(evals), **(signals or {}), "step": step}
         seen.extend(evals)
         if state is None:
             tune.report(metrics)
