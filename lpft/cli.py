@@ -23,6 +23,16 @@ def _settings(pairs: Sequence[str], flag: str = "--set") -> dict[str, str]:
     return out
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
@@ -93,7 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
-    outcome = run_sweep(spec, address=args.address, resume=args.resume)
+    outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every)
     print_outcome(outcome)
     return 1 if outcome.errors else 0  # a sweep with errored trials is not a success
 
@@ -227,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
     sweep.add_argument("--storage", help="results root (default: $LPFT_STORAGE if set, else the spec's storage)")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sweep.add_argument("--progress-every", type=_positive, default=30.0, metavar="SECONDS",
+                       help="where output is not a terminal: a progress line this often (default 30)")
     sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     sweep.set_defaults(fn=cmd_sweep)
 

@@ -1,6 +1,7 @@
 """`lpft sweep` on a real local Ray instance: the dataset, divergence, SIGKILL + resume, bad specs."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def read_results(root: Path) -> pd.DataFrame:
 def test_synthetic_sweep_dataset(tmp_path):
     # A umask of 027: every file lpft writes must be 0640 (not mkstemp's 0600, not a fixed 0644).
     p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path,
-              preexec_fn=lambda: os.umask(0o027))
+              "--progress-every", 1, preexec_fn=lambda: os.umask(0o027))
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "s1")
     assert set(REQUIRED.names) <= set(df.columns)
@@ -69,6 +70,16 @@ def test_synthetic_sweep_dataset(tmp_path):
     assert replicate.set_index("strategy").loc["ft", "hp.lr"] == best.loc["ft", "hp.lr"]
     assert best.loc["ft", "ood_avg"] < best.loc["lp", "ood_avg"]
     assert "ft" in p.stdout and "best lr" in p.stdout  # the per-strategy table
+    # The progress view (stdout is a pipe: plain lines, at most one a second), ending on the trials table's counts.
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("progress |")]
+    elapsed = [int(m[0]) * 60 + int(m[1]) for m in (re.search(r"elapsed (\d+):(\d\d)", ln).groups() for ln in lines)]
+    assert len(lines) >= 3 and all(b - a >= 1 for a, b in zip(elapsed[:-2], elapsed[1:-1]))  # the last: at the end
+    for strategy, group in trials.groupby("strategy"):
+        assert f"{strategy} {len(group)}/{len(group)}" in lines[-1]
+        top = group.sort_values("id_val").iloc[-1]
+        assert f"{strategy} {len(group)}/{len(group)} best id_val {100 * top['id_val']:.1f} " \
+               f"ood {100 * top['ood_avg']:.1f}" in lines[-1]
+    assert lines[-1].endswith("done")
     # Readable without lpft: pandas, polars and DuckDB straight from the folder.
     import duckdb
     import polars as pl

@@ -32,6 +32,7 @@ from lpft.storage import Location, locate
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome
+from lpft.sweeps.progress import Progress
 from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
@@ -77,12 +78,21 @@ def _scheduler(spec: SweepSpec) -> Any:
     return PerStrategyASHA(spec.metric[0]) if spec.scheduler == "asha" else FIFOScheduler()
 
 
-def _callbacks(root: Location, ledger: Ledger, searcher: Any) -> list[Any]:
+def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress) -> list[Any]:
     from ray.tune import Callback
 
     class Record(Callback):
-        """Each trial's end into the ledger (the trials table's row), and one line printed for it
-        instead of Ray's tables."""
+        """Each trial's end into the ledger (the trials table's row), and one line for it (above
+        the progress view) instead of Ray's tables."""
+
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            progress.started(trial.trial_id, trial.config.get("strategy", "?"))
+
+        def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            progress.paused(trial.trial_id)  # retried after a failure: it starts again
+
+        def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+            progress.tick()
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self._ended(trial, error=False)
@@ -99,10 +109,11 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any) -> list[Any]:
             hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
             if error:
-                print(f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}", flush=True)
-                return
-            scores = f"id_val {100 * (row['id_val'] or 0):.1f} ood_avg {100 * (row['ood_avg'] or 0):.1f}"
-            print(f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}  ({shown})", flush=True)
+                line = f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}"
+            else:
+                scores = f"id_val {100 * (row['id_val'] or 0):.1f} ood_avg {100 * (row['ood_avg'] or 0):.1f}"
+                line = f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}  ({shown})"
+            progress.ended(trial.trial_id, row["strategy"], row, line)
 
     return [Record()]
 
@@ -112,7 +123,15 @@ def _label(config: dict[str, Any]) -> str:
     return config.get("strategy", "?") + ("" if stage == SEARCH else f" {stage}")
 
 
-def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger) -> Any:
+def trial_budgets(spec: SweepSpec) -> dict[str, int]:
+    """How many trials each strategy will run: its search (grid points or samples) and its best
+    config's replicate seeds; a derived strategy (wise) one per source strategy."""
+    seeds = len(spec.replicate_seeds())
+    return {name: len(s.sources) if s.sources else (grid_size(s.grid) if s.grid else s.num_samples) + seeds
+            for name, s in spec.strategies.items()}
+
+
+def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, progress: Progress) -> Any:
     from ray import tune
 
     from lpft.sweeps.searcher import SweepSearcher
@@ -137,7 +156,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger) -> A
                                   max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
     run_config = tune.RunConfig(name=name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                callbacks=_callbacks(root, ledger, searcher))
+                                callbacks=_callbacks(root, ledger, searcher, progress))
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
@@ -239,7 +258,10 @@ def init_ray(address: str | None) -> None:
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
 
 
-def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False) -> SweepOutcome:
+def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
+              progress_every: float = 30.0) -> SweepOutcome:
+    """Runs (or with `resume` continues) the sweep; a progress view while it runs
+    (`lpft.sweeps.progress`: redrawn on a terminal, else a line every `progress_every` s)."""
     import optuna
 
     start = time.perf_counter()
@@ -261,10 +283,10 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False)
                              "start it again under another name or --storage")
         if resume and spec.raw:
             check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
-        return _run(spec, root, ledger, start)
+        return _run(spec, root, ledger, start, progress_every)
 
 
-def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float) -> SweepOutcome:
+def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float) -> SweepOutcome:
     from ray import tune
 
     from lpft.sweeps.outcome import write_trials_table
@@ -281,7 +303,14 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float) -> Sweep
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)
-    _tuner(spec, trainable, root, ledger).fit()
+    progress = Progress(trial_budgets(spec), every=progress_every)
+    for entry in ledger.entries().values():
+        if entry.ended:
+            progress.restored(entry.row)
+    try:
+        _tuner(spec, trainable, root, ledger, progress).fit()
+    finally:
+        progress.close()
     rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]
     outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
     export_studies(root / "optuna.journal", [

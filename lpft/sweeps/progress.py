@@ -1,0 +1,168 @@
+"""What a running sweep says about itself: per strategy, trials done of its budget, running,
+stopped (ASHA), diverged and errored; the best ID val so far and its OOD average; elapsed
+time and an ETA from the ended trials' durations.
+
+On a terminal it is one table redrawn in place (rich's Live), with each ended trial's line
+printed above it; elsewhere (CI, `lpft submit` logs, a file) one plain line every
+`every` seconds and a last one when the sweep ends. The counts are those of the trials
+table the sweep writes at its end.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
+
+
+@dataclass
+class Tally:
+    """One strategy's trials."""
+
+    budget: int
+    completed: int = 0
+    stopped: int = 0
+    diverged: int = 0
+    errored: int = 0
+    seconds: float = 0.0  # the ended trials' wall time, for the ETA
+    best: tuple[float, float] | None = None  # (ID val, OOD avg) of the best ended trial by ID val
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.stopped + self.diverged + self.errored
+
+    def end(self, row: dict[str, Any]) -> None:
+        status = row.get("status")
+        field = {COMPLETED: "completed", STOPPED: "stopped", DIVERGED: "diverged", ERROR: "errored"}.get(status)
+        if field:
+            setattr(self, field, getattr(self, field) + 1)
+        self.seconds += float(row.get("wall_time_s") or 0.0)
+        if status in (COMPLETED, STOPPED) and row.get("id_val") is not None:
+            scores = (float(row["id_val"]), float(row.get("ood_avg") or 0.0))
+            if self.best is None or scores[0] > self.best[0]:
+                self.best = scores
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)  # floored: lines `every` seconds apart never show the same time
+    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class Progress:
+    """Counts per strategy and how they are shown (see the module docstring)."""
+
+    def __init__(self, budgets: dict[str, int], every: float = 30.0, stream: TextIO | None = None,
+                 live: bool | None = None) -> None:
+        self.tallies = {name: Tally(budget) for name, budget in budgets.items()}
+        self.every = every
+        self.stream = stream or sys.stdout
+        self.live_view = self.stream.isatty() if live is None else live
+        self.start = time.monotonic()
+        self.last_line = self.start
+        self.concurrency = 1  # the most trials seen running at once
+        self.running: dict[str, str] = {}  # Ray's trial id -> strategy (a retried trial starts again)
+        self._live: Any = None
+
+    # What the sweep tells it.
+    def restored(self, row: dict[str, Any]) -> None:
+        """A trial that ended in an earlier run of this sweep (`--resume`)."""
+        self._tally(row.get("strategy")).end(row)
+
+    def started(self, trial: str, strategy: str) -> None:
+        self.running[trial] = strategy
+        self.concurrency = max(self.concurrency, len(self.running))
+        self.tick()
+
+    def paused(self, trial: str) -> None:
+        """A trial that failed and will be retried (or was paused): not running until it starts again."""
+        self.running.pop(trial, None)
+
+    def ended(self, trial: str, strategy: str, row: dict[str, Any], line: str) -> None:
+        self.running.pop(trial, None)
+        self._tally(strategy).end(row)
+        self.say(line)
+        self.tick()
+
+    def _running(self, strategy: str) -> int:
+        return sum(s == strategy for s in self.running.values())
+
+    def say(self, line: str) -> None:
+        """A line that stays (a trial's end), above the live table when there is one."""
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=self.stream, flush=True)
+
+    def tick(self) -> None:
+        """Redraw, or print the plain line when `every` seconds have passed since the last."""
+        if self.live_view:
+            if self._live is None:
+                from rich.console import Console
+                from rich.live import Live
+
+                self._live = Live(self.table(), console=Console(file=self.stream), refresh_per_second=2,
+                                  redirect_stdout=False, redirect_stderr=False)
+                self._live.start()
+            else:
+                self._live.update(self.table())
+            return
+        now = time.monotonic()
+        if now - self.last_line >= self.every:
+            self.last_line = now
+            print(self.line(), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """The final counts, once: the live table's last state, or a last plain line."""
+        if self._live is not None:
+            self._live.update(self.table())
+            self._live.stop()
+            self._live = None
+        elif not self.live_view:
+            print(self.line(), file=self.stream, flush=True)
+
+    # What it shows.
+    def _tally(self, strategy: Any) -> Tally:
+        return self.tallies.setdefault(str(strategy), Tally(0))
+
+    def eta(self) -> float | None:
+        """Seconds left: each strategy's trials to go times its mean ended trial's wall time
+        (the sweep's mean for a strategy with none ended yet), over the trials run at once."""
+        ended = [t for t in self.tallies.values() if t.ended]
+        if not ended:
+            return None
+        overall = sum(t.seconds for t in ended) / sum(t.ended for t in ended)
+        left = sum(max(0, t.budget - t.ended) * (t.seconds / t.ended if t.ended else overall)
+                   for t in self.tallies.values())
+        return left / self.concurrency
+
+    def _timing(self) -> str:
+        eta = self.eta()
+        done = all(t.ended >= t.budget for t in self.tallies.values())
+        left = "done" if done else ("ETA unknown until a trial ends" if eta is None else f"ETA ~{_clock(eta)}")
+        return f"elapsed {_clock(time.monotonic() - self.start)}, {left}"
+
+    def line(self) -> str:
+        """One plain line: `progress 3:10 | ft 3/8 (2 running, 1 stopped) best 91.2/55.0 | ... | ETA ~4:00`."""
+        parts = []
+        for name, t in self.tallies.items():
+            extra = [f"{n} {label}" for n, label in ((self._running(name), "running"), (t.stopped, "stopped"),
+                                                    (t.diverged, "diverged"), (t.errored, "errors")) if n]
+            best = f" best id_val {100 * t.best[0]:.1f} ood {100 * t.best[1]:.1f}" if t.best else ""
+            parts.append(f"{name} {t.ended}/{t.budget}" + (f" ({', '.join(extra)})" if extra else "") + best)
+        return f"progress | {' | '.join(parts)} | {self._timing()}"
+
+    def table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="lpft sweep", caption=self._timing(), title_justify="left", caption_justify="left")
+        for header in ("strategy", "done", "running", "stopped", "diverged", "errors", "best ID val", "its OOD"):
+            table.add_column(header, justify="left" if header == "strategy" else "right", no_wrap=True)
+        for name, t in self.tallies.items():
+            best = (f"{100 * t.best[0]:.1f}", f"{100 * t.best[1]:.1f}") if t.best else ("–", "–")
+            table.add_row(name, f"{t.ended}/{t.budget}", str(self._running(name)), str(t.stopped), str(t.diverged),
+                          str(t.errored), *best)
+        return table

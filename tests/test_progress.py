@@ -1,0 +1,76 @@
+"""The sweep's progress view on its own: counts, the ETA, the plain line's pace, the live table."""
+
+import io
+
+import pytest
+
+from lpft.sweeps import progress as progress_module
+from lpft.sweeps.progress import Progress
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(progress_module.time, "monotonic", c)
+    return c
+
+
+def row(strategy, status, id_val=0.9, ood=0.5, seconds=10.0):
+    return {"strategy": strategy, "status": status, "id_val": id_val, "ood_avg": ood, "wall_time_s": seconds}
+
+
+def test_the_plain_line_comes_at_most_once_per_interval_and_counts_every_status(clock):
+    out = io.StringIO()
+    p = Progress({"lp": 1, "ft": 4}, every=10, stream=out, live=False)
+    for second in range(35):  # the Tune loop ticks often
+        clock.now += 1
+        p.tick()
+    assert out.getvalue().count("progress |") == 3  # at 10, 20 and 30 s
+    p.started("r1", "ft")
+    p.started("r2", "ft")
+    p.ended("r1", "ft", row("ft", "completed", 0.95, 0.52, 20.0), "  [ft] ft-000 completed")
+    p.ended("r2", "ft", row("ft", "diverged", None, None), "  [ft] ft-001 diverged")
+    p.ended("r3", "ft", row("ft", "stopped", 0.80, 0.60), "  [ft] ft-002 stopped")
+    p.ended("r4", "ft", row("ft", "error", None, None), "  [ft] ft-003 error")
+    p.close()
+    last = out.getvalue().strip().splitlines()[-1]
+    assert last.startswith("progress | lp 0/1 | ft 4/4 (1 stopped, 1 diverged, 1 errors) best id_val 95.0 ood 52.0")
+    assert "  [ft] ft-000 completed" in out.getvalue()  # the per-trial lines stay
+
+
+def test_the_eta_uses_each_strategys_own_trial_time_over_the_trials_run_at_once(clock):
+    p = Progress({"lp": 2, "ft": 4}, stream=io.StringIO(), live=False)
+    assert p.eta() is None
+    p.started("a", "lp")
+    p.started("b", "ft")
+    p.ended("a", "lp", row("lp", "completed", seconds=2.0), "")
+    p.ended("b", "ft", row("ft", "completed", seconds=30.0), "")
+    assert p.eta() == pytest.approx((1 * 2.0 + 3 * 30.0) / 2)  # two ran at once
+
+
+def test_a_resumed_sweep_counts_what_ended_before(clock):
+    p = Progress({"ft": 3}, stream=io.StringIO(), live=False)
+    p.restored(row("ft", "completed", 0.9, 0.4))
+    assert "ft 1/3" in p.line() and "best id_val 90.0 ood 40.0" in p.line()
+
+
+def test_on_a_terminal_it_is_one_table_redrawn_with_the_trial_lines_above(clock):
+    out = io.StringIO()
+    p = Progress({"lp": 1, "ft": 2}, stream=out, live=True)
+    p.started("r1", "ft")
+    clock.now += 65
+    p.ended("r1", "ft", row("ft", "completed", 0.95, 0.52, 60.0), "  [ft] ft-000 completed: id_val 95.0")
+    p.close()
+    text = out.getvalue()
+    assert "progress |" not in text  # no plain lines on a terminal
+    assert text.index("[ft] ft-000 completed") < text.rindex("lpft sweep")  # the line above the table
+    final = text[text.rindex("lpft sweep"):]
+    assert "1/2" in final and "95.0" in final and "52.0" in final and "elapsed 1:05" in final
