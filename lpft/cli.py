@@ -98,6 +98,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     storage = args.storage or os.environ.get(STORAGE_ENV)  # a job's storage with credentials comes this way
     if storage:
         spec = spec.with_storage(storage)
+    spec = spec.with_loggers(args.logger)
     from lpft.sweeps.launch import run_sweep
     from lpft.sweeps.outcome import print_outcome
 
@@ -160,7 +161,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     env = _settings(args.env, "--env") if args.env else None
     job_id = jobs.submit(args.spec, args.address, storage=args.storage, resume=args.resume, env=env,
-                         imports=args.imports)
+                         imports=args.imports, loggers=args.logger)
     print(job_id, flush=True)
     if not args.follow:
         return 0
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
     sweep.add_argument("--storage", help="results root (default: $LPFT_STORAGE if set, else the spec's storage)")
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sweep.add_argument("--logger", action="append", default=[], metavar="NAME",
+                       help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
     sweep.add_argument("--progress-every", type=_positive, default=30.0, metavar="SECONDS",
                        help="where output is not a terminal: a progress line this often (default 30)")
     sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
@@ -266,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="an environment variable for the job (LPFT_DATA=/shared/data, ...)")
     submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
+    submit.add_argument("--logger", action="append", default=[], metavar="NAME",
+                        help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
     submit.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     submit.set_defaults(fn=cmd_submit)
 

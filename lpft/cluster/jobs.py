@@ -54,7 +54,8 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
-           env: dict[str, str] | None = None, imports: list[str] | None = None) -> str:
+           env: dict[str, str] | None = None, imports: list[str] | None = None,
+           loggers: list[str] | None = None) -> str:
     """Submits the sweep; returns the job's submission id. The spec is validated here first."""
     from lpft import plugins
     from lpft.sweeps.files import load_spec
@@ -72,6 +73,8 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
         args += ["--storage", storage]
     if resume:
         args.append("--resume")
+    for name in loggers or []:  # checked by the job's driver, where the tracker must be installed
+        args += ["--logger", name]
     with tempfile.TemporaryDirectory() as d:
         # the resolved spec: the job's working directory is not the spec's folder
         (Path(d) / "spec.yaml").write_text(yaml.safe_dump({**spec.raw, "storage": redact(spec.storage)},

@@ -33,6 +33,7 @@ from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.progress import Progress
+from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks
 from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
@@ -153,10 +154,12 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     runs = {Path(p).parent.name for p in (ray_dir).files("tuner.pkl")}
     name = next(f"{spec.name}-{k}" for k in itertools.count(1) if f"{spec.name}-{k}" not in runs)
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=_scheduler(spec), num_samples=-1,
-                                  max_concurrent_trials=spec.max_concurrent, reuse_actors=True)
+                                  max_concurrent_trials=spec.max_concurrent, reuse_actors=True,
+                                  trial_name_creator=trial_name, trial_dirname_creator=trial_name)
     run_config = tune.RunConfig(name=name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                callbacks=_callbacks(root, ledger, searcher, progress))
+                                callbacks=[*_callbacks(root, ledger, searcher, progress),
+                                           *tracker_callbacks(spec.name, root, spec.loggers)])
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
@@ -268,6 +271,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
+    check_trackers(spec.loggers)  # a missing tracker package: one line, before Ray starts
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address)
     for note in check_resources(spec, local=address is None):  # before any folder is made

@@ -19,6 +19,8 @@
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
     save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
     keep_checkpoints: 2    # each trial's latest checkpoints kept (a resume needs the last)
+    loggers: [tensorboard, mlflow, wandb]   # experiment trackers (none by default); or a mapping
+                           # name -> options: {mlflow: {tracking_uri: ...}, wandb: {project: ...}}
     imports: [mymodule]    # modules registering benchmarks, strategies or backbones (every worker too)
     import_path: [.]       # folders searched for them first (default: the spec's folder)
 
@@ -48,7 +50,7 @@ METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
 FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
-          "import_path", "keep_checkpoints")
+          "import_path", "keep_checkpoints", "loggers")
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
 MAX_REPLICATE = 10_000
 
@@ -89,6 +91,7 @@ class SweepSpec:
     save_models: bool = False  # keep every fine-tuned model in <storage>/<name>/models/ (wise needs them)
     imports: tuple[str, ...] = ()  # plugin modules (lpft.plugins), loaded in the driver and every worker
     keep_checkpoints: int = 2  # per trial, the latest ones (a resume needs only the last)
+    loggers: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker -> its options (lpft.sweeps.trackers)
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -101,6 +104,11 @@ class SweepSpec:
         top = max(self.seeds)
         extra += list(range(top + 1, top + 1 + self.replicate - len(extra)))
         return extra
+
+    def with_loggers(self, names: list[str]) -> SweepSpec:
+        """Adds `--logger` trackers (with their default options) to the spec's own."""
+        added = _loggers({"loggers": names})
+        return dataclasses.replace(self, loggers={**added, **self.loggers})
 
     def with_storage(self, storage: str) -> SweepSpec:
         return dataclasses.replace(self, storage=storage)
@@ -261,4 +269,29 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
                      max_failures, storage, feature_cache, boolean(raw, "save_models", False),
-                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), dict(raw))
+                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw), dict(raw))
+
+
+def _loggers(raw: dict) -> dict[str, dict[str, str]]:
+    """`loggers`: a name, a list of names, or a mapping of name to options (lpft.sweeps.trackers)."""
+    from lpft.sweeps.trackers import TRACKERS
+
+    value = raw.get("loggers", [])
+    value = [value] if isinstance(value, str) else value
+    if isinstance(value, list):
+        require(all(isinstance(v, str) for v in value), "loggers",
+                f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options")
+        value = {v: {} for v in value}
+    require(isinstance(value, dict), "loggers",
+            f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options")
+    known_keys(value, TRACKERS.names(), "loggers", "logger")
+    out = {}
+    for name, options in value.items():
+        options = {} if options is None else options
+        require(isinstance(options, dict), f"loggers.{name}", f"must be a mapping of options, got {options!r}")
+        require(not options or TRACKERS[name].options, f"loggers.{name}", f"takes no options, got {options!r}")
+        known_keys(options, TRACKERS[name].options, f"loggers.{name}", "option")
+        for key, v in options.items():
+            require(isinstance(v, str) and v, f"loggers.{name}.{key}", f"must be a non-empty string, got {v!r}")
+        out[name] = dict(options)
+    return out

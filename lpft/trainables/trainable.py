@@ -139,7 +139,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
 
     def on_epoch(step: int, evals: list[Evaluation], state: Any, signals: dict[str, float] | None = None) -> None:
-        metrics = {**step_metrics(evals), **(signals or {}), "step": step}
+        # timesteps_total: the step trackers (TensorBoard, MLflow, W&B) plot against, through Tune.
+        metrics = {**step_metrics(evals), **(signals or {}), "step": step, "timesteps_total": step}
         seen.extend(evals)
         if state is None:
             tune.report(metrics)
@@ -160,6 +161,9 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         save_model(trial.result.model, join_uri(context.models_dir, f"{trial_id}.pt"))
     # resumed_from_step: the checkpoint this run of the trial restarted from (-1: from scratch),
     # so a trial retried after a lost node shows whether it resumed.
-    tune.report({**final_metrics(trial.result), "node": node, "wall_time_s": time.perf_counter() - start,
+    final = final_metrics(trial.result)
+    # At the selected step: trackers plot these (that step's own accuracies) where they belong.
+    tune.report({**final, "timesteps_total": max(final["selected_step"], 0), "node": node,
+                 "wall_time_s": time.perf_counter() - start,
                  "resumed_from_step": int(resume["epoch"]) if resume else -1,
                  "cpus": float(assigned.get("CPU", 0.0)), "gpus": float(assigned.get("GPU", 0.0))})

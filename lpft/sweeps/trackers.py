@@ -1,0 +1,107 @@
+"""Experiment trackers a sweep sends its trials to, through Ray Tune's own logger callbacks.
+
+Chosen per sweep (`loggers: [tensorboard, mlflow, wandb]` in the spec, `--logger` on the
+command line); none by default. Each gets every reported step of every trial: the accuracies
+(`acc/<set>`, `id_val`, `id_test`, `ood_avg`), and for fine-tuning the epoch's `train_loss`
+and `lr`, at the trial's own step (its epoch; LP's C index).
+
+- tensorboard: event files in each trial's folder under `<sweep>/ray/<run>/<trial>/`.
+- mlflow: one run per trial (named like the trial, `ft-003`), hyperparameters as params,
+  into `tracking_uri` (the spec's, else `MLFLOW_TRACKING_URI`, else `<sweep>/mlruns`).
+- wandb: one run per trial, grouped by sweep, in `project` (default the sweep's name);
+  `WANDB_MODE=offline` keeps runs on disk under `<sweep>/wandb/` with no network.
+
+A tracker whose package is missing is one InputError naming the extra to install, before
+Ray starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from lpft.errors import InputError
+from lpft.registry import Registry
+from lpft.storage import Location
+from lpft.trainables.trainable import TRIAL_KEY
+
+
+@dataclass(frozen=True)
+class Tracker:
+    module: str  # what must import for it to work
+    extra: str  # pip install 'lpft[<extra>]'
+    options: tuple[str, ...]  # the keys its spec entry may set
+    make: Callable[[str, Location, dict[str, Any]], Any]  # (sweep name, sweep root, options) -> a Tune callback
+
+
+TRACKERS: Registry[Tracker] = Registry("logger")
+
+
+def check_trackers(loggers: dict[str, dict[str, Any]]) -> None:
+    """Every chosen tracker's package imports; else one line naming what to install."""
+    for name in loggers:
+        tracker = TRACKERS[name]
+        try:
+            importlib.import_module(tracker.module)
+        except ImportError:
+            raise InputError(f"loggers: {name} needs the {tracker.module} package: "
+                             f"pip install 'lpft[{tracker.extra}]'") from None
+
+
+def tracker_callbacks(name: str, root: Location, loggers: dict[str, dict[str, Any]]) -> list[Any]:
+    return [TRACKERS[logger].make(name, root, options) for logger, options in loggers.items()]
+
+
+def trial_name(trial: Any) -> str:
+    """A Ray trial's name and folder under `<sweep>/ray/<run>/`: its lpft name (`ft-003`), so
+    TensorBoard's, MLflow's and W&B's run lists read like the results. Unique within a run."""
+    return str(trial.config.get(TRIAL_KEY) or trial.trial_id)
+
+
+def _tensorboard(sweep: str, root: Location, options: dict[str, Any]) -> Any:
+    from ray.tune.logger import TBXLoggerCallback
+
+    return TBXLoggerCallback()
+
+
+def _mlflow_uri(root: Location, options: dict[str, Any]) -> str:
+    uri = options.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        if not root.is_local:
+            raise InputError("loggers.mlflow.tracking_uri: needed when the sweep's storage is an object store "
+                             "(or set MLFLOW_TRACKING_URI)")
+        uri = f"file:{(root / 'mlruns').path}"
+    return uri
+
+
+def _mlflow(sweep: str, root: Location, options: dict[str, Any]) -> Any:
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    uri = _mlflow_uri(root, options)
+    if uri.startswith("file:") or "://" not in uri:
+        # MLflow 3 keeps a folder store only on request; a local mlruns/ with no server is the point here.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+
+    # Runs are named after their lpft trial (`ft-003`): the Tuner's trial_name_creator is `trial_name`.
+    return MLflowLoggerCallback(tracking_uri=uri, experiment_name=options.get("experiment") or sweep,
+                                tags={"sweep": sweep})
+
+
+def _wandb(sweep: str, root: Location, options: dict[str, Any]) -> Any:
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    kwargs: dict[str, Any] = {}
+    if os.environ.get("WANDB_MODE"):  # the logging actors may run where the driver's env is not
+        kwargs["mode"] = os.environ["WANDB_MODE"]
+    if root.is_local:
+        os.makedirs((root / "wandb").path, exist_ok=True)
+        kwargs["dir"] = (root / "wandb").path
+    return WandbLoggerCallback(project=options.get("project") or os.environ.get("WANDB_PROJECT") or sweep,
+                               group=options.get("group") or sweep, **kwargs)
+
+
+TRACKERS.register("tensorboard")(Tracker("tensorboardX", "tensorboard", (), _tensorboard))
+TRACKERS.register("mlflow")(Tracker("mlflow", "mlflow", ("tracking_uri", "experiment"), _mlflow))
+TRACKERS.register("wandb")(Tracker("wandb", "wandb", ("project", "group"), _wandb))

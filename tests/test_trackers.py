@@ -1,0 +1,136 @@
+"""Experiment trackers through Ray Tune's callbacks, read back with each tracker's own format:
+TensorBoard event files, an MLflow file store through its client, W&B offline run files."""
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from lpft.errors import InputError
+from lpft.sweeps import parse_spec
+
+SPEC = {"name": "tracked", "benchmark": {"name": "synthetic", "eps": 0.1},
+        "strategies": {"lp": {"num_cs": 5},
+                       "ft": {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0}}},
+        "max_concurrent": 2, "loggers": ["tensorboard", "mlflow"]}
+
+
+def sweep(tmp_path, *args, env=None):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    return subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path), *args],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def tfrecords(path: Path):
+    """TensorBoard's event file framing: length, its CRC, the record, its CRC."""
+    data, pos = path.read_bytes(), 0
+    while pos < len(data):
+        (length,) = struct.unpack("<Q", data[pos:pos + 8])
+        yield data[pos + 12:pos + 12 + length]
+        pos += 12 + length + 4
+
+
+def tensorboard_scalars(folder: Path) -> dict[str, dict[int, float]]:
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars: dict[str, dict[int, float]] = {}
+    for f in folder.glob("events.out.tfevents.*"):
+        for raw in tfrecords(f):
+            event = Event.FromString(raw)
+            for v in event.summary.value:
+                scalars.setdefault(v.tag, {})[event.step] = v.simple_value
+    return scalars
+
+
+def wandb_records(path: Path):
+    """W&B's run file: a 7-byte header, then LevelDB-log records (32 KiB blocks, 7-byte headers,
+    full/first/middle/last fragments) of wandb_internal_pb2.Record."""
+    from wandb.proto.wandb_internal_pb2 import Record
+
+    data, pos, block, pending = path.read_bytes(), 7, 32768, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + 7]) if left >= 7 else (0, 0, 0)
+        if left < 7 or (length == 0 and kind == 0):
+            pos += left
+            continue
+        chunk, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            yield Record.FromString(pending)
+
+
+def test_trials_reach_tensorboard_mlflow_and_wandb_with_loss_and_accuracy_per_step(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "WANDB_"))}
+    env["WANDB_MODE"] = "offline"  # no network: run folders on disk
+    p = sweep(tmp_path, "--logger", "wandb", env=env)  # the spec's two, and one from the command line
+    assert p.returncode == 0, p.stderr[-3000:]
+    root = tmp_path / "tracked"
+    trials = pq.read_table(root / "trials.parquet").to_pandas()
+    names = set(trials.trial_id)
+    assert len(names) == 3
+    ft = sorted(t for t in names if t.startswith("ft"))[0]
+
+    # TensorBoard: one folder per trial, named like it, with train loss and every eval set per step.
+    run = next((root / "ray").iterdir())
+    assert {d.name for d in run.iterdir() if d.is_dir()} >= names
+    scalars = tensorboard_scalars(run / ft)
+    for tag in ("train_loss", "lr", "acc/id_val", "acc/id_test", "acc/ood", "ood_avg"):
+        assert sorted(scalars[f"ray/tune/{tag}"]) == [20, 40, 60], tag  # (the final report: at its selected step)
+    assert 0 < scalars["ray/tune/train_loss"][60] < scalars["ray/tune/train_loss"][20]
+
+    # MLflow: one run per trial in <sweep>/mlruns, hyperparameters as params, metrics per step.
+    from mlflow.tracking import MlflowClient
+
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = MlflowClient(f"file:{root / 'mlruns'}")
+    experiment = client.get_experiment_by_name("tracked")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert set(runs) == names
+    assert float(runs[ft].data.params["lr"]) == pytest.approx(trials.set_index("trial_id").loc[ft, "hp.lr"])
+    for key in ("acc/id_val", "train_loss", "lr"):
+        assert sorted({m.step for m in client.get_metric_history(runs[ft].info.run_id, key)}) == [20, 40, 60], key
+
+    # W&B offline: a run folder per trial, named like it, grouped by the sweep, with the keys logged.
+    logged = {}
+    for f in (root / "wandb" / "wandb").glob("offline-run-*/run-*.wandb"):
+        name, group, keys = None, None, set()
+        for record in wandb_records(f):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                name, group = record.run.display_name, record.run.run_group
+            elif kind == "history":
+                keys |= {i.key or "/".join(i.nested_key) for i in record.history.item}
+        assert group == "tracked"
+        logged[name] = keys
+    assert set(logged) == names
+    assert {"train_loss", "lr", "acc/id_val", "acc/ood", "ood_avg"} <= logged[ft]
+
+
+def test_a_missing_tracker_package_is_one_line_and_exit_2_before_ray_starts(tmp_path):
+    shim = tmp_path / "shim" / "mlflow"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {**os.environ, "PYTHONPATH": f"{shim.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    p = sweep(tmp_path, env=env)
+    assert p.returncode == 2
+    assert p.stderr.strip() == "lpft: error: loggers: mlflow needs the mlflow package: pip install 'lpft[mlflow]'"
+    assert not (tmp_path / "tracked").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize("loggers, needle", [
+    (["tensorbord"], "loggers.tensorbord: unknown logger (did you mean 'tensorboard'?"),
+    ({"mlflow": {"tracking": "x"}}, "loggers.mlflow.tracking: unknown option (did you mean 'tracking_uri'?"),
+    ({"tensorboard": {"dir": "x"}}, "loggers.tensorboard takes no options"),
+    ([3], "loggers must be a list of names"),
+])
+def test_bad_loggers_are_named(loggers, needle):
+    with pytest.raises(InputError, match=None) as e:
+        parse_spec({**SPEC, "loggers": loggers})
+    assert needle in str(e.value)
