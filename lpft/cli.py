@@ -104,7 +104,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
           f"{' (resuming)' if args.resume else ''}", flush=True)
-    outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every)
+    if args.dashboard and args.address:
+        print("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node", flush=True)
+    outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
+                        dashboard=args.dashboard)
     print_outcome(outcome)
     return 1 if outcome.errors else 0  # a sweep with errored trials is not a success
 
@@ -240,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     sweep.add_argument("--logger", action="append", default=[], metavar="NAME",
                        help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
+    sweep.add_argument("--dashboard", action="store_true",
+                       help="a local sweep: serve Ray's dashboard while it runs (its address is printed)")
     sweep.add_argument("--progress-every", type=_positive, default=30.0, metavar="SECONDS",
                        help="where output is not a terminal: a progress line this often (default 30)")
     sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)

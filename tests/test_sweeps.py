@@ -181,6 +181,22 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     assert (counts == 10 * 3).all(), counts
     trials = pq.read_table(tmp_path / "s4" / "trials.parquet").to_pandas()
     assert len(trials) == 8 and set(trials.status) == {"completed"}
+    # The live Optuna journal, continued by the resume: one Optuna trial per lpft trial, none
+    # counted twice, the one cut off by the kill ended by its re-issued run.
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "s4" / "optuna.journal")))
+    for strategy, n in (("ft", 4), ("lpft", 3)):
+        study = optuna.load_study(study_name=f"s4.{strategy}", storage=storage)
+        names = [t.user_attrs.get("trial_id") for t in study.trials]
+        assert sorted(names) == sorted(trials[trials.strategy == strategy].trial_id), names
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        assert all(sorted(t.intermediate_values) == list(range(400, 4001, 400)) for t in study.trials), \
+            [(t.user_attrs, sorted(t.intermediate_values)) for t in study.trials]
+        assert all(t.user_attrs["status"] == "completed" and 0 < t.user_attrs["ood_avg"] < 1 for t in study.trials)
+        assert study.metric_names == ["id_val"] and len(study.trials) == n
 
 
 PAPER_SPECS = ("living17", "entity30", "cifar10-stl", "domainnet", "fmow", "imagenet")
@@ -277,3 +293,70 @@ def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(tmp_path)
     assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.ft.epochs: '(none)' -> 5" \
         in p.stderr
     assert (tmp_path / "edit" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
+
+
+def test_the_optuna_journal_is_live_while_the_sweep_runs(tmp_path):
+    """What optuna-dashboard shows mid-sweep: ended trials, their steps, their OOD accuracy."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    strategies = {"ft": {"num_samples": 4, "epochs": 3000, "eval_every": 300, "lr": {"low": 0.1, "high": 1.0}}}
+    path = write_spec(tmp_path, small_spec("live", strategies=strategies, max_concurrent=1))
+    proc = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    journal = tmp_path / "live" / "optuna.journal"
+    seen = None
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None and seen is None:
+            time.sleep(0.5)
+            if not journal.exists():
+                continue
+            storage = JournalStorage(JournalFileBackend(str(journal)))
+            try:
+                study = optuna.load_study(study_name="live.ft", storage=storage)
+            except KeyError:  # not created yet
+                continue
+            done = [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
+            if done:
+                seen, running = done[0], proc.poll() is None
+        assert seen is not None, "no trial was seen complete in the journal"
+        assert running  # seen before the sweep ended
+        assert sorted(seen.intermediate_values) == list(range(300, 3001, 300))  # ID val at each evaluated epoch
+        assert seen.user_attrs["trial_id"].startswith("ft-") and seen.user_attrs["status"] == "completed"
+        assert 0 < seen.user_attrs["ood_avg"] < 1 and seen.datetime_complete > seen.datetime_start
+        assert study.metric_names == ["id_val"]
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_dashboard_serves_while_a_local_sweep_runs(tmp_path):
+    import urllib.request
+
+    strategies = {"ft": {"num_samples": 2, "epochs": 3000, "eval_every": 300, "lr": {"low": 0.1, "high": 1.0}}}
+    path = write_spec(tmp_path, small_spec("dash", strategies=strategies, max_concurrent=1))
+    proc = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path),
+                             "--dashboard"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        for line in proc.stdout:  # the address comes before any trial
+            if "Ray dashboard: " in line:
+                url = line.split("Ray dashboard: ", 1)[1].split()[0]
+                break
+        assert url and url.startswith("http://127.0.0.1:"), url
+        # Ray turns token authentication on when this machine has a token (~/.ray/auth_token).
+        token = Path.home() / ".ray" / "auth_token"
+        headers = {"Authorization": f"Bearer {token.read_text().strip()}"} if token.exists() else {}
+        request = urllib.request.Request(f"{url}/api/version", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as r:  # it answers mid-sweep
+            assert r.status == 200 and "ray_version" in r.read().decode()
+        assert proc.poll() is None
+        proc.stdout.read()
+        assert proc.wait(timeout=300) == 0, proc.stderr.read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

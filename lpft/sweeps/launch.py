@@ -33,6 +33,7 @@ from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.progress import Progress
+from lpft.sweeps.study import journal
 from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks
 from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
@@ -59,7 +60,7 @@ class StrategyResources:
         return self.by_strategy[config["strategy"]]
 
 
-def _branch(spec: SweepSpec, strat: StrategySpec) -> Any:
+def _branch(spec: SweepSpec, strat: StrategySpec, storage: Any) -> Any:
     """A strategy's search: its paper grid in order, or an Optuna study over its space."""
     from lpft.sweeps.searcher import OptunaBranch, grid_configs
 
@@ -68,7 +69,12 @@ def _branch(spec: SweepSpec, strat: StrategySpec) -> Any:
     if strat.grid:
         return grid_configs(strat.grid, constants)
     searched = {k: p for k, p in strat.space.items() if p.kind != "constant"}
-    return OptunaBranch(f"{spec.name}.{strat.name}", searched, constants, list(spec.metric), spec.seeds[0])
+    return OptunaBranch(f"{spec.name}.{strat.name}", searched, constants, list(spec.metric), spec.seeds[0],
+                        storage)
+
+
+def _searched_by_optuna(strat: StrategySpec) -> bool:
+    return not strat.sources and not strat.grid
 
 
 def _scheduler(spec: SweepSpec) -> Any:
@@ -138,7 +144,8 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     from lpft.sweeps.searcher import SweepSearcher
 
     searched = {name: s for name, s in spec.strategies.items() if not s.sources}
-    branches = {name: _branch(spec, strat) for name, strat in searched.items()}
+    storage = journal(root / "optuna.journal")  # live, for optuna-dashboard (None: in memory)
+    branches = {name: _branch(spec, strat, storage) for name, strat in searched.items()}
     budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in searched.items()}
     derived: dict[str, list[dict[str, Any]]] = {}
     for name, s in spec.strategies.items():
@@ -227,7 +234,9 @@ def keep_from_tune(names: list[str]) -> None:
         class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
 
 
-def init_ray(address: str | None) -> None:
+def init_ray(address: str | None, dashboard: bool = False) -> None:
+    """Connects to the cluster at `address`, or starts a local instance (with Ray's dashboard
+    when `dashboard`, its address printed)."""
     # Readable output: our one line per trial, not Ray's boxes and tables.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
@@ -258,13 +267,20 @@ def init_ray(address: str | None) -> None:
         except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
             raise InputError(f"--address {address}: {str(e).strip().splitlines()[0]}") from None
     else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, **kwargs)
+        context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard,
+                           **({"dashboard_host": "127.0.0.1"} if dashboard else {}), **kwargs)
+        if dashboard:
+            # Ray turns token authentication on for a local instance when ~/.ray/auth_token exists.
+            token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+            login = " (token authentication: the page asks for the token `ray get-auth-token` prints)" if token else ""
+            print(f"  Ray dashboard: http://{context.dashboard_url}{login}", flush=True)
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
-              progress_every: float = 30.0) -> SweepOutcome:
+              progress_every: float = 30.0, dashboard: bool = False) -> SweepOutcome:
     """Runs (or with `resume` continues) the sweep; a progress view while it runs
-    (`lpft.sweeps.progress`: redrawn on a terminal, else a line every `progress_every` s)."""
+    (`lpft.sweeps.progress`: redrawn on a terminal, else a line every `progress_every` s);
+    with `dashboard`, a local sweep serves Ray's dashboard while it runs."""
     import optuna
 
     start = time.perf_counter()
@@ -273,7 +289,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
     root = sweep_root(spec)
     check_trackers(spec.loggers)  # a missing tracker package: one line, before Ray starts
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    init_ray(address)
+    init_ray(address, dashboard)
     for note in check_resources(spec, local=address is None):  # before any folder is made
         print(f"  note: {note}", flush=True)
     check_storage(root)
@@ -287,6 +303,8 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
                              "start it again under another name or --storage")
         if resume and spec.raw:
             check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
+        if not resume:  # a journal left without results: not this sweep's trials to learn from
+            (root / "optuna.journal").discard()
         return _run(spec, root, ledger, start, progress_every)
 
 
@@ -317,10 +335,11 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
         progress.close()
     rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]
     outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
+    live = root.is_local  # the Optuna searches' studies are in the journal already (lpft.sweeps.study)
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
          [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH])
-        for name, strat in spec.strategies.items()], spec.metric)
+        for name, strat in spec.strategies.items() if not (live and _searched_by_optuna(strat))], spec.metric)
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

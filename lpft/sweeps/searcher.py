@@ -23,7 +23,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from lpft.best import Scored, best_config, config_key
-from lpft.results import COMPLETED, DIVERGED, ERROR
+from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
 from lpft.search_spaces import Param
 from lpft.storage import join_uri
 from lpft.sweeps.ledger import Entry, Ledger
@@ -43,22 +43,36 @@ def grid_configs(grid: dict[str, list[Any]], constants: dict[str, Any]) -> list[
 
 
 class OptunaBranch:
-    """One strategy's Optuna search: Ray's OptunaSearch over a study lpft can also tell
-    results to directly (ended trials read back from the ledger, re-issued trials)."""
+    """One strategy's Optuna search: Ray's OptunaSearch over a study lpft can also tell results
+    to directly (ended trials read back from the ledger, re-issued trials).
+
+    With a persistent `storage` (the sweep's journal, `lpft.sweeps.study.journal`) the study
+    is live: optuna-dashboard follows it while the sweep runs. Each Optuna trial carries its
+    lpft name as the user attribute `trial_id`, its ID val per step as intermediate values,
+    and when it ends its status and accuracies as user attributes; a resumed sweep finds its
+    trials there (ended ones are not told twice; one asked but cut off is ended when its
+    re-issued run ends, so every lpft trial is one Optuna trial)."""
 
     def __init__(self, name: str, space: dict[str, Param], constants: dict[str, Any], metrics: list[str],
-                 seed: int) -> None:
+                 seed: int, storage: Any = None) -> None:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         from lpft.search_spaces import define_by_run
+        from lpft.sweeps.study import name_metrics
 
         self.metrics = metrics
         self.searched = {k: p for k, p in space.items() if p.kind != "constant"}
-        self.storage = optuna.storages.InMemoryStorage()
+        self.storage = storage or optuna.storages.InMemoryStorage()
         directions = ["maximize"] * len(metrics)
         self.study = optuna.create_study(storage=self.storage, study_name=name, directions=directions,
-                                         sampler=optuna.samplers.TPESampler(seed=seed))
+                                         sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+        name_metrics(self.study, metrics)
+        self.study_id = self.storage.get_study_id_from_name(name)
+        held = {t.user_attrs["trial_id"]: t for t in self.study.get_trials(deepcopy=False) if "trial_id" in t.user_attrs}
+        self.told = {n for n, t in held.items() if t.state.is_finished()}  # ended in an earlier run
+        # lpft trial name -> its Optuna trial's storage id, while it runs (or was left running)
+        self.open = {n: self._storage_id(t.number) for n, t in held.items() if not t.state.is_finished()}
         constant_params = {k: Param("constant", value=v) for k, v in constants.items()}
         metric: Any = metrics if len(metrics) > 1 else metrics[0]
         mode: Any = ["max"] * len(metrics) if len(metrics) > 1 else "max"
@@ -67,38 +81,83 @@ class OptunaBranch:
                                    sampler=self.study.sampler, storage=self.storage, study_name=name)
         self.asked: set[str] = set()  # the trial names (ft-003) this OptunaSearch suggested in this run
 
+    def _storage_id(self, number: int) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        import optuna
+
         config = self.search.suggest(trial_id)
         if isinstance(config, dict):
             self.asked.add(trial_id)
+            # The trial OptunaSearch just asked for: this study's newest running one (asks are sequential).
+            running = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            self.open[trial_id] = self._storage_id(max(t.number for t in running))
+            self.storage.set_trial_user_attr(self.open[trial_id], "trial_id", trial_id)
             return config
         return None
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self.asked:
-            self.search.on_trial_result(trial_id, result)
+        if "step" not in result or len(self.metrics) > 1:  # the final report; Optuna has no multi-objective steps
+            return
+        if trial_id in self.asked:  # at the trial's own step (its epoch), not Tune's report count
+            self.search.on_trial_result(trial_id, {**result, "training_iteration": result["step"]})
+        elif trial_id in self.open and isinstance(result.get(self.metrics[0]), (int, float)):
+            self.storage.set_trial_intermediate_value(self.open[trial_id], int(result["step"]),
+                                                      float(result[self.metrics[0]]))
 
     def on_trial_complete(self, trial_id: str, config: dict[str, Any], result: dict | None, error: bool) -> None:
-        if trial_id in self.asked:
-            self.search.on_trial_complete(trial_id, result=result, error=error)
-        else:  # not asked of Optuna in this run of the sweep: add it to the study as it ended
+        if trial_id not in self.asked:  # not asked of Optuna in this run of the sweep
             self.tell(config, result, error)
+            return
+        for key, value in _attrs(result, error).items():  # set while the trial may still change
+            self.storage.set_trial_user_attr(self.open[trial_id], key, value)
+        self.search.on_trial_complete(trial_id, result=result, error=error)
+        self.open.pop(trial_id, None)
+        self.told.add(trial_id)
 
-    def tell(self, config: dict[str, Any], result: dict | None, error: bool) -> None:
+    def _outcome(self, result: dict | None, error: bool) -> tuple[Any, list[float] | None]:
         import optuna
 
-        from lpft.sweeps.study import distribution
-
-        params = {k: config[k] for k in self.searched if k in config}
         values = [(result or {}).get(m) for m in self.metrics]
         ok = not error and result is not None and result.get("status") in (COMPLETED, DIVERGED) \
             and all(isinstance(v, (int, float)) for v in values)
         state = optuna.trial.TrialState.COMPLETE if ok else (
             optuna.trial.TrialState.FAIL if error or (result or {}).get("status") == ERROR
             else optuna.trial.TrialState.PRUNED)
-        self.study.add_trial(optuna.trial.create_trial(
-            params=params, distributions={k: distribution(p) for k, p in self.searched.items() if k in params},
-            values=[float(v) for v in values] if ok else None, state=state))
+        return state, [float(v) for v in values] if ok else None
+
+    def tell(self, config: dict[str, Any], result: dict | None, error: bool) -> None:
+        """A trial's end, as the ledger or a re-issued run reports it: ends its Optuna trial if
+        one was asked for and left running, else adds one (unless the journal holds it ended)."""
+        import optuna
+
+        from lpft.sweeps.study import distribution
+
+        name = config.get(TRIAL_KEY)
+        if name in self.told:
+            return
+        state, values = self._outcome(result, error)
+        attrs = {"trial_id": name, **_attrs(result, error)}
+        if name in self.open:
+            storage_id = self.open.pop(name)
+            for key, value in attrs.items():
+                self.storage.set_trial_user_attr(storage_id, key, value)
+            self.storage.set_trial_state_values(storage_id, state, values)
+        else:
+            params = {k: config[k] for k in self.searched if k in config}
+            self.study.add_trial(optuna.trial.create_trial(
+                params=params, distributions={k: distribution(p) for k, p in self.searched.items() if k in params},
+                values=values, state=state, user_attrs=attrs))
+        self.told.add(name)
+
+
+def _attrs(result: dict | None, error: bool) -> dict[str, Any]:
+    """A trial's end as Optuna user attributes: its status and selected step's accuracies."""
+    result = result or {}
+    status = ERROR if error else (result.get("status") if result.get("final") else STOPPED)
+    return {"status": status, **{k: float(result[k]) for k in ("id_val", "id_test", "ood_avg")
+                                 if isinstance(result.get(k), (int, float))}}
 
 
 class SweepSearcher(Searcher):

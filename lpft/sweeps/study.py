@@ -1,8 +1,11 @@
-"""The Optuna study of each strategy's search, persisted as a JournalStorage file for optuna-dashboard.
+"""The Optuna study of each strategy's search, in a JournalStorage file for optuna-dashboard.
 
-Each strategy's search runs on an in-memory study (`lpft.sweeps.searcher.OptunaBranch`),
-rebuilt from the sweep's ledger on `--resume`; the journal is written from the ended
-trials at the end of each run of the sweep, replacing that strategy's study each time.
+On a file system the sweep's `optuna.journal` is the studies' own storage while the sweep
+runs (`journal`), so `optuna-dashboard <sweep>/optuna.journal` follows it live, and a
+resumed sweep continues in it (`lpft.sweeps.searcher.OptunaBranch`). Strategies searched on
+the paper's grid have no Optuna study while they run: theirs is written from their ended
+trials at the end of each run. On an object store, where a journal cannot be appended to,
+every study runs in memory and the whole journal is written at the end of each run.
 """
 
 from __future__ import annotations
@@ -27,9 +30,36 @@ def distribution(param: Param) -> Any:
     return d.CategoricalDistribution(list(param.choices))
 
 
+def name_metrics(study: Any, metrics: list[str] | tuple[str, ...]) -> None:
+    """The objectives' names (`id_val`), as optuna-dashboard shows them instead of "Objective 0"."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, and what the dashboard reads
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(metrics))
+
+
+def journal(where: Location) -> Any:
+    """The sweep's journal as a live Optuna storage, or None on an object store."""
+    if not where.is_local:
+        return None
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    Path(where.path).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(where.path))
+
+
 def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], list[dict[str, Any]]]],
                    metrics: tuple[str, ...]) -> None:
-    """Every strategy's study into one journal, built locally and written whole to `where`."""
+    """These strategies' studies (rebuilt from their ended trials) into the journal: appended to
+    a local one, else built locally and written whole to `where`."""
+    if where.is_local:
+        for name, space, trials in studies:
+            export_study(Path(where.path), name, space, trials, metrics)
+        return
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "optuna.journal"
         for name, space, trials in studies:
@@ -51,6 +81,7 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
     except KeyError:
         pass
     study = optuna.create_study(study_name=study_name, storage=storage, directions=["maximize"] * len(metrics))
+    name_metrics(study, metrics)
     searched = {k: p for k, p in space.items() if p.kind != "constant"}
     for t in trials:
         done = t["status"] in (COMPLETED, DIVERGED) and all(t.get(m) is not None for m in metrics)
@@ -61,4 +92,5 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
             params=params, distributions={k: distribution(p) for k, p in searched.items()},
             values=[float(t[m]) for m in metrics] if done else None,
             state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
-            user_attrs={"trial_id": t["trial_id"], "status": t["status"]}))
+            user_attrs={"trial_id": t["trial_id"], "status": t["status"],
+                        **{k: t[k] for k in ("id_val", "id_test", "ood_avg") if t.get(k) is not None}}))

@@ -137,6 +137,9 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
+    if resume:  # the checkpoint's step again: a kill may have come between its checkpoint and its report
+        step = int(resume["epoch"])
+        tune.report({**step_metrics([e for e in seen if e.step == step]), "step": step, "timesteps_total": step})
 
     def on_epoch(step: int, evals: list[Evaluation], state: Any, signals: dict[str, float] | None = None) -> None:
         # timesteps_total: the step trackers (TensorBoard, MLflow, W&B) plot against, through Tune.
