@@ -155,7 +155,8 @@ class OptunaBranch:
 def _attrs(result: dict | None, error: bool) -> dict[str, Any]:
     """A trial's end as Optuna user attributes: its status and selected step's accuracies."""
     result = result or {}
-    status = ERROR if error else (result.get("status") if result.get("final") else STOPPED)
+    # A final report and a ledger row say their status; a trial whose last report is a step's was stopped.
+    status = ERROR if error else result.get("status", STOPPED)
     return {"status": status, **{k: float(result[k]) for k in ("id_val", "id_test", "ood_avg")
                                  if isinstance(result.get(k), (int, float))}}
 

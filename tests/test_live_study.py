@@ -1,0 +1,56 @@
+"""The live Optuna study of one strategy (lpft.sweeps.searcher.OptunaBranch on the sweep's
+journal), without Ray running: what a driver killed mid-trial leaves, and what its resume makes
+of it. Every lpft trial is one Optuna trial, with its steps, status and accuracies."""
+
+import optuna
+
+from lpft.search_spaces import Param
+from lpft.storage import locate
+from lpft.sweeps.searcher import OptunaBranch
+from lpft.sweeps.study import journal
+
+SPACE = {"lr": Param("float", low=1e-3, high=1.0, log=True)}
+
+
+def branch(path):
+    return OptunaBranch("s.ft", SPACE, {"strategy": "ft", "seed": 0}, ["id_val"], 0, journal(locate(path)))
+
+
+def ended(id_val):
+    return {"status": "completed", "final": True, "id_val": id_val, "id_test": id_val, "ood_avg": 0.5}
+
+
+def test_a_resumed_study_ends_the_cut_off_trial_and_tells_nothing_twice(tmp_path):
+    path = tmp_path / "optuna.journal"
+    first = branch(path)
+    a, b = first.suggest("ft-000"), first.suggest("ft-001")
+    for step, acc in ((10, 0.6), (20, 0.7)):
+        first.on_trial_result("ft-000", {"step": step, "id_val": acc})
+    first.on_trial_complete("ft-000", {**a, "trial": "ft-000"}, ended(0.7), error=False)
+    first.on_trial_result("ft-001", {"step": 10, "id_val": 0.5})  # then the driver dies
+
+    second = branch(path)  # --resume: the ledger says ft-000 ended, ft-001 did not
+    second.tell({**a, "trial": "ft-000"}, {"trial_id": "ft-000", **ended(0.7)}, error=False)  # restore_from
+    second.on_trial_result("ft-001", {"step": 20, "id_val": 0.8})  # re-issued, from its checkpoint
+    second.on_trial_result("ft-001", {"id_val": 0.8, "final": True})  # the final report: not a step
+    second.on_trial_complete("ft-001", {**b, "trial": "ft-001"}, ended(0.8), error=False)
+
+    study = optuna.load_study(study_name="s.ft", storage=journal(locate(path)))
+    trials = {t.user_attrs["trial_id"]: t for t in study.trials}
+    assert len(study.trials) == 2 and set(trials) == {"ft-000", "ft-001"}
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert trials["ft-000"].intermediate_values == {10: 0.6, 20: 0.7}
+    assert trials["ft-001"].intermediate_values == {10: 0.5, 20: 0.8}  # both runs' steps
+    assert trials["ft-001"].value == 0.8 and trials["ft-001"].params == {"lr": b["lr"]}
+    assert trials["ft-001"].user_attrs["status"] == "completed" and trials["ft-001"].user_attrs["ood_avg"] == 0.5
+    assert study.metric_names == ["id_val"]
+
+
+def test_a_ledger_rows_status_is_kept_and_a_stopped_trial_says_so(tmp_path):
+    b = branch(tmp_path / "optuna.journal")
+    b.tell({"lr": 0.1, "trial": "ft-000"}, {"trial_id": "ft-000", "status": "diverged", "id_val": 0.1}, error=False)
+    c = b.suggest("ft-001")
+    b.on_trial_result("ft-001", {"step": 10, "id_val": 0.4})
+    b.on_trial_complete("ft-001", {**c, "trial": "ft-001"}, {"step": 10, "id_val": 0.4}, error=False)  # ASHA
+    statuses = {t.user_attrs["trial_id"]: t.user_attrs["status"] for t in b.study.trials}
+    assert statuses == {"ft-000": "diverged", "ft-001": "stopped"}
