@@ -34,7 +34,7 @@ from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome
 from lpft.sweeps.progress import Progress
 from lpft.sweeps.study import journal
-from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks
+from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks, tracker_env
 from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
@@ -330,7 +330,8 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
         if entry.ended:
             progress.restored(entry.row)
     try:
-        _tuner(spec, trainable, root, ledger, progress).fit()
+        with tracker_env():
+            _tuner(spec, trainable, root, ledger, progress).fit()
     finally:
         progress.close()
     rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]

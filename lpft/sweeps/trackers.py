@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import importlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from lpft.errors import InputError
 from lpft.registry import Registry
@@ -52,6 +53,24 @@ def check_trackers(loggers: dict[str, dict[str, Any]]) -> None:
 
 def tracker_callbacks(name: str, root: Location, loggers: dict[str, dict[str, Any]]) -> list[Any]:
     return [TRACKERS[logger].make(name, root, options) for logger, options in loggers.items()]
+
+
+@contextmanager
+def tracker_env() -> Iterator[None]:
+    """Trackers change the process's environment (mlflow.set_tracking_uri sets
+    MLFLOW_TRACKING_URI; lpft, MLFLOW_ALLOW_FILE_STORE; Ray's W&B callback, WANDB_START_METHOD):
+    put back after the sweep, so the next sweep in this process (a notebook, a bench) starts
+    from the user's, not from the last sweep's folder."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE", "WANDB_START_METHOD")
+    before = {n: os.environ.get(n) for n in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def trial_name(trial: Any) -> str:
