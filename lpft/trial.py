@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError
@@ -97,7 +97,10 @@ class Trial:
 
 
 def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None,
-              on_epoch: EpochCallback | None = None, resume: dict | None = None) -> Trial:
+              on_epoch: EpochCallback | None = None, resume: dict | None = None,
+              on_hparams: Callable[[dict[str, Any]], None] | None = None) -> Trial:
+    """One trial. `on_hparams` gets the strategy's full hyperparameters (defaults included)
+    before training, so what a trial writes while it runs (and keeps if it is stopped) has them."""
     start = time.perf_counter()
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
@@ -107,6 +110,8 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
         import_modules([factory_module(str(options["backbone"]))], [Path.cwd()])
     bench = load_benchmark(benchmark, **bench_params)
     hp = parse_into(strat.params, {**strategy_defaults(bench, strategy), **hp_values}, strategy)
+    if on_hparams is not None:
+        on_hparams(asdict(hp))
     name = str(options.get("backbone", bench.default_backbone[0]))
     # a factory gets "none" unless weights are set: the benchmark's default is for its own backbone
     weights = str(options.get("weights", "none" if is_factory(name) else bench.default_backbone[1]))

@@ -135,6 +135,9 @@ def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
     assert trials.set_index("strategy").loc["lp", "status"] == "completed"  # never cut against FT's rungs
     df = read_results(tmp_path / "s5")
     assert set(df.trial_id) == set(trials.trial_id)  # stopped trials keep the epochs they ran
+    # ... and their full hyperparameters, defaults included, like completed ones.
+    stopped = df[df.trial_id.isin(trials[trials.status == "stopped"].trial_id)]
+    assert len(stopped) and stopped[["hp.lr", "hp.momentum", "hp.wd", "hp.batch_size", "hp.epochs"]].notna().all().all()
 
 
 def test_grid_search_runs_each_grid_point_once(tmp_path):

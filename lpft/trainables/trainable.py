@@ -137,6 +137,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
+    full = dict(hparams)  # with the strategy's defaults once run_trial has them (a stopped trial keeps these)
     if resume:  # the checkpoint's step again: a kill may have come between its checkpoint and its report
         step = int(resume["epoch"])
         tune.report({**step_metrics([e for e in seen if e.step == step]), "step": step, "timesteps_total": step})
@@ -149,14 +150,14 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
             tune.report(metrics)
             return
         # The evaluations so far, rewritten in place each checkpoint, so a trial that ASHA
-        # stops (or that is killed) still has them; the final write adds default hparams.
+        # stops (or that is killed) still has them, with its full hyperparameters.
         # The checkpoint first: once these evaluations are visible, the trial can resume from them.
         checkpoints.save(step, state())
-        partial = RunResult(strategy, RUNNING, list(seen), hparams).rows(**columns)
+        partial = RunResult(strategy, RUNNING, list(seen), full).rows(**columns)
         write_trial(results, strategy, trial_id, partial, hp_columns)
         tune.report(metrics)
 
-    trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume)
+    trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume, on_hparams=full.update)
     write_trial(results, strategy, trial_id, trial.result.rows(**columns), hp_columns)
     if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
         from lpft.models.saved import save_model
