@@ -119,7 +119,8 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
                 line = f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}"
             else:
                 scores = f"id_val {100 * (row['id_val'] or 0):.1f} ood_avg {100 * (row['ood_avg'] or 0):.1f}"
-                line = f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}  ({shown})"
+                line = f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}" + \
+                    (f"  ({shown})" if shown else "")
             progress.ended(trial.trial_id, row["strategy"], row, line)
 
     return [Record()]

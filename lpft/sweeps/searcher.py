@@ -157,8 +157,8 @@ def _attrs(result: dict | None, error: bool) -> dict[str, Any]:
     result = result or {}
     # A final report and a ledger row say their status; a trial whose last report is a step's was stopped.
     status = ERROR if error else result.get("status", STOPPED)
-    return {"status": status, **{k: float(result[k]) for k in ("id_val", "id_test", "ood_avg")
-                                 if isinstance(result.get(k), (int, float))}}
+    return {"status": status, **{k: round(float(result[k]), 6) for k in ("id_val", "id_test", "ood_avg")
+                                 if isinstance(result.get(k), (int, float))}}  # 0.5095, not 0.5095000000000001
 
 
 class SweepSearcher(Searcher):
