@@ -35,6 +35,7 @@ def sweep_on_both_nodes(cluster: LocalCluster, spec_path: Path, env: dict, name:
     assert set(trials[trials.strategy == "centroid"].node) == nodes  # the plugin's strategy ran on both
 
 
+@pytest.mark.slow  # a minute: its own two-node cluster; the imports: test below ships the same package
 def test_an_installed_plugin_reaches_both_nodes(tmp_path):
     site, source = tmp_path / "site", tmp_path / "plugin"
     shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
