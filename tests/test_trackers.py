@@ -134,3 +134,15 @@ def test_bad_loggers_are_named(loggers, needle):
     with pytest.raises(InputError, match=None) as e:
         parse_spec({**SPEC, "loggers": loggers})
     assert needle in str(e.value)
+
+
+def test_mlflow_beside_an_object_store_needs_a_tracking_uri(monkeypatch):
+    from lpft.storage import locate
+    from lpft.sweeps.trackers import check_trackers
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = locate("s3://bucket/sweeps?endpoint_override=127.0.0.1:9&scheme=http") / "tracked"
+    with pytest.raises(InputError, match="loggers.mlflow.tracking_uri: needed when the sweep's storage is an object"):
+        check_trackers({"mlflow": {}}, root)
+    check_trackers({"mlflow": {"tracking_uri": "http://mlflow.example:5000"}}, root)  # a server: fine
+    check_trackers({"tensorboard": {}}, root)

@@ -288,7 +288,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
-    check_trackers(spec.loggers)  # a missing tracker package: one line, before Ray starts
+    check_trackers(spec.loggers, root)  # a missing tracker package: one line, before Ray starts
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)
     for note in check_resources(spec, local=address is None):  # before any folder is made

@@ -35,20 +35,24 @@ class Tracker:
     extra: str  # pip install 'lpft[<extra>]'
     options: tuple[str, ...]  # the keys its spec entry may set
     make: Callable[[str, Location, dict[str, Any]], Any]  # (sweep name, sweep root, options) -> a Tune callback
+    check: Callable[[Location, dict[str, Any]], Any] | None = None  # raises InputError before Ray starts
 
 
 TRACKERS: Registry[Tracker] = Registry("logger")
 
 
-def check_trackers(loggers: dict[str, dict[str, Any]]) -> None:
-    """Every chosen tracker's package imports; else one line naming what to install."""
-    for name in loggers:
+def check_trackers(loggers: dict[str, dict[str, Any]], root: Location) -> None:
+    """Every chosen tracker's package imports and its options fit the sweep's storage; else one
+    line naming what to install or to set."""
+    for name, options in loggers.items():
         tracker = TRACKERS[name]
         try:
             importlib.import_module(tracker.module)
         except ImportError:
             raise InputError(f"loggers: {name} needs the {tracker.module} package: "
                              f"pip install 'lpft[{tracker.extra}]'") from None
+        if tracker.check is not None:
+            tracker.check(root, options)
 
 
 def tracker_callbacks(name: str, root: Location, loggers: dict[str, dict[str, Any]]) -> list[Any]:
@@ -102,7 +106,6 @@ def _mlflow(sweep: str, root: Location, options: dict[str, Any]) -> Any:
     if uri.startswith("file:") or "://" not in uri:
         # MLflow 3 keeps a folder store only on request; a local mlruns/ with no server is the point here.
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-
     # Runs are named after their lpft trial (`ft-003`): the Tuner's trial_name_creator is `trial_name`.
     return MLflowLoggerCallback(tracking_uri=uri, experiment_name=options.get("experiment") or sweep,
                                 tags={"sweep": sweep})
@@ -122,5 +125,5 @@ def _wandb(sweep: str, root: Location, options: dict[str, Any]) -> Any:
 
 
 TRACKERS.register("tensorboard")(Tracker("tensorboardX", "tensorboard", (), _tensorboard))
-TRACKERS.register("mlflow")(Tracker("mlflow", "mlflow", ("tracking_uri", "experiment"), _mlflow))
+TRACKERS.register("mlflow")(Tracker("mlflow", "mlflow", ("tracking_uri", "experiment"), _mlflow, _mlflow_uri))
 TRACKERS.register("wandb")(Tracker("wandb", "wandb", ("project", "group"), _wandb))
