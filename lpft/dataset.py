@@ -290,13 +290,13 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     hyperparameters of every folder read (`step_hparams`). `without` names columns not to read."""
     loaded = load_results(paths, sweep=sweep, strategy=strategy, benchmark=benchmark, eval_set=eval_set,
                           skip_bad=skip_bad, skipped=skipped, without=without)
-    table = loaded.frame.to_arrow()
-    del loaded.frame
+    table, metadata = loaded.frame.to_arrow(), loaded.metadata
+    del loaded  # the polars frame: to_arrow copied its strings
     # polars hands over large_string; lpft's schema (what readers and writers expect) is string.
     table = table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
                                   for f in table.schema]))
     pa.default_memory_pool().release_unused()
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), **loaded.metadata})
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
 
 
 def _step_keys(schema: pa.Schema) -> dict[bytes, bytes]:

@@ -27,7 +27,6 @@ import yaml
 
 from lpft.errors import InputError
 from lpft.results import ERROR, RUNNING, STOPPED
-from lpft.search_spaces import grid_size
 from lpft.storage import Location, locate
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
@@ -135,8 +134,7 @@ def trial_budgets(spec: SweepSpec) -> dict[str, int]:
     """How many trials each strategy will run: its search (grid points or samples) and its best
     config's replicate seeds; a derived strategy (wise) one per source strategy."""
     seeds = len(spec.replicate_seeds())
-    return {name: len(s.sources) if s.sources else (grid_size(s.grid) if s.grid else s.num_samples) + seeds
-            for name, s in spec.strategies.items()}
+    return {name: len(s.sources) if s.sources else s.search_trials + seeds for name, s in spec.strategies.items()}
 
 
 def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, progress: Progress) -> Any:
@@ -147,7 +145,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     searched = {name: s for name, s in spec.strategies.items() if not s.sources}
     storage = journal(root / "optuna.journal")  # live, for optuna-dashboard (None: in memory)
     branches = {name: _branch(spec, strat, storage) for name, strat in searched.items()}
-    budgets = {name: grid_size(s.grid) if s.grid else s.num_samples for name, s in searched.items()}
+    budgets = {name: s.search_trials for name, s in searched.items()}
     derived: dict[str, list[dict[str, Any]]] = {}
     for name, s in spec.strategies.items():
         template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == "constant"}}

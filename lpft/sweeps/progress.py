@@ -98,17 +98,16 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
     def tick(self) -> None:
-        """Redraw, or print the plain line when `every` seconds have passed since the last."""
+        """Start the live table (it redraws itself twice a second from the counts), or print the
+        plain line when `every` seconds have passed since the last. Called at every Tune step."""
         if self.live_view:
             if self._live is None:
                 from rich.console import Console
                 from rich.live import Live
 
-                self._live = Live(self.table(), console=Console(file=self.stream), refresh_per_second=2,
+                self._live = Live(console=Console(file=self.stream), refresh_per_second=2, get_renderable=self.table,
                                   redirect_stdout=False, redirect_stderr=False)
                 self._live.start()
-            else:
-                self._live.update(self.table())
             return
         now = time.monotonic()
         if now - self.last_line >= self.every:
@@ -118,8 +117,7 @@ class Progress:
     def close(self) -> None:
         """The final counts, once: the live table's last state, or a last plain line."""
         if self._live is not None:
-            self._live.update(self.table())
-            self._live.stop()
+            self._live.stop()  # draws the final counts
             self._live = None
         elif not self.live_view:
             print(self.line(), file=self.stream, flush=True)
@@ -146,7 +144,8 @@ class Progress:
         return f"elapsed {_clock(time.monotonic() - self.start)}, {left}"
 
     def line(self) -> str:
-        """One plain line: `progress 3:10 | ft 3/8 (2 running, 1 stopped) best 91.2/55.0 | ... | ETA ~4:00`."""
+        """One plain line: `progress | ft 3/8 (2 running, 1 stopped) best id_val 91.2 ood 55.0 | ... |
+        elapsed 3:10, ETA ~4:00`."""
         parts = []
         for name, t in self.tallies.items():
             extra = [f"{n} {label}" for n, label in ((self._running(name), "running"), (t.stopped, "stopped"),

@@ -23,11 +23,12 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from lpft.best import Scored, best_config, config_key
-from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
+from lpft.results import COMPLETED, DIVERGED, ERROR
 from lpft.search_spaces import Param
 from lpft.storage import join_uri
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.stages import REPLICATE, SEARCH, WISE
+from lpft.sweeps.study import distribution, name_metrics, trial_attrs
 from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
 
@@ -59,7 +60,6 @@ class OptunaBranch:
         from ray.tune.search.optuna import OptunaSearch
 
         from lpft.search_spaces import define_by_run
-        from lpft.sweeps.study import name_metrics
 
         self.metrics = metrics
         self.searched = {k: p for k, p in space.items() if p.kind != "constant"}
@@ -110,7 +110,7 @@ class OptunaBranch:
         if trial_id not in self.asked:  # not asked of Optuna in this run of the sweep
             self.tell(config, result, error)
             return
-        for key, value in _attrs(result, error).items():  # set while the trial may still change
+        for key, value in trial_attrs(result, error).items():  # set while the trial may still change
             self.storage.set_trial_user_attr(self.open[trial_id], key, value)
         self.search.on_trial_complete(trial_id, result=result, error=error)
         self.open.pop(trial_id, None)
@@ -132,13 +132,11 @@ class OptunaBranch:
         one was asked for and left running, else adds one (unless the journal holds it ended)."""
         import optuna
 
-        from lpft.sweeps.study import distribution
-
         name = config.get(TRIAL_KEY)
         if name in self.told:
             return
         state, values = self._outcome(result, error)
-        attrs = {"trial_id": name, **_attrs(result, error)}
+        attrs = {"trial_id": name, **trial_attrs(result, error)}
         if name in self.open:
             storage_id = self.open.pop(name)
             for key, value in attrs.items():
@@ -150,15 +148,6 @@ class OptunaBranch:
                 params=params, distributions={k: distribution(p) for k, p in self.searched.items() if k in params},
                 values=values, state=state, user_attrs=attrs))
         self.told.add(name)
-
-
-def _attrs(result: dict | None, error: bool) -> dict[str, Any]:
-    """A trial's end as Optuna user attributes: its status and selected step's accuracies."""
-    result = result or {}
-    # A final report and a ledger row say their status; a trial whose last report is a step's was stopped.
-    status = ERROR if error else result.get("status", STOPPED)
-    return {"status": status, **{k: round(float(result[k]), 6) for k in ("id_val", "id_test", "ood_avg")
-                                 if isinstance(result.get(k), (int, float))}}  # 0.5095, not 0.5095000000000001
 
 
 class SweepSearcher(Searcher):

@@ -43,7 +43,7 @@ from typing import Any
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, require
 from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
-from lpft.search_spaces import Param
+from lpft.search_spaces import Param, grid_size
 from lpft.strategies import STRATEGIES
 
 METRICS = ("id_val", "id_test", "ood_avg")
@@ -63,6 +63,11 @@ class StrategySpec:
     grid: dict[str, list[Any]] = field(default_factory=dict)  # search: grid
     resources: tuple[float, float] | None = None  # (cpu, gpu) per trial; None: the spec's
     sources: tuple[str, ...] = ()  # wise: the strategies whose best fine-tuned model it interpolates
+
+    @property
+    def search_trials(self) -> int:
+        """The search stage's trial budget: every grid point, or `num_samples`."""
+        return grid_size(self.grid) if self.grid else self.num_samples
 
     def full_space(self) -> dict[str, Param]:
         """The space with grid values as categorical choices: what Optuna samples from."""
@@ -276,14 +281,13 @@ def _loggers(raw: dict) -> dict[str, dict[str, str]]:
     """`loggers`: a name, a list of names, or a mapping of name to options (lpft.sweeps.trackers)."""
     from lpft.sweeps.trackers import TRACKERS
 
+    shape = f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options"
     value = raw.get("loggers", [])
     value = [value] if isinstance(value, str) else value
     if isinstance(value, list):
-        require(all(isinstance(v, str) for v in value), "loggers",
-                f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options")
+        require(all(isinstance(v, str) for v in value), "loggers", shape)
         value = {v: {} for v in value}
-    require(isinstance(value, dict), "loggers",
-            f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options")
+    require(isinstance(value, dict), "loggers", shape)
     known_keys(value, TRACKERS.names(), "loggers", "logger")
     out = {}
     for name, options in value.items():

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from lpft.results import COMPLETED, DIVERGED
+from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
 from lpft.search_spaces import Param
 from lpft.storage import Location
 
@@ -28,6 +28,15 @@ def distribution(param: Param) -> Any:
     if param.kind == "int":
         return d.IntDistribution(int(param.low), int(param.high), log=param.log)
     return d.CategoricalDistribution(list(param.choices))
+
+
+def trial_attrs(result: dict[str, Any] | None, error: bool) -> dict[str, Any]:
+    """A trial's end as Optuna user attributes: its status and selected step's accuracies."""
+    result = result or {}
+    # A final report and a ledger row say their status; a trial whose last report is a step's was stopped.
+    status = ERROR if error else result.get("status", STOPPED)
+    return {"status": status, **{k: round(float(result[k]), 6) for k in ("id_val", "id_test", "ood_avg")
+                                 if isinstance(result.get(k), (int, float))}}  # 0.5095, not 0.5095000000000001
 
 
 def name_metrics(study: Any, metrics: list[str] | tuple[str, ...]) -> None:
@@ -92,5 +101,4 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
             params=params, distributions={k: distribution(p) for k, p in searched.items()},
             values=[float(t[m]) for m in metrics] if done else None,
             state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
-            user_attrs={"trial_id": t["trial_id"], "status": t["status"],
-                        **{k: t[k] for k in ("id_val", "id_test", "ood_avg") if t.get(k) is not None}}))
+            user_attrs={"trial_id": t["trial_id"], **trial_attrs(t, error=False)}))

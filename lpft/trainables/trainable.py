@@ -43,6 +43,12 @@ class TrialContext:
     keep_checkpoints: int = 2  # per trial, the latest ones
 
 
+def step_report(step: int, evals: list[Evaluation], signals: dict[str, float] | None = None) -> dict[str, Any]:
+    """One evaluated step's metrics for Tune, with training `signals` (train_loss, lr); its
+    `timesteps_total` is the step trackers (TensorBoard, MLflow, W&B) plot against."""
+    return {**step_metrics(evals), **(signals or {}), "step": step, "timesteps_total": step}
+
+
 def final_metrics(result: RunResult) -> dict[str, Any]:
     """The selected (best ID val) step's metrics; zeros when nothing was evaluated, so searchers rank it last."""
     step = result.selected_step
@@ -138,13 +144,13 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
                "benchmark": context.benchmark, "node": node}
     seen = [Evaluation(**e) for e in resume["evaluations"]] if resume else []
     full = dict(hparams)  # with the strategy's defaults once run_trial has them (a stopped trial keeps these)
+
     if resume:  # the checkpoint's step again: a kill may have come between its checkpoint and its report
         step = int(resume["epoch"])
-        tune.report({**step_metrics([e for e in seen if e.step == step]), "step": step, "timesteps_total": step})
+        tune.report(step_report(step, [e for e in seen if e.step == step]))
 
     def on_epoch(step: int, evals: list[Evaluation], state: Any, signals: dict[str, float] | None = None) -> None:
-        # timesteps_total: the step trackers (TensorBoard, MLflow, W&B) plot against, through Tune.
-        metrics = {**step_metrics(evals), **(signals or {}), "step": step, "timesteps_total": step}
+        metrics = step_report(step, evals, signals)
         seen.extend(evals)
         if state is None:
             tune.report(metrics)
