@@ -58,7 +58,7 @@ def lpft_analysis(root: Path) -> None:
     the id_val selection, the table, and the frontiers of every OOD set and the average."""
     # As lpft.analysis.report loads: the pivot counts evaluations recorded twice (there are none here;
     # with some, the report loads again with load_results' own duplicates check).
-    loaded = load_results([root], without=("node",), check_duplicates=False)
+    loaded = load_results([root], without=("node", "hp.seed"), check_duplicates=False)
     points = wide(loaded.frame, *step_hparams(loaded.metadata))
     assert not points.repeated
     chosen = SELECTIONS["id_val"]().select_points(points)

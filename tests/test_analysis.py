@@ -112,6 +112,50 @@ def test_pareto_frontier_matches_brute_force():
     np.testing.assert_array_equal(mask, brute)
 
 
+def test_each_strategys_frontier_matches_brute_force():
+    import pandas as pd
+
+    from lpft.analysis.report import frontier_points
+
+    rng = np.random.default_rng(3)
+    n = 300
+    points = pd.DataFrame({"strategy": rng.choice(["lp", "ft", "lpft"], n), "id_test": rng.random(n).round(2),
+                           "ood_avg": rng.random(n), "b": rng.random(n)})  # rounded: ties in ID
+    flags = frontier_points(points, ["ood_avg", "b"])
+    for col in ("ood_avg", "b"):
+        np.testing.assert_array_equal(flags[f"frontier.{col}"], pareto_mask(points.id_test.to_numpy(), points[col]))
+        for name, part in points.groupby("strategy"):
+            mine = flags.loc[part.index, f"strategy_frontier.{col}"].to_numpy()
+            np.testing.assert_array_equal(mine, pareto_mask(part.id_test.to_numpy(), part[col].to_numpy()))
+
+
+def test_points_do_not_depend_on_the_rows_order(results):
+    """lpft writes a point's rows together (a run); rows joined in any order, or an evaluation
+    written twice, must give the same (trial, step) table."""
+    from lpft.analysis.selection import wide
+
+    table = read_results([results])
+    ordered = wide(table)
+    shuffled = wide(table.take(np.random.default_rng(0).permutation(table.num_rows)))
+    key = ["trial_id", "step"]
+    a, b = (p.frame.sort_values(key).reset_index(drop=True) for p in (ordered, shuffled))
+    assert len(a) == 10 and ordered.repeated == shuffled.repeated == 0
+    np.testing.assert_allclose(a[["id_val", "id_test", "shift", "ood_avg"]], b[["id_val", "id_test", "shift", "ood_avg"]])
+    assert list(a.trial_id) == list(b.trial_id) and list(a.config) == list(b.config)
+    twice = wide(pa.concat_tables([table, table.slice(0, 1)]))
+    assert twice.repeated == 1 and len(twice.frame) == 10
+
+
+def test_a_tie_in_id_val_picks_the_earliest_step(tmp_path):
+    # Written out of step order: step 3 first; id_val ties at .80 on steps 3 and 1.
+    data = {3: (.80, .70, .5), 1: (.80, .60, .4), 2: (.75, .90, .6)}
+    write_trial(tmp_path / "results", "ft", "a", rows("ft", "a", 0, 0.1, data), HPARAMS)
+    write_trial(tmp_path / "results", "ft", "b", rows("ft", "b", 1, 0.1, {1: (float("nan"), .5, .5)}), HPARAMS)
+    chosen = SELECTIONS["id_val"]().select(read_results([tmp_path], skip_bad=True).to_pandas())
+    assert list(chosen.frame.step) == [1] and chosen.frame.id_test.tolist() == [.60]
+    assert list(SELECTIONS["last"]().select(read_results([tmp_path], skip_bad=True).to_pandas()).frame.step) == [3]
+
+
 def test_frontier_ownership_runs():
     from lpft.analysis.frontier import ownership
 

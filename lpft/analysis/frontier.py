@@ -10,11 +10,17 @@ def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return pareto_masks(x, [y])[0]
 
 
-def pareto_masks(x: np.ndarray, ys: list[np.ndarray]) -> list[np.ndarray]:
+def id_order(x: np.ndarray) -> np.ndarray:
+    """The order `pareto_masks` walks: ID descending, ties in their order (the first duplicate wins)."""
+    return np.argsort(-np.asarray(x, float), kind="stable")
+
+
+def pareto_masks(x: np.ndarray, ys: list[np.ndarray], order: np.ndarray | None = None) -> list[np.ndarray]:
     """`pareto_mask(x, y)` for each y, sorting x once: O(n log n) once, then O(n) per y (the
-    frontiers of every OOD set share their ID axis). A point with a NaN is never on a frontier."""
+    frontiers of every OOD set share their ID axis). A point with a NaN is never on a frontier.
+    `order`: `id_order(x)`, when the caller has it (a subset's is the whole's, restricted)."""
     x = np.asarray(x, float)
-    order = np.argsort(-x, kind="stable")  # ID descending; ties keep their order (the first duplicate wins)
+    order = id_order(x) if order is None else order
     xs = x[order]
     starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.zeros(0, int)
     group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1 if len(xs) else np.zeros(0, int)

@@ -10,7 +10,7 @@ import pandas as pd
 import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
-from lpft.analysis.frontier import ownership, pareto_masks
+from lpft.analysis.frontier import id_order, ownership, pareto_masks
 from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.plots import save_figures
@@ -46,12 +46,15 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
     """Flags, per OOD column, the points on the overall frontier and on their strategy's own."""
     x = points["id_test"].to_numpy(float)
     codes = pd.factorize(points["strategy"])[0]
-    members = [np.flatnonzero(codes == k) for k in range(codes.max() + 1 if len(codes) else 0)]
     ys = [points[col].to_numpy(float) for col in ood_columns]
-    overall = pareto_masks(x, ys)
+    order = id_order(x)  # one sort: each strategy's order is the whole's, restricted to it
+    overall = pareto_masks(x, ys, order)
     own = [np.zeros(len(x), bool) for _ in ood_columns]
-    for idx in members:
-        for mask, sub in zip(own, pareto_masks(x[idx], [y[idx] for y in ys])):
+    within = np.empty(len(x), int)  # each point's position among its strategy's points
+    for k in range(codes.max() + 1 if len(codes) else 0):
+        idx = np.flatnonzero(codes == k)
+        within[idx] = np.arange(len(idx))
+        for mask, sub in zip(own, pareto_masks(x[idx], [y[idx] for y in ys], within[order[codes[order] == k]])):
             mask[idx] = sub
     flags = {}
     for col, every, mine in zip(ood_columns, overall, own):
@@ -82,8 +85,10 @@ def analyze_groups(paths: list[str], selection: str = "id_val", baseline: str = 
 def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, compare: bool,
              checked: bool) -> dict[str, Report]:
     skipped: list[Skipped] = []
-    # Which node ran a trial plays no part here: not reading it saves a long string per row.
-    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node",), check_duplicates=checked)
+    # Which node ran a trial plays no part here (not reading it saves a long string per row),
+    # nor hp.seed (the seed column is the same).
+    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node", "hp.seed"),
+                          check_duplicates=checked)
     context = sweep_context([str(p) for p in paths])
     reports = {}
     for label, part in split_groups(loaded.frame, compare).items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
@@ -47,7 +48,8 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     million rows: ~0.1 s, where pandas' pivot_table took 0.45 s)."""
     df = data if isinstance(data, pl.DataFrame) else pl.from_arrow(data) if isinstance(data, pa.Table) else \
         pl.from_pandas(data)
-    roles = dict(df.select("eval_set", "role").unique("eval_set", keep="first", maintain_order=True).iter_rows())
+    first_rows = df.select(pl.col("eval_set").arg_unique())["eval_set"]  # each set's first row
+    roles = dict(df.select("eval_set", "role")[first_rows].iter_rows())
     sets = sorted(roles)
     ood = [s for s in sets if roles[s] == "ood"]
     hp = [c for c in df.columns if c.startswith("hp.") and c not in per_step and c != "hp.seed"]
@@ -57,9 +59,7 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     accuracy = pl.col("accuracy")
     columns = [accuracy.filter(pl.col("eval_set") == s).first().alias(s) for s in sets]
     columns += [pl.col(c).first() for c in hp + steps] + [pl.col(c).first().alias("path") for c in path[:1]]
-    # In the rows' order: files as listed (sorted), steps as each trial wrote them; a sort by
-    # the string keys would cost a third of the pivot.
-    grouped = df.group_by(KEYS, maintain_order=True).agg(*columns, pl.len().alias("_rows"))
+    grouped = _group_points(df, columns)
     # More rows than eval sets scored: some evaluation is recorded twice (the pivot keeps the first).
     repeated = grouped.select((pl.col("_rows") > pl.sum_horizontal(pl.col(sets).is_not_null())).sum()).item()
     # A config's label is its hp.* values joined, made once per trial, not per point.
@@ -76,6 +76,32 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     return Points(out, ood, keys, repeated)
 
 
+def _group_points(df: pl.DataFrame, columns: list[pl.Expr]) -> pl.DataFrame:
+    """`columns` aggregated per (trial, step) point, in the rows' order (files as listed, steps as
+    each trial wrote them), with `_rows` counted. lpft writes each point's rows together, so a
+    point is a run of equal keys: grouping by the run's number (sorted integers) is ~2x faster
+    than hashing the string keys. Should a point's rows be apart (files joined by hand), its runs
+    would share keys: then the hash group-by, which is right for any order."""
+    change = pl.any_horizontal([pl.col(k).ne_missing(pl.col(k).shift(1)) for k in KEYS]).fill_null(True)
+    runs = (df.with_columns(change.cast(pl.UInt32).cum_sum().alias("_run").set_sorted())
+            .group_by("_run", maintain_order=True)
+            .agg(*[pl.col(k).first() for k in KEYS], *columns, pl.len().alias("_rows")).drop("_run"))
+    if not runs.select(pl.struct(KEYS).is_duplicated().any()).item():
+        return runs
+    return df.group_by(KEYS, maintain_order=True).agg(*columns, pl.len().alias("_rows"))
+
+
+def best_per_trial(w: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
+    """Each trial's row of highest `score` (a NaN only if all are; a tie: the earliest step),
+    ordered by trial_id. One lexsort of integer keys: sorting the string trial_id of every point
+    cost four times as much."""
+    trial = pd.factorize(w["trial_id"])[0]
+    order = np.lexsort((w["step"].to_numpy(), np.where(np.isnan(score), np.inf, -score), trial))
+    sorted_trials = trial[order]
+    firsts = order[np.r_[True, sorted_trials[1:] != sorted_trials[:-1]]] if len(order) else order
+    return w.iloc[firsts].sort_values("trial_id", kind="stable")
+
+
 class Selection:
     name = ""
     label = ""
@@ -83,8 +109,7 @@ class Selection:
     config_metric = "id_val"  # picks the config among configs (`lpft.best`)
 
     def pick_steps(self, w: pd.DataFrame) -> pd.DataFrame:
-        order = w.sort_values(["trial_id", self.step_metric, "step"], ascending=[True, False, True])
-        return order.drop_duplicates("trial_id")
+        return best_per_trial(w, w[self.step_metric].to_numpy(float))
 
     def select(self, df: pd.DataFrame) -> Chosen:
         return self.select_points(wide(df))
@@ -127,4 +152,4 @@ class LastStepSelection(Selection):
     name, label = "last", "last step"
 
     def pick_steps(self, w: pd.DataFrame) -> pd.DataFrame:
-        return w.sort_values(["trial_id", "step"]).drop_duplicates("trial_id", keep="last")
+        return best_per_trial(w, w["step"].to_numpy(float))
