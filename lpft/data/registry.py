@@ -23,16 +23,18 @@ class BenchmarkEntry:
     # A pre-flight beyond the root folder's existence (before Ray starts): raises InputError for
     # bad data, returns notes worth printing (class subsets, skipped files).
     check: Callable[[Any], list[str]] | None = None
+    # Built once per node, not once per worker (`lpft.data.cache`): for builders whose output
+    # follows from their parameters and packaged data alone.
+    disk_cache: bool = False
 
 
 BENCHMARKS: Registry[BenchmarkEntry] = Registry("benchmark")
 
 
-def register(name: str, params: type, folder: str = "",
-             check: Callable[[Any], list[str]] | None = None) -> Callable[[Callable[[Any], Benchmark]],
-                                                                         Callable[[Any], Benchmark]]:
+def register(name: str, params: type, folder: str = "", check: Callable[[Any], list[str]] | None = None,
+             disk_cache: bool = False) -> Callable[[Callable[[Any], Benchmark]], Callable[[Any], Benchmark]]:
     def add(build: Callable[[Any], Benchmark]) -> Callable[[Any], Benchmark]:
-        BENCHMARKS.register(name)(BenchmarkEntry(params, build, folder, check))
+        BENCHMARKS.register(name)(BenchmarkEntry(params, build, folder, check, disk_cache))
         return build
 
     return add
@@ -53,12 +55,18 @@ def locate_data(name: str, params: dict[str, Any]) -> list[str]:
 
 
 def load_benchmark(name: str, **params: Any) -> Benchmark:
-    """The benchmark, built once per process for the same parameters (trials reuse it)."""
+    """The benchmark, built once per process for the same parameters (trials reuse it), and once
+    per node for a builder registered with `disk_cache`."""
     entry = BENCHMARKS[name]
     return _build(name, parse_into(entry.params, params, name))
 
 
 @lru_cache(maxsize=2)  # deterministic from (name, frozen params); nobody mutates the arrays
 def _build(name: str, params: Any) -> Benchmark:
-    return BENCHMARKS[name].build(params)
+    entry = BENCHMARKS[name]
+    if entry.disk_cache:
+        from lpft.data.cache import cached_build
+
+        return cached_build(name, params, entry.build)
+    return entry.build(params)
 

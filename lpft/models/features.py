@@ -7,7 +7,6 @@ transform), so every LP trial and every LP-FT head reuses one extraction.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Callable
 
@@ -17,12 +16,9 @@ from tqdm.auto import tqdm
 
 from lpft.atomic import atomic_file
 from lpft.data.base import Benchmark, Split
+from lpft.data.cache import cache_root  # noqa: F401 (lpft.strategies.lp takes it from here)
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("LPFT_CACHE", Path.home() / ".cache" / "lpft"))
 
 
 def atomic_save(path: Path, array: np.ndarray) -> None:

@@ -1,0 +1,70 @@
+"""Built benchmarks on the node's disk (lpft.data.cache): built once per node, not per worker;
+a damaged entry or an unwritable cache costs a build, never a wrong benchmark or a failure."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from lpft.data.base import Benchmark, Split
+from lpft.data.cache import cached_build, entry_path
+from lpft.data.registry import BENCHMARKS
+
+BUILDS = []
+
+
+@dataclass(frozen=True)
+class Params:
+    n: int = 8
+
+
+def build(p: Params) -> Benchmark:
+    BUILDS.append(p)
+    rng = np.random.default_rng(p.n)
+    splits = {role: Split(rng.random((p.n, 3)).astype(np.float32), rng.integers(0, 2, p.n), role)
+              for role in ("id_train", "id_val", "id_test")}
+    return Benchmark("probe", p, splits, 2, ("none", "none"))
+
+
+def test_built_once_then_read_back_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path))
+    BUILDS.clear()
+    first = cached_build("probe", Params(), build)
+    second = cached_build("probe", Params(), build)
+    assert len(BUILDS) == 1 and entry_path("probe", Params(), build).is_file()
+    np.testing.assert_array_equal(first.train.x, second.train.x)
+    cached_build("probe", Params(n=9), build)  # other parameters: another entry
+    assert len(BUILDS) == 2 and len(list((tmp_path / "benchmarks").glob("probe-*.npz"))) == 2
+
+
+def test_a_damaged_entry_is_built_again_and_a_read_only_cache_still_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path))
+    BUILDS.clear()
+    cached_build("probe", Params(), build)
+    path = entry_path("probe", Params(), build)
+    path.write_bytes(path.read_bytes()[:100])  # truncated, as by a full disk
+    again = cached_build("probe", Params(), build)
+    assert len(BUILDS) == 2 and again.train.x.shape == (8, 3)
+    assert cached_build("probe", Params(), build).train.x.shape == (8, 3) and len(BUILDS) == 2  # rewritten whole
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    monkeypatch.setenv("LPFT_CACHE", str(locked / "inner"))
+    if os.geteuid() != 0:  # root writes anywhere; the mode check means nothing there
+        assert cached_build("probe", Params(), build).train.x.shape == (8, 3)
+
+
+def test_digits_is_shared_across_processes(tmp_path):
+    """A second process (a fresh Ray worker) reads the first's build: the same arrays, no decoding."""
+    assert BENCHMARKS["digits"].disk_cache and not BENCHMARKS["synthetic"].disk_cache
+    probe = ("import sys, time; from lpft.data import load_benchmark\n"
+             "t = time.perf_counter(); b = load_benchmark('digits', size=32, n_train=200)\n"
+             "print(round(time.perf_counter() - t, 3), float(b.train.x.sum()), len(b.eval_sets))")
+    env = {**os.environ, "LPFT_CACHE": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0][1:] == runs[1][1:]  # the same benchmark
+    assert len(list((tmp_path / "benchmarks").glob("digits-*.npz"))) == 1
+    assert float(runs[1][0]) < float(runs[0][0]) / 3, runs  # read back, not decoded again
