@@ -146,3 +146,16 @@ def test_mlflow_beside_an_object_store_needs_a_tracking_uri(monkeypatch):
         check_trackers({"mlflow": {}}, root)
     check_trackers({"mlflow": {"tracking_uri": "http://mlflow.example:5000"}}, root)  # a server: fine
     check_trackers({"tensorboard": {}}, root)
+
+
+@pytest.mark.parametrize("usage_stats", ["0", "1"])
+def test_tunes_callback_telemetry_imports_no_tracker_when_usage_stats_are_off(usage_stats):
+    """Ray Tune compares a sweep's callbacks with its MLflow and W&B integrations for its usage
+    stats, importing both (1-2 s of start-up); lpft turns usage stats off and skips that."""
+    pytest.importorskip("mlflow")
+    probe = ("import os, sys; from lpft.sweeps.launch import _no_callback_telemetry; _no_callback_telemetry(); "
+             "from ray.tune import Callback; from ray.air._internal import usage; usage.tag_callbacks([Callback()]); "
+             "print('mlflow' in sys.modules)")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": usage_stats}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ("False" if usage_stats == "0" else "True")

@@ -233,12 +233,25 @@ def keep_from_tune(names: list[str]) -> None:
         class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
 
 
+def _no_callback_telemetry() -> None:
+    """Tune tags the callbacks it is given, for Ray's usage stats, by comparing them with its
+    MLflow, W&B, Comet and Aim integrations: that imports mlflow and wandb when installed, 1-2 s
+    of every sweep's start-up. With usage stats off the tag goes nowhere, so it is skipped."""
+    from ray._common.usage import usage_lib
+    from ray.air._internal import usage
+
+    if not usage_lib.usage_stats_enabled():
+        usage.tag_callbacks = lambda callbacks: False
+
+
 def init_ray(address: str | None, dashboard: bool = False) -> None:
     """Connects to the cluster at `address`, or starts a local instance (with Ray's dashboard
     when `dashboard`, its address printed)."""
     # Readable output: our one line per trial, not Ray's boxes and tables.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
+    # Nothing leaves the machine at run time: Ray's usage stats only if the user turns them on.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address:
         from lpft.secrets import token_auth_mode
 
@@ -250,6 +263,7 @@ def init_ray(address: str | None, dashboard: bool = False) -> None:
     # these two loggers: Tune's other messages stay as they were).
     for name in ("ray.tune.execution.tune_controller", "ray.tune.tune"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    _no_callback_telemetry()
     if ray.is_initialized():
         return
     from lpft import plugins
