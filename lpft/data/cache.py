@@ -121,9 +121,7 @@ def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark]) -> B
     path = entry_path(name, params, build)
     try:
         return _read(path, params)
-    except FileNotFoundError:
-        pass
-    except Exception:  # noqa: BLE001 (truncated, or written by an incompatible version: build again)
+    except Exception:  # noqa: BLE001 (absent, truncated, or written by an incompatible version: build)
         pass
     bench = build(params)
     arrays = _arrays(bench)
