@@ -10,15 +10,19 @@ points of the grid's best; the ratio to the grid's epochs (target <= 0.4); and w
 order the strategies alike by ID and by OOD.
 
     python bench/time_to_answer.py [--spec synthetic] [--tolerance 0.005]     # --spec digits: ~1 h on 2 cores
+    python bench/time_to_answer.py --spec digits --storage DIR --reuse-grid      # the search again, the kept grid
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
+import shutil
 import tempfile
 import time
+from pathlib import Path
 
 from lpft.search_spaces import Param
 from lpft.storage import locate
@@ -58,19 +62,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", default="synthetic")
     ap.add_argument("--tolerance", type=float, default=0.005)
+    ap.add_argument("--storage", help="keep both sweeps in this folder (default: a temporary one)")
+    ap.add_argument("--reuse-grid", action="store_true",
+                    help="with --storage: a finished grid sweep there is read, not run again (the costly arm)")
     args = ap.parse_args()
     grid, search = arms(load_spec(args.spec))
     init_ray(None)
-    with tempfile.TemporaryDirectory() as storage:
-        seconds = {}
+    with contextlib.ExitStack() as stack:
+        storage = args.storage or stack.enter_context(tempfile.TemporaryDirectory())
+        seconds: dict[str, float | None] = {}
         for spec in (grid, search):
+            folder = Path(storage) / spec.name
+            if spec is grid and args.reuse_grid and (folder / "results").is_dir():
+                seconds[spec.name] = None
+                continue
+            shutil.rmtree(folder, ignore_errors=True)  # this bench's own folder from an earlier run
             t = time.perf_counter()
             run_sweep(spec.with_storage(storage), progress_every=3600)
             seconds[spec.name] = time.perf_counter() - t
         answers = time_to_answer(locate(storage) / grid.name, locate(storage) / search.name, args.tolerance)
     print(f"\n{args.spec}: grid (FIFO, every point to its last epoch) vs search (TPE + ASHA), "
           f"one trial at a time; within {100 * args.tolerance:.1f} ID-val points of the grid's best")
-    print(f"wall: grid {seconds[grid.name]:.0f} s, search {seconds[search.name]:.0f} s")
+    grid_wall = "reused" if seconds[grid.name] is None else f"{seconds[grid.name]:.0f} s"
+    print(f"wall: grid {grid_wall}, search {seconds[search.name]:.0f} s")
     print(f"{'strategy':<9}{'grid best':<16}{'ID val':>7}{'ID test':>8}{'OOD':>6}{'grid ep':>9}"
           f"{'search ep':>10}{'search s':>9}{'ratio':>7}")
     searched = [a for a in answers if a.strategy in GRID_SIZES]  # LP's C path is one trial: nothing to search

@@ -69,7 +69,7 @@ def _branch(spec: SweepSpec, strat: StrategySpec, storage: Any) -> Any:
         return grid_configs(strat.grid, constants)
     searched = {k: p for k, p in strat.space.items() if p.kind != "constant"}
     return OptunaBranch(f"{spec.name}.{strat.name}", searched, constants, list(spec.metric), spec.seeds[0],
-                        storage)
+                        storage, budget=strat.search_trials)
 
 
 def _searched_by_optuna(strat: StrategySpec) -> bool:
