@@ -184,3 +184,38 @@ def test_losing_a_node_loses_no_trial(cluster, tmp_path):
     assert (steps == 1500 // 20).all()  # every FT/LP-FT trial has all its evaluations, once
     retried = trials[trials.resumed_from_step > 0]
     assert len(retried) >= 1 and set(retried.node) == {head}  # resumed from a checkpoint, on the head
+
+
+def test_a_head_whose_job_agent_is_not_up_yet_is_waited_for_not_refused():
+    """A just-started (or busy) head answers "No available agent to submit job, please try
+    again later" for a while: `lpft submit` waits for it; any other error is one line at once."""
+    from lpft.cluster.jobs import _submit_when_ready
+    from lpft.errors import InputError
+
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) < 3:
+            raise RuntimeError("Request failed with status code 500: No available agent to submit job, "
+                               "please try again later.")
+        return "raysubmit_1"
+
+    assert _submit_when_ready("submitting", flaky, entrypoint="x") == "raysubmit_1" and len(calls) == 3
+
+    def refused(**kwargs):
+        calls.append(kwargs)
+        raise RuntimeError("Request failed with status code 401: Unauthorized")
+
+    calls.clear()
+    with pytest.raises(InputError, match="401"):
+        _submit_when_ready("submitting", refused)
+    assert len(calls) == 1
+
+    def never_ready(**kwargs):
+        raise RuntimeError("No available agent to submit job, please try again later.")
+
+    start = time.monotonic()
+    with pytest.raises(InputError, match="No available agent"):  # not forever: the deadline holds
+        _submit_when_ready("submitting", never_ready, within=1.0)
+    assert time.monotonic() - start < 5

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,25 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise InputError(f"{what}: {_first_line(e)}") from None
 
 
+# What the dashboard answers while a just-started head's job agent has not registered yet.
+AGENT_NOT_READY = "No available agent to submit job"
+
+
+def _submit_when_ready(what: str, fn: Any, within: float = 60.0, **kwargs: Any) -> Any:
+    """`_call`, retried while the cluster says its job agent is not up yet (a head started
+    seconds ago, or one under load): that is a wait, not the user's mistake."""
+    deadline = time.monotonic() + within
+    delay = 0.5
+    while True:
+        try:
+            return _call(what, fn, **kwargs)
+        except InputError as e:
+            if AGENT_NOT_READY not in str(e) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 5.0)
+
+
 def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool = False,
            env: dict[str, str] | None = None, imports: list[str] | None = None,
            loggers: list[str] | None = None) -> str:
@@ -89,9 +109,9 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
             runtime_env["worker_process_setup_hook"] = plugins.SETUP_HOOK
         if plain or loaded:
             runtime_env["env_vars"] = {**loaded.get("env_vars", {}), **plain}
-        return _call(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
-                     runtime_env=runtime_env,
-                     metadata={"lpft_spec": spec.name, "lpft_storage": redact(where)})
+        return _submit_when_ready(f"submitting to {address}", jobs.submit_job, entrypoint=shlex.join(args),
+                                  runtime_env=runtime_env,
+                                  metadata={"lpft_spec": spec.name, "lpft_storage": redact(where)})
 
 
 def follow(address: str, job_id: str) -> str:
