@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from lpft.atomic import atomic_file
 from lpft.data.base import Benchmark, Split
-from lpft.data.cache import cache_root  # noqa: F401 (lpft.strategies.lp takes it from here)
+from lpft.data.cache import cache_root
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 

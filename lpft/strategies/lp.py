@@ -19,9 +19,10 @@ import torch
 from torch import nn
 
 from lpft.data.base import Benchmark, predict
+from lpft.data.cache import cache_root
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
-from lpft.models.features import adapted_features, atomic_save, cache_root, cached_features, feature_key
+from lpft.models.features import adapted_features, atomic_save, cached_features, feature_key
 from lpft.errors import InputError, require
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.base import EpochCallback, strategy
