@@ -23,7 +23,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from urllib.parse import unquote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -47,6 +49,10 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
 PATH_HPARAMS_KEY = b"lpft.path_hparams"  # JSON list: those whose steps form a path drawn as a curve
+# JSON {"rows": n, "columns": {name: value}}: the columns holding one value in every row of the
+# file (a trial's sweep, id, seed, hyperparameters...). A local read takes them from the footer it
+# reads anyway and scans only the columns that vary: a million rows load ~25% faster.
+CONSTANT_KEY = b"lpft.constant"
 # Version-1 files written before these keys existed: the per-step hyperparameters lpft had then.
 BEFORE_STEP_KEYS = {STEP_HPARAMS_KEY: b'["C", "alpha"]', PATH_HPARAMS_KEY: b'["alpha"]'}
 
@@ -78,10 +84,26 @@ def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
     return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
 
 
-def write_table(table: pa.Table, where: Location | str | Path) -> None:
-    """The whole file or nothing: see `Location.open_write`."""
-    with locate(where).open_write() as f:
-        pq.write_table(table, f)
+def _constants(table: pa.Table) -> bytes:
+    """`CONSTANT_KEY`'s value: the columns with one value (null included, NaN never) in every row,
+    read back from the typed table so that the JSON holds exactly what the file does."""
+    columns = {}
+    for name in table.column_names:
+        values = table.column(name).to_pylist()
+        first = values[0] if values else None
+        if values and all(v == first and type(v) is type(first) for v in values):
+            columns[name] = first
+    return json.dumps({"rows": table.num_rows, "columns": columns}).encode()
+
+
+def write_table(table: pa.Table, where: Location | str | Path, footer: Mapping[bytes, bytes] | None = None) -> None:
+    """The whole file or nothing: see `Location.open_write`. `footer`: key-value metadata of the
+    Parquet file only, not of the Arrow schema stored in it (which then stays the same across a
+    sweep's files, so a reader decodes it once)."""
+    with locate(where).open_write() as f, pq.ParquetWriter(f, table.schema) as writer:
+        writer.write_table(table)
+        if footer:
+            writer.add_key_value_metadata(dict(footer))
 
 
 def trial_path(results: Location | str | Path, strategy: str, trial_id: str) -> Location:
@@ -93,7 +115,8 @@ def write_trial(results: Location | str | Path, strategy: str, trial_id: str, ro
     if not rows:
         return None
     where = trial_path(results, strategy, trial_id)
-    write_table(rows_table(rows, hparams), where)
+    table = rows_table(rows, hparams)
+    write_table(table, where, {CONSTANT_KEY: _constants(table)})
     return where
 
 
@@ -144,10 +167,11 @@ def _listing(path: Location, raw: str | Path) -> list[str]:
     return sorted(files)  # a listing's order is the filesystem's; the analysis keeps the rows' order
 
 
-def _footer(path: Location, file: str) -> tuple[str, Callable[[], pa.Schema]]:
-    """A key that equals for files of the same schema and lpft metadata, and how to get that
-    schema. Locally through polars' footer reader (~20x faster than opening each file with
-    pyarrow): the key is the Arrow schema pyarrow stored in the footer, decoded once per key."""
+def _footer(path: Location, file: str) -> tuple[str, Callable[[], pa.Schema], bytes | None]:
+    """A key that equals for files of the same schema and lpft metadata, how to get that schema,
+    and the file's constant columns (`CONSTANT_KEY`, not part of the key). Locally through
+    polars' footer reader (~20x faster than opening each file with pyarrow): the key is the Arrow
+    schema pyarrow stored in the footer, decoded once per key."""
     if path.is_local:
         import polars as pl
 
@@ -156,24 +180,39 @@ def _footer(path: Location, file: str) -> tuple[str, Callable[[], pa.Schema]]:
         except pl.exceptions.PolarsError as e:
             raise pa.ArrowInvalid(str(e)) from None
         if "ARROW:schema" in meta:
-            ours = {k.encode(): v.encode() for k, v in meta.items() if k.startswith("lpft.")}
+            constant = meta.get(CONSTANT_KEY.decode())
+            ours = {k.encode(): v.encode() for k, v in meta.items()
+                    if k.startswith("lpft.") and k != CONSTANT_KEY.decode()}
             key = meta["ARROW:schema"] + repr(sorted(ours.items()))
             return key, lambda: pa.ipc.read_schema(
-                pa.py_buffer(base64.b64decode(meta["ARROW:schema"]))).with_metadata(ours)
+                pa.py_buffer(base64.b64decode(meta["ARROW:schema"]))).with_metadata(ours), \
+                None if constant is None else constant.encode()
     with path.fs.open_input_file(file) as f:
         schema = pq.read_schema(f)
-    return schema.to_string(show_schema_metadata=True), lambda: schema
+    meta = dict(schema.metadata or {})
+    constant = meta.pop(CONSTANT_KEY, None)
+    schema = schema.with_metadata(meta)
+    return schema.to_string(show_schema_metadata=True), lambda: schema, constant
 
 
-def _good_files(path: Location, raw: str | Path, skip_bad: bool,
-                skipped: list[Skipped]) -> tuple[list[str], list[pa.Schema]]:
-    """The folder's Parquet files whose footer reads and whose schema is lpft's, and their
-    distinct schemas (one, when a single lpft version wrote them)."""
+@dataclass
+class _Files:
+    """A folder's readable lpft files, their distinct schemas (one, when a single lpft version
+    wrote them), and each file's `CONSTANT_KEY` value (None where it has none)."""
+
+    files: list[str]
+    schemas: list[pa.Schema]
+    constants: list[bytes | None]
+
+
+def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[Skipped]) -> _Files:
+    """The folder's Parquet files whose footer reads and whose schema is lpft's."""
     files = _listing(path, raw)
-    good, schemas, problems = [], {}, {}
+    good, constants, schemas, problems = [], [], {}, {}
     for file in files:
+        constant = None
         try:
-            key, schema = _footer(path, file)
+            key, schema, constant = _footer(path, file)
             if key not in problems:
                 schemas[key] = schema()
                 problems[key] = _schema_problem(schemas[key])
@@ -184,31 +223,34 @@ def _good_files(path: Location, raw: str | Path, skip_bad: bool,
             _bad(_display(path, file), problem, skip_bad, skipped)
         else:
             good.append(file)
+            constants.append(constant)
     if not good:
         raise InputError(f"{raw}: no readable results (all {len(files)} files were left out)")
-    return good, [schemas[k] for k, problem in problems.items() if not problem]
+    return _Files(good, [schemas[k] for k, problem in problems.items() if not problem], constants)
 
 
 def _display(path: Location, file: str) -> str:
     return file if path.is_local else f"{path.scheme}://{file}"
 
 
-def _scan(path: Location, files: list[str], schemas: list[pa.Schema], filters: dict[str, str],
-          without: tuple[str, ...]) -> pl.DataFrame:
+def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple[str, ...]) -> pl.DataFrame:
     """The files' rows, filtered. Polars' scan when they are local and share one schema (many
     small files: ~2x faster than Arrow's dataset here, and its strings need no copy); else Arrow's
     dataset, which reads through lpft's filesystems (object stores, credentials)."""
     import polars as pl
 
-    if path.is_local and len(schemas) == 1:
-        frame = pl.scan_parquet(files, hive_partitioning=True, hive_schema={"strategy": pl.String})
+    if path.is_local and len(found.schemas) == 1:
+        fast = _scan_varying(found, found.schemas[0], filters, without)
+        if fast is not None:
+            return fast
+        frame = pl.scan_parquet(found.files, hive_partitioning=True, hive_schema={"strategy": pl.String})
         names = frame.collect_schema().names()
         for key, value in filters.items():
             if key in names:
                 frame = frame.filter(pl.col(key) == value)
         # One chunk per column, not one per file: the analysis's group-bys run ~1.5x faster.
         return frame.select([c for c in names if c not in without]).collect().rechunk()
-    dataset = ds.dataset(files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
+    dataset = ds.dataset(found.files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
         pa.schema([("strategy", pa.string())]), flavor="hive"), partition_base_dir=path.path)
     expr = None
     for key, value in filters.items():
@@ -216,6 +258,50 @@ def _scan(path: Location, files: list[str], schemas: list[pa.Schema], filters: d
             expr = ds.field(key) == value if expr is None else expr & (ds.field(key) == value)
     table = dataset.to_table(columns=[c for c in dataset.schema.names if c not in without], filter=expr)
     return pl.from_arrow(table)
+
+
+def _scan_varying(found: _Files, schema: pa.Schema, filters: dict[str, str],
+                  without: tuple[str, ...]) -> pl.DataFrame | None:
+    """The rows with only the varying columns scanned: the constant ones are each file's footer
+    value (`CONSTANT_KEY`) repeated over its rows, and `strategy` its folder's name. None (scan
+    everything) where that does not apply: a file without the key or outside strategy=<name>/,
+    a filter on a column that varies, row counts that do not add up."""
+    import polars as pl
+
+    parents = [Path(f).parent.name for f in found.files]
+    if any(c is None for c in found.constants) or not all(p.startswith("strategy=") for p in parents):
+        return None
+    try:
+        footers = [json.loads(c) for c in found.constants]
+        rows = [int(f["rows"]) for f in footers]
+        values = [f["columns"] for f in footers]
+    except (ValueError, KeyError, TypeError):
+        return None
+    strategies = [unquote(p.removeprefix("strategy=")) for p in parents]
+    constant = set(schema.names).intersection(*values).difference(without)
+    if any(pa.types.is_dictionary(schema.field(c).type) for c in constant):
+        return None
+    keep = list(range(len(found.files)))
+    for key, value in filters.items():
+        if key not in constant | {"strategy"}:
+            return None  # a filter on a varying column: the scan's own
+        keep = [i for i in keep if (strategies[i] if key == "strategy" else values[i][key]) == value]
+    varying = [c for c in schema.names if c not in constant and c not in without]
+    if not keep or not varying:
+        return None
+    frame = pl.scan_parquet([found.files[i] for i in keep], hive_partitioning=False, glob=False)
+    frame = frame.select(varying).collect().rechunk()
+    if frame.height != sum(rows[i] for i in keep):
+        return None
+    index = pl.Series(np.repeat(np.arange(len(keep), dtype=np.uint32), [rows[i] for i in keep]))
+    try:
+        repeated = {c: pl.from_arrow(pa.array([values[i][c] for i in keep], type=schema.field(c).type)).gather(index)
+                    for c in constant}
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return None  # a footer value that is not of its column's type: read the column instead
+    repeated["strategy"] = pl.Series([strategies[i] for i in keep], dtype=pl.String).gather(index)
+    names = [c for c in schema.names if c not in without] + ["strategy"]
+    return frame.with_columns(**repeated).select(names)
 
 
 def _check_rows(frame: pl.DataFrame, path: Location, skip_bad: bool, skipped: list[Skipped],
@@ -271,10 +357,10 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     without = tuple(c for c in without if c not in {f.name for f in REQUIRED})
     for raw in [paths] if isinstance(paths, (str, Path)) else paths:
         path = _folder(locate(raw))
-        files, schemas = _good_files(path, raw, skip_bad, skipped)
-        frames.append(_check_rows(_scan(path, files, schemas, filters, without), path, skip_bad, skipped,
+        found = _good_files(path, raw, skip_bad, skipped)
+        frames.append(_check_rows(_scan(path, found, filters, without), path, skip_bad, skipped,
                                   check_duplicates))
-        for schema in schemas:
+        for schema in found.schemas:
             for key, names in declared.items():
                 names.update(json.loads(_step_keys(schema)[key]))
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")

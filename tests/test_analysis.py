@@ -144,6 +144,52 @@ def test_points_do_not_depend_on_the_rows_order(results):
     assert list(a.trial_id) == list(b.trial_id) and list(a.config) == list(b.config)
     twice = wide(pa.concat_tables([table, table.slice(0, 1)]))
     assert twice.repeated == 1 and len(twice.frame) == 10
+    # One point's eval sets in another order: no longer every k-th row per set (the group-by's case).
+    swapped = wide(table.take(np.r_[1, 0, 2:table.num_rows]))
+    c = swapped.frame.sort_values(key).reset_index(drop=True)
+    np.testing.assert_allclose(a[["id_val", "id_test", "shift", "ood_avg"]], c[["id_val", "id_test", "shift", "ood_avg"]])
+    assert swapped.repeated == 0
+
+
+def test_constant_columns_come_from_the_footer_and_read_as_the_rows_are(results, tmp_path):
+    """A trial file names its constant columns in its footer (lpft.constant); the local read
+    takes them from there and scans the rest. Whatever the footers say or lack, the rows read
+    are the ones a full scan gives, in the same order."""
+    import json
+
+    import polars as pl
+
+    from lpft.dataset import CONSTANT_KEY, load_results, write_table
+
+    one = results / "results" / "strategy=ft" / "a.parquet"
+    footer = json.loads(pl.read_parquet_metadata(str(one))[CONSTANT_KEY.decode()])
+    assert footer["rows"] == 6 and footer["columns"]["trial_id"] == "a" and footer["columns"]["hp.lr"] == 0.1
+    assert {"step", "eval_set", "role", "accuracy"}.isdisjoint(footer["columns"])
+    from lpft.dataset import _folder, _good_files, _scan_varying
+    from lpft.storage import locate
+
+    found = _good_files(_folder(locate(results)), results, False, [])
+    assert _scan_varying(found, found.schemas[0], {}, ()) is not None  # the fast read applies here
+    # The same files without the footer key (as lpft wrote them before it): the full scan.
+    plain = tmp_path / "plain"
+    for f in (results / "results").rglob("*.parquet"):
+        target = plain / f.relative_to(results / "results")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pq.read_table(f), target)
+    assert CONSTANT_KEY.decode() not in pl.read_parquet_metadata(str(next(plain.rglob("*.parquet"))))
+    for filters in ({}, {"strategy": "lp"}, {"sweep": "s"}, {"eval_set": "shift"}, {"sweep": "other"}):
+        fast, full = (load_results([p], **filters).frame for p in (results, plain))
+        assert fast.columns == full.columns and fast.dtypes == full.dtypes
+        assert fast.equals(full), filters
+    expected = load_results([plain]).frame
+    assert expected.height == 30
+    # A footer whose row count does not match its file: read whole, not trusted.
+    lying = pq.read_table(one)
+    write_table(lying, one, {CONSTANT_KEY: json.dumps({**footer, "rows": 5}).encode()})
+    assert load_results([results]).frame.equals(expected)
+    # One file without the key among files with it: read whole.
+    pq.write_table(lying, one)
+    assert load_results([results]).frame.equals(expected)
 
 
 def test_a_tie_in_id_val_picks_the_earliest_step(tmp_path):
