@@ -23,14 +23,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
-from urllib.parse import unquote
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from lpft.errors import InputError
+from lpft.footer import CONSTANT_KEY, constants, scan_varying
 from lpft.storage import Location, locate
 
 if TYPE_CHECKING:
@@ -49,10 +48,6 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
 PATH_HPARAMS_KEY = b"lpft.path_hparams"  # JSON list: those whose steps form a path drawn as a curve
-# JSON {"rows": n, "columns": {name: value}}: the columns holding one value in every row of the
-# file (a trial's sweep, id, seed, hyperparameters...). A local read takes them from the footer it
-# reads anyway and scans only the columns that vary: a million rows load ~25% faster.
-CONSTANT_KEY = b"lpft.constant"
 # Version-1 files written before these keys existed: the per-step hyperparameters lpft had then.
 BEFORE_STEP_KEYS = {STEP_HPARAMS_KEY: b'["C", "alpha"]', PATH_HPARAMS_KEY: b'["alpha"]'}
 
@@ -84,18 +79,6 @@ def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
     return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
 
 
-def _constants(table: pa.Table) -> bytes:
-    """`CONSTANT_KEY`'s value: the columns with one value (null included, NaN never) in every row,
-    read back from the typed table so that the JSON holds exactly what the file does."""
-    columns = {}
-    for name in table.column_names:
-        values = table.column(name).to_pylist()
-        first = values[0] if values else None
-        if values and all(v == first and type(v) is type(first) for v in values):
-            columns[name] = first
-    return json.dumps({"rows": table.num_rows, "columns": columns}).encode()
-
-
 def write_table(table: pa.Table, where: Location | str | Path, footer: Mapping[bytes, bytes] | None = None) -> None:
     """The whole file or nothing: see `Location.open_write`. `footer`: key-value metadata of the
     Parquet file only, not of the Arrow schema stored in it (which then stays the same across a
@@ -116,7 +99,7 @@ def write_trial(results: Location | str | Path, strategy: str, trial_id: str, ro
         return None
     where = trial_path(results, strategy, trial_id)
     table = rows_table(rows, hparams)
-    write_table(table, where, {CONSTANT_KEY: _constants(table)})
+    write_table(table, where, {CONSTANT_KEY: constants(table)})
     return where
 
 
@@ -240,7 +223,7 @@ def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple
     import polars as pl
 
     if path.is_local and len(found.schemas) == 1:
-        fast = _scan_varying(found, found.schemas[0], filters, without)
+        fast = scan_varying(found.files, found.constants, found.schemas[0], filters, without)
         if fast is not None:
             return fast
         frame = pl.scan_parquet(found.files, hive_partitioning=True, hive_schema={"strategy": pl.String})
@@ -258,50 +241,6 @@ def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple
             expr = ds.field(key) == value if expr is None else expr & (ds.field(key) == value)
     table = dataset.to_table(columns=[c for c in dataset.schema.names if c not in without], filter=expr)
     return pl.from_arrow(table)
-
-
-def _scan_varying(found: _Files, schema: pa.Schema, filters: dict[str, str],
-                  without: tuple[str, ...]) -> pl.DataFrame | None:
-    """The rows with only the varying columns scanned: the constant ones are each file's footer
-    value (`CONSTANT_KEY`) repeated over its rows, and `strategy` its folder's name. None (scan
-    everything) where that does not apply: a file without the key or outside strategy=<name>/,
-    a filter on a column that varies, row counts that do not add up."""
-    import polars as pl
-
-    parents = [Path(f).parent.name for f in found.files]
-    if any(c is None for c in found.constants) or not all(p.startswith("strategy=") for p in parents):
-        return None
-    try:
-        footers = [json.loads(c) for c in found.constants]
-        rows = [int(f["rows"]) for f in footers]
-        values = [f["columns"] for f in footers]
-    except (ValueError, KeyError, TypeError):
-        return None
-    strategies = [unquote(p.removeprefix("strategy=")) for p in parents]
-    constant = set(schema.names).intersection(*values).difference(without)
-    if any(pa.types.is_dictionary(schema.field(c).type) for c in constant):
-        return None
-    keep = list(range(len(found.files)))
-    for key, value in filters.items():
-        if key not in constant | {"strategy"}:
-            return None  # a filter on a varying column: the scan's own
-        keep = [i for i in keep if (strategies[i] if key == "strategy" else values[i][key]) == value]
-    varying = [c for c in schema.names if c not in constant and c not in without]
-    if not keep or not varying:
-        return None
-    frame = pl.scan_parquet([found.files[i] for i in keep], hive_partitioning=False, glob=False)
-    frame = frame.select(varying).collect().rechunk()
-    if frame.height != sum(rows[i] for i in keep):
-        return None
-    index = pl.Series(np.repeat(np.arange(len(keep), dtype=np.uint32), [rows[i] for i in keep]))
-    try:
-        repeated = {c: pl.from_arrow(pa.array([values[i][c] for i in keep], type=schema.field(c).type)).gather(index)
-                    for c in constant}
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return None  # a footer value that is not of its column's type: read the column instead
-    repeated["strategy"] = pl.Series([strategies[i] for i in keep], dtype=pl.String).gather(index)
-    names = [c for c in schema.names if c not in without] + ["strategy"]
-    return frame.with_columns(**repeated).select(names)
 
 
 def _check_rows(frame: pl.DataFrame, path: Location, skip_bad: bool, skipped: list[Skipped],

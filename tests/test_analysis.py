@@ -159,17 +159,19 @@ def test_constant_columns_come_from_the_footer_and_read_as_the_rows_are(results,
 
     import polars as pl
 
-    from lpft.dataset import CONSTANT_KEY, load_results, write_table
+    from lpft.dataset import load_results, write_table
+    from lpft.footer import CONSTANT_KEY
 
     one = results / "results" / "strategy=ft" / "a.parquet"
     footer = json.loads(pl.read_parquet_metadata(str(one))[CONSTANT_KEY.decode()])
     assert footer["rows"] == 6 and footer["columns"]["trial_id"] == "a" and footer["columns"]["hp.lr"] == 0.1
     assert {"step", "eval_set", "role", "accuracy"}.isdisjoint(footer["columns"])
-    from lpft.dataset import _folder, _good_files, _scan_varying
+    from lpft.dataset import _folder, _good_files
+    from lpft.footer import scan_varying
     from lpft.storage import locate
 
     found = _good_files(_folder(locate(results)), results, False, [])
-    assert _scan_varying(found, found.schemas[0], {}, ()) is not None  # the fast read applies here
+    assert scan_varying(found.files, found.constants, found.schemas[0], {}, ()) is not None  # the fast read applies
     # The same files without the footer key (as lpft wrote them before it): the full scan.
     plain = tmp_path / "plain"
     for f in (results / "results").rglob("*.parquet"):
