@@ -1,5 +1,3 @@
-import sys
+from lpft.cli import run
 
-from lpft.cli import main
-
-sys.exit(main())
+run()

@@ -72,3 +72,22 @@ def test_demo_quick_runs_both_sweeps(tmp_path):
     for name in ("synthetic", "digits-quick"):
         assert (tmp_path / name / "report" / "report.html").is_file()
         assert (tmp_path / name / "report" / "frontier_grid.png").stat().st_size > 20_000
+
+
+def test_the_command_exits_without_teardown_yet_runs_every_exit_hook_and_flushes(tmp_path):
+    """`lpft` (lpft.cli.run) ends with os._exit after main: exit hooks still run, buffered
+    output still arrives, usage errors keep argparse's status, and --help exits 0."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(tmp_path / 'hook')!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('buffered, no newline')\n"
+        "sys.argv = ['lpft', *sys.argv[1:]]\n"
+        "from lpft.cli import run\n"
+        "run()\n")
+    p = subprocess.run([sys.executable, str(probe), "run", "synthetic", "--strategy", "lp", "--set", "num_cs=2"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("buffered, no newline") and "status: completed" in p.stdout
+    assert (tmp_path / "hook").read_text() == "ran"
+    assert lpft("bogus").returncode == 2 and lpft("--help").returncode == 0
