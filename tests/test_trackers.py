@@ -159,3 +159,16 @@ def test_tunes_callback_telemetry_imports_no_tracker_when_usage_stats_are_off(us
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": usage_stats}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ("False" if usage_stats == "0" else "True")
+
+
+def test_trial_actors_get_no_runtime_env_so_a_nodes_prestarted_workers_can_take_them(monkeypatch):
+    """Tune's default env var for PyTorch Lightning made every trial actor need a fresh worker."""
+    from ray.tune.execution.class_cache import _ActorClassCache
+
+    from lpft.sweeps.launch import _trial_actors_without_runtime_env
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    _trial_actors_without_runtime_env()
+    env = _ActorClassCache().get(type("Trainable", (), {}))._default_options["runtime_env"]
+    assert not env.get("env_vars")
