@@ -32,6 +32,10 @@ def free_port() -> int:
 HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                 "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "4"}
 
+# With `preload`, a node's workers import torch, Tune and lpft before taking work (Ray
+# pre-starts one per CPU on the node where a driver connects).
+PRELOAD_ENV, PRELOAD = "RAY_preload_python_modules", "lpft.trainables.preload"
+
 
 @dataclass
 class LocalCluster:
@@ -42,6 +46,7 @@ class LocalCluster:
     temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="lpftray-", dir="/tmp"))
     nodes: list[subprocess.Popen] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH with a plugin installed
+    preload: bool = False  # workers import what a trial imports before taking work (lpft.trainables.preload)
 
     @property
     def address(self) -> str:
@@ -64,7 +69,8 @@ class LocalCluster:
         ray = str(Path(sys.executable).with_name("ray"))
         cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--num-cpus", str(self.cpus_per_node), *args]
-        proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env = {**self.env, **({PRELOAD_ENV: PRELOAD} if self.preload else {})}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         self.nodes.append(proc)
         return proc
@@ -102,6 +108,35 @@ class LocalCluster:
             if time.time() > deadline:
                 raise TimeoutError(f"the local Ray cluster did not reach {n} nodes in {timeout:.0f} s")
             time.sleep(1)
+
+    def wait_idle(self, timeout: float = 60, window: float = 1.0, busy: float = 0.15) -> bool:
+        """Waits until the nodes' processes use under `busy` CPU seconds per second (their
+        pre-started workers done importing, `PRELOAD`), as a cluster is before a sweep
+        arrives; False if they were still busy after `timeout` s."""
+        import psutil
+
+        def cpu() -> float:
+            total = 0.0
+            for node in self.nodes:
+                try:
+                    procs = [psutil.Process(node.pid), *psutil.Process(node.pid).children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    continue
+                for proc in procs:
+                    try:
+                        times = proc.cpu_times()
+                        total += times.user + times.system
+                    except psutil.NoSuchProcess:
+                        pass
+            return total
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            before = cpu()
+            time.sleep(window)
+            if cpu() - before < busy * window:
+                return True
+        return False
 
     def kill_node(self, index: int) -> None:
         """SIGKILL node `index` (0 is the head) and everything it started: a lost machine."""
