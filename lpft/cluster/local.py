@@ -20,6 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 
 def free_port() -> int:
@@ -117,17 +121,12 @@ class LocalCluster:
 
         def cpu() -> float:
             total = 0.0
-            for node in self.nodes:
+            for proc in self._started(with_nodes=True):
                 try:
-                    procs = [psutil.Process(node.pid), *psutil.Process(node.pid).children(recursive=True)]
+                    times = proc.cpu_times()
+                    total += times.user + times.system
                 except psutil.NoSuchProcess:
-                    continue
-                for proc in procs:
-                    try:
-                        times = proc.cpu_times()
-                        total += times.user + times.system
-                    except psutil.NoSuchProcess:
-                        pass
+                    pass
             return total
 
         deadline = time.time() + timeout
@@ -143,17 +142,25 @@ class LocalCluster:
         os.killpg(self.nodes[index].pid, signal.SIGKILL)
         self.nodes[index].wait()
 
+    def _started(self, with_nodes: bool = False) -> list[psutil.Process]:
+        """Every process the nodes started (with the nodes' own, `with_nodes`), listed now."""
+        import psutil
+
+        found = []
+        for proc in self.nodes:
+            try:
+                node = psutil.Process(proc.pid)
+                found += ([node] if with_nodes else []) + node.children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
+        return found
+
     def stop(self) -> None:
         import psutil
 
         # Everything the nodes started, listed before they stop: workers a raylet started in
         # their own sessions leave its process group, and once orphaned, its process tree.
-        started = []
-        for proc in self.nodes:
-            try:
-                started += psutil.Process(proc.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                pass
+        started = self._started()
         for proc in reversed(self.nodes):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)

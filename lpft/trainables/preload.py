@@ -19,5 +19,3 @@ import lpft.dataset  # noqa: F401
 import lpft.strategies  # noqa: F401
 import lpft.trainables.trainable  # noqa: F401
 import lpft.trial  # noqa: F401
-
-MODULE = __name__
