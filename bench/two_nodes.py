@@ -6,10 +6,11 @@ ray start --head / --address on loopback, token authentication on); the sweep is
 each). Each arm runs --repeat times, alternating, so load on the machine hits both alike;
 prints each run, the medians and spread, and two-node / one-node of the medians (ideal 0.5,
 target 0.55). The clusters are started, and left to settle (`LocalCluster.wait_idle`), before
-the clock starts: the time is the sweep's. `--preload`: nodes whose workers import torch, Tune
-and lpft before taking work (`lpft.trainables.preload`).
+the clock starts: the time is the sweep's. The nodes are warm (`lpft.cluster.warm`): each starts
+a worker per CPU that imports torch, Tune and lpft before taking work. `--cold`: nodes with
+Ray's defaults, whose trials import those in the trial's own worker.
 
-    python bench/two_nodes.py [--epochs 9600] [--trials 8] [--repeat 3] [--preload]
+    python bench/two_nodes.py [--epochs 9600] [--trials 8] [--repeat 3] [--cold]
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import yaml
 from lpft.cluster.local import LocalCluster
 
 
-def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, preload: bool) -> float:
-    with LocalCluster(cpus_per_node=1, preload=preload) as cluster:
+def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, warm: bool) -> float:
+    with LocalCluster(cpus_per_node=1, warm=warm) as cluster:
         if nodes > 1:
             for _ in range(nodes - 1):
                 cluster.add_node()
-        cluster.wait_idle()  # as a cluster is before a sweep: its pre-started workers done importing
+        cluster.wait_idle()  # as a cluster is before a sweep: its warm workers done importing
         start = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
                             "--storage", str(storage / f"{nodes}-node-{run}")], env=cluster.env, capture_output=True,
@@ -49,7 +50,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=9600)  # ~7 s per trial here (2026-11-27), as issue 16 sizes it
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--preload", action="store_true", help="nodes started with lpft.trainables.preload")
+    ap.add_argument("--cold", action="store_true", help="nodes with Ray's defaults, not lpft.cluster.warm")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         spec = Path(d) / "scale.yaml"
@@ -61,10 +62,10 @@ def main() -> None:
         runs: dict[int, list[float]] = {1: [], 2: []}
         for run in range(args.repeat):
             for nodes in (1, 2):
-                runs[nodes].append(sweep_seconds(nodes, spec, Path(d), run, args.preload))
+                runs[nodes].append(sweep_seconds(nodes, spec, Path(d), run, not args.cold))
     one, two = statistics.median(runs[1]), statistics.median(runs[2])
     spread = {n: f"{min(xs):.1f}-{max(xs):.1f}" for n, xs in runs.items()}
-    print(f"{args.trials} trials, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
+    print(f"{args.trials} trials on {'cold' if args.cold else 'warm'} nodes, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
           f"two nodes {two:.1f} s ({spread[2]}), ratio {two / one:.3f} (ideal 0.5, target 0.55)")
 
 

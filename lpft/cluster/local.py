@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lpft.cluster.warm import WARM_NODE_ENV
+
 if TYPE_CHECKING:
     import psutil
 
@@ -36,9 +38,6 @@ def free_port() -> int:
 HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                 "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "4"}
 
-# With `preload`, a node's workers import torch, Tune and lpft before taking work (Ray
-# pre-starts one per CPU on the node where a driver connects).
-PRELOAD_ENV, PRELOAD = "RAY_preload_python_modules", "lpft.trainables.preload"
 
 
 @dataclass
@@ -50,7 +49,7 @@ class LocalCluster:
     temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="lpftray-", dir="/tmp"))
     nodes: list[subprocess.Popen] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH with a plugin installed
-    preload: bool = False  # workers import what a trial imports before taking work (lpft.trainables.preload)
+    warm: bool = False  # each node starts a worker per CPU that imports what a trial imports (lpft.cluster.warm)
 
     @property
     def address(self) -> str:
@@ -73,7 +72,7 @@ class LocalCluster:
         ray = str(Path(sys.executable).with_name("ray"))
         cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--num-cpus", str(self.cpus_per_node), *args]
-        env = {**self.env, **({PRELOAD_ENV: PRELOAD} if self.preload else {})}
+        env = {**self.env, **(WARM_NODE_ENV if self.warm else {})}
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         self.nodes.append(proc)
@@ -115,8 +114,8 @@ class LocalCluster:
 
     def wait_idle(self, timeout: float = 60, window: float = 1.0, busy: float = 0.15) -> bool:
         """Waits until the nodes' processes use under `busy` CPU seconds per second (their
-        pre-started workers done importing, `PRELOAD`), as a cluster is before a sweep
-        arrives; False if they were still busy after `timeout` s."""
+        warm workers done importing), as a cluster is before a sweep arrives; False if they
+        were still busy after `timeout` s."""
         import psutil
 
         def cpu() -> float:

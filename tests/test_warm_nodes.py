@@ -1,0 +1,77 @@
+"""Warm nodes (`lpft.cluster.warm`): on a real two-node cluster whose nodes started with
+WARM_NODE_ENV, the sweep's trials run in the workers the nodes started before it; no worker
+is started for them. Without the idle-worker threshold in WARM_NODE_ENV, Ray killed a warm
+worker as a trial's lease arrived and started a fresh one: this test failed in 2 of 3 runs."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import psutil
+import yaml
+
+from lpft.cluster.local import LocalCluster
+from lpft.cluster.warm import WARM_NODE_ENV
+
+
+def _workers(cluster: LocalCluster) -> dict[int, str]:
+    """Ray workers the nodes started, by pid: an idle one is `ray::IDLE`, a starting one
+    still runs default_worker.py; Ray's agents are not workers."""
+    found = {}
+    for proc in cluster._started():
+        try:
+            name, argv = proc.name(), proc.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        script = argv[1] if len(argv) > 1 else ""  # the raylet's own argv names default_worker.py too
+        if script.endswith("default_worker.py") or (name.startswith("ray::") and "Agent" not in name):
+            found[proc.pid] = name
+    return found
+
+
+def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path):
+    spec = tmp_path / "warm.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "warm", "benchmark": {"name": "synthetic", "eps": 0.1},
+        "strategies": {"ft": {"num_samples": 8, "epochs": 500, "eval_every": 500,
+                              "lr": {"low": 0.1, "high": 1.0, "log": True}}},
+        "max_concurrent": 8, "resources": {"cpu": 1}}))
+    cluster = LocalCluster(cpus_per_node=1, warm=True)
+    try:
+        cluster.start(nodes=2)
+        assert cluster.wait_idle(timeout=120)
+        warm = _workers(cluster)
+        assert sorted(warm.values()) == ["ray::IDLE", "ray::IDLE"]  # one per node's CPU, before any sweep
+
+        seen: dict[int, str] = {}
+        done = threading.Event()
+
+        def watch() -> None:  # every worker that exists while the sweep runs
+            while not done.is_set():
+                seen.update(_workers(cluster))
+                time.sleep(0.1)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
+                                "--storage", str(tmp_path)], env=cluster.env, capture_output=True, text=True,
+                               timeout=600)
+        finally:
+            done.set()
+            watcher.join()
+        assert p.returncode == 0, p.stderr[-3000:]
+        trials = pd.read_parquet(tmp_path / "warm" / "trials.parquet")
+        assert set(trials.status) == {"completed"} and trials.node.nunique() == 2  # both nodes ran trials
+        started = {pid: name for pid, name in seen.items() if pid not in warm}
+        assert not started, f"workers started during the sweep: {started}"
+    finally:
+        cluster.stop()
+
+
+def test_the_warm_environment_is_printable_for_ray_start():
+    p = subprocess.run([sys.executable, "-m", "lpft.cluster.warm"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    assert dict(line.split("=", 1) for line in p.stdout.split()) == WARM_NODE_ENV
