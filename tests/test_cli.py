@@ -91,3 +91,27 @@ def test_the_command_exits_without_teardown_yet_runs_every_exit_hook_and_flushes
     assert p.stdout.startswith("buffered, no newline") and "status: completed" in p.stdout
     assert (tmp_path / "hook").read_text() == "ran"
     assert lpft("bogus").returncode == 2 and lpft("--help").returncode == 0
+
+
+def test_the_command_leaves_ray_without_its_exit_hooks_wait(tmp_path):
+    """Ray's exit hook sleeps 0.5 s for workers' log lines, which lpft's driver never streams:
+    `lpft` disconnects first, so no such sleep happens, and Ray is left all the same."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import sys, time\n"
+        f"log = open({str(tmp_path / 'sleeps')!r}, 'w')\n"
+        "real_sleep = time.sleep\n"
+        "def sleep(s):\n"
+        "    log.write(f'{s}\\n'); log.flush(); real_sleep(s)\n"
+        "time.sleep = sleep\n"
+        "import ray, lpft.cli\n"
+        "def main():\n"
+        "    ray.init(address='local', num_cpus=1, include_dashboard=False, log_to_driver=False)\n"
+        f"    open({str(tmp_path / 'connected')!r}, 'w').write(str(ray.is_initialized()))\n"
+        "    return 0\n"
+        "lpft.cli.main = main\n"
+        "lpft.cli.run()\n")
+    p = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "connected").read_text() == "True"
+    assert 0.5 not in [float(s) for s in (tmp_path / "sleeps").read_text().split()]
