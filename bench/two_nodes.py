@@ -65,7 +65,8 @@ def main() -> None:
                 runs[nodes].append(sweep_seconds(nodes, spec, Path(d), run, not args.cold))
     one, two = statistics.median(runs[1]), statistics.median(runs[2])
     spread = {n: f"{min(xs):.1f}-{max(xs):.1f}" for n, xs in runs.items()}
-    print(f"{args.trials} trials on {'cold' if args.cold else 'warm'} nodes, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
+    kind = "cold" if args.cold else "warm"
+    print(f"{args.trials} trials on {kind} nodes, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
           f"two nodes {two:.1f} s ({spread[2]}), ratio {two / one:.3f} (ideal 0.5, target 0.55)")
 
 

@@ -39,7 +39,6 @@ HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_p
                 "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "4"}
 
 
-
 @dataclass
 class LocalCluster:
     cpus_per_node: int = 1
