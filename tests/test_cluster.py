@@ -175,7 +175,7 @@ def test_losing_a_node_loses_no_trial(cluster, tmp_path):
     finally:
         if sweep.poll() is None:
             sweep.kill()
-    assert sweep.returncode == 0, err[-3000:]
+    assert sweep.returncode == 0, (out[-3000:], err[-3000:])  # the summary (stdout) says which trial failed
     trials = pq.read_table(tmp_path / "lost" / "trials.parquet").to_pandas()
     assert len(trials) == 6 and trials.trial_id.is_unique and set(trials.status) == {"completed"}
     df = results(tmp_path / "lost")
