@@ -10,12 +10,19 @@ the clock starts: the time is the sweep's. The nodes are warm (`lpft.cluster.war
 a worker per CPU that imports torch, Tune and lpft before taking work. `--cold`: nodes with
 Ray's defaults, whose trials import those in the trial's own worker.
 
-    python bench/two_nodes.py [--epochs 9600] [--trials 8] [--repeat 3] [--cold]
+Each node is pinned to a core of its own, and the driver to the head's, as on separate machines
+where the driver runs on the head (a RayJob's): a node with 1 CPU then has one core for its trials
+and its Ray processes alike. `--shared-cores`: every process may use every core, so the one-node
+arm's Ray processes run on the core its trials leave free, while the two-node arm's share the
+cores with both nodes' trials.
+
+    python bench/two_nodes.py [--epochs 9600] [--trials 8] [--repeat 3] [--cold] [--shared-cores]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -28,16 +35,17 @@ import yaml
 from lpft.cluster.local import LocalCluster
 
 
-def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, warm: bool) -> float:
-    with LocalCluster(cpus_per_node=1, warm=warm) as cluster:
+def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, warm: bool, pin: bool) -> float:
+    with LocalCluster(cpus_per_node=1, warm=warm, pin=pin) as cluster:
         if nodes > 1:
             for _ in range(nodes - 1):
                 cluster.add_node()
         cluster.wait_idle()  # as a cluster is before a sweep: its warm workers done importing
+        head = cluster.node_cores(0) if pin else None
         start = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
                             "--storage", str(storage / f"{nodes}-node-{run}")], env=cluster.env, capture_output=True,
-                           text=True)
+                           text=True, preexec_fn=(lambda: os.sched_setaffinity(0, head)) if head else None)
         seconds = time.perf_counter() - start
     if p.returncode != 0:
         raise SystemExit(p.stderr[-3000:])
@@ -51,6 +59,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cold", action="store_true", help="nodes with Ray's defaults, not lpft.cluster.warm")
+    ap.add_argument("--shared-cores", action="store_true", help="nodes not pinned to cores of their own")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         spec = Path(d) / "scale.yaml"
@@ -62,11 +71,11 @@ def main() -> None:
         runs: dict[int, list[float]] = {1: [], 2: []}
         for run in range(args.repeat):
             for nodes in (1, 2):
-                runs[nodes].append(sweep_seconds(nodes, spec, Path(d), run, not args.cold))
+                runs[nodes].append(sweep_seconds(nodes, spec, Path(d), run, not args.cold, not args.shared_cores))
     one, two = statistics.median(runs[1]), statistics.median(runs[2])
     spread = {n: f"{min(xs):.1f}-{max(xs):.1f}" for n, xs in runs.items()}
-    kind = "cold" if args.cold else "warm"
-    print(f"{args.trials} trials on {kind} nodes, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
+    kind = f"{'cold' if args.cold else 'warm'} nodes{' sharing the cores' if args.shared_cores else ', a core each'}"
+    print(f"{args.trials} trials on {kind}, median of {args.repeat}: one node {one:.1f} s ({spread[1]}), "
           f"two nodes {two:.1f} s ({spread[2]}), ratio {two / one:.3f} (ideal 0.5, target 0.55)")
 
 

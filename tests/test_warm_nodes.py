@@ -1,8 +1,11 @@
 """Warm nodes (`lpft.cluster.warm`): on a real two-node cluster whose nodes started with
 WARM_NODE_ENV, the sweep's trials run in the workers the nodes started before it; no worker
 is started for them. Without the idle-worker threshold in WARM_NODE_ENV, Ray killed a warm
-worker as a trial's lease arrived and started a fresh one: this test failed in 2 of 3 runs."""
+worker as a trial's lease arrived and started a fresh one: this test failed in 2 of 3 runs.
+The nodes are pinned (`LocalCluster(pin=True)`), as bench/two_nodes.py's are: every process a
+node starts, its warm worker included, runs on that node's core alone."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -10,6 +13,7 @@ import time
 
 import pandas as pd
 import psutil
+import pytest
 import yaml
 
 from lpft.cluster.local import LocalCluster
@@ -31,6 +35,7 @@ def _workers(cluster: LocalCluster) -> dict[int, str]:
     return found
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two pinned nodes need two cores")
 def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path):
     spec = tmp_path / "warm.yaml"
     spec.write_text(yaml.safe_dump({
@@ -38,12 +43,21 @@ def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path
         "strategies": {"ft": {"num_samples": 8, "epochs": 500, "eval_every": 500,
                               "lr": {"low": 0.1, "high": 1.0, "log": True}}},
         "max_concurrent": 8, "resources": {"cpu": 1}}))
-    cluster = LocalCluster(cpus_per_node=1, warm=True)
+    cluster = LocalCluster(cpus_per_node=1, warm=True, pin=True)
     try:
         cluster.start(nodes=2)
         assert cluster.wait_idle(timeout=120)
         warm = _workers(cluster)
         assert sorted(warm.values()) == ["ray::IDLE", "ray::IDLE"]  # one per node's CPU, before any sweep
+        for index, node in enumerate(cluster.nodes):
+            cores = {}
+            for proc in [psutil.Process(node.pid), *psutil.Process(node.pid).children(recursive=True)]:
+                try:
+                    cores[proc.pid] = proc.cpu_affinity()
+                except psutil.NoSuchProcess:  # a short-lived helper
+                    pass
+            assert set(warm) & set(cores)  # the node's own warm worker, among what it started
+            assert all(set(c) == cluster.node_cores(index) for c in cores.values()), (index, cores)
 
         seen: dict[int, str] = {}
         done = threading.Event()
@@ -69,6 +83,14 @@ def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path
         assert not started, f"workers started during the sweep: {started}"
     finally:
         cluster.stop()
+
+
+def test_a_pinned_node_needs_cores_of_its_own(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    cluster = LocalCluster(cpus_per_node=cores + 1, pin=True, temp_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=rf"pinned node 0 needs cores 0-{cores}: this process may use {cores}"):
+        cluster.start()
+    assert not cluster.nodes  # nothing started
 
 
 def test_the_warm_environment_is_printable_for_ray_start():

@@ -4,7 +4,9 @@
 loopback, with token authentication on (a fresh token in RAY_AUTH_TOKEN). Every node runs
 under `--block` in its own process group, so one node can be killed (SIGKILL: a lost
 machine) without touching the others, and `stop()` removes exactly this cluster's
-processes, never other Ray instances on the machine.
+processes, never other Ray instances on the machine. `pin=True` confines each node, and
+everything it starts, to cores of its own, as separate machines are: unpinned nodes share
+every core, so one node's Ray processes slow another node's trials.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class LocalCluster:
     nodes: list[subprocess.Popen] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH with a plugin installed
     warm: bool = False  # each node starts a worker per CPU that imports what a trial imports (lpft.cluster.warm)
+    pin: bool = False  # node i runs on the i-th `cpus_per_node` cores this process may use (node_cores)
 
     @property
     def address(self) -> str:
@@ -70,13 +73,25 @@ class LocalCluster:
         return {**env, **HEALTH_CHECK, "PATH": path, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token,
                 **self.extra_env}
 
+    def node_cores(self, index: int) -> set[int]:
+        """The cores node `index` (0 is the head) runs on when pinned: a driver that should
+        run on the head, as a RayJob's does, is pinned to node_cores(0)."""
+        cores = sorted(os.sched_getaffinity(0))
+        mine = cores[index * self.cpus_per_node:(index + 1) * self.cpus_per_node]
+        if len(mine) < self.cpus_per_node:
+            raise ValueError(f"pinned node {index} needs cores {index * self.cpus_per_node}-"
+                             f"{(index + 1) * self.cpus_per_node - 1}: this process may use {len(cores)}")
+        return set(mine)
+
     def _ray(self, *args: str) -> subprocess.Popen:
         ray = str(Path(sys.executable).with_name("ray"))
         cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--num-cpus", str(self.cpus_per_node), *args]
         env = {**NO_DRAIN, **self.env, **(WARM_NODE_ENV if self.warm else {})}
+        cores = self.node_cores(len(self.nodes)) if self.pin else None  # every process the node starts inherits it
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cores))
+                                if cores is not None else None)
         self.nodes.append(proc)
         return proc
 
