@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -83,6 +84,7 @@ def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path
         assert not started, f"workers started during the sweep: {started}"
     finally:
         cluster.stop()
+    assert not Path(cluster.temp_dir).exists()  # stop() removes the logs' folder it made
 
 
 def test_a_pinned_node_needs_cores_of_its_own(tmp_path):
@@ -91,6 +93,8 @@ def test_a_pinned_node_needs_cores_of_its_own(tmp_path):
     with pytest.raises(ValueError, match=rf"pinned node 0 needs cores 0-{cores}: this process may use {cores}"):
         cluster.start()
     assert not cluster.nodes  # nothing started
+    cluster.stop()
+    assert tmp_path.is_dir()  # a folder the caller gave is the caller's
 
 
 def test_the_warm_environment_is_printable_for_ray_start():

@@ -4,7 +4,7 @@
 loopback, with token authentication on (a fresh token in RAY_AUTH_TOKEN). Every node runs
 under `--block` in its own process group, so one node can be killed (SIGKILL: a lost
 machine) without touching the others, and `stop()` removes exactly this cluster's
-processes, never other Ray instances on the machine. `pin=True` confines each node, and
+processes, never other Ray instances on the machine, and the temp dir it made. `pin=True` confines each node, and
 everything it starts, to cores of its own, as separate machines are: unpinned nodes share
 every core, so one node's Ray processes slow another node's trials.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,11 +51,17 @@ class LocalCluster:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     port: int = field(default_factory=free_port)
     dashboard_port: int = field(default_factory=free_port)
-    temp_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="lpftray-", dir="/tmp"))
+    temp_dir: str = ""  # Ray's session files and logs; "": a fresh /tmp/lpftray-*, which stop() removes
     nodes: list[subprocess.Popen] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH with a plugin installed
     warm: bool = False  # each node starts a worker per CPU that imports what a trial imports (lpft.cluster.warm)
     pin: bool = False  # node i runs on the i-th `cpus_per_node` cores this process may use (node_cores)
+    _own_temp: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.temp_dir:
+            self.temp_dir = tempfile.mkdtemp(prefix="lpftray-", dir="/tmp")
+            self._own_temp = True
 
     @property
     def address(self) -> str:
@@ -191,6 +198,8 @@ class LocalCluster:
                 child.kill()
             except psutil.NoSuchProcess:
                 pass
+        if self._own_temp:  # ~3 MB of logs per cluster, which every test run left in /tmp
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
     def __enter__(self) -> "LocalCluster":
         return self.start(nodes=1)  # add_node() for more
