@@ -22,7 +22,6 @@ cores with both nodes' trials.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from lpft.cluster.local import LocalCluster
+from lpft.cluster.local import LocalCluster, on_cores
 
 
 def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, warm: bool, pin: bool) -> float:
@@ -41,11 +40,11 @@ def sweep_seconds(nodes: int, spec: Path, storage: Path, run: int, warm: bool, p
             for _ in range(nodes - 1):
                 cluster.add_node()
         cluster.wait_idle()  # as a cluster is before a sweep: its warm workers done importing
-        head = cluster.node_cores(0) if pin else None
+        driver_on_head = on_cores(cluster.node_cores(0) if pin else None)
         start = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(spec), "--address", cluster.address,
                             "--storage", str(storage / f"{nodes}-node-{run}")], env=cluster.env, capture_output=True,
-                           text=True, preexec_fn=(lambda: os.sched_setaffinity(0, head)) if head else None)
+                           text=True, preexec_fn=driver_on_head)
         seconds = time.perf_counter() - start
     if p.returncode != 0:
         raise SystemExit(p.stderr[-3000:])

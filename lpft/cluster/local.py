@@ -4,9 +4,9 @@
 loopback, with token authentication on (a fresh token in RAY_AUTH_TOKEN). Every node runs
 under `--block` in its own process group, so one node can be killed (SIGKILL: a lost
 machine) without touching the others, and `stop()` removes exactly this cluster's
-processes, never other Ray instances on the machine, and the temp dir it made. `pin=True` confines each node, and
-everything it starts, to cores of its own, as separate machines are: unpinned nodes share
-every core, so one node's Ray processes slow another node's trials.
+processes, never other Ray instances on the machine, and the temp dir it made. `pin=True`
+confines each node, and everything it starts, to cores of its own, as separate machines
+are: unpinned nodes share every core, so one node's Ray processes slow another node's trials.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from lpft.cluster.warm import WARM_NODE_ENV
 
@@ -40,6 +40,11 @@ def free_port() -> int:
 # Fast failure detection: a killed node is declared dead in a few seconds, not ~30.
 HEALTH_CHECK = {"RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                 "RAY_health_check_timeout_ms": "1000", "RAY_health_check_failure_threshold": "4"}
+def on_cores(cores: set[int] | None) -> Callable[[], None] | None:
+    """A `preexec_fn` that confines a child process (and all it starts) to `cores`; None: none."""
+    return None if cores is None else lambda: os.sched_setaffinity(0, cores)
+
+
 # On SIGTERM a node drains first, for up to 30 s (for Ray Serve's replicas), which this
 # cluster's nodes never need: stop() waited 15 s per node, then killed it.
 NO_DRAIN = {"RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
@@ -95,10 +100,9 @@ class LocalCluster:
         cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--num-cpus", str(self.cpus_per_node), *args]
         env = {**NO_DRAIN, **self.env, **(WARM_NODE_ENV if self.warm else {})}
-        cores = self.node_cores(len(self.nodes)) if self.pin else None  # every process the node starts inherits it
+        cores = self.node_cores(len(self.nodes)) if self.pin else None
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, cores))
-                                if cores is not None else None)
+                                start_new_session=True, preexec_fn=on_cores(cores))
         self.nodes.append(proc)
         return proc
 
