@@ -41,13 +41,14 @@ class Scored:
     score: float
 
 
-def best_config(scored: Iterable[Scored]) -> ConfigKey | None:
-    """The winning config (None when nothing was scored); see the module docstring."""
+def config_scores(scored: Iterable[Scored]) -> dict[ConfigKey, float]:
+    """Each config's ranking score: its mean over the seeds every config ran (see the module
+    docstring); -inf for a config with no finite score."""
     by_config: dict[ConfigKey, dict[int, list[float]]] = {}
     for s in scored:  # a config may run a seed twice (a repeated suggestion, two sweeps read at once)
         by_config.setdefault(s.config, {}).setdefault(s.seed, []).append(s.score)
     if not by_config:
-        return None
+        return {}
     common = set.intersection(*(set(seeds) for seeds in by_config.values()))
 
     def mean(seeds: dict[int, list[float]]) -> float:
@@ -55,7 +56,22 @@ def best_config(scored: Iterable[Scored]) -> ConfigKey | None:
         finite = [v for v in per_seed if math.isfinite(v)]
         return statistics.fmean(finite) if finite else -math.inf
 
-    return min(by_config, key=lambda c: (-mean(by_config[c]), c))
+    return {c: mean(seeds) for c, seeds in by_config.items()}
+
+
+def best_config(scored: Iterable[Scored]) -> ConfigKey | None:
+    """The winning config (None when nothing was scored); see the module docstring."""
+    scores = config_scores(scored)
+    return min(scores, key=lambda c: (-scores[c], c)) if scores else None
+
+
+def tied_configs(scored: Iterable[Scored]) -> int:
+    """How many configs other than the winner share its exact score (the tie rule chose among them)."""
+    scores = config_scores(scored)
+    if not scores:
+        return 0
+    top = max(scores.values())
+    return sum(v == top for v in scores.values()) - 1 if math.isfinite(top) else 0
 
 
 def _mean(values: list[float]) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from lpft.errors import InputError
-from lpft.text import format_table
+from lpft.text import format_table, pct
 
 
 def _settings(pairs: Sequence[str], flag: str = "--set") -> dict[str, str]:
@@ -33,10 +33,6 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
 
 
 def trial_json(trial: Any) -> dict[str, Any]:
@@ -79,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     roles = {e.eval_set: e.role for e in r.evaluations}
     adapted = r.accuracies(r.selected_step, BN_ADAPTED) if r.selected_step is not None else {}
     head = ["eval set", "role", "accuracy %"] + (["bn-adapted %"] if adapted else [])
-    print(format_table(head, [[k, roles[k], _pct(v)] + ([_pct(adapted.get(k))] if adapted else [])
+    print(format_table(head, [[k, roles[k], pct(v)] + ([pct(adapted.get(k))] if adapted else [])
                               for k, v in r.final.items()]))
     return 0
 
@@ -120,7 +116,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.format not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {args.format!r}")
     reports = analyze_groups(args.results, selection=args.selection, baseline=args.baseline, skip_bad=args.skip_bad,
-                             compare=args.compare)
+                             compare=args.compare, ci=args.ci)
     out = Path(args.out) if args.out else default_report_dir(args.results[0])
     for label, report in reports.items():
         if len(reports) > 1:  # never merged: each benchmark (and, unless compared, each sweep) alone
@@ -142,17 +138,19 @@ def print_report(report: Any, fmt: str) -> None:
     if report.sentence:
         print(report.sentence)
     print(owners_line(report.owners))
+    robust = report.robustness
     fit = report.fit
-    print(f"effective robustness vs the {report.baseline} probit fit "
-          f"(OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f})):")
-    width = max((len(s) for s in report.robustness.strategy), default=6)
-    for r in report.robustness.itertuples():
+    numbers = robust.effective_robustness.notna().any()
+    formula = f" (OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f}))" if numbers else ""
+    print(f"effective robustness vs the {report.baseline} probit fit{formula}:")
+    width = max((len(s) for s in robust.strategy), default=6)
+    for r in robust.itertuples():
         if r.effective_robustness != r.effective_robustness:  # NaN: the baseline cannot give one
             print(f"  {r.strategy:{width}s} none: {r.caveat}")
             continue
         caveat = f"  [{r.caveat}]" if r.caveat else ""
-        print(f"  {r.strategy:{width}s} {100 * r.effective_robustness:+.1f} points "
-              f"(90% CI {100 * r.er_ci90_low:+.1f} .. {100 * r.er_ci90_high:+.1f}){caveat}")
+        print(f"  {r.strategy:{width}s} {pct(r.effective_robustness, sign=True)} points "
+              f"(90% CI {pct(r.er_ci90_low, sign=True)} .. {pct(r.er_ci90_high, sign=True)}){caveat}")
     for note in report.notes:
         print(f"note: {note}")
     if report.adaptation is not None and not report.adaptation.empty:
@@ -201,7 +199,7 @@ def cmd_wise(args: argparse.Namespace) -> int:
     for curve in wise_on_sweep(args.results, args.of or None, args.num_alphas):
         r = curve.result
         print(f"wise: LP model -> {curve.source} trial {curve.source_trial}")
-        rows = [[f"{r.step_hparams[step]['alpha']:.2f}", *(_pct(r.metrics(step).get(k))
+        rows = [[f"{r.step_hparams[step]['alpha']:.2f}", *(pct(r.metrics(step).get(k))
                                                              for k in ("id_val", "id_test", "ood_avg"))]
                 for step in sorted({e.step for e in r.evaluations})]
         print(format_table(["alpha", "id_val", "id_test", "ood_avg"], rows))
@@ -258,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "./report-<sweep> for s3:// results)")
     analyze.add_argument("--selection", default="id_val", help="id_val (default), oracle or last")
     analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
+    analyze.add_argument("--ci", default="t", choices=["t", "z"],
+                         help="90%% intervals over seeds: t (Student t, n-1 df; the default) or z (the paper's "
+                              "1.645·s/√n, for reproducing published tables)")
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
     analyze.add_argument("--skip-bad", action="store_true",
                          help="leave out unreadable or invalid results files (counted) instead of stopping")

@@ -42,8 +42,10 @@ REQUIRED = pa.schema([
     ("sweep", pa.string()), ("strategy", pa.string()), ("trial_id", pa.string()), ("seed", pa.int64()),
     ("step", pa.int64()), ("eval_set", pa.string()), ("role", pa.string()), ("accuracy", pa.float64()),
 ])
-# Stored after the required ones: what the trial ran on, and whether the score is BatchNorm-adapted.
-CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string())])
+# Stored after the required ones: what the trial ran on, whether the score is BatchNorm-adapted,
+# and how many examples it scored (null in files written before lpft recorded it).
+CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string()),
+                     ("n_examples", pa.int64())])
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial

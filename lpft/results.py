@@ -28,6 +28,7 @@ class Evaluation:
     # PLAIN: the model as trained; BN_ADAPTED: after re-estimating BatchNorm statistics on this
     # eval set's images (AdaBN). Adapted scores are extra rows, never in place of the plain ones.
     adapt: str = PLAIN
+    n: int = 0  # how many examples were scored (0: not recorded); the accuracy moves in steps of 1/n
 
 
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
@@ -89,6 +90,6 @@ class RunResult:
 
         return [
             {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
-             "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, **hp(e.step)}
+             "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, "n_examples": e.n or None, **hp(e.step)}
             for e in self.evaluations
         ]

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute below)
 import pyarrow.parquet as pq
 import pytest
+from scipy import stats
 from scipy.stats import linregress, norm
 
 from lpft.analysis.frontier import pareto_mask
@@ -65,14 +66,41 @@ def test_last_step(results):
     assert set(chosen.frame[chosen.frame.strategy == "ft"].step) == {2}
 
 
-def test_table_formats(results):
+def _selected_by_hand():
+    """The fixture's selected models, worked out by hand: FT lr 0.1 (trials a, b) at step 2, LP's e at step 1."""
+    return {"ft": {"id_test": [.90, .92], "shift": [.50, .54]}, "lp": {"id_test": [.74], "shift": [.66]}}
+
+
+@pytest.mark.parametrize("ci, quantile", [("t", lambda n: stats.t.ppf(0.95, n - 1)), ("z", lambda n: 1.645)])
+def test_table_formats(results, ci, quantile):
+    import io
+
+    import pandas as pd
+
     chosen = SELECTIONS["id_val"]().select(read_results([results]).to_pandas())
-    text = render(chosen)
-    # ft: id_test mean 91.0, 90% CI = 1.645 * std([.90, .92]) / sqrt(2) = 1.645 * 0.01414 / 1.414 = 1.645 pts
-    assert "91.0 ± 1.6" in text and "2" in text
-    assert "**91.0 ± 1.6**" in render(chosen, "md")
-    assert r"\toprule" in render(chosen, "latex") and r"\textbf{91.0 $\pm$ 1.6}" in render(chosen, "latex")
-    assert render(chosen, "csv").splitlines()[0].startswith("strategy,seeds,selection,id_test_mean")
+    want = _selected_by_hand()
+    ft = np.array(want["ft"]["id_test"])
+    half = 100 * quantile(2) * ft.std(ddof=1) / np.sqrt(2)  # t: 6.314 * 1.0 = 6.3 points; z: 1.6
+    cell = f"91.0 ± {half:.1f}"
+    text = render(chosen, ci=ci)
+    assert ("Student t" if ci == "t" else "1.645") in text.splitlines()[1]
+    assert "one seed: no interval" in text.splitlines()[1]
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[4:]}
+    assert rows["ft"][1] == "2" and rows["lp"][1] == "1"
+    assert f"*{cell}" in text
+    assert rows["lp"][2:] == ["74.0", "*66.0", "*66.0"]  # one seed: the mean alone, no "± 0.0"
+    assert f"**{cell}**" in render(chosen, "md", ci)
+    latex = render(chosen, "latex", ci)
+    assert r"\toprule" in latex and rf"\textbf{{91.0 $\pm$ {half:.1f}}}" in latex
+    csv = pd.read_csv(io.StringIO(render(chosen, "csv", ci))).set_index("strategy")
+    for strategy, columns in want.items():
+        for column, values in (("id_test", columns["id_test"]), ("shift", columns["shift"]),
+                               ("ood_avg", columns["shift"])):
+            v = np.array(values)
+            assert csv.loc[strategy, f"{column}_mean"] == pytest.approx(v.mean())
+            assert csv.loc[strategy, f"{column}_n"] == len(v)
+            expected = quantile(len(v)) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+            assert csv.loc[strategy, f"{column}_ci90_{ci}"] == pytest.approx(expected, nan_ok=True)
     assert paper_sentence(chosen) == "FT vs LP: +17.0 ID, -14.0 OOD"
 
 
@@ -381,7 +409,7 @@ def test_effective_robustness_far_outside_the_baselines_id_range_is_flagged(resu
     report = analyze([results])
     caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
     assert caveats["lp"].startswith("extrapolated: ID 74.0% is outside the baseline's ID range 80.0–92.0%")
-    assert caveats["ft"] == ""
+    assert not caveats["ft"].startswith("extrapolated")  # within the range (its line slopes down: see below)
     write_report(report, tmp_path / "report")
     assert "extrapolated" in (tmp_path / "report" / "report.html").read_text()
     assert "lp (ER extrapolated)" in (tmp_path / "report" / "frontier_ood_avg.svg").read_text()

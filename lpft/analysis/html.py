@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from lpft.analysis.tables import Cell, _best, owners_line
+from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
 from lpft.storage import locate
+from lpft.text import pct
 
 
 def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
@@ -46,7 +47,7 @@ def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
 
 
 def _pct(v: float) -> str:
-    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+    return pct(v, missing="–")
 
 
 def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen: pd.DataFrame,
@@ -63,15 +64,35 @@ def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen:
         rows.append({"strategy": strategy, "seeds": max(c.n for c in row.values()),
                      "hparams": ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                                           for k, v in sorted(params.items()) if k != "seed"),
-                     "cells": [{"text": _pct(row[c].mean) + (f" ± {_pct(row[c].half)}" if row[c].n > 1 else ""),
-                                "best": best.get(c) == strategy} for c in columns]})
+                     "cells": [{"text": cell_text(row[c]), "best": best.get(c) == strategy} for c in columns]})
     return rows
+
+
+def _comparisons(table: pd.DataFrame | None) -> list[dict[str, str]]:
+    """Each comparison's ID and OOD-average difference with its interval, as `comparisons.csv` has them."""
+    from lpft.text import NAMES
+
+    if table is None or table.empty:
+        return []
+    out = []
+    for (a, b), group in table.groupby(["strategy", "against"], sort=False):
+        row = {"name": f"{NAMES.get(a, a)} vs {NAMES.get(b, b)}"}
+        for r in group.itertuples():
+            if r.metric not in ("id_test", "ood_avg"):
+                continue
+            ci = (f"{pct(r.ci_low, sign=True)} to {pct(r.ci_high, sign=True)}" if not math.isnan(r.ci_low)
+                  else f"none: {r.note}")
+            how = (f"paired, {r.pairs} seeds" if r.method == "paired" else
+                   f"Welch, {r.n_strategy} vs {r.n_against} seeds" if r.method == "welch" else "")
+            row.update({f"{r.metric}": r.shown, f"{r.metric}_ci": ci, f"{r.metric}_how": how})
+        out.append(row)
+    return out
 
 
 def _er(r: Any) -> dict[str, str]:
     """A robustness row's number and interval, in points ('–' and '' where there are none)."""
-    er = "–" if math.isnan(r.effective_robustness) else f"{100 * r.effective_robustness:+.1f}"
-    ci = "" if math.isnan(r.er_ci90_low) else f"{100 * r.er_ci90_low:+.1f} to {100 * r.er_ci90_high:+.1f}"
+    er = pct(r.effective_robustness, sign=True, missing="–")
+    ci = "" if math.isnan(r.er_ci90_low) else f"{pct(r.er_ci90_low, sign=True)} to {pct(r.er_ci90_high, sign=True)}"
     return {"er": er, "ci": ci}
 
 
@@ -111,6 +132,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
         rows=_results_rows(columns, cells, report.chosen, report.frontier), sentence=report.sentence,
+        legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons),
         no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,

@@ -10,13 +10,16 @@ import pandas as pd
 import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
+from lpft.analysis.caveats import eval_set_sizes, selection_notes
+from lpft.analysis.comparisons import compare, sentences
 from lpft.analysis.frontier import id_order, ownership, pareto_masks
 from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
+from lpft.analysis.intervals import METHODS
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
-from lpft.analysis.tables import owners_line, paper_sentence, render, summarize  # noqa: F401 (owners_line: re-exported)
+from lpft.analysis.tables import owners_line, render, summarize  # noqa: F401 (owners_line: re-exported)
 from lpft.dataset import Skipped, load_results, step_hparams
 from lpft.errors import InputError
 
@@ -26,7 +29,7 @@ FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "
 @dataclass
 class Report:
     tables: dict[str, str]  # format -> rendered table
-    sentence: str
+    sentence: str  # the comparisons (`comparisons.sentences`), one line each, with their intervals
     frontier: pd.DataFrame  # every (trial, step) point with on_frontier flags per OOD column
     robustness: pd.DataFrame  # per selected strategy: ID, OOD avg, effective robustness and its CI
     notes: list[str]
@@ -40,6 +43,8 @@ class Report:
     summary: tuple[list[str], dict] = ([], {})  # the results table's columns and cells (tables.summarize)
     context: list[dict] = field(default_factory=list)  # each folder's sweep, benchmark, backbone, trials
     robustness_by_set: pd.DataFrame | None = None  # effective robustness per strategy and eval set
+    comparisons: pd.DataFrame | None = None  # strategy vs strategy with intervals (`comparisons.compare`)
+    ci: str = "t"  # the interval method (`lpft.analysis.intervals.METHODS`)
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -62,9 +67,10 @@ def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFram
     return pd.concat([points, pd.DataFrame(flags, index=points.index)], axis=1)
 
 
-def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False) -> Report:
+def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False,
+            ci: str = "t") -> Report:
     """The report of one sweep's results (or of one benchmark's sweeps side by side: `analyze_groups`)."""
-    reports = analyze_groups(paths, selection, baseline, skip_bad)
+    reports = analyze_groups(paths, selection, baseline, skip_bad, ci=ci)
     if len(reports) > 1:
         raise InputError(f"{', '.join(map(str, paths))}: results of {len(reports)} sweeps ({', '.join(reports)}); "
                          "analyze_groups reports each, or compares one benchmark's sweeps")
@@ -72,17 +78,18 @@ def analyze(paths: list[str], selection: str = "id_val", baseline: str = "ft", s
 
 
 def analyze_groups(paths: list[str], selection: str = "id_val", baseline: str = "ft", skip_bad: bool = False,
-                   compare: bool = False) -> dict[str, Report]:
+                   compare: bool = False, ci: str = "t") -> dict[str, Report]:
     """A report per (benchmark, sweep), or with `compare` per benchmark (`lpft.analysis.groups`)."""
     # Evaluations recorded twice are counted by the pivot, not searched for in a million rows;
     # when there are some, the load's own check names (or with skip_bad leaves out) their trials.
+    METHODS[ci]  # an unknown --ci: one line, before any file is read
     try:
-        return _reports(paths, selection, baseline, skip_bad, compare, checked=False)
+        return _reports(paths, selection, baseline, skip_bad, compare, ci, checked=False)
     except _Repeated:
-        return _reports(paths, selection, baseline, skip_bad, compare, checked=True)
+        return _reports(paths, selection, baseline, skip_bad, compare, ci, checked=True)
 
 
-def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, compare: bool,
+def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, compare: bool, ci: str,
              checked: bool) -> dict[str, Report]:
     skipped: list[Skipped] = []
     # Which node ran a trial plays no part here (not reading it saves a long string per row),
@@ -94,7 +101,7 @@ def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, co
     for label, part in split_groups(loaded.frame, compare).items():
         sweeps = set(part["sweep"].unique().to_list()) if "sweep" in part.columns else set()
         reports[label] = _report(part, step_hparams(loaded.metadata), selection, baseline, skipped,
-                                 [c for c in context if c["name"] in sweeps] or context, paths, checked)
+                                 [c for c in context if c["name"] in sweeps] or context, paths, ci, checked)
     return reports
 
 
@@ -103,7 +110,7 @@ class _Repeated(Exception):
 
 
 def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: str, baseline: str,
-            skipped: list[Skipped], context: list[dict], paths: list[str], checked: bool) -> Report:
+            skipped: list[Skipped], context: list[dict], paths: list[str], ci: str, checked: bool) -> Report:
     df, adapted = split_adapted(frame.drop([c for c in ("sweep", "benchmark") if c in frame.columns]))
     if not df.height:
         raise InputError(f"{', '.join(map(str, paths))}: no plain evaluations to analyze (every row is "
@@ -128,11 +135,13 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
     by_set = robustness_table(chosen.frame, base, columns)
     robust = (by_set[by_set.eval_set == "ood_avg"].drop(columns="eval_set").rename(columns={"ood": "ood_avg"})
               .reset_index(drop=True))
-    return Report({f: render(chosen, f) for f in FORMATS}, paper_sentence(chosen),
+    notes += selection_notes(chosen, eval_set_sizes(df), "id_val")
+    versus = compare(chosen, ci)
+    return Report({f: render(chosen, f, ci) for f in FORMATS}, "\n".join(sentences(versus)),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen), context, by_set)
+                  summarize(chosen, ci), context, by_set, versus, ci)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -152,6 +161,9 @@ def write_report(report: Report, out: Path) -> list[Path]:
         path.write_text(text)
         written.append(path)
     write_points_csv(report.frontier, out / "frontier.csv")
+    if report.comparisons is not None and not report.comparisons.empty:
+        report.comparisons.to_csv(out / "comparisons.csv", index=False)
+        written.append(out / "comparisons.csv")
     (report.robustness_by_set if report.robustness_by_set is not None else report.robustness).to_csv(
         out / "effective_robustness.csv", index=False)
     extra = []

@@ -15,6 +15,7 @@ MIN_BASELINE_POINTS = 5
 MIN_BASELINE_SPAN = 0.02  # ID accuracy, max - min over the baseline's points
 EXTRAPOLATION_MARGIN = 0.02  # ID accuracy beyond the baseline's range still read as covered
 EXTRAPOLATED = "extrapolated"  # how a caveat that says so begins (plots mark those strategies)
+MAX_CI_WIDTH = 0.10  # an interval wider than this (10 points) is said to be too wide to read
 
 
 def probit(acc: np.ndarray) -> np.ndarray:
@@ -69,7 +70,8 @@ def baseline_problem(base_id: np.ndarray) -> str:
     """Why no line fit on these baseline ID accuracies can be trusted ('' if one can)."""
     a = np.asarray(base_id, float)
     if len(a) < MIN_BASELINE_POINTS:
-        return f"too few baseline points ({len(a)}, need {MIN_BASELINE_POINTS})"
+        return (f"too few baseline points ({len(a)}, need {MIN_BASELINE_POINTS}): every evaluated step of every "
+                "baseline trial is a point, so raise its num_samples or evaluate more often (epochs, eval_every)")
     if np.ptp(a) < MIN_BASELINE_SPAN:
         return (f"baseline ID span too narrow ({100 * a.min():.1f}–{100 * a.max():.1f}%, need a span of "
                 f"{100 * MIN_BASELINE_SPAN:.1f} percentage points)")
@@ -83,6 +85,23 @@ def extrapolation(base_id: np.ndarray, id_acc: float) -> str:
         return ""
     return (f"{EXTRAPOLATED}: ID {100 * id_acc:.1f}% is outside the baseline's ID range "
             f"{100 * lo:.1f}–{100 * hi:.1f}% by more than {100 * EXTRAPOLATION_MARGIN:.0f} points")
+
+
+def line_problem(fit: ProbitFit) -> str:
+    """Why a fitted baseline line says nothing about robustness ('' when it slopes up)."""
+    if not fit.slope > 0:
+        shape = "is flat" if fit.slope == 0 else "slopes down"
+        return (f"the baseline fit {shape} (slope {fit.slope:.2f} on probit axes): among its models higher ID "
+                "accuracy does not predict higher OOD accuracy, so distance from the line is not robustness")
+    return ""
+
+
+def width_problem(lo: float, hi: float) -> str:
+    """A caveat when an interval is too wide to support a claim ('' otherwise)."""
+    if hi - lo > MAX_CI_WIDTH:
+        return (f"the 90% interval spans {100 * (hi - lo):.1f} points (over {100 * MAX_CI_WIDTH:.0f}): "
+                "more baseline points or seeds are needed before the sign means anything")
+    return ""
 
 
 def effective_robustness(id_acc: np.ndarray, ood_acc: np.ndarray, fit: ProbitFit) -> np.ndarray:
@@ -121,6 +140,7 @@ def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str
     problem = baseline_problem(base["id_test"].to_numpy())
     for column in columns:
         fit = fit_baseline(base["id_test"], base[column]) if not problem else None
+        shape = line_problem(fit) if fit is not None else ""
         fits = bootstrap_lines(base["id_test"], base[column], n) if not problem else []
         for strategy, group in chosen.groupby("strategy"):
             mid, mood = float(group["id_test"].mean()), float(group[column].mean())
@@ -130,7 +150,8 @@ def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str
                              "er_ci90_high": float("nan"), "caveat": problem})
                 continue
             lo, hi = seed_bootstrap_ci(fits, group["id_test"], group[column])
+            caveat = "; ".join(c for c in (extrapolation(base["id_test"], mid), shape, width_problem(lo, hi)) if c)
             rows.append({**row, "effective_robustness": float(effective_robustness(mid, mood, fit)),
-                         "er_ci90_low": lo, "er_ci90_high": hi, "caveat": extrapolation(base["id_test"], mid)})
+                         "er_ci90_low": lo, "er_ci90_high": hi, "caveat": caveat})
     return pd.DataFrame(rows, columns=["strategy", "eval_set", "id_test", "ood", "effective_robustness",
                                        "er_ci90_low", "er_ci90_high", "caveat"])

@@ -14,7 +14,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from lpft.best import ConfigKey, Scored, best_config, config_key
+from lpft.best import ConfigKey, Scored, best_config, config_key, config_scores, tied_configs
 from lpft.registry import Registry
 
 KEYS = ["strategy", "trial_id", "seed", "step"]
@@ -39,6 +39,8 @@ class Chosen:
     frame: pd.DataFrame
     ood_sets: list[str]
     label: str  # the selection method, as tables and plots name it
+    ties: dict[str, tuple[int, float]] = field(default_factory=dict)  # strategy -> (configs tied with its winner, score)
+    metric: str = "id_val"  # what configs were ranked on
 
 
 def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | frozenset[str] = frozenset(),
@@ -162,14 +164,17 @@ class Selection:
     def select_points(self, points: Points) -> Chosen:
         """`select` on the (trial, step) table `wide` already made (the analysis reuses it for frontiers)."""
         picked = self.pick_steps(points.frame)
-        winners = set()
+        winners, ties = set(), {}
         for strategy, group in picked.groupby("strategy"):
-            best = best_config(Scored(points.configs.get(c, ()), int(s), float(v)) for c, s, v in
-                               zip(group["config"], group["seed"], group[self.config_metric]))
+            scored = [Scored(points.configs.get(c, ()), int(s), float(v)) for c, s, v in
+                      zip(group["config"], group["seed"], group[self.config_metric])]
+            best = best_config(scored)
+            scores = config_scores(scored)
+            ties[str(strategy)] = (tied_configs(scored), scores.get(best, float("nan")) if best is not None else float("nan"))
             winners |= {(strategy, c) for c in group["config"].unique() if points.configs.get(c, ()) == best}
         mask = [(s, c) in winners for s, c in zip(picked["strategy"], picked["config"])]
         chosen = picked[mask].reset_index(drop=True)
-        return Chosen(chosen, points.ood_sets, self.label)
+        return Chosen(chosen, points.ood_sets, self.label, ties, self.config_metric)
 
 
 SELECTIONS: Registry[type[Selection]] = Registry("selection method")

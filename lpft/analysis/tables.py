@@ -1,23 +1,24 @@
 """The results table: rows = strategies, columns = ID test, each OOD set, OOD average.
 
-Cells are mean ± 90% confidence half-width over seeds (the paper's 1.645·std/√n),
-with the number of seeds; the best mean per column is marked. Text, Markdown, LaTeX
-(booktabs) and CSV.
+Cells are the mean over seeds with a 90% interval (`lpft.analysis.intervals`: Student t by
+default, the paper's 1.645·s/√n with `ci="z"`), named with its method in every format; one
+seed, or seeds that all scored the same, give no interval and the cell says which. The best
+mean per column is marked. Text, Markdown, LaTeX (booktabs) and CSV.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 
+from lpft.analysis.intervals import LEVEL, METHODS, Estimate, mean_interval
 from lpft.analysis.selection import Chosen
-from lpft.text import comparison, format_table
+from lpft.text import comparison, format_table, pct
 
-Z90 = 1.645
 PAPER_ORDER = ("lp", "ft", "lpft")
+Cell = Estimate  # a table cell: a strategy's mean over seeds on one column, with its interval
 
 
 def strategy_order(names: list[str]) -> list[str]:
@@ -25,27 +26,35 @@ def strategy_order(names: list[str]) -> list[str]:
     return sorted(names, key=lambda s: (PAPER_ORDER.index(s) if s in PAPER_ORDER else len(PAPER_ORDER), s))
 
 
-@dataclass(frozen=True)
-class Cell:
-    mean: float
-    half: float  # 90% half-width; 0 with one seed
-    n: int
-
-
-def summarize(chosen: Chosen) -> tuple[list[str], dict[str, dict[str, Cell]]]:
+def summarize(chosen: Chosen, ci: str = "t") -> tuple[list[str], dict[str, dict[str, Cell]]]:
     columns = ["id_test", *chosen.ood_sets, "ood_avg"]
+    METHODS[ci]  # an unknown method: one line naming the known ones
     cells: dict[str, dict[str, Cell]] = {}
     groups = dict(list(chosen.frame.groupby("strategy")))
     for strategy in strategy_order(list(groups)):
         group = groups[strategy]
-        row = {}
-        for c in columns:
-            values = group[c].dropna()
-            n = len(values)
-            std = float(values.std(ddof=1)) if n > 1 else 0.0
-            row[c] = Cell(float(values.mean()) if n else math.nan, Z90 * std / math.sqrt(n) if n > 1 else 0.0, n)
-        cells[str(strategy)] = row
+        cells[str(strategy)] = {c: mean_interval(group[c].to_numpy(float), ci) for c in columns}
     return columns, cells
+
+
+def cell_text(cell: Cell, pm: str = "±") -> str:
+    """`51.0 ± 3.2`; `51.0` for one seed; `51.0 (identical)` when every seed scored the same."""
+    if math.isnan(cell.mean):
+        return "–"
+    if not math.isnan(cell.half):
+        return f"{pct(cell.mean)} {pm} {pct(cell.half)}"
+    return pct(cell.mean) + (" (identical)" if cell.why == "identical" else "")
+
+
+def interval_legend(cells: dict[str, dict[str, Cell]], ci: str = "t") -> str:
+    """What the ± means, and what a cell without one means, as every format's header says it."""
+    text = f"mean ± {LEVEL:.0%} CI over seeds ({METHODS[ci].label}; n = seeds)"
+    whys = {c.why for row in cells.values() for c in row.values()}
+    if "one seed" in whys:
+        text += "; one seed: no interval"
+    if "identical" in whys:
+        text += "; identical: every seed scored the same, no spread to estimate"
+    return text
 
 
 def _best(columns: list[str], cells: dict[str, dict[str, Cell]]) -> dict[str, str]:
@@ -53,47 +62,61 @@ def _best(columns: list[str], cells: dict[str, dict[str, Cell]]) -> dict[str, st
             for c in columns} if cells else {}
 
 
-def _fmt(cell: Cell) -> str:
-    return f"{100 * cell.mean:.1f} ± {100 * cell.half:.1f}"
-
-
-def render(chosen: Chosen, fmt: str = "text") -> str:
-    columns, cells = summarize(chosen)
+def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
+    columns, cells = summarize(chosen, ci)
     best = _best(columns, cells)
     seeds = {s: max(c.n for c in row.values()) for s, row in cells.items()}
     label = chosen.label
+    legend = interval_legend(cells, ci)
     if fmt == "csv":
         buf = io.StringIO()
-        rows = [{"strategy": s, "seeds": seeds[s], "selection": label,
-                 **{f"{c}_mean": cells[s][c].mean for c in columns}, **{f"{c}_ci90": cells[s][c].half for c in columns}}
+        half = f"ci{100 * LEVEL:.0f}_{ci}"  # the column names the method: id_test_ci90_t
+        rows = [{"strategy": s, "seeds": seeds[s], "selection": label, "interval": METHODS[ci].label,
+                 **{k: v for c in columns for k, v in (
+                     (f"{c}_mean", cells[s][c].mean), (f"{c}_n", cells[s][c].n), (f"{c}_sd", cells[s][c].sd),
+                     (f"{c}_{half}", cells[s][c].half), (f"{c}_note", cells[s][c].why))}}
                 for s in cells]
         pd.DataFrame(rows).to_csv(buf, index=False)
         return buf.getvalue()
     if fmt == "latex":
-        lines = [f"% selection: {label}", r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}", r"\toprule",
-                 " & ".join(["strategy", "seeds", *[c.replace("_", r"\_") for c in columns]]) + r" \\", r"\midrule"]
+        lines = [f"% selection: {label}; accuracy %, {legend}", r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}",
+                 r"\toprule", " & ".join(["strategy", "seeds", *[latex_escape(c) for c in columns]]) + r" \\",
+                 r"\midrule"]
         for s in cells:
-            vals = [(r"\textbf{%s}" if best[c] == s else "%s") % _fmt(cells[s][c]).replace("±", r"$\pm$")
-                    for c in columns]
-            lines.append(" & ".join([s, str(seeds[s]), *vals]) + r" \\")
+            vals = [(r"\textbf{%s}" if best[c] == s else "%s") % cell_text(cells[s][c], r"$\pm$") for c in columns]
+            lines.append(" & ".join([latex_escape(s), str(seeds[s]), *vals]) + r" \\")
         return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
     bold = (lambda t: f"**{t}**") if fmt == "md" else (lambda t: f"*{t}")
     header = ["strategy", "seeds", *columns]
-    rows = [[s, str(seeds[s]), *[bold(_fmt(cells[s][c])) if best[c] == s else _fmt(cells[s][c]) for c in columns]]
+    rows = [[md_escape(s) if fmt == "md" else s, str(seeds[s]),
+             *[bold(cell_text(cells[s][c])) if best[c] == s else cell_text(cells[s][c]) for c in columns]]
             for s in cells]
     if fmt == "md":
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
-        return f"Selection: {label}. Accuracy %, mean ± 90% CI over seeds; best in bold.\n\n" + "\n".join(out) + "\n"
-    return f"selection: {label}; accuracy %, mean ± 90% CI over seeds; * best\n" + format_table(header, rows) + "\n"
+        return f"Selection: {label}. Accuracy %, {legend}; best in bold.\n\n" + "\n".join(out) + "\n"
+    return f"selection: {label}; accuracy %; * best\n{legend}\n" + format_table(header, rows) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    """A name as LaTeX text (strategy names come from users' plugins: `my_ft`, `a/ft`)."""
+    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(special.get(ch, ch) for ch in str(text))
+
+
+def md_escape(text: str) -> str:
+    """A name as Markdown table text: its pipes and emphasis characters literal."""
+    return "".join("\\" + ch if ch in "\\|*_`[]<>" else ch for ch in str(text))
 
 
 def paper_sentence(chosen: Chosen) -> str:
-    """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: +x ID, +y OOD" from the selected models' means."""
+    """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: ..." from the selected models' means, each
+    difference that of the rounded means the table shows (`lpft.text.comparison`)."""
     means = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean()
     return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()})
 
 
 def owners_line(owners: list[tuple[str, float, float]]) -> str:
-    parts = [f"{s} (ID {100 * lo:.1f}" + ("" if hi == lo else f"–{100 * hi:.1f}") + "%)" for s, lo, hi in owners]
+    parts = [f"{s} (ID {pct(lo)}" + ("" if pct(hi) == pct(lo) else f"–{pct(hi)}") + "%)" for s, lo, hi in owners]
     return "OOD-average frontier, by increasing ID accuracy: " + ", ".join(parts)

@@ -128,7 +128,8 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
             if role == "id_train":
                 continue
             pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
-            evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt=adapt))
+            evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt=adapt,
+                                    n=len(labels[name])))
         evaluations.extend(evals)
         if on_step is not None and adapt == PLAIN:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume

@@ -49,14 +49,14 @@ def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: i
              workers: int = 0, amp: bool = False, bn_adapt: bool = False) -> list[Evaluation]:
     """Every eval set's accuracy; with `bn_adapt`, also (as extra rows) after AdaBN on that set."""
     evals = [Evaluation(step, name, split.role, accuracy(model, backbone, benchmark, split, device,
-                                                         workers=workers, amp=amp))
+                                                         workers=workers, amp=amp), n=len(split))
              for name, split in benchmark.eval_sets.items()]
     if bn_adapt and has_batchnorm(model):
         for name, split in benchmark.eval_sets.items():
             adapted = adapt_bn(model, backbone, benchmark, split, device, workers)
             evals.append(Evaluation(step, name, split.role,
                                     accuracy(adapted, backbone, benchmark, split, device, workers=workers, amp=amp),
-                                    adapt=BN_ADAPTED))
+                                    adapt=BN_ADAPTED, n=len(split)))
     return evals
 
 

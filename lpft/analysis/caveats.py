@@ -1,0 +1,36 @@
+"""What a reader must know before trusting the selection: a validation set too small to rank
+configs finely, and configs that tied with the winner (the tie rule, not the data, chose)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lpft.analysis.selection import Chosen
+from lpft.text import pct
+
+SMALL_VAL = 200  # fewer ID val examples than this: selection moves in steps of more than 0.5 points
+
+
+def eval_set_sizes(frame: pl.DataFrame) -> dict[str, int]:
+    """Examples per eval set, from the results' `n_examples` column (null in older files)."""
+    if "n_examples" not in frame.columns:
+        return {}
+    sizes = frame.group_by("eval_set").agg(pl.col("n_examples").max()).drop_nulls()
+    return {str(s): int(n) for s, n in sizes.iter_rows()}
+
+
+def selection_notes(chosen: Chosen, sizes: dict[str, int], val_set: str | None) -> list[str]:
+    """One line per caveat on how the configs were selected ([] when there is none)."""
+    notes = []
+    n_val = sizes.get(val_set or "")
+    if chosen.metric == "id_val" and n_val and n_val < SMALL_VAL:
+        notes.append(f"small validation set: {val_set} has {n_val} examples, so ID val accuracy moves in steps of "
+                     f"{pct(1 / n_val, 2)} points and configs closer than that cannot be told apart "
+                     f"(use {SMALL_VAL} or more to select on)")
+    tied = {s: t for s, t in chosen.ties.items() if t[0]}
+    if tied:
+        parts = [f"{s} ({k} other config{'s' if k > 1 else ''} at {chosen.metric} {pct(score)})"
+                 for s, (k, score) in sorted(tied.items())]
+        notes.append("selection tie: " + ", ".join(parts) + "; the config whose hyperparameters sort first was "
+                     "taken (lpft.best's tie rule), not a better one")
+    return notes

@@ -1,0 +1,171 @@
+"""Intervals over seeds, comparisons and selection caveats, each against an independent
+computation (scipy's t-tests and quantiles, or a case worked by hand)."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from lpft.analysis.intervals import difference_interval, mean_interval
+from lpft.dataset import HparamColumns, write_trial
+from lpft.text import pct, shown_difference
+
+HPARAMS = HparamColumns({"lr": float, "seed": int})
+
+
+@pytest.mark.parametrize("values", [[0.5, 0.6], [0.71, 0.74, 0.69], [0.1, 0.4, 0.35, 0.2, 0.3]])
+def test_mean_interval_is_scipys_t_interval(values):
+    est = mean_interval(values)
+    lo, hi = stats.t.interval(0.9, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert (est.low, est.high) == pytest.approx((lo, hi))
+    # the paper's rule, for reproducing its tables: 1.645 standard errors
+    z = mean_interval(values, "z")
+    assert z.half == pytest.approx(1.645 * np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+def test_one_seed_and_identical_seeds_give_no_interval():
+    one, same = mean_interval([0.8]), mean_interval([0.8, 0.8, 0.8])
+    assert np.isnan(one.half) and one.why == "one seed" and one.n == 1
+    assert np.isnan(same.half) and same.why == "identical" and same.n == 3
+    assert mean_interval([0.8, float("nan"), 0.9]).n == 2  # a missing score is no seed
+
+
+def test_paired_difference_is_scipys_paired_t_interval():
+    a, b = {0: .90, 1: .92, 2: .95}, {0: .80, 1: .85, 2: .83, 3: .99}  # seed 3: b only, not a pair
+    d = difference_interval(a, b)
+    ref = stats.ttest_rel([.90, .92, .95], [.80, .85, .83]).confidence_interval(0.9)
+    assert d.kind == "paired" and d.pairs == 3 and (d.low, d.high) == pytest.approx((ref.low, ref.high))
+
+
+def test_welch_difference_without_common_seeds_is_scipys():
+    a, b = {0: .90, 1: .92, 2: .95}, {5: .80, 6: .85}
+    d = difference_interval(a, b)
+    ref = stats.ttest_ind([.90, .92, .95], [.80, .85], equal_var=False)
+    assert d.kind == "welch" and d.df == pytest.approx(ref.df)
+    assert (d.low, d.high) == pytest.approx(tuple(ref.confidence_interval(0.9)))
+
+
+def test_differences_without_spread_give_no_interval():
+    assert np.isnan(difference_interval({0: .9}, {0: .8}).half)
+    same = difference_interval({0: .9, 1: .8}, {0: .7, 1: .6})  # +0.2 on both seeds: no spread to estimate
+    assert same.diff == pytest.approx(0.2) and np.isnan(same.half) and same.why
+
+
+@pytest.mark.parametrize("x, shown", [(0.5095, "51.0"), (0.50949, "50.9"), (0.8625, "86.3"), (0.0, "0.0"),
+                                      (1.0, "100.0"), (-0.00049, "0.0"), (None, "-"), (float("nan"), "-")])
+def test_one_rounding_half_up(x, shown):
+    assert pct(x) == shown
+
+
+def test_a_shown_difference_is_the_difference_of_the_shown_values():
+    # 81.25 -> 81.3 and 77.44 -> 77.4 shown: the sentence says +3.9, the rounded difference would be +3.8
+    assert shown_difference(0.8125, 0.7744) == "+3.9"
+
+
+def rows(strategy, trial, seed, lr, accs, n=None, step=1):
+    names = (("id_val", "id_val"), ("id_test", "id_test"), ("shift", "ood"))
+    return [{"sweep": "s", "strategy": strategy, "trial_id": trial, "seed": seed, "step": step, "eval_set": e,
+             "role": r, "accuracy": a, "hp.lr": lr, "hp.seed": seed, "n_examples": n} for (e, r), a in zip(names, accs)]
+
+
+@pytest.fixture
+def three_seeds(tmp_path):
+    """LP (one config) and FT (two lrs, the better on three seeds) and LP-FT, by hand."""
+    data = {("lp", "l0", 0, None): (.70, .72, .60), ("lp", "l1", 1, None): (.71, .73, .61),
+            ("lp", "l2", 2, None): (.70, .71, .63),
+            ("ft", "f0", 0, 0.1): (.90, .91, .50), ("ft", "f1", 1, 0.1): (.91, .93, .55),
+            ("ft", "f2", 2, 0.1): (.92, .90, .52), ("ft", "g0", 0, 1.0): (.85, .88, .45),
+            ("lpft", "p0", 0, 0.01): (.89, .92, .64), ("lpft", "p1", 1, 0.01): (.90, .94, .60),
+            ("lpft", "p2", 2, 0.01): (.91, .93, .66)}
+    for (strategy, trial, seed, lr), accs in data.items():
+        write_trial(tmp_path / "results", strategy, trial, rows(strategy, trial, seed, lr, accs, n=150), HPARAMS)
+    return tmp_path
+
+
+def test_comparisons_csv_console_and_html_agree_with_scipy(three_seeds, tmp_path, capsys):
+    from lpft.cli import main
+
+    assert main(["analyze", str(three_seeds), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "r" / "comparisons.csv", dtype={"shown": str})
+    lpft_vs_ft = table[(table.strategy == "lpft") & (table.against == "ft") & (table.metric == "ood_avg")].iloc[0]
+    ref = stats.ttest_rel([.64, .60, .66], [.50, .55, .52]).confidence_interval(0.9)
+    assert lpft_vs_ft.method == "paired" and lpft_vs_ft.pairs == 3
+    assert (lpft_vs_ft.ci_low, lpft_vs_ft.ci_high) == pytest.approx((ref.low, ref.high))
+    # 63.3 - 52.3 as the table shows them
+    assert lpft_vs_ft.shown == "+11.0"
+    line = next(ln for ln in out.splitlines() if ln.startswith("LP-FT vs FT"))
+    assert f"+11.0 OOD (90% CI {100 * ref.low:+.1f} to {100 * ref.high:+.1f}, paired over 3 seeds)" in line
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "LP-FT vs FT" in html and f"{100 * ref.low:+.1f} to {100 * ref.high:+.1f}" in html
+    # the table above the sentence shows the two means whose difference the sentence states
+    text = (tmp_path / "r" / "table.txt").read_text()
+    assert "63.3 ± " in text and "52.3 ± " in text
+
+
+def test_small_validation_sets_and_ties_are_said(three_seeds, tmp_path, capsys):
+    from lpft.cli import main
+
+    # a second LP-FT config scoring exactly the winner's ID val on the search seed
+    write_trial(three_seeds / "results", "lpft", "q0", rows("lpft", "q0", 0, 0.02, (.89, .80, .40), n=150), HPARAMS)
+    assert main(["analyze", str(three_seeds), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "note: small validation set: id_val has 150 examples, so ID val accuracy moves in steps of 0.67 points" \
+        in out
+    assert "note: selection tie: lpft (1 other config at id_val 89.0)" in out
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "small validation set" in html and "selection tie" in html
+
+
+def test_a_large_validation_set_without_ties_says_nothing(tmp_path, capsys):
+    from lpft.cli import main
+
+    for i, (lr, acc) in enumerate(((0.1, .9), (1.0, .8))):
+        write_trial(tmp_path / "results", "ft", f"f{i}", rows("ft", f"f{i}", 0, lr, (acc, acc, .5), n=1000), HPARAMS)
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "small validation set" not in out and "selection tie" not in out
+
+
+@pytest.mark.parametrize("slope_sign, words", [(0, "is flat"), (-1, "slopes down")])
+def test_effective_robustness_caveats_on_a_flat_or_falling_baseline(tmp_path, slope_sign, words, capsys):
+    from lpft.analysis.report import analyze
+    from lpft.cli import main
+
+    # six FT points over ID 80-90%, their OOD flat or falling with ID; LP within their range
+    for i in range(6):
+        acc = .80 + i / 50
+        ood = .50 + slope_sign * i / 100
+        write_trial(tmp_path / "results", "ft", f"f{i}", rows("ft", f"f{i}", 0, 0.1 * (i + 1), (acc, acc, ood)),
+                    HPARAMS)
+    write_trial(tmp_path / "results", "lp", "l", rows("lp", "l", 0, None, (.85, .85, .6)), HPARAMS)
+    robust = analyze([tmp_path]).robustness.set_index("strategy")
+    assert robust.loc["lp", "caveat"].startswith(f"the baseline fit {words}")
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out.split("effective robustness vs", 1)[1]
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("lp "))
+    assert f"[the baseline fit {words}" in line
+    assert f"the baseline fit {words}" in (tmp_path / "r" / "report.html").read_text()
+
+
+def test_no_fit_formula_without_a_number_and_the_hint_says_how(tmp_path, capsys):
+    from lpft.cli import main
+
+    for i in range(2):  # two FT trials, two steps each: four points, one short
+        write_trial(tmp_path / "results", "ft", f"f{i}",
+                    rows("ft", f"f{i}", 0, 0.1 * (i + 1), (.8, .8 + i / 20, .5), step=1)
+                    + rows("ft", f"f{i}", 0, 0.1 * (i + 1), (.81, .82 + i / 20, .52), step=2), HPARAMS)
+    assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "effective robustness vs the ft probit fit:" in out and "Φ(" not in out
+    assert "too few baseline points (4, need 5)" in out and "num_samples" in out
+
+
+def test_the_csv_table_names_its_interval_in_its_columns(three_seeds):
+    from lpft.analysis.report import analyze
+
+    csv = pd.read_csv(io.StringIO(analyze([three_seeds], ci="z").tables["csv"]))
+    assert "ood_avg_ci90_z" in csv.columns and "ood_avg_ci90_t" not in csv.columns
+    assert set(csv.interval) == {"normal 1.645·s/√n, the paper's rule"}
