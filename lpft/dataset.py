@@ -105,6 +105,27 @@ def write_trial(results: Location | str | Path, strategy: str, trial_id: str, ro
     return where
 
 
+def sweep_folders(paths: Iterable[str | Path]) -> list[str]:
+    """The folders to read: each path as given, except a folder that is neither a sweep (it holds
+    `results/`) nor a results folder but holds sweeps (`results/demo`, with one folder per
+    sweep): its sweeps, in name order. lpft's own files beside results (`trials.parquet`, the
+    ledger, the spec, the Optuna journal) are never read as results."""
+    import pyarrow.fs as pafs
+
+    out: list[str] = []
+    for raw in [paths] if isinstance(paths, (str, Path)) else paths:
+        where = locate(raw)
+        if where.name == "results" or (where / "results").is_dir() or not where.is_dir():
+            out.append(str(raw))
+            continue
+        children = where.fs.get_file_info(pafs.FileSelector(where.path, recursive=False))
+        sweeps = sorted(i.base_name for i in children if i.type == pafs.FileType.Directory
+                        and not i.base_name.startswith(".") and (where / i.base_name / "results").is_dir())
+        out += [str(raw).rstrip("/") + "/" + name if where.is_local else (where / name).uri for name in sweeps] \
+            or [str(raw)]
+    return out
+
+
 def _folder(where: Location) -> Location:
     """A sweep folder (holding results/) or the results folder itself."""
     return where / "results" if (where / "results").is_dir() else where

@@ -603,3 +603,28 @@ def test_effective_robustness_per_ood_set_and_over_seeds(tmp_path):
 
     write_report(report, tmp_path / "report")
     assert "eval_set" in (tmp_path / "report" / "effective_robustness.csv").read_text().splitlines()[0]
+
+
+def test_a_folder_of_sweeps_gets_a_report_per_sweep(tmp_path, capsys):
+    """`lpft analyze results/demo`: the folder holds one folder per sweep, each with lpft's own
+    trials.parquet and spec.yaml beside its results; none of those is read as a results file."""
+    import pyarrow as pa
+
+    from lpft.cli import main
+    from lpft.dataset import write_table
+
+    for sweep, ft_val in (("alpha", .85), ("beta", .95)):
+        for trial, (strategy, lr, acc) in enumerate((("ft", 0.1, ft_val), ("lp", None, .7))):
+            data = [{**r, "sweep": sweep} for r in rows(strategy, f"t{trial}", 0, lr, {1: (acc, acc, .5)})]
+            write_trial(tmp_path / "all" / sweep / "results", strategy, f"t{trial}", data, HPARAMS)
+        write_table(pa.table({"trial_id": ["t0", "t1"], "status": ["completed"] * 2}),
+                    tmp_path / "all" / sweep / "trials.parquet")
+        (tmp_path / "all" / sweep / "spec.yaml").write_text(f"name: {sweep}\n")
+    assert main(["analyze", str(tmp_path / "all")]) == 0
+    out = capsys.readouterr().out
+    assert "== alpha" in out and "== beta" in out
+    for sweep, shown in (("alpha", "85.0"), ("beta", "95.0")):
+        table = (tmp_path / "all" / "report" / sweep / "table.txt").read_text()
+        ft = next(line.split() for line in table.splitlines() if line.startswith("ft "))
+        assert ft[:3] == ["ft", "1", f"*{shown}"]
+        assert (tmp_path / "all" / "report" / sweep / "report.html").exists()

@@ -20,7 +20,7 @@ from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import owners_line, render, summarize  # noqa: F401 (owners_line: re-exported)
-from lpft.dataset import Skipped, load_results, step_hparams
+from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
 
 FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
@@ -83,6 +83,7 @@ def analyze_groups(paths: list[str], selection: str = "id_val", baseline: str = 
     # Evaluations recorded twice are counted by the pivot, not searched for in a million rows;
     # when there are some, the load's own check names (or with skip_bad leaves out) their trials.
     METHODS[ci]  # an unknown --ci: one line, before any file is read
+    paths = sweep_folders(paths)  # a folder of sweep folders (the demo's): each sweep
     try:
         return _reports(paths, selection, baseline, skip_bad, compare, ci, checked=False)
     except _Repeated:
