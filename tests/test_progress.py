@@ -42,7 +42,9 @@ def test_the_plain_line_comes_at_most_once_per_interval_and_counts_every_status(
     p.ended("r4", "ft", row("ft", "error", None, None), "  [ft] ft-003 error")
     p.close()
     last = out.getvalue().strip().splitlines()[-1]
-    assert last.startswith("progress | lp 0/1 | ft 4/4 (1 stopped, 1 diverged, 1 errors) best id_val 95.0 ood 52.0")
+    # the completed trial: the stopped one (higher OOD) is no candidate, as in the sweep's summary
+    assert last.startswith("progress | lp 0/1 | ft 4/4 (1 stopped, 1 diverged, 1 errors) selected id_val 95.0 "
+                           "ood 52.0")
     assert "  [ft] ft-000 completed" in out.getvalue()  # the per-trial lines stay
 
 
@@ -59,7 +61,19 @@ def test_the_eta_uses_each_strategys_own_trial_time_over_the_trials_run_at_once(
 def test_a_resumed_sweep_counts_what_ended_before(clock):
     p = Progress({"ft": 3}, stream=io.StringIO(), live=False)
     p.restored(row("ft", "completed", 0.9, 0.4))
-    assert "ft 1/3" in p.line() and "best id_val 90.0 ood 40.0" in p.line()
+    assert "ft 1/3" in p.line() and "selected id_val 90.0 ood 40.0" in p.line()
+
+
+def test_the_live_view_shows_the_summarys_selection_not_the_single_best_trial(clock):
+    """Two FT configs on two seeds each: lr 0.1 scores 0.95 and 0.81 (mean 0.88), lr 0.3 0.90 and
+    0.90 (mean 0.90; lpft.best ranks on the seeds every config ran, here both). The single best
+    trial (0.95) is lr 0.1's; the selected config, as the summary names it, is lr 0.3."""
+    p = Progress({"ft": 4}, stream=io.StringIO(), live=False)
+    for i, (lr, seed, val, ood) in enumerate(((0.1, 0, .95, .30), (0.1, 1, .81, .40), (0.3, 0, .90, .50),
+                                              (0.3, 1, .90, .5095))):
+        p.ended(str(i), "ft", {**row("ft", "completed", val, ood), "hp.lr": lr, "seed": seed, "stage": "search"}, "")
+    # lr 0.3: ID val (0.90 + 0.90) / 2, OOD (0.50 + 0.5095) / 2 = 0.50475 -> 50.5 (half up)
+    assert "selected id_val 90.0 ood 50.5" in p.line()
 
 
 def test_on_a_terminal_it_is_one_table_redrawn_with_the_trial_lines_above(clock):

@@ -49,6 +49,14 @@ def read_results(root: Path) -> pd.DataFrame:
     return ds.dataset(root / "results", format="parquet", partitioning="hive").to_table().to_pandas()
 
 
+def _shown(x: float) -> str:
+    """An accuracy in points as every view must show it: half up to one decimal (an oracle apart
+    from lpft.text.pct: the exact binary value's decimal expansion, rounded to 9 places first)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def test_synthetic_sweep_dataset(tmp_path):
     # A umask of 027: every file lpft writes must be 0640 (not mkstemp's 0600, not a fixed 0644).
     p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path,
@@ -74,12 +82,24 @@ def test_synthetic_sweep_dataset(tmp_path):
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("progress |")]
     elapsed = [int(m[0]) * 60 + int(m[1]) for m in (re.search(r"elapsed (\d+):(\d\d)", ln).groups() for ln in lines)]
     assert len(lines) >= 3 and all(b - a >= 1 for a, b in zip(elapsed[:-2], elapsed[1:-1]))  # the last: at the end
+    assert lines[-1].endswith("done")
+    # One number in every view: the selected config, recomputed here from trials.parquet (best mean
+    # ID val on the seed every config ran, here the search seed 0; then its mean over its seeds),
+    # is what the live line, the summary, the analysis table, the HTML and the Optuna study say.
+    summary = {ln.split()[0]: ln.split() for ln in p.stdout.splitlines() if ln.split()[:1] in (["lp"], ["ft"], ["lpft"])
+               and len(ln.split()) == 9}
+    selected = {}
     for strategy, group in trials.groupby("strategy"):
         assert f"{strategy} {len(group)}/{len(group)}" in lines[-1]
-        top = group.sort_values("id_val").iloc[-1]
-        assert f"{strategy} {len(group)}/{len(group)} best id_val {100 * top['id_val']:.1f} " \
-               f"ood {100 * top['ood_avg']:.1f}" in lines[-1]
-    assert lines[-1].endswith("done")
+        config = group["hp.lr"].fillna(-1)
+        on_seed0 = group[group.seed == 0].assign(config=config).groupby("config").id_val.mean()
+        runs = group[config == on_seed0.idxmax()]
+        assert len(on_seed0[on_seed0 == on_seed0.max()]) == 1, "a tie: this check would need lpft's tie rule"
+        means = {k: _shown(runs[k].mean()) for k in ("id_val", "id_test", "ood_avg")}
+        selected[strategy] = (runs, means)
+        assert f"{strategy} {len(group)}/{len(group)} selected id_val {means['id_val']} ood {means['ood_avg']}" \
+            in lines[-1]
+        assert summary[strategy][5:] == [means["id_val"], means["id_test"], means["ood_avg"], str(len(runs))]
     # Readable without lpft: pandas, polars and DuckDB straight from the folder.
     import duckdb
     import polars as pl
@@ -98,6 +118,11 @@ def test_synthetic_sweep_dataset(tmp_path):
     storage = JournalStorage(JournalFileBackend(str(tmp_path / "s1" / "optuna.journal")))
     study = optuna.load_study(study_name="s1.ft", storage=storage)
     assert len(study.trials) == 2 and study.best_trial.params["lr"] == pytest.approx(best.loc["ft", "hp.lr"])
+    for strategy in ("ft", "lpft"):
+        marked = optuna.load_study(study_name=f"s1.{strategy}", storage=storage).user_attrs["lpft_selected"]
+        runs, means = selected[strategy]
+        assert marked["params"]["lr"] == pytest.approx(runs["hp.lr"].iloc[0])
+        assert _shown(marked["id_val"]) == means["id_val"] and sorted(marked["seeds"]) == sorted(runs.seed)
 
 
     # And lpft analyze turns it into the tables and frontier points.
@@ -106,6 +131,13 @@ def test_synthetic_sweep_dataset(tmp_path):
     assert a.returncode == 0, a.stderr[-3000:]
     assert "| ft | 2 |" in a.stdout and "FT vs LP:" in a.stdout and "effective robustness" in a.stdout
     report = tmp_path / "s1" / "report"
+    table = pd.read_csv(report / "table.csv").set_index("strategy")
+    html = (report / "report.html").read_text()
+    for strategy, (runs, means) in selected.items():
+        assert _shown(table.loc[strategy, "id_test_mean"]) == means["id_test"]
+        assert _shown(table.loc[strategy, "ood_avg_mean"]) == means["ood_avg"]
+        assert table.loc[strategy, "seeds"] == len(runs)
+        assert f"<td>{means['ood_avg']}" in html
     for name in ("table.txt", "table.md", "table.tex", "table.csv", "frontier.csv", "effective_robustness.csv"):
         assert (report / name).stat().st_size > 0, name
     frontier = pd.read_csv(report / "frontier.csv")

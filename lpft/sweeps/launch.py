@@ -28,9 +28,10 @@ import yaml
 from lpft.errors import InputError
 from lpft.results import ERROR, RUNNING, STOPPED
 from lpft.storage import Location, locate
+from lpft.text import pct
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
-from lpft.sweeps.outcome import SweepOutcome
+from lpft.sweeps.outcome import SweepOutcome, selection
 from lpft.sweeps.progress import Progress
 from lpft.sweeps.study import journal
 from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks, tracker_env
@@ -117,7 +118,7 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
             if error:
                 line = f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}"
             else:
-                scores = f"id_val {100 * (row['id_val'] or 0):.1f} ood_avg {100 * (row['ood_avg'] or 0):.1f}"
+                scores = f"id_val {pct(row['id_val'] or 0)} ood_avg {pct(row['ood_avg'] or 0)}"
                 line = f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}" + \
                     (f"  ({shown})" if shown else "")
             progress.ended(trial.trial_id, row["strategy"], row, line)
@@ -350,7 +351,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
     outcome = SweepOutcome(spec, root)
-    progress = Progress(trial_budgets(spec), every=progress_every)
+    progress = Progress(trial_budgets(spec), every=progress_every, metric=spec.metric[0])
     for entry in ledger.entries().values():
         if entry.ended:
             progress.restored(entry.row)
@@ -362,10 +363,12 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]
     outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
     live = root.is_local  # the Optuna searches' studies are in the journal already (lpft.sweeps.study)
+    chosen = {f"{spec.name}.{name}": selection(outcome.trials, name, spec.metric[0]) for name in spec.strategies}
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
          [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH])
-        for name, strat in spec.strategies.items() if not (live and _searched_by_optuna(strat))], spec.metric)
+        for name, strat in spec.strategies.items() if not (live and _searched_by_optuna(strat))], spec.metric,
+        {k: v for k, v in chosen.items() if v is not None})
     write_trials_table(root / "trials.parquet", outcome.trials)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

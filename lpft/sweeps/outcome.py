@@ -3,6 +3,7 @@ summary printed at its end, per strategy, for the config `lpft.best` names."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from lpft.results import COMPLETED, DIVERGED, ERROR
 from lpft.storage import Location
 from lpft.sweeps.spec import SweepSpec
 from lpft.sweeps.stages import REPLICATE, SEARCH
-from lpft.text import comparison, format_table
+from lpft.text import comparison, format_table, pct
 
 SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best lr", "id_val", "id_test", "ood avg", "seeds"]
 
@@ -53,15 +54,27 @@ def best_runs(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val
 
     The candidates are the search and replicate trials; a derived stage (wise) searches nothing,
     so for it they are its own completed trials."""
-    done = [t for t in trials if t["strategy"] == strategy and t["status"] == COMPLETED]
-    candidates = [t for t in done if t["stage"] in (SEARCH, REPLICATE)] or done
-    best = best_config(Scored(_config(t), t["seed"], t.get(metric) or 0.0) for t in candidates)
+    done = [t for t in trials if t.get("strategy") == strategy and t.get("status") == COMPLETED]
+    candidates = [t for t in done if t.get("stage", SEARCH) in (SEARCH, REPLICATE)] or done
+    best = best_config(Scored(_config(t), t.get("seed", 0), t.get(metric) or 0.0) for t in candidates)
     runs = [t for t in candidates if _config(t) == best]
-    return sorted(runs, key=lambda t: t["stage"] != SEARCH)
+    return sorted(runs, key=lambda t: t.get("stage", SEARCH) != SEARCH)
 
 
 def _mean(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.fmean(t[key] for t in runs)
+    values = [t[key] for t in runs if t.get(key) is not None]
+    return statistics.fmean(values) if values else math.nan
+
+
+def selection(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val") -> dict[str, Any] | None:
+    """The strategy's selected config as every view names it: its search trial, hyperparameters,
+    seeds and seed means (None when it has no completed trial)."""
+    runs = best_runs(trials, strategy, metric)
+    if not runs:
+        return None
+    hp = {k.removeprefix("hp."): v for k, v in runs[0].items() if k.startswith("hp.") and v is not None}
+    return {"trial_id": runs[0].get("trial_id"), "params": hp, "seeds": [t.get("seed", 0) for t in runs],
+            **{k: _mean(runs, k) for k in ("id_val", "id_test", "ood_avg")}}
 
 
 def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[list[Any]]:
@@ -77,7 +90,7 @@ def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[l
             continue
         lr = runs[0].get("hp.lr")
         rows.append([strategy, len(search), diverged, errors, "-" if lr is None else f"{lr:.3g}",
-                     *(f"{100 * _mean(runs, k):.1f}" for k in ("id_val", "id_test", "ood_avg")), len(runs)])
+                     *(pct(_mean(runs, k)) for k in ("id_val", "id_test", "ood_avg")), len(runs)])
     return rows
 
 

@@ -1,6 +1,8 @@
 """What a running sweep says about itself: per strategy, trials done of its budget, running,
-stopped (ASHA), diverged and errored; the best ID val so far and its OOD average; elapsed
-time and an ETA from the ended trials' durations.
+stopped (ASHA), diverged and errored; the config selected so far by the summary's own rule
+(`lpft.sweeps.outcome.selection`: `lpft.best` over completed trials, its mean over the seeds
+it ran) with its ID val and OOD average, rounded as every view rounds them; elapsed time and
+an ETA from the ended trials' durations.
 
 On a terminal it is one table redrawn in place (rich's Live), with each ended trial's line
 printed above it; elsewhere (CI, `lpft submit` logs, a file) one plain line every
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
+from lpft.sweeps.outcome import selection
+from lpft.text import pct
 
 
 @dataclass
@@ -28,7 +32,9 @@ class Tally:
     diverged: int = 0
     errored: int = 0
     seconds: float = 0.0  # the ended trials' wall time, for the ETA
-    best: tuple[float, float] | None = None  # (ID val, OOD avg) of the best ended trial by ID val
+    best: tuple[float, float] | None = None  # (ID val, OOD avg) of the config selected so far
+    metric: str = "id_val"
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the ended trials' rows
 
     @property
     def ended(self) -> int:
@@ -40,10 +46,10 @@ class Tally:
         if field:
             setattr(self, field, getattr(self, field) + 1)
         self.seconds += float(row.get("wall_time_s") or 0.0)
-        if status in (COMPLETED, STOPPED) and row.get("id_val") is not None:
-            scores = (float(row["id_val"]), float(row.get("ood_avg") or 0.0))
-            if self.best is None or scores[0] > self.best[0]:
-                self.best = scores
+        self.rows.append(row)
+        # The summary's rule on the trials ended so far: the same config, the same seed means.
+        chosen = selection(self.rows, str(row.get("strategy")), self.metric) if row.get("strategy") else None
+        self.best = (chosen["id_val"], chosen["ood_avg"]) if chosen else None
 
 
 def _clock(seconds: float) -> str:
@@ -56,8 +62,9 @@ class Progress:
     """Counts per strategy and how they are shown (see the module docstring)."""
 
     def __init__(self, budgets: dict[str, int], every: float = 30.0, stream: TextIO | None = None,
-                 live: bool | None = None) -> None:
-        self.tallies = {name: Tally(budget) for name, budget in budgets.items()}
+                 live: bool | None = None, metric: str = "id_val") -> None:
+        self.metric = metric  # what the summary ranks configs on
+        self.tallies = {name: Tally(budget, metric=metric) for name, budget in budgets.items()}
         self.every = every
         self.stream = stream or sys.stdout
         self.live_view = self.stream.isatty() if live is None else live
@@ -124,7 +131,7 @@ class Progress:
 
     # What it shows.
     def _tally(self, strategy: Any) -> Tally:
-        return self.tallies.setdefault(str(strategy), Tally(0))
+        return self.tallies.setdefault(str(strategy), Tally(0, metric=self.metric))
 
     def eta(self) -> float | None:
         """Seconds left: each strategy's trials to go times its mean ended trial's wall time
@@ -150,7 +157,7 @@ class Progress:
         for name, t in self.tallies.items():
             extra = [f"{n} {label}" for n, label in ((self._running(name), "running"), (t.stopped, "stopped"),
                                                     (t.diverged, "diverged"), (t.errored, "errors")) if n]
-            best = f" best id_val {100 * t.best[0]:.1f} ood {100 * t.best[1]:.1f}" if t.best else ""
+            best = f" selected id_val {pct(t.best[0])} ood {pct(t.best[1])}" if t.best else ""
             parts.append(f"{name} {t.ended}/{t.budget}" + (f" ({', '.join(extra)})" if extra else "") + best)
         return f"progress | {' | '.join(parts)} | {self._timing()}"
 
@@ -158,10 +165,10 @@ class Progress:
         from rich.table import Table
 
         table = Table(title="lpft sweep", caption=self._timing(), title_justify="left", caption_justify="left")
-        for header in ("strategy", "done", "running", "stopped", "diverged", "errors", "best ID val", "its OOD"):
+        for header in ("strategy", "done", "running", "stopped", "diverged", "errors", "selected ID val", "its OOD avg"):
             table.add_column(header, justify="left" if header == "strategy" else "right", no_wrap=True)
         for name, t in self.tallies.items():
-            best = (f"{100 * t.best[0]:.1f}", f"{100 * t.best[1]:.1f}") if t.best else ("–", "–")
+            best = (pct(t.best[0]), pct(t.best[1])) if t.best else ("–", "–")
             table.add_row(name, f"{t.ended}/{t.budget}", str(self._running(name)), str(t.stopped), str(t.diverged),
                           str(t.errored), *best)
         return table

@@ -62,17 +62,20 @@ def journal(where: Location) -> Any:
 
 
 def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], list[dict[str, Any]]]],
-                   metrics: tuple[str, ...]) -> None:
+                   metrics: tuple[str, ...], selections: dict[str, dict[str, Any]] | None = None) -> None:
     """These strategies' studies (rebuilt from their ended trials) into the journal: appended to
-    a local one, else built locally and written whole to `where`."""
+    a local one, else built locally and written whole to `where`. `selections`: study name ->
+    lpft's selected config (`mark_selection`), for every study in the journal."""
     if where.is_local:
         for name, space, trials in studies:
             export_study(Path(where.path), name, space, trials, metrics)
+        mark_selections(Path(where.path), selections or {})
         return
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "optuna.journal"
         for name, space, trials in studies:
             export_study(path, name, space, trials, metrics)
+        mark_selections(path, selections or {})
         if path.exists():
             with where.open_write() as f:
                 f.write(path.read_bytes())
@@ -102,3 +105,27 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
             values=[float(t[m]) for m in metrics] if done else None,
             state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
             user_attrs={"trial_id": t["trial_id"], **trial_attrs(t, error=False)}))
+
+
+SELECTED = "lpft_selected"  # the study user attribute naming lpft's selection
+
+
+def mark_selections(path: Path, selections: dict[str, dict[str, Any]]) -> None:
+    """Each study's user attribute `lpft_selected`: the config lpft selected (`lpft.best`, as the
+    summary and `lpft analyze` name it), its search trial and its seed means, so a dashboard user
+    sees lpft's choice beside Optuna's own `best_trial` (which breaks ties by trial order). A
+    study attribute, as Optuna lets no finished trial's attributes change."""
+    if not path.exists() or not selections:
+        return
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    names = {s.study_name for s in storage.get_all_studies()}
+    for name, selected in selections.items():
+        if name in names:
+            study = optuna.load_study(study_name=name, storage=storage)
+            number = next((t.number for t in study.get_trials(deepcopy=False)
+                           if t.user_attrs.get("trial_id") == selected.get("trial_id")), None)
+            study.set_user_attr(SELECTED, {**selected, "optuna_trial_number": number})
