@@ -43,9 +43,10 @@ REQUIRED = pa.schema([
     ("step", pa.int64()), ("eval_set", pa.string()), ("role", pa.string()), ("accuracy", pa.float64()),
 ])
 # Stored after the required ones: what the trial ran on, whether the score is BatchNorm-adapted,
-# and how many examples it scored (null in files written before lpft recorded it).
+# how many examples it scored, and what the trial's seed changed ("" for nothing: a deterministic
+# run); null in files written before lpft recorded them.
 CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string()),
-                     ("n_examples", pa.int64())])
+                     ("n_examples", pa.int64()), ("seed_controls", pa.string())])
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial

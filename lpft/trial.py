@@ -20,8 +20,9 @@ from lpft.plugins import import_modules
 from lpft.results import RunResult
 from lpft.settings import parse_into
 from lpft.strategies import STRATEGIES, EpochCallback
+from lpft.strategies.base import SeedContext
 
-RUN_KEYS = ("backbone", "weights", "device", "workers")
+RUN_KEYS = ("backbone", "weights", "device", "workers", "resample_split")
 
 
 def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -94,6 +95,9 @@ class Trial:
     device: str
     wall_time_s: float
     notes: tuple[str, ...] = ()  # the benchmark's
+    # What this trial's seed changed (the strategy's declaration, `lpft.strategies.base.SeedControls`):
+    # () means another seed would give the same numbers.
+    seed_controls: tuple[str, ...] = ("whatever it draws at random",)
 
 
 def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = None,
@@ -108,6 +112,11 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
         check_weights(str(options["weights"]), str(options.get("backbone", "")))
     if is_factory(str(options.get("backbone", ""))):  # its module, as a spec's imports: (workers too)
         import_modules([factory_module(str(options["backbone"]))], [Path.cwd()])
+    resample = _flag(options.get("resample_split", False), "resample_split")
+    if resample:  # the seed also draws the split: replicates measure the split's variance too
+        if "split_seed" not in {f.name for f in fields(BENCHMARKS[benchmark].params)}:
+            raise InputError(f"resample_split: benchmark {benchmark!r} has no split_seed to draw")
+        bench_params["split_seed"] = int(hp_values.get("seed", 0))
     bench = load_benchmark(benchmark, **bench_params)
     hp = parse_into(strat.params, {**strategy_defaults(bench, strategy), **hp_values}, strategy)
     if on_hparams is not None:
@@ -119,4 +128,18 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     workers = resolve_workers(options.get("workers", "auto"), bench)
     backbone = build_backbone(name, weights, bench, seed=hp.seed)
     result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume, workers=workers)
-    return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start, bench.notes)
+    controls = tuple(strat.seed_controls(hp, SeedContext(weights, resample)))
+    return Trial(benchmark, strategy, result, name, weights, device, time.perf_counter() - start, bench.notes,
+                 controls)
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A true/false setting given as a bool or as `--set` text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise InputError(f"{key} must be true or false, got {value!r}")

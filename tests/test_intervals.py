@@ -169,3 +169,41 @@ def test_the_csv_table_names_its_interval_in_its_columns(three_seeds):
     csv = pd.read_csv(io.StringIO(analyze([three_seeds], ci="z").tables["csv"]))
     assert "ood_avg_ci90_z" in csv.columns and "ood_avg_ci90_t" not in csv.columns
     assert set(csv.interval) == {"normal 1.645·s/√n, the paper's rule"}
+
+
+def test_against_a_deterministic_run_the_interval_is_the_other_sides_own():
+    """LP deterministic (one exact value), FT on three seeds: FT − LP's interval is FT's t-interval shifted."""
+    ft, lp = {0: .90, 1: .93, 2: .95}, {0: .80}
+    d = difference_interval(ft, lp, constant="b")
+    lo, hi = stats.t.interval(0.9, 2, loc=np.mean(list(ft.values())), scale=stats.sem(list(ft.values())))
+    assert d.kind == "one-sample" and (d.low, d.high) == pytest.approx((lo - .80, hi - .80))
+    flipped = difference_interval(lp, ft, constant="a")
+    assert (flipped.low, flipped.high) == pytest.approx((.80 - hi, .80 - lo))
+    exact = difference_interval({0: .8}, {0: .7}, constant="ab")
+    assert exact.kind == "exact" and exact.diff == pytest.approx(0.1) and np.isnan(exact.half)
+
+
+@pytest.mark.parametrize("weights", ["benchmark", "none"])
+def test_lps_declaration_holds_its_seed_changes_nothing_on_fixed_features(weights):
+    """What LP declares is checked by running it: on a fixed backbone two seeds give identical
+    evaluations and it declares nothing; on a backbone drawn from the seed they differ and it says so."""
+    from lpft.trial import run_trial
+
+    bench = {"eps": 0.1, "n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 100, "num_cs": 5, "weights": weights}
+    runs = [run_trial("synthetic", "lp", {**bench, "seed": seed}) for seed in (0, 1)]
+    same = [(e.step, e.eval_set, e.accuracy) for e in runs[0].result.evaluations] == \
+        [(e.step, e.eval_set, e.accuracy) for e in runs[1].result.evaluations]
+    if weights == "benchmark":
+        assert same and runs[0].seed_controls == ()
+    else:
+        assert not same and runs[0].seed_controls == ("backbone init",)
+
+
+def test_resample_split_makes_the_seed_draw_the_split():
+    from lpft.trial import run_trial
+
+    bench = {"eps": 0.1, "n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 100, "num_cs": 5,
+             "resample_split": "true"}
+    runs = [run_trial("synthetic", "lp", {**bench, "seed": seed}) for seed in (0, 1)]
+    assert runs[0].seed_controls == ("ID train/val split",)
+    assert [e.accuracy for e in runs[0].result.evaluations] != [e.accuracy for e in runs[1].result.evaluations]

@@ -65,14 +65,17 @@ def test_synthetic_sweep_dataset(tmp_path):
     df = read_results(tmp_path / "s1")
     assert set(REQUIRED.names) <= set(df.columns)
     assert set(df.strategy) == {"lp", "ft", "lpft"}
-    assert df.trial_id.nunique() == 5 + 3  # search, then each strategy's best on one more seed
+    # search, then FT's and LP-FT's best on one more seed; LP's seed changes nothing on fixed features
+    assert df.trial_id.nunique() == 5 + 2
+    assert set(df[df.strategy == "lp"].seed_controls) == {""} and set(df[df.strategy == "ft"].seed_controls) == \
+        {"head init, data order, augmentation"}
     assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
     assert set(df.role) == {"id_val", "id_test", "ood"} and df.accuracy.between(0, 1).all()
     assert pd.api.types.is_integer_dtype(df.step) and pd.api.types.is_float_dtype(df.accuracy)
     trials = pq.read_table(tmp_path / "s1" / "trials.parquet").to_pandas()
-    assert set(trials.status) == {"completed"} and len(trials) == 8 and trials.node.notna().all()
+    assert set(trials.status) == {"completed"} and len(trials) == 7 and trials.node.notna().all()
     search, replicate = trials[trials.stage == "search"], trials[trials.stage == "replicate"]
-    assert set(search.seed) == {0} and set(replicate.seed) == {7}
+    assert set(search.seed) == {0} and set(replicate.seed) == {7} and set(replicate.strategy) == {"ft", "lpft"}
     # Best-by-ID-val FT loses out of distribution to the best LP on good features.
     best = search.sort_values("id_val").groupby("strategy").tail(1).set_index("strategy")
     assert replicate.set_index("strategy").loc["ft", "hp.lr"] == best.loc["ft", "hp.lr"]
@@ -87,7 +90,7 @@ def test_synthetic_sweep_dataset(tmp_path):
     # ID val on the seed every config ran, here the search seed 0; then its mean over its seeds),
     # is what the live line, the summary, the analysis table, the HTML and the Optuna study say.
     summary = {ln.split()[0]: ln.split() for ln in p.stdout.splitlines() if ln.split()[:1] in (["lp"], ["ft"], ["lpft"])
-               and len(ln.split()) == 9}
+               and len(ln.split()) in (9, 10)}
     selected = {}
     for strategy, group in trials.groupby("strategy"):
         assert f"{strategy} {len(group)}/{len(group)}" in lines[-1]
@@ -99,7 +102,8 @@ def test_synthetic_sweep_dataset(tmp_path):
         selected[strategy] = (runs, means)
         assert f"{strategy} {len(group)}/{len(group)} selected id_val {means['id_val']} ood {means['ood_avg']}" \
             in lines[-1]
-        assert summary[strategy][5:] == [means["id_val"], means["id_test"], means["ood_avg"], str(len(runs))]
+        seeds = ["1", "(deterministic)"] if strategy == "lp" else [str(len(runs))]
+        assert summary[strategy][5:] == [means["id_val"], means["id_test"], means["ood_avg"], *seeds]
     # Readable without lpft: pandas, polars and DuckDB straight from the folder.
     import duckdb
     import polars as pl
@@ -138,6 +142,7 @@ def test_synthetic_sweep_dataset(tmp_path):
         assert _shown(table.loc[strategy, "ood_avg_mean"]) == means["ood_avg"]
         assert table.loc[strategy, "seeds"] == len(runs)
         assert f"<td>{means['ood_avg']}" in html
+    assert "± 0.0" not in (report / "table.txt").read_text() and "(deterministic)" in (report / "table.txt").read_text()
     for name in ("table.txt", "table.md", "table.tex", "table.csv", "frontier.csv", "effective_robustness.csv"):
         assert (report / name).stat().st_size > 0, name
     frontier = pd.read_csv(report / "frontier.csv")

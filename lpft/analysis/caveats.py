@@ -19,6 +19,15 @@ def eval_set_sizes(frame: pl.DataFrame) -> dict[str, int]:
     return {str(s): int(n) for s, n in sizes.iter_rows()}
 
 
+def deterministic_strategies(frame: pl.DataFrame) -> frozenset[str]:
+    """Strategies every one of whose rows says its seed changed nothing (`seed_controls` ""):
+    their single run is exact, not a sample of one."""
+    if "seed_controls" not in frame.columns:
+        return frozenset()
+    flags = frame.group_by("strategy").agg((pl.col("seed_controls") == "").fill_null(False).all().alias("fixed"))
+    return frozenset(str(s) for s, fixed in flags.iter_rows() if fixed)
+
+
 def selection_notes(chosen: Chosen, sizes: dict[str, int], val_set: str | None) -> list[str]:
     """One line per caveat on how the configs were selected ([] when there is none)."""
     notes = []

@@ -42,7 +42,8 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
         for metric in metrics:
             va = dict(zip(by[a]["seed"].astype(int), by[a][metric].astype(float)))
             vb = dict(zip(by[b]["seed"].astype(int), by[b][metric].astype(float)))
-            d = difference_interval(va, vb, ci)
+            fixed = "".join(side for side, name in (("a", a), ("b", b)) if name in chosen.deterministic)
+            d = difference_interval(va, vb, ci, constant=fixed)
             rows.append({"strategy": a, "against": b, "metric": metric, "difference": d.diff,
                          "shown": shown_difference(by[a][metric].mean(), by[b][metric].mean()),
                          "ci_low": d.low, "ci_high": d.high, "interval": METHODS[ci].label, "method": d.kind,
@@ -55,9 +56,12 @@ def _name(s: str) -> str:
 
 
 def _part(row: pd.Series, label: str) -> str:
+    if row.method == "exact":
+        return f"{row.shown} {label} (exact: both deterministic)"
     if math.isnan(row.ci_low):
         return f"{row.shown} {label} (no interval: {row.note})"
-    how = f"paired over {row.pairs} seeds" if row.method == "paired" else f"Welch, {row.n_strategy} vs {row.n_against}"
+    how = {"paired": f"paired over {row.pairs} seeds", "welch": f"Welch, {row.n_strategy} vs {row.n_against} seeds",
+           "one-sample": f"over {max(row.n_strategy, row.n_against)} seeds against a deterministic run"}[row.method]
     return f"{row.shown} {label} ({LEVEL:.0%} CI {pct(row.ci_low, sign=True)} to {pct(row.ci_high, sign=True)}, {how})"
 
 

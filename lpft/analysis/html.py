@@ -81,9 +81,9 @@ def _comparisons(table: pd.DataFrame | None) -> list[dict[str, str]]:
             if r.metric not in ("id_test", "ood_avg"):
                 continue
             ci = (f"{pct(r.ci_low, sign=True)} to {pct(r.ci_high, sign=True)}" if not math.isnan(r.ci_low)
-                  else f"none: {r.note}")
-            how = (f"paired, {r.pairs} seeds" if r.method == "paired" else
-                   f"Welch, {r.n_strategy} vs {r.n_against} seeds" if r.method == "welch" else "")
+                  else r.note if r.method == "exact" else f"none: {r.note}")
+            how = {"paired": f"paired, {r.pairs} seeds", "welch": f"Welch, {r.n_strategy} vs {r.n_against} seeds",
+                   "one-sample": f"{max(r.n_strategy, r.n_against)} seeds vs a deterministic run"}.get(r.method, "")
             row.update({f"{r.metric}": r.shown, f"{r.metric}_ci": ci, f"{r.metric}_how": how})
         out.append(row)
     return out

@@ -81,7 +81,7 @@ class Difference:
 
     diff: float
     half: float
-    kind: str  # "paired", "welch", or "none"
+    kind: str  # "paired", "welch", "one-sample" (one side deterministic), "exact" (both), or "none"
     n_a: int
     n_b: int
     pairs: int  # seeds both ran (the paired test's n)
@@ -98,14 +98,28 @@ class Difference:
 
 
 def difference_interval(a: dict[int, float], b: dict[int, float], method: str = "t",
-                        level: float = LEVEL) -> Difference:
+                        level: float = LEVEL, constant: str = "") -> Difference:
     """The interval of mean(a) − mean(b), from each strategy's accuracy by seed (NaNs dropped).
 
     Two or more common seeds: the paired interval of the per-seed differences (same seed, same
     split and data order: their noise cancels), centred on their mean. Otherwise Welch's
-    interval of the difference of the two means, with Welch–Satterthwaite degrees of freedom."""
+    interval of the difference of the two means, with Welch–Satterthwaite degrees of freedom.
+    `constant` "a" or "b": that side is deterministic (its seed changes nothing), a constant, so
+    the interval is the other side's own one-sample interval, shifted; "ab": both are, and the
+    difference is exact."""
     a = {s: float(x) for s, x in a.items() if x is not None and not math.isnan(x)}
     b = {s: float(x) for s, x in b.items() if x is not None and not math.isnan(x)}
+    if constant == "ab" and a and b:  # both deterministic: the difference is exact
+        diff = float(np.mean(list(a.values())) - np.mean(list(b.values())))
+        return Difference(diff, math.nan, "exact", len(a), len(b), 0, math.nan, "both deterministic: exact")
+    if constant in ("a", "b") and a and b:
+        fixed, varying = (a, b) if constant == "a" else (b, a)
+        sign = 1.0 if constant == "b" else -1.0
+        value = float(np.mean(list(fixed.values())))
+        est = mean_interval(list(varying.values()), method, level)
+        diff = sign * (est.mean - value)
+        return Difference(diff, est.half, "one-sample", len(a), len(b), 0, est.n - 1 if est.n > 1 else math.nan,
+                          "" if not math.isnan(est.half) else f"{est.why} on the other side, this one deterministic")
     common = sorted(set(a) & set(b))
     if len(common) >= 2:
         d = np.array([a[s] - b[s] for s in common])

@@ -10,7 +10,7 @@ import pandas as pd
 import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
-from lpft.analysis.caveats import eval_set_sizes, selection_notes
+from lpft.analysis.caveats import deterministic_strategies, eval_set_sizes, selection_notes
 from lpft.analysis.comparisons import compare, sentences
 from lpft.analysis.frontier import id_order, ownership, pareto_masks
 from lpft.analysis.groups import base_strategy, split_groups
@@ -121,6 +121,7 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
     if not checked and (wide_points.repeated or (not adapted.empty and adapted.duplicated(keys).any())):
         raise _Repeated
     chosen = SELECTIONS[selection]().select_points(wide_points)
+    chosen.deterministic = deterministic_strategies(df)
     points, ood = wide_points.frame, wide_points.ood_sets
     notes = [f"left out {len(skipped)} bad results file{'s' if len(skipped) > 1 else ''} (--skip-bad), "
              f"e.g. {skipped[0].path}: {skipped[0].reason}"] if skipped else []

@@ -41,6 +41,7 @@ class Chosen:
     label: str  # the selection method, as tables and plots name it
     ties: dict[str, tuple[int, float]] = field(default_factory=dict)  # strategy -> (configs tied with its winner, score)
     metric: str = "id_val"  # what configs were ranked on
+    deterministic: frozenset[str] = frozenset()  # strategies whose runs' seed changes nothing
 
 
 def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | frozenset[str] = frozenset(),

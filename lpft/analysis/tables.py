@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 
 import pandas as pd
 
@@ -33,17 +34,22 @@ def summarize(chosen: Chosen, ci: str = "t") -> tuple[list[str], dict[str, dict[
     groups = dict(list(chosen.frame.groupby("strategy")))
     for strategy in strategy_order(list(groups)):
         group = groups[strategy]
-        cells[str(strategy)] = {c: mean_interval(group[c].to_numpy(float), ci) for c in columns}
+        row = {c: mean_interval(group[c].to_numpy(float), ci) for c in columns}
+        if strategy in chosen.deterministic:  # no spread because none is possible: say so
+            row = {c: replace(e, why="deterministic") if e.why in ("one seed", "identical") else e
+                   for c, e in row.items()}
+        cells[str(strategy)] = row
     return columns, cells
 
 
 def cell_text(cell: Cell, pm: str = "±") -> str:
-    """`51.0 ± 3.2`; `51.0` for one seed; `51.0 (identical)` when every seed scored the same."""
+    """`51.0 ± 3.2`; `51.0` for one seed; `51.0 (identical)` when every seed scored the same;
+    `51.0 (deterministic)` when no seed could change it."""
     if math.isnan(cell.mean):
         return "–"
     if not math.isnan(cell.half):
         return f"{pct(cell.mean)} {pm} {pct(cell.half)}"
-    return pct(cell.mean) + (" (identical)" if cell.why == "identical" else "")
+    return pct(cell.mean) + (f" ({cell.why})" if cell.why in ("identical", "deterministic") else "")
 
 
 def interval_legend(cells: dict[str, dict[str, Cell]], ci: str = "t") -> str:
@@ -54,6 +60,8 @@ def interval_legend(cells: dict[str, dict[str, Cell]], ci: str = "t") -> str:
         text += "; one seed: no interval"
     if "identical" in whys:
         text += "; identical: every seed scored the same, no spread to estimate"
+    if "deterministic" in whys:
+        text += "; deterministic: its seed changes nothing (its results' seed_controls), so one run is exact"
     return text
 
 

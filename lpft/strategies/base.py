@@ -31,6 +31,29 @@ StrategyFn = Callable[..., RunResult]
 
 
 @dataclass(frozen=True)
+class SeedContext:
+    """What besides its hyperparameters decides what a trial's seed changes."""
+
+    weights: str  # the backbone's weights: "none" is a random init drawn from the seed
+    split_resampled: bool = False  # the seed also draws the benchmark's split (a spec's `resample_split`)
+
+    def common(self) -> tuple[str, ...]:
+        """What the seed changes for any strategy in this context."""
+        return (("backbone init",) if self.weights == "none" else ()) + \
+            (("ID train/val split",) if self.split_resampled else ())
+
+
+# (hyperparameters, context) -> what the seed changes in such a run; () when it changes nothing,
+# so a replicate on another seed would repeat the same numbers and is not run.
+SeedControls = Callable[[Any, SeedContext], tuple[str, ...]]
+
+
+def seed_unknown(hp: Any, context: SeedContext) -> tuple[str, ...]:
+    """A strategy that declares nothing: its seed is assumed to change what it draws at random."""
+    return ("whatever it draws at random", *context.common())
+
+
+@dataclass(frozen=True)
 class Strategy:
     name: str
     params: type  # a frozen dataclass; its field names are the `--set` keys and `hp.<name>` columns
@@ -43,6 +66,7 @@ class Strategy:
     # Runs on other strategies' best trials (`of: [...]` in a spec, its `model` and `source_trial`
     # filled by the sweep) instead of searching a space of its own: WiSE.
     derived: bool = False
+    seed_controls: SeedControls = seed_unknown  # what its seed changes (() : nothing)
 
     @property
     def space(self) -> dict[str, Param]:
@@ -65,12 +89,15 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 
 def strategy(name: str, params: type, description: str, step_hparams: dict[str, type] | None = None,
-             path_hparams: tuple[str, ...] = (), derived: bool = False) -> Callable[[StrategyFn], StrategyFn]:
-    """Registers the decorated function as strategy `name` (the `strategy` column of results)."""
+             path_hparams: tuple[str, ...] = (), derived: bool = False,
+             seed_controls: SeedControls = seed_unknown) -> Callable[[StrategyFn], StrategyFn]:
+    """Registers the decorated function as strategy `name` (the `strategy` column of results).
+    `seed_controls` declares what the seed changes (see `SeedControls`); without it, the seed is
+    taken to matter and replicates always run."""
 
     def add(fn: StrategyFn) -> StrategyFn:
         STRATEGIES.register(name)(Strategy(name, params, fn, description, dict(step_hparams or {}),
-                                           tuple(path_hparams), derived))
+                                           tuple(path_hparams), derived, seed_controls))
         return fn
 
     return add

@@ -10,7 +10,7 @@ from lpft.models.classifier import Classifier
 from lpft.results import RunResult
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.sgd_params import SGDParams
-from lpft.strategies.training import seed_everything, sgd_train
+from lpft.strategies.training import seed_everything, sgd_seed_controls, sgd_train
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class FTParams(SGDParams):
     """FT has exactly the SGD loop's hyperparameters."""
 
 
-@strategy("ft", FTParams, "full fine-tuning from a fresh head")
+@strategy("ft", FTParams, "full fine-tuning from a fresh head", seed_controls=sgd_seed_controls)
 def ft(benchmark: Benchmark, backbone: Backbone, hp: FTParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)

@@ -25,7 +25,7 @@ from lpft.models.bn_adapt import has_batchnorm
 from lpft.models.features import adapted_features, atomic_save, cached_features, feature_key
 from lpft.errors import InputError, require
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
-from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.base import EpochCallback, SeedContext, strategy
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,15 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     return evaluations, best
 
 
+def lp_seed_controls(hp: LPParams, context: SeedContext) -> tuple[str, ...]:
+    """LP's own seed changes nothing: features come from a fixed backbone (on a fixed split) and
+    L-BFGS fits the path deterministically (sklearn's random_state is for other solvers). Only a
+    backbone drawn from the seed (`weights: none`) or a split it draws makes replicates differ."""
+    return context.common()
+
+
 @strategy("lp", LPParams, "linear probe: logistic regression on frozen features over a C path",
-          step_hparams={"C": float})
+          step_hparams={"C": float}, seed_controls=lp_seed_controls)
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     feats = cached_features(backbone, benchmark, device=device, workers=workers)

@@ -23,7 +23,7 @@ from lpft.search_spaces import hparam, log_float
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
 from lpft.strategies.sgd_params import SGDParams
-from lpft.strategies.training import seed_everything, sgd_train
+from lpft.strategies.training import seed_everything, sgd_seed_controls, sgd_train
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
     return head
 
 
-@strategy("lpft", LPFTParams, "linear probe, then full fine-tuning from that head")
+@strategy("lpft", LPFTParams, "linear probe, then full fine-tuning from that head", seed_controls=sgd_seed_controls)
 def lp_ft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
           on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)

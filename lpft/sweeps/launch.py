@@ -153,7 +153,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
         for source in s.sources:
             derived.setdefault(source, []).append(template)
     searcher = SweepSearcher(branches, budgets, spec.replicate_seeds(), spec.metric[0], ledger, derived,
-                             (root / "models").uri)
+                             (root / "models").uri, on_deterministic=progress.deterministic)
     searcher.restore_from(ledger.entries())
     ray_dir = root / "ray"
     fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs
@@ -181,6 +181,7 @@ def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
         "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
         "cpus": m.get("cpus"), "gpus": m.get("gpus"),
         "id_val": m.get("id_val"), "id_test": m.get("id_test"), "ood_avg": m.get("ood_avg"),
+        "seed_controls": m.get("seed_controls") if m.get("final") else None,  # "": deterministic
         # an errored trial's first line, and where Ray kept its whole traceback
         "error": _error_line(trial) if error else None,
         "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,
@@ -344,7 +345,8 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
                            (root / "results").uri, threads=max(1, int(spec.cpu)),
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
                            save_models=spec.saved_strategies(), models_dir=(root / "models").uri,
-                           checkpoints_dir=(root / "checkpoints").uri, keep_checkpoints=spec.keep_checkpoints)
+                           checkpoints_dir=(root / "checkpoints").uri, keep_checkpoints=spec.keep_checkpoints,
+                           resample_split=spec.resample_split)
     if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
         with (root / "spec.yaml").open_write() as f:  # never a credential at rest
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())

@@ -89,8 +89,9 @@ def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[l
             rows.append([strategy, len(search), diverged, errors, "-", "-", "-", "-", 0])
             continue
         lr = runs[0].get("hp.lr")
+        seeds = f"{len(runs)} (deterministic)" if len(runs) == 1 and runs[0].get("seed_controls") == "" else len(runs)
         rows.append([strategy, len(search), diverged, errors, "-" if lr is None else f"{lr:.3g}",
-                     *(pct(_mean(runs, k)) for k in ("id_val", "id_test", "ood_avg")), len(runs)])
+                     *(pct(_mean(runs, k)) for k in ("id_val", "id_test", "ood_avg")), seeds])
     return rows
 
 

@@ -84,6 +84,11 @@ class Progress:
         self.concurrency = max(self.concurrency, len(self.running))
         self.tick()
 
+    def deterministic(self, strategy: str, skipped: int) -> None:
+        """A strategy whose selected run cannot differ on another seed: its replicates are not run."""
+        tally = self._tally(strategy)
+        tally.budget = max(tally.ended, tally.budget - skipped)
+
     def paused(self, trial: str) -> None:
         """A trial that failed and will be retried (or was paused): not running until it starts again."""
         self.running.pop(trial, None)

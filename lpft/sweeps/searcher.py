@@ -18,7 +18,7 @@ issued again first under their own names. Ray's pickled searcher state is not us
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Callable
 
 from ray.tune.search import Searcher
 
@@ -161,7 +161,8 @@ class OptunaBranch:
 class SweepSearcher(Searcher):
     def __init__(self, branches: dict[str, OptunaBranch | list[dict[str, Any]]], budgets: dict[str, int],
                  replicate_seeds: list[int], metric: str, ledger: Ledger,
-                 derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "") -> None:
+                 derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "",
+                 on_deterministic: Callable[[str, int], None] | None = None) -> None:
         super().__init__(metric=None, mode=None)
         self.branches = branches  # strategy -> its Optuna search, or its grid's configs in order
         self.budgets = dict(budgets)
@@ -177,6 +178,9 @@ class SweepSearcher(Searcher):
         # source strategy -> wise configs to run on its best search trial's saved model
         self.derived = derived or {}
         self.models_uri = models_uri
+        # strategy -> replicates not run: its selected trial's seed changed nothing (`seed_controls`)
+        self.skipped: dict[str, int] = {}
+        self.on_deterministic = on_deterministic  # told (strategy, replicates skipped) once
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # each strategy's search was built with its own metric and mode
@@ -267,8 +271,14 @@ class SweepSearcher(Searcher):
         best = best_config(Scored(_key(c), c["seed"], r.get(self.rank_metric, 0.0)) for c, r in self.finished[name])
         config, result = next((c, r) for c, r in self.finished[name] if _key(c) == best)
         source = result["trial_id"]
-        wanted = [{**config, "seed": seed, "stage": REPLICATE, TRIAL_KEY: f"{name}-seed{seed}"}
-                  for seed in self.replicate_seeds]
+        # A run whose seed changed nothing (LP on a fixed backbone and split) would repeat its
+        # numbers on every other seed: no compute on it, and the tables say "deterministic".
+        seeds = [] if result.get("seed_controls") == "" else self.replicate_seeds
+        if not seeds and self.replicate_seeds and name not in self.skipped:
+            self.skipped[name] = len(self.replicate_seeds)
+            if self.on_deterministic is not None:
+                self.on_deterministic(name, len(self.replicate_seeds))
+        wanted = [{**config, "seed": seed, "stage": REPLICATE, TRIAL_KEY: f"{name}-seed{seed}"} for seed in seeds]
         wanted += [{**template, "seed": config["seed"], "stage": WISE, "source_trial": source,
                     "model": join_uri(self.models_uri, f"{source}.pt"), TRIAL_KEY: f"{template['strategy']}-{source}"}
                    for template in self.derived.get(name, [])]

@@ -19,6 +19,8 @@
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
     save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
     keep_checkpoints: 2    # each trial's latest checkpoints kept (a resume needs the last)
+    resample_split: false  # true: each seed also draws the benchmark's split (split_seed = seed), so
+                           # replicates measure split variance, and deterministic LP is replicated too
     loggers: [tensorboard, mlflow, wandb]   # experiment trackers (none by default); or a mapping
                            # name -> options: {mlflow: {tracking_uri: ...}, wandb: {project: ...}}
     imports: [mymodule]    # modules registering benchmarks, strategies or backbones (every worker too)
@@ -50,7 +52,7 @@ METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
 FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
-          "import_path", "keep_checkpoints", "loggers")
+          "import_path", "keep_checkpoints", "loggers", "resample_split")
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
 MAX_REPLICATE = 10_000
 
@@ -97,6 +99,7 @@ class SweepSpec:
     imports: tuple[str, ...] = ()  # plugin modules (lpft.plugins), loaded in the driver and every worker
     keep_checkpoints: int = 2  # per trial, the latest ones (a resume needs only the last)
     loggers: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker -> its options (lpft.sweeps.trackers)
+    resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -271,10 +274,15 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     feature_cache = raw.get("feature_cache", "node")
     require(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
           "must be node (each node caches its own features) or a shared file-system path")
+    resample = boolean(raw, "resample_split", False)
+    if resample:
+        require("split_seed" in {f.name for f in dataclasses.fields(BENCHMARKS[bench["name"]].params)},
+                "resample_split", f"benchmark {bench['name']!r} has no split_seed for the seed to draw")
     return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
                      max_failures, storage, feature_cache, boolean(raw, "save_models", False),
-                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw), dict(raw))
+                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw),
+                     resample, dict(raw))
 
 
 def _loggers(raw: dict) -> dict[str, dict[str, str]]:

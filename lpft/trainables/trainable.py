@@ -41,6 +41,7 @@ class TrialContext:
     models_dir: str = ""  # where: <models_dir>/<trial_id>.pt (a path or URI)
     checkpoints_dir: str = ""  # where: <checkpoints_dir>/<trial_id>/step-<k>.pt (a path or URI)
     keep_checkpoints: int = 2  # per trial, the latest ones
+    resample_split: bool = False  # each seed also draws the benchmark's split (a spec's `resample_split`)
 
 
 def step_report(step: int, evals: list[Evaluation], signals: dict[str, float] | None = None) -> dict[str, Any]:
@@ -133,6 +134,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         settings["backbone"] = context.backbone
     if context.weights:
         settings["weights"] = context.weights
+    if context.resample_split:
+        settings["resample_split"] = True
     trial_id = str(config.get(TRIAL_KEY) or tune.get_context().get_trial_id())
     node = ray.get_runtime_context().get_node_id()
     results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
@@ -164,7 +167,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         tune.report(metrics)
 
     trial = run_trial(context.benchmark, strategy, settings, on_epoch=on_epoch, resume=resume, on_hparams=full.update)
-    write_trial(results, strategy, trial_id, trial.result.rows(**columns), hp_columns)
+    controls = ", ".join(trial.seed_controls)  # "": the seed changed nothing (no replicate is run)
+    write_trial(results, strategy, trial_id, trial.result.rows(**columns, seed_controls=controls), hp_columns)
     if strategy in context.save_models and isinstance(trial.result.model, torch.nn.Module):
         from lpft.models.saved import save_model
 
@@ -173,7 +177,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     # so a trial retried after a lost node shows whether it resumed.
     final = final_metrics(trial.result)
     # At the selected step: trackers plot these (that step's own accuracies) where they belong.
-    tune.report({**final, "timesteps_total": max(final["selected_step"], 0), "node": node,
+    tune.report({**final, "timesteps_total": max(final["selected_step"], 0), "node": node, "seed_controls": controls,
                  "wall_time_s": time.perf_counter() - start,
                  "resumed_from_step": int(resume["epoch"]) if resume else -1,
                  "cpus": float(assigned.get("CPU", 0.0)), "gpus": float(assigned.get("GPU", 0.0))})
