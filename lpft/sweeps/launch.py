@@ -153,7 +153,8 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
         for source in s.sources:
             derived.setdefault(source, []).append(template)
     searcher = SweepSearcher(branches, budgets, spec.replicate_seeds(), spec.metric[0], ledger, derived,
-                             (root / "models").uri, on_deterministic=progress.deterministic)
+                             (root / "models").uri, on_deterministic=progress.deterministic,
+                             window=spec.max_concurrent if spec.deterministic_search else 0)
     searcher.restore_from(ledger.entries())
     ray_dir = root / "ray"
     fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs

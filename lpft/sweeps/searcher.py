@@ -37,6 +37,11 @@ def _key(config: dict[str, Any]) -> tuple:
     return config_key({k: v for k, v in config.items() if k not in META_KEYS})
 
 
+def _index(trial: str) -> int:
+    """A search trial's place in its strategy's search: 3 for `ft-003`."""
+    return int(trial.rsplit("-", 1)[1])
+
+
 def grid_configs(grid: dict[str, list[Any]], constants: dict[str, Any]) -> list[dict[str, Any]]:
     """Every grid point, in a fixed order (so trial `ft-003` is the same point after a resume)."""
     keys = sorted(grid)
@@ -162,7 +167,7 @@ class SweepSearcher(Searcher):
     def __init__(self, branches: dict[str, OptunaBranch | list[dict[str, Any]]], budgets: dict[str, int],
                  replicate_seeds: list[int], metric: str, ledger: Ledger,
                  derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "",
-                 on_deterministic: Callable[[str, int], None] | None = None) -> None:
+                 on_deterministic: Callable[[str, int], None] | None = None, window: int = 0) -> None:
         super().__init__(metric=None, mode=None)
         self.branches = branches  # strategy -> its Optuna search, or its grid's configs in order
         self.budgets = dict(budgets)
@@ -181,6 +186,12 @@ class SweepSearcher(Searcher):
         # strategy -> replicates not run: its selected trial's seed changed nothing (`seed_controls`)
         self.skipped: dict[str, int] = {}
         self.on_deterministic = on_deterministic  # told (strategy, replicates skipped) once
+        # A fixed ask/tell order (`deterministic_search`): search trial n of a strategy is asked only
+        # once its trials 0..n-window have ended, and Optuna is told exactly those, in order, before
+        # it; results that come early wait. So what TPE saw at each ask does not depend on which
+        # trial finished first. 0: asynchronous (tell at once, ask whenever a slot is free).
+        self.window = window
+        self.held: dict[str, dict[int, tuple[dict, dict | None, bool]]] = {name: {} for name in branches}
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # each strategy's search was built with its own metric and mode
@@ -221,6 +232,8 @@ class SweepSearcher(Searcher):
                 continue
             n = self.issued[name]
             if isinstance(branch, OptunaBranch):
+                if self.window and not self._release(name, n - self.window):
+                    continue  # an earlier trial is still running: another strategy may use the slot
                 config = branch.suggest(f"{name}-{n:03d}")
             else:
                 config = branch[n] if n < len(branch) else None
@@ -247,18 +260,35 @@ class SweepSearcher(Searcher):
         config = self.entries[trial].config
         name = config["strategy"]
         if config.get("stage") == SEARCH and name in self.branches:
-            self._search_ended(name, config, result, error)
+            if self.window and isinstance(self.branches[name], OptunaBranch):
+                self.held[name][_index(config[TRIAL_KEY])] = (config, result, error)  # told in order, later
+                if result and not error and result.get("status") == COMPLETED:
+                    self.finished[name].append((config, {**result, "trial_id": config[TRIAL_KEY]}))
+            else:
+                self._search_ended(name, config, result, error)
             self._maybe_queue_replicates(name)
 
+    def _release(self, name: str, upto: int) -> bool:
+        """Tells Optuna the held results of `name`'s trials 0..`upto`, in order; False (telling
+        nothing) while one of them is still running."""
+        held = self.held[name]
+        ended = {i for i in held} | {_index(t) for t in self.branches[name].told} \
+            if isinstance(self.branches[name], OptunaBranch) else set(held)
+        if any(i not in ended for i in range(upto + 1) if i < self.issued[name]):
+            return False
+        for i in sorted(i for i in held if i <= upto):
+            self._search_ended(name, *held.pop(i), recorded=True)
+        return True
+
     def _search_ended(self, name: str, config: dict[str, Any], result: dict | None, error: bool,
-                      restored: bool = False) -> None:
+                      restored: bool = False, recorded: bool = False) -> None:
         branch = self.branches[name]
         if isinstance(branch, OptunaBranch):
             if restored:
                 branch.tell(config, result, error)
             else:
                 branch.on_trial_complete(config[TRIAL_KEY], config, result, error)
-        if result and not error and result.get("status") == COMPLETED:
+        if result and not error and result.get("status") == COMPLETED and not recorded:
             self.finished[name].append((config, {**result, "trial_id": config[TRIAL_KEY]}))
 
     def _maybe_queue_replicates(self, name: str) -> None:
@@ -266,7 +296,10 @@ class SweepSearcher(Searcher):
         pending = [c for c in self.queue if c["strategy"] == name and c.get("stage") == SEARCH]
         in_flight = [t for t in self.running.values() if self.entries[t].config["strategy"] == name
                      and self.entries[t].config.get("stage") == SEARCH]
-        if self.issued[name] < self.budgets[name] or pending or in_flight or not self.finished[name]:
+        if self.issued[name] < self.budgets[name] or pending or in_flight:
+            return
+        self._release(name, self.budgets[name])  # the search is over: Optuna hears every trial left
+        if not self.finished[name]:
             return
         best = best_config(Scored(_key(c), c["seed"], r.get(self.rank_metric, 0.0)) for c, r in self.finished[name])
         config, result = next((c, r) for c, r in self.finished[name] if _key(c) == best)

@@ -14,6 +14,7 @@
     scheduler: fifo        # or asha
     resources: {cpu: 1, gpu: 0}   # per trial; a strategy may set its own (lp: {resources: {gpu: 0.25}})
     max_concurrent: 2
+    deterministic_search: true   # ask/tell Optuna in trial order, so a rerun picks the same configs
     max_failures: 1
     storage: results       # a path, a shared file-system path, or s3://bucket/prefix
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
@@ -52,7 +53,7 @@ METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
 FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
-          "import_path", "keep_checkpoints", "loggers", "resample_split")
+          "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search")
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
 MAX_REPLICATE = 10_000
 
@@ -100,6 +101,7 @@ class SweepSpec:
     keep_checkpoints: int = 2  # per trial, the latest ones (a resume needs only the last)
     loggers: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker -> its options (lpft.sweeps.trackers)
     resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
+    deterministic_search: bool = True  # Optuna asked and told in trial order (`lpft.sweeps.searcher`)
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -282,7 +284,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
                      max_failures, storage, feature_cache, boolean(raw, "save_models", False),
                      tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw),
-                     resample, dict(raw))
+                     resample, boolean(raw, "deterministic_search", True), dict(raw))
 
 
 def _loggers(raw: dict) -> dict[str, dict[str, str]]:
