@@ -103,3 +103,16 @@ def test_a_seed_run_twice_counts_as_its_mean_in_any_order():
     a, b = config_key({"lr": 0.3}), config_key({"lr": 0.1})
     runs = [Scored(a, 0, 0.9), Scored(a, 0, 0.7), Scored(b, 0, 0.75)]
     assert {best_config(order) for order in itertools.permutations(runs)} == {a}  # a: 0.8 > 0.75
+
+
+def test_the_sweep_summary_says_when_its_selection_is_a_tie_or_its_val_set_small():
+    from lpft.sweeps.outcome import selection_notes
+
+    tied = [{**trial("a", 0.1, 0, "search", 0.9), "n_id_val": 24}, {**trial("b", 0.3, 0, "search", 0.9), "n_id_val": 24},
+            {**trial("c", 1.0, 0, "search", 0.8), "n_id_val": 24}]
+    notes = selection_notes(tied)
+    assert notes[0].startswith("small validation set: id_val has 24 examples, so ID val accuracy moves in steps of "
+                               "4.17 points")
+    assert notes[1].startswith("selection tie: ft has 1 other config at the selected one's id_val")
+    apart = [{**t, "n_id_val": 500, "id_val": v} for t, v in zip(tied, (0.9, 0.85, 0.8))]
+    assert selection_notes(apart) == []

@@ -183,6 +183,7 @@ def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
         "cpus": m.get("cpus"), "gpus": m.get("gpus"),
         "id_val": m.get("id_val"), "id_test": m.get("id_test"), "ood_avg": m.get("ood_avg"),
         "seed_controls": m.get("seed_controls") if m.get("final") else None,  # "": deterministic
+        "n_id_val": m.get("n_id_val") if m.get("final") else None,
         # an errored trial's first line, and where Ray kept its whole traceback
         "error": _error_line(trial) if error else None,
         "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,

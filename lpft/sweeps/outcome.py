@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lpft.best import Scored, best_config, config_key
+from lpft.best import Scored, best_config, config_key, tied_configs
 from lpft.dataset import write_table
 from lpft.results import COMPLETED, DIVERGED, ERROR
 from lpft.storage import Location
@@ -105,6 +105,27 @@ def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
     return comparison(means) or "(not enough completed strategies to compare)"
 
 
+SMALL_VAL = 200  # as `lpft analyze` warns (lpft.analysis.caveats)
+
+
+def selection_notes(trials: list[dict[str, Any]], metric: str = "id_val") -> list[str]:
+    """What the summary's selection cannot tell: a small ID val set, configs tied with the winner."""
+    notes = []
+    sizes = [t["n_id_val"] for t in trials if t.get("status") == COMPLETED and t.get("n_id_val")]
+    if metric == "id_val" and sizes and min(sizes) < SMALL_VAL:
+        n = min(sizes)
+        notes.append(f"small validation set: id_val has {n} examples, so ID val accuracy moves in steps of "
+                     f"{pct(1 / n, 2)} points and configs closer than that cannot be told apart")
+    for strategy in dict.fromkeys(t["strategy"] for t in trials):
+        done = [t for t in trials if t["strategy"] == strategy and t["status"] == COMPLETED
+                and t.get("stage", SEARCH) in (SEARCH, REPLICATE)]
+        tied = tied_configs(Scored(_config(t), t.get("seed", 0), t.get(metric) or 0.0) for t in done)
+        if tied:
+            notes.append(f"selection tie: {strategy} has {tied} other config{'s' if tied > 1 else ''} at the "
+                         f"selected one's {metric}; lpft.best's tie rule (hyperparameters sorted) took it")
+    return notes
+
+
 def print_outcome(outcome: SweepOutcome) -> None:
     """A finished sweep: where its results are, the per-strategy table, the paper's comparison."""
     metric = outcome.spec.metric[0]
@@ -112,6 +133,8 @@ def print_outcome(outcome: SweepOutcome) -> None:
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
     print(paper_sentence(outcome.trials, metric))
+    for note in selection_notes(outcome.trials, metric):
+        print(f"note: {note}")
     if outcome.errors:
         print(f"{len(outcome.errors)} of {len(outcome.trials)} trials ended in error:")
         for t in outcome.errors:

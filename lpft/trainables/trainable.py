@@ -57,7 +57,10 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
     if step is not None:
         metrics.update(result.metrics(step))
     metrics = {k: (v if isinstance(v, float) and math.isfinite(v) else 0.0) for k, v in metrics.items()}
-    return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True}
+    # How many ID val examples selection ranked on (0: unknown): the summary warns below 200.
+    n_val = max((e.n for e in result.evaluations if e.role == "id_val"), default=0)
+    return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True,
+            "n_id_val": n_val}
 
 
 def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
