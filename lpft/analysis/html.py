@@ -131,7 +131,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         by_set=by_set, set_headers=[set_label(s) for s in sets],
         sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
-        rows=_results_rows(columns, cells, report.chosen, report.frontier), sentence=report.sentence,
+        rows=_results_rows(columns, cells, report.chosen, report.frontier),
         legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons),
         no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
