@@ -158,6 +158,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def print_report(report: Any, fmt: str) -> None:
     from lpft.analysis.report import owners_line
 
+    for sweep in report.context:  # first: the table below may be of half a sweep
+        if sweep.get("incomplete"):
+            print(f"note: {sweep['name']}: {sweep['incomplete']}")
     print(report.tables[fmt], end="")
     if report.sentence:
         print(report.sentence)
