@@ -6,6 +6,7 @@ import argparse
 import atexit
 import json
 import os
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -104,10 +105,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{' (resuming)' if args.resume else ''}", flush=True)
     if args.dashboard and args.address:
         print("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node", flush=True)
-    outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
-                        dashboard=args.dashboard)
-    print_outcome(outcome)
-    return 1 if outcome.errors else 0  # a sweep with errored trials is not a success
+    from lpft.sweeps.interrupt import Stopped
+
+    try:
+        outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
+                            dashboard=args.dashboard)
+    except Stopped as e:  # a second SIGINT/SIGTERM: no summary, the ledger is what --resume needs
+        print(f"== {spec.name} stopped at once ({e.name} again); resume with: {resume_command(args, spec.storage)}",
+              flush=True)
+        return e.exit_status
+    print_outcome(outcome, resume_command(args, spec.storage))
+    return outcome.exit_status  # 130/143 after SIGINT/SIGTERM, 1 with errored trials, else 0
+
+
+def resume_command(args: argparse.Namespace, storage: str) -> str:
+    """The `lpft sweep` that continues this one, quoted for a shell: the spec as given, where it
+    is stored (without credentials: those come from the environment), the cluster, and the
+    --import and --logger options (an --import is part of the stored spec --resume compares)."""
+    from lpft.storage import redact
+
+    words = ["lpft", "sweep", args.spec, "--storage", redact(args.storage or storage)]
+    if args.address:
+        words += ["--address", args.address]
+    for name in args.imports:
+        words += ["--import", name]
+    for name in args.logger:
+        words += ["--logger", name]
+    return shlex.join([*words, "--resume"])
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -134,6 +158,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def print_report(report: Any, fmt: str) -> None:
     from lpft.analysis.report import owners_line
 
+    for sweep in report.context:  # first: the table below may be of half a sweep
+        if sweep.get("incomplete"):
+            print(f"note: {sweep['name']}: {sweep['incomplete']}")
     print(report.tables[fmt], end="")
     if report.sentence:
         print(report.sentence)
@@ -217,8 +244,8 @@ def default_report_dir(results: str) -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lpft.demo import run_demo
 
-    run_demo(storage=args.storage, fast=args.quick)
-    return 0
+    outcomes = run_demo(storage=args.storage, fast=args.quick)
+    return max((o.exit_status for o in outcomes.values() if o.interrupted is not None), default=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -332,15 +359,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as e:
         print(f"lpft: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C outside a sweep, or a second signal in one: no traceback
+        print("lpft: interrupted", file=sys.stderr)
+        return getattr(e, "exit_status", 130)  # lpft.sweeps.interrupt.Stopped: 128 + its signal
 
 
-def _leave_ray() -> None:
+def _leave_ray() -> bool:
     """Disconnects from Ray, if this run connected. Ray's own exit hook first sleeps 0.5 s so
     that workers' log lines can reach the driver; lpft's driver never streams them
-    (`log_to_driver=False`: `lpft.sweeps.launch.init_ray`), so it leaves without the wait."""
+    (`log_to_driver=False`: `lpft.sweeps.launch.init_ray`), so it leaves without the wait.
+    False when the local Ray this run started has died (a SIGTERM to the whole process group):
+    then Ray's shutdown and Ray's and Tune's exit hooks would each wait a minute for its GCS, so
+    none is run (its processes end with this one: Ray ties them to it)."""
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
+        from lpft.sweeps.interrupt import local_ray_gone
+
+        if local_ray_gone(wait=0):
+            return False
         ray.shutdown()
+    return True
 
 
 def run() -> NoReturn:
@@ -358,8 +396,8 @@ def run() -> NoReturn:
     for thread in threading.enumerate():  # as the interpreter would before its exit hooks
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
-    _leave_ray()
-    atexit._run_exitfuncs()
+    if _leave_ray():
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -51,6 +51,11 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
 PATH_HPARAMS_KEY = b"lpft.path_hparams"  # JSON list: those whose steps form a path drawn as a curve
+# trials.parquet's footer (written by lpft.sweeps.outcome, read by `lpft analyze`): each strategy's
+# trial budget (JSON), and the signal that interrupted the sweep (absent when none did). In the
+# footer, not a column: a strategy an interrupted sweep never reached has no rows to carry one.
+BUDGET_KEY = b"lpft.budget"
+INTERRUPTED_KEY = b"lpft.interrupted"
 # Version-1 files written before these keys existed: the per-step hyperparameters lpft had then.
 BEFORE_STEP_KEYS = {STEP_HPARAMS_KEY: b'["C", "alpha"]', PATH_HPARAMS_KEY: b'["alpha"]'}
 

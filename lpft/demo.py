@@ -46,7 +46,9 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
         print(f"\n== {name}: {', '.join(spec.strategies)} on {spec.benchmark} "
               f"{spec.benchmark_params or ''}", flush=True)
         outcomes[name] = run_sweep(spec)
-        print_outcome(outcomes[name])
+        print_outcome(outcomes[name], resume="lpft demo (its sweeps start over)")
+        if outcomes[name].interrupted is not None:  # stopped (SIGINT, SIGTERM): no report of half a sweep
+            break
         report = analyze([str(root)])
         write_report(report, root / "report")
         print(owners_line(report.owners))

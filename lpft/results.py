@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Trial statuses: a strategy's result (completed, diverged), and in a sweep's per-trial table
-# also stopped (by ASHA) and error (the trial raised); a trial is running until it ends.
+# also stopped (by ASHA) and error (the trial raised); a trial is running until it ends, and
+# interrupted when the sweep was stopped (SIGINT, SIGTERM) before it ended: `--resume` runs it
+# again from its last checkpoint. The ended ones count against a strategy's trial budget.
 COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING = "completed", "stopped", "diverged", "error", "running"
+INTERRUPTED = "interrupted"
+ENDED = (COMPLETED, STOPPED, DIVERGED, ERROR)
 
 
 # Evaluation.adapt: the model as trained, or after test-time BatchNorm adaptation (AdaBN).

@@ -13,15 +13,16 @@ from typing import Any
 
 import pandas as pd
 
+from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
 from lpft.storage import locate
 from lpft.text import pct
 
 
 def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
-    """Per folder analysed: its sweep name, benchmark, backbone, weights and trials by status,
-    from the `spec.yaml` and `trials.parquet` a sweep leaves beside its results (when there)."""
-    import pyarrow.parquet as pq
+    """Per folder analysed: its sweep name, benchmark, backbone, weights, trials by status and,
+    for an incomplete sweep, which strategies are short of their budget (`incomplete`), from the
+    `spec.yaml` and `trials.parquet` a sweep leaves beside its results (when there)."""
     import yaml
 
     out = []
@@ -38,8 +39,9 @@ def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
         except (OSError, ValueError, AttributeError):
             pass
         try:
-            trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs, columns=["status"])
-            info["statuses"] = dict(sorted(Counter(trials.column("status").to_pylist()).items()))
+            strategies, statuses, footer = read_trials(root)
+            info["statuses"] = dict(sorted(Counter(statuses).items()))
+            info["incomplete"] = incomplete_note(strategies, statuses, footer)
         except (OSError, ValueError, KeyError):
             pass
         out.append(info)

@@ -9,8 +9,10 @@ are reused only within one.
 
 A sweep holds its storage's lock while it runs (`lpft.sweeps.lock`) and records every trial
 in its own ledger (`lpft.sweeps.ledger`); `--resume` starts a new Tuner whose searcher
-continues from that ledger, so a kill at any instant loses and duplicates nothing. Ray's
-experiment folders (`ray/<name>-<k>`, one per run of the sweep) keep trial logs and tracebacks.
+continues from that ledger, so a kill at any instant loses and duplicates nothing. SIGINT and
+SIGTERM stop it gracefully (`lpft.sweeps.interrupt`): the trials table is written with the
+cut-off trials as `interrupted`, and the outcome says which signal came. Ray's experiment
+folders (`ray/<name>-<k>`, one per run of the sweep) keep trial logs and tracebacks.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from lpft.errors import InputError
-from lpft.results import ERROR, RUNNING, STOPPED
+from lpft.results import ENDED, ERROR, INTERRUPTED, RUNNING, STOPPED
 from lpft.storage import Location, locate
 from lpft.text import pct
 from lpft.sweeps.ledger import Entry, Ledger
@@ -40,6 +42,9 @@ from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
 from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
+
+if TYPE_CHECKING:
+    from lpft.sweeps.interrupt import Interrupt
 
 
 def sweep_root(spec: SweepSpec) -> Location:
@@ -85,7 +90,7 @@ def _scheduler(spec: SweepSpec) -> Any:
     return PerStrategyASHA(spec.metric[0]) if spec.scheduler == "asha" else FIFOScheduler()
 
 
-def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress) -> list[Any]:
+def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress, interrupt: Interrupt) -> list[Any]:
     from ray.tune import Callback
 
     class Record(Callback):
@@ -108,6 +113,11 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
             self._ended(trial, error=True)
 
         def _ended(self, trial: Any, error: bool) -> None:
+            if error and interrupt.signum is not None:
+                # Failing as the sweep stops (a SIGTERM to the whole process group reaches Ray's
+                # own processes too): cut off, not ended, so --resume runs it again.
+                progress.paused(trial.trial_id)
+                return
             row = trial_row(trial, root, error)
             entry = searcher.entries.get(row["trial_id"])
             if entry is not None:
@@ -138,9 +148,11 @@ def trial_budgets(spec: SweepSpec) -> dict[str, int]:
     return {name: len(s.sources) if s.sources else s.search_trials + seeds for name, s in spec.strategies.items()}
 
 
-def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, progress: Progress) -> Any:
+def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, progress: Progress,
+           interrupt: Interrupt) -> Any:
     from ray import tune
 
+    from lpft.sweeps.interrupt import StopOnSignal
     from lpft.sweeps.searcher import SweepSearcher
 
     searched = {name: s for name, s in spec.strategies.items() if not s.sources}
@@ -166,7 +178,8 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
                                   trial_name_creator=trial_name, trial_dirname_creator=trial_name)
     run_config = tune.RunConfig(name=name, storage_path=ray_dir.path, storage_filesystem=fs, verbose=0,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                callbacks=[*_callbacks(root, ledger, searcher, progress),
+                                stop=StopOnSignal(interrupt),
+                                callbacks=[*_callbacks(root, ledger, searcher, progress, interrupt),
                                            *tracker_callbacks(spec.name, root, spec.loggers)])
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
@@ -208,11 +221,12 @@ def _error_line(trial: Any) -> str:
         return "error (see the traceback file)"
 
 
-def unfinished_row(entry: Entry) -> dict[str, Any]:
-    """A trial asked for whose end the ledger does not hold: `--resume` runs it again."""
+def unfinished_row(entry: Entry, status: str = RUNNING) -> dict[str, Any]:
+    """A trial asked for whose end the ledger does not hold (`interrupted` when the sweep was
+    stopped by a signal): `--resume` runs it again."""
     c = entry.config
     return {"trial_id": entry.trial, "strategy": c.get("strategy"), "stage": c.get("stage"), "seed": c.get("seed"),
-            "status": RUNNING, **_hp_columns(c)}
+            "status": status, **_hp_columns(c)}
 
 
 def _uri(root: Location, path: str) -> str:
@@ -309,7 +323,16 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
               progress_every: float = 30.0, dashboard: bool = False) -> SweepOutcome:
     """Runs (or with `resume` continues) the sweep; a progress view while it runs
     (`lpft.sweeps.progress`: redrawn on a terminal, else a line every `progress_every` s);
-    with `dashboard`, a local sweep serves Ray's dashboard while it runs."""
+    with `dashboard`, a local sweep serves Ray's dashboard while it runs. SIGINT or SIGTERM while
+    it runs (in the main thread) stops it gracefully: the outcome's `interrupted` names the signal."""
+    from lpft.sweeps.interrupt import Interrupt
+
+    with Interrupt() as interrupt:
+        return _run_sweep(spec, address, resume, progress_every, dashboard, interrupt)
+
+
+def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_every: float, dashboard: bool,
+               interrupt: Interrupt) -> SweepOutcome:
     import optuna
 
     start = time.perf_counter()
@@ -319,6 +342,7 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
     check_trackers(spec.loggers, root)  # a missing tracker package: one line, before Ray starts
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)
+    interrupt.install()  # after ray.init: it installs SIGTERM handlers of its own
     for note in check_resources(spec, local=address is None):  # before any folder is made
         print(f"  note: {note}", flush=True)
     check_storage(root)
@@ -334,12 +358,14 @@ def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
             check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
         if not resume:  # a journal left without results: not this sweep's trials to learn from
             (root / "optuna.journal").discard()
-        return _run(spec, root, ledger, start, progress_every)
+        return _run(spec, root, ledger, start, progress_every, interrupt)
 
 
-def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float) -> SweepOutcome:
+def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float,
+         interrupt: Interrupt) -> SweepOutcome:
     from ray import tune
 
+    from lpft.sweeps.interrupt import RayGone
     from lpft.sweeps.outcome import write_trials_table
     from lpft.sweeps.study import export_studies
 
@@ -354,25 +380,38 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
                                     StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
-    outcome = SweepOutcome(spec, root)
-    progress = Progress(trial_budgets(spec), every=progress_every, metric=spec.metric[0])
+    outcome = SweepOutcome(spec, root, budgets=trial_budgets(spec))
+    progress = Progress(outcome.budgets, every=progress_every, metric=spec.metric[0])
     for entry in ledger.entries().values():
         if entry.ended:
             progress.restored(entry.row)
+    interrupt.say = progress.say
     try:
-        with tracker_env():
-            _tuner(spec, trainable, root, ledger, progress).fit()
+        if interrupt.signum is None:  # else signalled while starting: no trial is begun
+            with tracker_env():
+                _tuner(spec, trainable, root, ledger, progress, interrupt).fit()
+    except RayGone:
+        progress.say("  the signal ended this sweep's local Ray too (it went to the whole process group): "
+                     "its trials are cut off where they were")
     finally:
+        if interrupt.signum is not None:
+            progress.cut_off()
         progress.close()
-    rows = [e.row if e.ended else unfinished_row(e) for e in ledger.entries().values()]
+    # Read once: a signal during the (quick) writes below changes nothing.
+    outcome.interrupted = interrupt.signum
+    # The budgets as they now stand: a deterministic strategy runs no replicates (the searcher
+    # told the progress view, which counts down to them).
+    outcome.budgets = {name: progress.tallies[name].budget for name in outcome.budgets}
+    cut_off = INTERRUPTED if outcome.interrupted is not None else RUNNING
+    rows = [e.row if e.ended else unfinished_row(e, cut_off) for e in ledger.entries().values()]
     outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
     live = root.is_local  # the Optuna searches' studies are in the journal already (lpft.sweeps.study)
     chosen = {f"{spec.name}.{name}": selection(outcome.trials, name, spec.metric[0]) for name in spec.strategies}
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
-         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH])
+         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH and t["status"] in ENDED])
         for name, strat in spec.strategies.items() if not (live and _searched_by_optuna(strat))], spec.metric,
         {k: v for k, v in chosen.items() if v is not None})
-    write_trials_table(root / "trials.parquet", outcome.trials)
+    write_trials_table(root / "trials.parquet", outcome.trials, outcome.budgets, outcome.signal_name)
     outcome.wall_time_s = time.perf_counter() - start
     return outcome

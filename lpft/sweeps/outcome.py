@@ -1,9 +1,12 @@
-"""What a sweep leaves: the per-trial table (status, node, wall time, hyperparameters) and the
-summary printed at its end, per strategy, for the config `lpft.best` names."""
+"""What a sweep leaves: the per-trial table (status, node, wall time, hyperparameters; its footer
+the budget and, when a signal stopped the sweep, the signal) and the summary printed at its end,
+per strategy, for the config `lpft.best` names, headed by one line when it was interrupted."""
 
 from __future__ import annotations
 
+import json
 import math
+import signal
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 from lpft.best import Scored, best_config, config_key, tied_configs
-from lpft.dataset import write_table
-from lpft.results import COMPLETED, DIVERGED, ERROR
+from lpft.dataset import BUDGET_KEY, INTERRUPTED_KEY, write_table
+from lpft.results import COMPLETED, DIVERGED, ENDED, ERROR
 from lpft.storage import Location
 from lpft.sweeps.spec import SweepSpec
 from lpft.sweeps.stages import REPLICATE, SEARCH
@@ -27,6 +30,30 @@ class SweepOutcome:
     root: Location
     trials: list[dict[str, Any]] = field(default_factory=list)  # the per-trial table's rows
     wall_time_s: float = 0.0
+    budgets: dict[str, int] = field(default_factory=dict)  # trials per strategy (launch.trial_budgets)
+    interrupted: int | None = None  # the signal that stopped the sweep (SIGINT, SIGTERM), if one did
+
+    @property
+    def signal_name(self) -> str | None:
+        return None if self.interrupted is None else signal.Signals(self.interrupted).name
+
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal after an interruption (130, 143, as a shell reports a signalled
+        process); else 1 when trials ended in error, 0 for a whole, clean sweep."""
+        if self.interrupted is not None:
+            return 128 + self.interrupted
+        return 1 if self.errors else 0
+
+    def missing(self) -> dict[str, tuple[int, int]]:
+        """Per strategy short of its budget: (trials missing, of which cut off while running)."""
+        out = {}
+        for name, budget in self.budgets.items():
+            mine = [t for t in self.trials if t["strategy"] == name]
+            ended = sum(t["status"] in ENDED for t in mine)
+            if ended < budget:
+                out[name] = (budget - ended, len(mine) - ended)
+        return out
 
     @property
     def results_dir(self) -> Location:
@@ -38,11 +65,15 @@ class SweepOutcome:
         return [t for t in self.trials if t["status"] == ERROR]
 
 
-def write_trials_table(path: Location, trials: list[dict[str, Any]]) -> None:
+def write_trials_table(path: Location, trials: list[dict[str, Any]], budgets: dict[str, int] | None = None,
+                       interrupted: str | None = None) -> None:
     if not trials:
         return
     names = sorted({k for t in trials for k in t}, key=lambda k: (k.startswith("hp."), k))
-    write_table(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path)
+    footer = {BUDGET_KEY: json.dumps(budgets).encode()} if budgets else {}
+    if interrupted:
+        footer[INTERRUPTED_KEY] = interrupted.encode()
+    write_table(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path, footer)
 
 
 def _config(trial: dict[str, Any]) -> tuple:
@@ -78,10 +109,10 @@ def selection(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val
 
 
 def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[list[Any]]:
-    """Per strategy: trials run (diverged, errors), the best config (by `metric`), its mean over seeds."""
+    """Per strategy: search trials ended (diverged, errors), the best config (by `metric`), its mean over seeds."""
     rows = []
     for strategy in dict.fromkeys(t["strategy"] for t in trials):
-        search = [t for t in trials if t["strategy"] == strategy and t["stage"] == SEARCH]
+        search = [t for t in trials if t["strategy"] == strategy and t["stage"] == SEARCH and t["status"] in ENDED]
         diverged = sum(t["status"] == DIVERGED for t in search)
         errors = sum(t["status"] == ERROR for t in trials if t["strategy"] == strategy)
         runs = best_runs(trials, strategy, metric)
@@ -126,16 +157,32 @@ def selection_notes(trials: list[dict[str, Any]], metric: str = "id_val") -> lis
     return notes
 
 
-def print_outcome(outcome: SweepOutcome) -> None:
-    """A finished sweep: where its results are, the per-strategy table, the paper's comparison."""
+def interrupted_line(outcome: SweepOutcome, resume: str | None = None) -> str:
+    """One line: which signal stopped the sweep, each strategy's trials missing of its budget,
+    and the command that completes it (`resume`; `lpft.cli` gives the user's own)."""
+    missing = outcome.missing()
+    short = ", ".join(f"{name} {n} of {outcome.budgets[name]}" + (f" ({cut} cut off)" if cut else "")
+                      for name, (n, cut) in missing.items())
+    head = f"== {outcome.spec.name} interrupted ({outcome.signal_name}) after {outcome.wall_time_s:.0f} s"
+    if not missing:
+        return f"{head}; no trial missing of its budget"
+    return f"{head}; trials missing of the budget: {short}; resume with: {resume or 'the same sweep with --resume'}"
+
+
+def print_outcome(outcome: SweepOutcome, resume: str | None = None) -> None:
+    """A sweep's end: where its results are, the per-strategy table, the paper's comparison;
+    first, when a signal stopped it, `interrupted_line` (with the `resume` command)."""
     metric = outcome.spec.metric[0]
-    print(f"== {outcome.spec.name}: {len(outcome.trials)} trials in {outcome.wall_time_s:.0f} s; "
+    if outcome.interrupted is not None:
+        print(interrupted_line(outcome, resume))
+    ended = sum(t["status"] in ENDED for t in outcome.trials)
+    print(f"== {outcome.spec.name}: {ended} trials in {outcome.wall_time_s:.0f} s; "
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
     print(paper_sentence(outcome.trials, metric))
     for note in selection_notes(outcome.trials, metric):
         print(f"note: {note}")
     if outcome.errors:
-        print(f"{len(outcome.errors)} of {len(outcome.trials)} trials ended in error:")
+        print(f"{len(outcome.errors)} of {ended} trials ended in error:")
         for t in outcome.errors:
             print(f"  [{t['strategy']}] {t['trial_id']}: {t.get('error')}\n    traceback: {t.get('traceback')}")

@@ -93,6 +93,10 @@ class Progress:
         """A trial that failed and will be retried (or was paused): not running until it starts again."""
         self.running.pop(trial, None)
 
+    def cut_off(self) -> None:
+        """The sweep was stopped (SIGINT, SIGTERM): its trials that had not ended run no more."""
+        self.running.clear()
+
     def ended(self, trial: str, strategy: str, row: dict[str, Any], line: str) -> None:
         self.running.pop(trial, None)
         self._tally(strategy).end(row)
