@@ -1,8 +1,9 @@
 """`lpft demo`: the built-in `synthetic` and `digits-quick` sweeps, end to end, on this machine.
 
 Each runs on a local Ray instance into `<storage>/<sweep>/` (the demo's own folder,
-replaced on every run), prints its per-strategy table and the paper's comparison, and
-writes the `lpft analyze` report (tables, frontier plots, report.html) beside it.
+replaced on every run), prints its per-strategy table and the paper's comparisons with
+their intervals, and writes the `lpft analyze` report (tables, frontier plots, report.html)
+beside it.
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
         print(f"\n== {name}: {', '.join(spec.strategies)} on {spec.benchmark} "
               f"{spec.benchmark_params or ''}", flush=True)
         outcomes[name] = run_sweep(spec)
-        print_outcome(outcomes[name], resume="lpft demo (its sweeps start over)")
+        print_outcome(outcomes[name], resume="lpft demo (its sweeps start over)", sentence=False)
         if outcomes[name].interrupted is not None:  # stopped (SIGINT, SIGTERM): no report of half a sweep
             break
         report = analyze([str(root)])
         write_report(report, root / "report")
+        print(report.sentence)  # the comparisons, each with its own interval over seeds
         print(owners_line(report.owners))
         print(f"frontier report: {root / 'report' / 'report.html'}")
     return outcomes

@@ -119,7 +119,7 @@ def difference_interval(a: dict[int, float], b: dict[int, float], method: str = 
         est = mean_interval(list(varying.values()), method, level)
         diff = sign * (est.mean - value)
         return Difference(diff, est.half, "one-sample", len(a), len(b), 0, est.n - 1 if est.n > 1 else math.nan,
-                          "" if not math.isnan(est.half) else f"{est.why} on the other side, this one deterministic")
+                          "" if not math.isnan(est.half) else f"{est.why} against a deterministic run")
     common = sorted(set(a) & set(b))
     if len(common) >= 2:
         d = np.array([a[s] - b[s] for s in common])

@@ -169,9 +169,10 @@ def interrupted_line(outcome: SweepOutcome, resume: str | None = None) -> str:
     return f"{head}; trials missing of the budget: {short}; resume with: {resume or 'the same sweep with --resume'}"
 
 
-def print_outcome(outcome: SweepOutcome, resume: str | None = None) -> None:
-    """A sweep's end: where its results are, the per-strategy table, the paper's comparison;
-    first, when a signal stopped it, `interrupted_line` (with the `resume` command)."""
+def print_outcome(outcome: SweepOutcome, resume: str | None = None, sentence: bool = True) -> None:
+    """A sweep's end: where its results are, the per-strategy table, the paper's comparison
+    (unless `sentence` is False: the demo prints the analysis's, with intervals); first, when a
+    signal stopped it, `interrupted_line` (with the `resume` command)."""
     metric = outcome.spec.metric[0]
     if outcome.interrupted is not None:
         print(interrupted_line(outcome, resume))
@@ -179,7 +180,8 @@ def print_outcome(outcome: SweepOutcome, resume: str | None = None) -> None:
     print(f"== {outcome.spec.name}: {ended} trials in {outcome.wall_time_s:.0f} s; "
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
-    print(paper_sentence(outcome.trials, metric))
+    if sentence:
+        print(paper_sentence(outcome.trials, metric))
     for note in selection_notes(outcome.trials, metric):
         print(f"note: {note}")
     if outcome.errors:
