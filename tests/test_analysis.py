@@ -293,6 +293,13 @@ def test_notebook_runs_top_to_bottom(results, tmp_path, monkeypatch):
     assert len(figures) == 3  # the grid, the effective-robustness bars, the compared frontier
 
 
+def _half_up(x: float) -> str:
+    """An accuracy in points, half up to one decimal (apart from lpft.text.pct)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
 def test_golden_results_give_the_expected_table_and_frontier():
     """tests/golden/: real synthetic runs, checked in with the exact expected outputs."""
     import sys
@@ -306,6 +313,30 @@ def test_golden_results_give_the_expected_table_and_frontier():
     table, frontier = expected()
     assert table == (golden / "expected_table.txt").read_text()
     assert frontier == (golden / "expected_frontier.csv").read_text()
+    # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone: each
+    # trial's best ID val step (the earliest on ties), each strategy's config with the best mean
+    # ID val over the seeds all its configs ran, then the mean and Student-t half-width.
+    import pandas as pd
+
+    rows = pd.read_parquet(golden / "results")
+    wide = rows.pivot_table(index=["strategy", "trial_id", "seed", "step"], columns="eval_set",
+                            values="accuracy").reset_index()
+    lr = rows.groupby("trial_id")["hp.lr"].first()
+    wide["config"] = wide.trial_id.map(lr).fillna(-1)
+    best = wide.sort_values(["trial_id", "id_val", "step"], ascending=[True, False, True]).groupby("trial_id").head(1)
+    lines = {line.split()[0]: line for line in table.splitlines()[4:]}
+    for strategy, group in best.groupby("strategy"):
+        common = set.intersection(*(set(g.seed) for _, g in group.groupby("config")))
+        scores = group[group.seed.isin(common)].groupby("config").id_val.mean()
+        chosen = group[group.config == scores.sort_index().idxmax()]
+        for column in ("id_test", "ood"):
+            v = chosen[column].to_numpy()
+            if np.ptp(v) > 0:
+                half = stats.t.ppf(0.95, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+                cell = f"{_half_up(v.mean())} ± {_half_up(half)}"
+            else:
+                cell = f"{_half_up(v.mean())} (identical)"
+            assert cell in lines[strategy], (strategy, column, cell, lines[strategy])
 
 
 def _copy(results, tmp_path):
@@ -430,6 +461,11 @@ def test_effective_robustness_within_the_baselines_range_is_not_flagged(tmp_path
     robust = analyze([tmp_path]).robustness.set_index("strategy")
     assert robust.loc["lp", "caveat"] == "" and np.isfinite(robust.loc["lp", "effective_robustness"])
     assert robust.loc["lp", "er_ci90_low"] < robust.loc["lp", "effective_robustness"] < robust.loc["lp", "er_ci90_high"]
+    # the number itself, from scipy: the FT points' line on probit axes, LP's distance above it
+    ft = [(.80 + i / 100, .50 + i / 200) for i in range(6)]
+    fit = linregress(norm.ppf([a for a, _ in ft]), norm.ppf([b for _, b in ft]))
+    assert robust.loc["lp", "effective_robustness"] == pytest.approx(
+        .60 - norm.cdf(fit.slope * norm.ppf(.83) + fit.intercept), abs=1e-9)
 
 
 def test_a_one_trial_sweep_analyses_and_gives_no_effective_robustness(tmp_path, capsys):
@@ -599,6 +635,22 @@ def test_effective_robustness_per_ood_set_and_over_seeds(tmp_path):
     lo, hi = bootstrap_ci(base["id_test"], base["q"], lp["id_test"].mean(), lp["q"].mean())
     row = table.loc[("lp", "q")]
     assert row.er_ci90_high - row.er_ci90_low > 2 * (hi - lo)  # the seeds' spread is in the interval
+    # An independent computation: the line by scipy's linregress on probit axes, and a plain numpy
+    # bootstrap of the baseline's points and the strategy's seeds, within Monte-Carlo error.
+    x, y = norm.ppf(base["id_test"].to_numpy()), norm.ppf(base["q"].to_numpy())
+    fit = linregress(x, y)
+    ids, oods = lp["id_test"].to_numpy(), lp["q"].to_numpy()
+    er = oods.mean() - norm.cdf(fit.slope * norm.ppf(ids.mean()) + fit.intercept)
+    assert row.effective_robustness == pytest.approx(er, abs=1e-9)
+    draws = np.random.default_rng(123)
+    values = []
+    for _ in range(4000):
+        p = draws.integers(0, len(x), len(x))
+        k = draws.integers(0, len(ids), len(ids))
+        line = linregress(x[p], y[p])
+        values.append(oods[k].mean() - norm.cdf(line.slope * norm.ppf(ids[k].mean()) + line.intercept))
+    ref_lo, ref_hi = np.quantile(values, [0.05, 0.95])
+    assert (row.er_ci90_low, row.er_ci90_high) == pytest.approx((ref_lo, ref_hi), abs=0.01)
     from lpft.analysis.report import write_report
 
     write_report(report, tmp_path / "report")

@@ -137,7 +137,12 @@ def test_synthetic_sweep_dataset(tmp_path):
     report = tmp_path / "s1" / "report"
     table = pd.read_csv(report / "table.csv").set_index("strategy")
     html = (report / "report.html").read_text()
+    from scipy import stats
+
     for strategy, (runs, means) in selected.items():
+        if len(runs) > 1 and runs.id_test.nunique() > 1:  # the t-interval, from trials.parquet's rows
+            lo, hi = stats.t.interval(0.9, len(runs) - 1, loc=runs.id_test.mean(), scale=stats.sem(runs.id_test))
+            assert table.loc[strategy, "id_test_ci90_t"] == pytest.approx((hi - lo) / 2)
         assert _shown(table.loc[strategy, "id_test_mean"]) == means["id_test"]
         assert _shown(table.loc[strategy, "ood_avg_mean"]) == means["ood_avg"]
         assert table.loc[strategy, "seeds"] == len(runs)
