@@ -77,3 +77,12 @@ def s3_env():
     finally:
         server.terminate()
         server.wait(10)
+
+
+def half_up(x: float) -> str:
+    """An accuracy in percentage points as every lpft view must show it: half up to one decimal.
+    The tests' own oracle, apart from lpft.text.pct: the binary value's exact decimal expansion,
+    rounded to 9 places first (so 0.5095, stored as 0.50949999..., reads 51.0)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))

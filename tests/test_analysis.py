@@ -17,6 +17,8 @@ from lpft.analysis.tables import paper_sentence, render
 from lpft.errors import InputError
 from lpft.dataset import HparamColumns, read_results, write_trial
 
+from conftest import half_up
+
 HPARAMS = HparamColumns({"lr": float, "seed": int})
 
 
@@ -293,13 +295,6 @@ def test_notebook_runs_top_to_bottom(results, tmp_path, monkeypatch):
     assert len(figures) == 3  # the grid, the effective-robustness bars, the compared frontier
 
 
-def _half_up(x: float) -> str:
-    """An accuracy in points, half up to one decimal (apart from lpft.text.pct)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
 def test_golden_results_give_the_expected_table_and_frontier():
     """tests/golden/: real synthetic runs, checked in with the exact expected outputs."""
     import sys
@@ -333,9 +328,9 @@ def test_golden_results_give_the_expected_table_and_frontier():
             v = chosen[column].to_numpy()
             if np.ptp(v) > 0:
                 half = stats.t.ppf(0.95, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-                cell = f"{_half_up(v.mean())} ± {_half_up(half)}"
+                cell = f"{half_up(v.mean())} ± {half_up(half)}"
             else:
-                cell = f"{_half_up(v.mean())} (identical)"
+                cell = f"{half_up(v.mean())} (identical)"
             assert cell in lines[strategy], (strategy, column, cell, lines[strategy])
 
 

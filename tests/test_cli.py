@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from conftest import half_up
+
 
 def lpft(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
@@ -27,7 +29,17 @@ def test_run_json():
 def test_run_text_table():
     p = lpft("run", "synthetic", "--strategy", "lp", "--set", "num_cs=5")
     assert p.returncode == 0, p.stderr
-    assert "status: completed" in p.stdout and "id_test" in p.stdout and "ood" in p.stdout
+    assert "status: completed" in p.stdout
+    # each row is its eval set's accuracy at the selected step (the JSON's, the same trial rerun:
+    # LP on fixed features is deterministic), in percent, one decimal
+    j = json.loads(lpft("run", "synthetic", "--strategy", "lp", "--set", "num_cs=5", "--json").stdout)
+    rows = {line.split()[0]: line.split() for line in p.stdout.splitlines()[4:]}
+    step = int(p.stdout.split("selected step: ")[1].split()[0])
+    assert step == j["selected_step"]
+    for e in j["evaluations"]:
+        if e["step"] == step:
+            assert rows[e["eval_set"]] == [e["eval_set"], e["role"], half_up(e["accuracy"])]
+    assert set(rows) == {"id_val", "id_test", "ood"}
 
 
 @pytest.mark.parametrize(
@@ -69,9 +81,18 @@ def test_demo_quick_runs_both_sweeps(tmp_path):
     for strategy in ("lp", "ft", "lpft"):
         assert sum(line.startswith(strategy + " ") for line in p.stdout.splitlines()) == 2
     assert (tmp_path / "digits-quick" / "trials.parquet").is_file()
-    for name in ("synthetic", "digits-quick"):
+    import pandas as pd
+
+    summaries = p.stdout.split("== digits-quick: lp")  # the synthetic sweep's output, then digits'
+    for name, out in zip(("synthetic", "digits-quick"), summaries):
         assert (tmp_path / name / "report" / "report.html").is_file()
         assert (tmp_path / name / "report" / "frontier_grid.png").stat().st_size > 20_000
+        # the printed summary and the analysis's table.csv give each strategy the same means
+        table = pd.read_csv(tmp_path / name / "report" / "table.csv").set_index("strategy")
+        for strategy in ("lp", "ft", "lpft"):
+            row = next(line.split() for line in out.splitlines() if line.startswith(strategy + " "))
+            assert row[6:8] == [half_up(table.loc[strategy, c]) for c in ("id_test_mean", "ood_avg_mean")], \
+                (name, strategy, row)
 
 
 def test_the_command_exits_without_teardown_yet_runs_every_exit_hook_and_flushes(tmp_path):

@@ -18,6 +18,8 @@ from lpft.errors import InputError
 from lpft.dataset import REQUIRED
 from lpft.sweeps import builtin_specs, load_spec, parse_spec
 
+from conftest import half_up
+
 
 def small_spec(name, **overrides):
     spec = {
@@ -47,14 +49,6 @@ def sweep(*args, timeout=600, **kwargs):
 
 def read_results(root: Path) -> pd.DataFrame:
     return ds.dataset(root / "results", format="parquet", partitioning="hive").to_table().to_pandas()
-
-
-def _shown(x: float) -> str:
-    """An accuracy in points as every view must show it: half up to one decimal (an oracle apart
-    from lpft.text.pct: the exact binary value's decimal expansion, rounded to 9 places first)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def test_synthetic_sweep_dataset(tmp_path):
@@ -98,7 +92,7 @@ def test_synthetic_sweep_dataset(tmp_path):
         on_seed0 = group[group.seed == 0].assign(config=config).groupby("config").id_val.mean()
         runs = group[config == on_seed0.idxmax()]
         assert len(on_seed0[on_seed0 == on_seed0.max()]) == 1, "a tie: this check would need lpft's tie rule"
-        means = {k: _shown(runs[k].mean()) for k in ("id_val", "id_test", "ood_avg")}
+        means = {k: half_up(runs[k].mean()) for k in ("id_val", "id_test", "ood_avg")}
         selected[strategy] = (runs, means)
         assert f"{strategy} {len(group)}/{len(group)} selected id_val {means['id_val']} ood {means['ood_avg']}" \
             in lines[-1]
@@ -126,7 +120,7 @@ def test_synthetic_sweep_dataset(tmp_path):
         marked = optuna.load_study(study_name=f"s1.{strategy}", storage=storage).user_attrs["lpft_selected"]
         runs, means = selected[strategy]
         assert marked["params"]["lr"] == pytest.approx(runs["hp.lr"].iloc[0])
-        assert _shown(marked["id_val"]) == means["id_val"] and sorted(marked["seeds"]) == sorted(runs.seed)
+        assert half_up(marked["id_val"]) == means["id_val"] and sorted(marked["seeds"]) == sorted(runs.seed)
 
 
     # And lpft analyze turns it into the tables and frontier points.
@@ -143,8 +137,8 @@ def test_synthetic_sweep_dataset(tmp_path):
         if len(runs) > 1 and runs.id_test.nunique() > 1:  # the t-interval, from trials.parquet's rows
             lo, hi = stats.t.interval(0.9, len(runs) - 1, loc=runs.id_test.mean(), scale=stats.sem(runs.id_test))
             assert table.loc[strategy, "id_test_ci90_t"] == pytest.approx((hi - lo) / 2)
-        assert _shown(table.loc[strategy, "id_test_mean"]) == means["id_test"]
-        assert _shown(table.loc[strategy, "ood_avg_mean"]) == means["ood_avg"]
+        assert half_up(table.loc[strategy, "id_test_mean"]) == means["id_test"]
+        assert half_up(table.loc[strategy, "ood_avg_mean"]) == means["ood_avg"]
         assert table.loc[strategy, "seeds"] == len(runs)
         assert f"<td>{means['ood_avg']}" in html
     assert "± 0.0" not in (report / "table.txt").read_text() and "(deterministic)" in (report / "table.txt").read_text()
