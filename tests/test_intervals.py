@@ -207,3 +207,32 @@ def test_resample_split_makes_the_seed_draw_the_split():
     runs = [run_trial("synthetic", "lp", {**bench, "seed": seed}) for seed in (0, 1)]
     assert runs[0].seed_controls == ("ID train/val split",)
     assert [e.accuracy for e in runs[0].result.evaluations] != [e.accuracy for e in runs[1].result.evaluations]
+
+
+def test_strategy_names_are_text_in_every_format(tmp_path):
+    """A strategy name with markup characters (a hand-made or hostile results folder) stays
+    text: escaped in LaTeX and Markdown, and in the HTML page (never markup)."""
+    import html
+
+    from lpft.analysis.report import analyze, write_report
+
+    odd = "my_ft&<b>x"
+    for i, (strategy, lr, accs) in enumerate((("ft", 0.1, (.9, .9, .5)), (odd, 0.2, (.8, .8, .6)))):
+        write_trial(tmp_path / "results", strategy, f"t{i}", rows(strategy, f"t{i}", 0, lr, accs), HPARAMS)
+    report = analyze([tmp_path])
+    latex, md = report.tables["latex"], report.tables["md"]
+    assert r"my\_ft\&<b>x" in latex and odd not in latex
+    assert r"my\_ft&\<b\>x" in md
+    write_report(report, tmp_path / "r")
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<b>x" not in page and html.escape(odd) in page
+
+
+def test_a_strategy_name_that_is_no_folder_name_is_refused():
+    from lpft.errors import InputError
+    from lpft.strategies import STRATEGIES, strategy
+    from lpft.strategies.ft import FTParams
+
+    with pytest.raises(InputError, match="it names a folder"):
+        strategy("a/b", FTParams, "a name with a separator")(lambda *a, **k: None)
+    assert "a/b" not in STRATEGIES

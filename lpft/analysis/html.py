@@ -114,12 +114,14 @@ def _version() -> str:
 
 
 def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> str:
-    from jinja2 import Environment, PackageLoader, select_autoescape
+    from jinja2 import Environment, PackageLoader
 
     from lpft.analysis.plots import set_label
 
     columns, cells = report.summary
-    env = Environment(loader=PackageLoader("lpft.analysis", "templates"), autoescape=select_autoescape())
+    # Always escaped: every value comes from files (strategy, set and sweep names), never markup.
+    # (select_autoescape() keys on the extension, and this template ends in .j2: it escaped nothing.)
+    env = Environment(loader=PackageLoader("lpft.analysis", "templates"), autoescape=True)
     robust = [{"strategy": r.strategy, "id": _pct(r.id_test), "ood": _pct(r.ood_avg), **_er(r), "caveat": r.caveat}
               for r in report.robustness.itertuples()]
     by_set, sets = [], []
