@@ -7,10 +7,12 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from lpft.data.base import Benchmark, Split
 from lpft.data.cache import cached_build, entry_path
-from lpft.data.registry import BENCHMARKS
+from lpft.data.fingerprint import fingerprint
+from lpft.data.registry import BENCHMARKS, register
 
 BUILDS = []
 
@@ -85,6 +87,35 @@ def test_the_key_follows_the_packages_that_make_the_data(monkeypatch):
     versions = cache._versions()
     monkeypatch.setattr(cache, "_versions", lambda: {**versions, "mlxtend": versions["mlxtend"] + ".post1"})
     assert entry_path("probe", Params(), build) != before
+
+
+def test_a_file_based_entry_follows_its_files(tmp_path, monkeypatch):
+    """A builder that reads files is keyed by their fingerprint too: a file rewritten in place
+    (the same name and size) is built again, not read from the old entry."""
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "x.npy"
+    np.save(data, np.arange(24, dtype=np.float32).reshape(8, 3))
+
+    def from_file(p: Params) -> Benchmark:
+        BUILDS.append(p)
+        x = np.load(data)
+        return Benchmark("probe-file", p, {r: Split(x, np.arange(8) % 2, r) for r in ("id_train", "id_val", "id_test")},
+                         2, ("none", "none"))
+
+    def files() -> str:
+        return fingerprint({"root": tmp_path}, [data])
+
+    BUILDS.clear()
+    first = cached_build("probe-file", Params(), from_file, files())
+    mtime = data.stat().st_mtime_ns
+    np.save(data, -np.load(data))
+    os.utime(data, ns=(mtime + 10**9, mtime + 10**9))  # written a second later (not within one mtime tick)
+    second = cached_build("probe-file", Params(), from_file, files())
+    assert len(BUILDS) == 2 and np.array_equal(second.train.x, -first.train.x)
+    assert cached_build("probe-file", Params(), from_file, files()).train.x.sum() == second.train.x.sum()
+    assert len(BUILDS) == 2  # unchanged since: read back
+    with pytest.raises(ValueError, match="disk_cache needs files="):
+        register("probe-file", Params, folder="probe", disk_cache=True)
 
 
 def test_digits_is_shared_across_processes(tmp_path):

@@ -60,7 +60,7 @@ def test_a_sweep_runs_trials_on_both_nodes(cluster, tmp_path):
     trials = pq.read_table(tmp_path / "both" / "trials.parquet").to_pandas()
     assert set(trials.status) == {"completed"} and set(trials.node) == set(df.node)
     assert trials.set_index("strategy").cpus.to_dict()["lp"] == 0.5 and set(trials.cpus) == {0.5, 1.0}
-    assert list((tmp_path / "shared-cache" / "features").glob("*.npy"))  # the spec's shared feature cache
+    assert list((tmp_path / "shared-cache" / "features").glob("*.npz"))  # the spec's shared feature cache
 
 
 def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):

@@ -39,7 +39,7 @@ def test_a_spec_with_relative_paths_runs_from_another_directory(tmp_path):
     assert saved["benchmark"]["root"] == str(project / "data" / "myshift")
     assert saved["backbone"]["weights"] == str(project / "tiny.pth")
     assert saved["storage"] == str(project / "runs") and saved["feature_cache"] == str(project / "cache")
-    assert any((project / "cache" / "features").glob("*.npy"))  # the trials used the spec's cache
+    assert any((project / "cache" / "features").glob("*.npz"))  # the trials used the spec's cache
     assert "OOD set night covers 2 of 3 classes" in p.stdout
     assert not (elsewhere / "runs").exists()
 

@@ -69,8 +69,9 @@ class Benchmark:
     # How ImageSource splits become tensors; None for array benchmarks (synthetic, digits).
     transforms: ImageTransforms | None = None
     class_names: tuple[str, ...] = ()
-    # Of the files a benchmark reads, when its parameters do not pin them (a user's image folder):
-    # part of `key`, so adding an image invalidates cached features.
+    # Of the files a benchmark read and their resolved roots (`lpft.data.fingerprint`): part of
+    # `key`, so another LPFT_DATA, or any file added, removed or changed, is another benchmark to
+    # every cache. Empty for benchmarks that read no user files (synthetic, packaged digits).
     fingerprint: str = ""
     # What a user should know about how it was built (an OOD set scored over a class subset,
     # skipped files): `lpft run` and the sweep's pre-flight print them.
@@ -87,7 +88,8 @@ class Benchmark:
 
     @property
     def key(self) -> str:
-        """A short digest of name and parameters: the benchmark's part of a feature-cache key."""
+        """A short digest of name, parameters and the files read (`fingerprint`): the benchmark's part
+        of every cache key (features, LP heads)."""
         blob = json.dumps({"name": self.name, "params": asdict(self.params),
                            **({"files": self.fingerprint} if self.fingerprint else {})}, sort_keys=True)
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"

@@ -23,6 +23,7 @@ import numpy as np
 
 from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
@@ -194,10 +195,12 @@ def build_breeds(name: str, p: BreedsParams, level: int, ancestor: str | None, n
     ood_paths, ood_y = _images(root / "val", target, name, "val")
     splits = id_splits(FileSource(train_paths), train_y, FileSource(test_paths), test_y, p, name)
     splits["target"] = Split(FileSource(ood_paths), ood_y, "ood")
+    read = [*(info / f for f in HIERARCHY_FILES), *train_paths, *test_paths, *ood_paths]
     return Benchmark(name=name, params=p, splits=splits, num_classes=len(supers),
                      default_backbone=("resnet50", "none"), transforms=ImageTransforms(p.image_size, 0, p.augment),
                      class_names=tuple(h.names.get(s, s) for s in supers),
-                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64))
+                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64),
+                     fingerprint=fingerprint({"root": root, "info_dir": info}, read, p.verify))
 
 
 @register("living17", BreedsParams, folder="imagenet")

@@ -1,12 +1,13 @@
 """Built benchmarks kept on the node's disk (arrays and JSON, no pickle), so a trial in a fresh
 worker loads the decoded arrays (~0.05 s) instead of decoding and resizing them again (digits:
 ~1.9 s before a 50 s trial's first step). Only builders that opt in (`register(..., disk_cache=True)`): those whose
-output follows from their parameters and packaged data alone; a benchmark read from a user's
-folder may change under the same parameters.
+output follows from their parameters and packaged data alone, or a file-based one that also
+gives `files=`, the fingerprint of the files it would read (`lpft.data.fingerprint`), taken
+before building: a benchmark read from a user's folder may change under the same parameters.
 
 Entries live in `$LPFT_CACHE/benchmarks` (the features' cache root; `~/.cache/lpft` by
-default), keyed by name, parameters, lpft's version and the builder module's source, so editing
-a builder makes a new entry. Deleting the folder is always safe.
+default), keyed by name, parameters, that fingerprint, lpft's version and the builder module's
+source, so editing a builder or a file makes a new entry. Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -53,15 +54,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def entry_path(name: str, params: Any, build: Callable[[Any], Benchmark]) -> Path:
-    """Keyed by what the arrays follow from: parameters, the builder's module and the
-    benchmark classes' source (an editable install keeps one version number), and the
-    versions of the packages that make the data."""
+def entry_path(name: str, params: Any, build: Callable[[Any], Benchmark], files: str = "") -> Path:
+    """Keyed by what the arrays follow from: parameters, the files read (`files`, their
+    fingerprint; empty for packaged data), the builder's module and the benchmark classes'
+    source (an editable install keeps one version number), and the versions of the packages
+    that make the data."""
     import lpft.data.base as base
 
     sources = b"".join(Path(inspect.getsourcefile(x) or "").read_bytes() for x in (build, base))
-    blob = json.dumps({"name": name, "params": asdict(params), "format": FORMAT, "versions": _versions()},
-                      sort_keys=True).encode() + sources
+    blob = json.dumps({"name": name, "params": asdict(params), "format": FORMAT, "versions": _versions(),
+                       **({"files": files} if files else {})}, sort_keys=True).encode() + sources
     return cache_root() / "benchmarks" / f"{name}-{hashlib.sha256(blob).hexdigest()[:16]}.npz"
 
 
@@ -115,10 +117,11 @@ def _read(path: Path, params: Any) -> Benchmark:
                          truth={k: z[f"truth/{k}"] for k in meta["truth"]})
 
 
-def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark]) -> Benchmark:
-    """`build(params)`, or its copy on this node's disk. A damaged entry is built again; a
-    cache that cannot be written (read-only, full) only costs the build."""
-    path = entry_path(name, params, build)
+def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark], files: str = "") -> Benchmark:
+    """`build(params)`, or its copy on this node's disk (`files`: the fingerprint of the files it
+    reads). A damaged entry is built again; a cache that cannot be written (read-only, full)
+    only costs the build."""
+    path = entry_path(name, params, build, files)
     try:
         return _read(path, params)
     except Exception:  # noqa: BLE001 (absent, truncated, or written by an incompatible version: build)

@@ -19,6 +19,7 @@ import numpy as np
 
 from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import fingerprint
 from lpft.data.images import ArraySource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
@@ -28,6 +29,8 @@ CIFAR_DIR = "cifar-10-batches-py"
 STL_DIR = "stl10_binary"
 STL_CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 STL_TO_CIFAR_NAME = {"car": "automobile"}
+CIFAR_FILES = ("batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch")
+STL_FILES = ("class_names.txt", "test_X.bin", "test_y.bin")  # class_names.txt is optional
 
 
 class _CifarUnpickler(pickle.Unpickler):
@@ -57,10 +60,10 @@ def _unpickle(path: Path, name: str) -> dict:
 def read_cifar10(root: Path, name: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
     """{'train': (images NHWC uint8, labels), 'test': ...} and the class names."""
     folder = need(root / CIFAR_DIR, name, "the CIFAR-10 python folder")
-    meta = _unpickle(folder / "batches.meta", name)
+    meta = _unpickle(folder / CIFAR_FILES[0], name)
     classes = [c.decode() for c in meta[b"label_names"]]
     out = {}
-    for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+    for split, files in (("train", CIFAR_FILES[1:6]), ("test", CIFAR_FILES[6:])):
         batches = [_unpickle(folder / f, name) for f in files]
         data = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         labels = np.concatenate([np.asarray(b[b"labels"], dtype=np.int64) for b in batches])
@@ -88,9 +91,13 @@ def read_stl10_test(root: Path, name: str, cifar_classes: list[str]) -> tuple[np
     return np.ascontiguousarray(images[keep]), mapped[keep]
 
 
+def cifar101_files(root: Path, version: str) -> list[Path]:
+    return [root / f"cifar10.1_{version}_{part}.npy" for part in ("data", "labels")]
+
+
 def read_cifar101(root: Path, name: str, version: str) -> tuple[np.ndarray, np.ndarray]:
-    data = need(root / f"cifar10.1_{version}_data.npy", name, "CIFAR-10.1 images (.npy)")
-    labels = need(root / f"cifar10.1_{version}_labels.npy", name, "CIFAR-10.1 labels (.npy)")
+    data = need(cifar101_files(root, version)[0], name, "CIFAR-10.1 images (.npy)")
+    labels = need(cifar101_files(root, version)[1], name, "CIFAR-10.1 labels (.npy)")
     x, y = np.load(data), np.load(labels).astype(np.int64)
     if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or len(x) != len(y):
         raise InputError(f"{name}: {data} must hold (N, 32, 32, 3) images matching {labels.name}")
@@ -110,14 +117,17 @@ class Cifar101Params(CifarParams):
 
 
 def _cifar_benchmark(name: str, p: CifarParams, cifar: dict[str, tuple[np.ndarray, np.ndarray]],
-                     classes: list[str], ood: dict[str, tuple[np.ndarray, np.ndarray]]) -> Benchmark:
+                     classes: list[str], ood: dict[str, tuple[np.ndarray, np.ndarray]], roots: dict[str, Path],
+                     ood_files: list[Path]) -> Benchmark:
     (x, y), (xt, yt) = cifar["train"], cifar["test"]
     splits = id_splits(ArraySource(x), y, ArraySource(xt), yt, p, name)
     splits.update({k: Split(ArraySource(a), b, "ood") for k, (a, b) in ood.items()})
     return Benchmark(name=name, params=p, splits=splits, num_classes=len(classes),
                      default_backbone=("resnet50", "none"), class_names=tuple(classes),
                      transforms=ImageTransforms(p.image_size, p.image_size, p.augment),
-                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64))
+                     strategy_defaults=fine_tuning_defaults(epochs=20, batch_size=64),
+                     fingerprint=fingerprint(roots, [*(roots["root"] / CIFAR_DIR / f for f in CIFAR_FILES), *ood_files],
+                                             p.verify))
 
 
 def _ood_root(p: CifarParams, name: str, folder: str) -> Path:
@@ -126,13 +136,18 @@ def _ood_root(p: CifarParams, name: str, folder: str) -> Path:
 
 @register("cifar10-stl", CifarParams, folder="cifar10")
 def build_stl(p: CifarParams) -> Benchmark:
-    cifar, classes = read_cifar10(data_root(p.root, "cifar10-stl", "cifar10"), "cifar10-stl")
-    stl = read_stl10_test(_ood_root(p, "cifar10-stl", "stl10"), "cifar10-stl", classes)
-    return _cifar_benchmark("cifar10-stl", p, cifar, classes, {"stl10": stl})
+    roots = {"root": data_root(p.root, "cifar10-stl", "cifar10"), "ood_root": _ood_root(p, "cifar10-stl", "stl10")}
+    cifar, classes = read_cifar10(roots["root"], "cifar10-stl")
+    stl = read_stl10_test(roots["ood_root"], "cifar10-stl", classes)
+    files = [f for f in (roots["ood_root"] / STL_DIR / n for n in STL_FILES) if f.is_file()]
+    return _cifar_benchmark("cifar10-stl", p, cifar, classes, {"stl10": stl}, roots, files)
 
 
 @register("cifar10-cifar10.1", Cifar101Params, folder="cifar10")
 def build_cifar101(p: Cifar101Params) -> Benchmark:
-    cifar, classes = read_cifar10(data_root(p.root, "cifar10-cifar10.1", "cifar10"), "cifar10-cifar10.1")
-    ood = read_cifar101(_ood_root(p, "cifar10-cifar10.1", "cifar10.1"), "cifar10-cifar10.1", p.version)
-    return _cifar_benchmark("cifar10-cifar10.1", p, cifar, classes, {"cifar10.1": ood})
+    roots = {"root": data_root(p.root, "cifar10-cifar10.1", "cifar10"),
+             "ood_root": _ood_root(p, "cifar10-cifar10.1", "cifar10.1")}
+    cifar, classes = read_cifar10(roots["root"], "cifar10-cifar10.1")
+    ood = read_cifar101(roots["ood_root"], "cifar10-cifar10.1", p.version)
+    return _cifar_benchmark("cifar10-cifar10.1", p, cifar, classes, {"cifar10.1": ood}, roots,
+                            cifar101_files(roots["ood_root"], p.version))

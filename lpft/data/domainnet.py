@@ -16,6 +16,7 @@ import numpy as np
 
 from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need, need_all
 from lpft.data.transforms import ImageTransforms
@@ -45,10 +46,13 @@ class DomainNetParams(ImageParams):
         return [t.strip() for t in self.targets.split(",") if t.strip()]
 
 
+def list_file(root: Path, p: DomainNetParams, domain: str, split: str) -> Path:
+    return root / LISTS[p.classes].format(domain=domain, split=split)
+
+
 def read_list(root: Path, p: DomainNetParams, domain: str, split: str) -> tuple[list[Path], np.ndarray, dict]:
     """(image paths, labels, {label: class name}) of one domain's split list."""
-    path = need(root / LISTS[p.classes].format(domain=domain, split=split), "domainnet",
-                f"the {domain} {split} list")
+    path = need(list_file(root, p, domain, split), "domainnet", f"the {domain} {split} list")
     paths, labels, names = [], [], {}
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
@@ -70,9 +74,11 @@ def build(p: DomainNetParams) -> Benchmark:
     train_paths, train_y, names = read_list(root, p, p.source, "train")
     test_paths, test_y, _ = read_list(root, p, p.source, "test")
     splits = id_splits(FileSource(train_paths), train_y, FileSource(test_paths), test_y, p, "domainnet")
+    read = [list_file(root, p, p.source, "train"), list_file(root, p, p.source, "test"), *train_paths, *test_paths]
     for domain in p.target_list:
         paths, y, _ = read_list(root, p, domain, "test")
         splits[domain] = Split(FileSource(paths), y, "ood")
+        read += [list_file(root, p, domain, "test"), *paths]
     num_classes = 40 if p.classes == "sentry" else 345
     if train_y.max() >= num_classes:
         raise InputError(f"domainnet: labels go up to {train_y.max()}, more than {num_classes} classes "
@@ -81,4 +87,5 @@ def build(p: DomainNetParams) -> Benchmark:
                      default_backbone=("resnet50_clip", "none"),
                      transforms=ImageTransforms(p.image_size, 0, p.augment),
                      class_names=tuple(names.get(i, str(i)) for i in range(num_classes)),
-                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=32))
+                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=32),
+                     fingerprint=fingerprint({"root": root}, read, p.verify))

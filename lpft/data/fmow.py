@@ -19,12 +19,14 @@ import numpy as np
 
 from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, need, need_all
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
 FOLDER = "fmow_v1.1"
+TABLES = ("rgb_metadata.csv", "country_code_mapping.csv")
 REGIONS = ("Asia", "Europe", "Africa", "Americas", "Oceania", "Other")
 OOD_START, TEST_START = 2013, 2016
 
@@ -63,9 +65,9 @@ def build(p: FmowParams) -> Benchmark:
     root = data_root(p.root, "fmow", FOLDER)
     if (root / FOLDER).is_dir():  # WILDS' root_dir, holding fmow_v1.1/
         root = root / FOLDER
-    meta = _rows(need(root / "rgb_metadata.csv", "fmow", "WILDS FMoW metadata"),
+    meta = _rows(need(root / TABLES[0], "fmow", "WILDS FMoW metadata"),
                  ("split", "category", "country_code", "timestamp"))
-    codes = _rows(need(root / "country_code_mapping.csv", "fmow", "the country code to region table"),
+    codes = _rows(need(root / TABLES[1], "fmow", "the country code to region table"),
                   ("alpha-3", "region"))
     region_of = {r["alpha-3"]: r["region"] for r in codes}
     classes = sorted({r["category"] for r in meta})
@@ -95,7 +97,9 @@ def build(p: FmowParams) -> Benchmark:
     empty = [k for k, s in splits.items() if len(s) == 0]
     if empty:
         raise InputError(f"fmow: no images for split {empty[0]!r} in {root / 'rgb_metadata.csv'}")
+    read = [*(root / t for t in TABLES), *(path for s in splits.values() for path in s.x.paths)]
     return Benchmark(name="fmow", params=p, splits=splits, num_classes=len(classes),
                      default_backbone=("resnet50", "none"), class_names=tuple(classes),
                      transforms=ImageTransforms(p.image_size, p.image_size, p.augment),
-                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=64))
+                     strategy_defaults=fine_tuning_defaults(epochs=50, batch_size=64),
+                     fingerprint=fingerprint({"root": root}, read, p.verify))

@@ -15,7 +15,6 @@ it, or with `skip_bad=true` it is left out and counted in the benchmark's notes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import check_verify, fingerprint
 from lpft.data.images import FileSource, list_images, open_image
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, holdout
 from lpft.data.registry import register
@@ -48,6 +48,7 @@ class ImageFolderParams(ImageParams):
     skip_bad: bool = False  # leave unreadable images out (counted) instead of stopping
 
     def __post_init__(self) -> None:
+        check_verify(self.verify)
         require(self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}")
         require(self.n_val >= 0, f"n_val must be >= 0, got {self.n_val}")
         require(self.n_test >= 0, f"n_test must be >= 0, got {self.n_test}")
@@ -121,7 +122,7 @@ class Scan:
     entries: Entries
     classes: list[str]
     skipped: list[str]
-    fingerprint: str  # of every listed file's name, size and mtime: part of the feature-cache key
+    fingerprint: str  # of the root and every file read (lpft.data.fingerprint): part of every cache key
 
 
 def scan(p: ImageFolderParams) -> Scan:
@@ -131,8 +132,10 @@ def scan(p: ImageFolderParams) -> Scan:
         entries = read_manifest(Path(where))
         folders = {split: f"{where} ({split} rows)" for split in entries}
         classes = sorted({c for _, c in entries["train"]})
+        roots = {"manifest": Path(where).parent}
     else:
-        entries, folders, classes = scan_folder(data_root(p.root, NAME, NAME))
+        roots = {"root": data_root(p.root, NAME, NAME)}
+        entries, folders, classes = scan_folder(roots["root"])
     require(bool(entries["train"]), f"{NAME}: {folders['train']} holds no images (train/<class>/*.jpg)")
     for split, rows in entries.items():
         require(bool(rows), f"{NAME}: {folders[split]} holds no images")
@@ -151,11 +154,8 @@ def scan(p: ImageFolderParams) -> Scan:
     entries = {k: [(path, c) for path, c in rows if not problems[path]] for k, rows in entries.items()}
     for split, rows in entries.items():  # what skip_bad left
         require(bool(rows), f"{NAME}: {folders[split]} holds no readable images (skip_bad left out all of them)")
-    h = hashlib.sha256()
-    for path in (path for rows in entries.values() for path, _ in rows):
-        st = os.stat(path) if "://" not in path else None
-        h.update(os.fsencode(path) + f"|{st.st_size if st else ''}|{st.st_mtime_ns if st else ''}\n".encode())
-    return Scan(entries, classes, bad, h.hexdigest()[:16])
+    read = [path for rows in entries.values() for path, _ in rows]
+    return Scan(entries, classes, bad, fingerprint(roots, [*read, *([where] if p.manifest else [])], p.verify))
 
 
 def check(p: ImageFolderParams) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
@@ -74,10 +75,12 @@ def build(p: ImageNetParams) -> Benchmark:
     test_paths, test_y = image_folder(root / "val", by_wnid, "ImageNet's val folder (one folder per wnid)")
     splits = id_splits(FileSource(train_paths), train_y, FileSource(test_paths), test_y, p, "imagenet")
     ood_root = expand(p.ood_root) if p.ood_root else root.parent
+    read = [*train_paths, *test_paths]
     for name in p.ood_list:
         folder, named_by_wnid = OOD_SETS[name]
         label_of = by_wnid if named_by_wnid else {str(i): i for i in range(len(wnids))}
         paths, y = image_folder(ood_root / folder, label_of, name)
+        read += paths
         present = np.unique(y)
         # A subset of classes (R, A): restrict the argmax to them, as their papers score.
         classes = present if len(present) < len(wnids) and name in ("imagenet_r", "imagenet_a") else None
@@ -85,4 +88,5 @@ def build(p: ImageNetParams) -> Benchmark:
     return Benchmark(name="imagenet", params=p, splits=splits, num_classes=len(wnids),
                      default_backbone=("vit_base_patch16_clip_224", "none"), class_names=tuple(wnids),
                      transforms=ImageTransforms(p.image_size, 0, p.augment),
-                     strategy_defaults=fine_tuning_defaults(epochs=10, batch_size=128))
+                     strategy_defaults=fine_tuning_defaults(epochs=10, batch_size=128),
+                     fingerprint=fingerprint({"root": root, "ood_root": ood_root}, read, p.verify))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lpft.data.base import Split
+from lpft.data.fingerprint import check_verify
 from lpft.errors import InputError
 from lpft.settings import PATH
 
@@ -84,8 +85,12 @@ class ImageParams:
     augment: bool = True  # RandomResizedCrop + flip when training
     n_val: int = 1000  # ID val images held out of the training split
     split_seed: int = 0
+    # How cached features know the files are the same (lpft.data.fingerprint): mtime (each file's
+    # size and mtime) or content (a hash of its bytes, for storage whose mtimes cannot be trusted).
+    verify: str = "mtime"
 
     def __post_init__(self) -> None:
+        check_verify(self.verify)
         if self.image_size < 8:
             raise InputError(f"image_size must be >= 8, got {self.image_size}")
         if self.n_val < 1:

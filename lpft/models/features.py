@@ -1,12 +1,18 @@
 """Feature extraction (eval mode, no grad, batched) and its on-disk cache.
 
-Features are keyed by (initial-weights digest, benchmark + parameters, split,
-transform), so every LP trial and every LP-FT head reuses one extraction.
+Features are keyed by what they were made from: the initial weights' digest, the benchmark's
+key (name, parameters, and for a file-based one the resolved roots and every file's
+fingerprint, `lpft.data.fingerprint`), the split, the transform, and EXTRACTION_VERSION; so
+every LP trial and every LP-FT head reuses one extraction, and no other data can answer.
+Each entry carries the key it was made for (`cached_array`): a copied or misnamed file, or
+one whose rows are not the split's, is extracted again with one line on stderr saying why.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -20,10 +26,34 @@ from lpft.data.cache import cache_root
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 
+# Bump when extraction gives other numbers for the same weights, images and transform (eval
+# mode, batching, the output dtype): every cached feature array is then made again.
+EXTRACTION_VERSION = 2
 
-def atomic_save(path: Path, array: np.ndarray) -> None:
+
+def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The array at `path` if it was made for `record` (its "key"; "for" names it in messages)
+    and has `rows` rows; else `compute()`, written there whole with `record` inside the same
+    file, so the key travels with the array however the file is copied."""
+    why = ""
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                stored = json.loads(z["record"].tobytes())
+                if stored.get("key") != record["key"]:
+                    why = f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
+                else:
+                    array = z["array"]
+                    if array.ndim >= 1 and len(array) == rows:
+                        return array
+                    why = f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
+        except Exception as e:  # noqa: BLE001 (truncated, another format, no record: make it again)
+            why = f"unreadable ({type(e).__name__}: {e})"
+        print(f"lpft: cache: rebuilding {path}: {why}", file=sys.stderr, flush=True)
+    array = compute()
     with atomic_file(path) as f:
-        np.save(f, array)
+        np.savez(f, array=array, record=np.frombuffer(json.dumps(record, sort_keys=True).encode(), np.uint8))
+    return array
 
 
 @torch.no_grad()
@@ -44,29 +74,30 @@ def extract(backbone: Backbone, benchmark: Benchmark, split: Split, batch_size: 
     return np.concatenate(out) if out else np.zeros((0, backbone.num_features))
 
 
-def feature_key(backbone: Backbone, benchmark: Benchmark, split: str) -> str:
+def feature_key(backbone: Backbone, benchmark: Benchmark, split: str, variant: str = "") -> str:
+    """`variant`: "" for plain features, "bnadapt" for BatchNorm-adapted ones."""
     transform = benchmark.transforms.key if benchmark.transforms is not None else ""
-    blob = "|".join([backbone.digest, benchmark.key, split, backbone.transform_key + transform])
+    blob = json.dumps({"version": EXTRACTION_VERSION, "weights": backbone.digest, "benchmark": benchmark.key,
+                       "split": split, "transform": backbone.transform_key + transform, "variant": variant},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def _cached(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    """The array at `path`, or `compute()` written there once (atomically)."""
-    if path.is_file():
-        return np.load(path)
-    array = compute()
-    atomic_save(path, array)
-    return array
+def _features(folder: Path, backbone: Backbone, benchmark: Benchmark, name: str, variant: str,
+              compute: Callable[[], np.ndarray]) -> np.ndarray:
+    key = feature_key(backbone, benchmark, name, variant)
+    what = f"{variant + ' ' if variant else ''}features of {benchmark.key}/{name} ({backbone.name}, {backbone.digest})"
+    return cached_array(folder / f"{key}.npz", {"key": key, "for": what}, len(benchmark.splits[name]), compute)
 
 
 def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu",
                     root: Path | None = None, workers: int = 0) -> dict[str, np.ndarray]:
     """Features of every split, read from the cache or extracted once and written to it."""
     folder = (root or cache_root()) / "features"
-    return {name: _cached(folder / f"{feature_key(backbone, benchmark, name)}.npy",
-                          lambda split=split, name=name: extract(backbone, benchmark, split, device=device,
-                                                                 workers=workers,
-                                                                 desc=f"features {benchmark.name}/{name}"))
+    return {name: _features(folder, backbone, benchmark, name, "",
+                            lambda split=split, name=name: extract(backbone, benchmark, split, device=device,
+                                                                   workers=workers,
+                                                                   desc=f"features {benchmark.name}/{name}"))
             for name, split in benchmark.splits.items()}
 
 
@@ -82,6 +113,6 @@ def adapted_features(backbone: Backbone, benchmark: Benchmark, device: str = "cp
                        desc=f"adapted features {benchmark.name}/{name}")
 
     folder = (root or cache_root()) / "features"
-    return {name: _cached(folder / f"{feature_key(backbone, benchmark, name)}-bnadapt.npy",
-                          lambda name=name, split=split: compute(name, split))
+    return {name: _features(folder, backbone, benchmark, name, "bnadapt",
+                            lambda name=name, split=split: compute(name, split))
             for name, split in benchmark.splits.items()}

@@ -22,7 +22,7 @@ from lpft.data.base import Benchmark, predict
 from lpft.data.cache import cache_root
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
-from lpft.models.features import adapted_features, atomic_save, cached_features, feature_key
+from lpft.models.features import adapted_features, cached_array, cached_features, feature_key
 from lpft.errors import InputError, require
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.base import EpochCallback, SeedContext, strategy
@@ -174,14 +174,19 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
 
 def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
             root: Path | None = None, workers: int = 0) -> LinearHead:
-    """LP's selected head, computed once per (backbone, benchmark, C path, seed) and cached on disk."""
+    """LP's selected head, computed once per (features, C path, seed) and cached on disk: keyed by
+    every split's feature key (so by the data, weights and transform they came from) and the
+    path's parameters, and checked on reading as features are (`cached_array`)."""
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
     blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias}, sort_keys=True)
-    path = (root or cache_root()) / "heads" / f"{hashlib.sha256(blob.encode()).hexdigest()[:24]}.npy"
-    if path.is_file():
-        packed = np.load(path)
-        return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))
-    head = lp(benchmark, backbone, hp, device, workers=workers).model
-    n = len(head.weight)
-    atomic_save(path, np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)]))
-    return head
+    key = hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def compute() -> np.ndarray:
+        head = lp(benchmark, backbone, hp, device, workers=workers).model
+        n = len(head.weight)
+        return np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)])
+
+    record = {"key": key, "for": f"the LP head of {benchmark.key} ({backbone.name}, {backbone.digest}, C path "
+                                 f"{hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed})"}
+    packed = cached_array((root or cache_root()) / "heads" / f"{key}.npz", record, benchmark.num_classes, compute)
+    return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))
