@@ -15,6 +15,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from lpft.text import pct
+
 ConfigKey = tuple[tuple[str, tuple[int, Any]], ...]
 
 
@@ -77,3 +79,15 @@ def tied_configs(scored: Iterable[Scored]) -> int:
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return statistics.fmean(finite) if finite else math.nan
+
+
+SMALL_VAL = 200  # fewer ranking examples than this: selection moves in steps of more than 0.5 points
+
+
+def small_val_note(n: int, val_set: str = "id_val") -> str:
+    """What a selection on `n` ID val examples cannot tell ('' for `SMALL_VAL` or more): the sweep's
+    summary and `lpft analyze` both say it this way."""
+    if not 0 < n < SMALL_VAL:
+        return ""
+    return (f"small validation set: {val_set} has {n} examples, so ID val accuracy moves in steps of "
+            f"{pct(1 / n, 2)} points and configs closer than that cannot be told apart")

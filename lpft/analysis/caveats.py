@@ -6,9 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from lpft.analysis.selection import Chosen
+from lpft.best import SMALL_VAL, small_val_note
 from lpft.text import pct
 
-SMALL_VAL = 200  # fewer ID val examples than this: selection moves in steps of more than 0.5 points
 
 
 def eval_set_sizes(frame: pl.DataFrame) -> dict[str, int]:
@@ -31,11 +31,9 @@ def deterministic_strategies(frame: pl.DataFrame) -> frozenset[str]:
 def selection_notes(chosen: Chosen, sizes: dict[str, int], val_set: str | None) -> list[str]:
     """One line per caveat on how the configs were selected ([] when there is none)."""
     notes = []
-    n_val = sizes.get(val_set or "")
-    if chosen.metric == "id_val" and n_val and n_val < SMALL_VAL:
-        notes.append(f"small validation set: {val_set} has {n_val} examples, so ID val accuracy moves in steps of "
-                     f"{pct(1 / n_val, 2)} points and configs closer than that cannot be told apart "
-                     f"(use {SMALL_VAL} or more to select on)")
+    small = small_val_note(sizes.get(val_set or "", 0), val_set or "id_val")
+    if chosen.metric == "id_val" and small:
+        notes.append(f"{small} (use {SMALL_VAL} or more to select on)")
     tied = {s: t for s, t in chosen.ties.items() if t[0]}
     if tied:
         parts = [f"{s} ({k} other config{'s' if k > 1 else ''} at {chosen.metric} {pct(score)})"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lpft.best import Scored, best_config, config_key, tied_configs
+from lpft.best import Scored, best_config, config_key, small_val_note, tied_configs
 from lpft.dataset import BUDGET_KEY, INTERRUPTED_KEY, write_table
 from lpft.results import COMPLETED, DIVERGED, ENDED, ERROR
 from lpft.storage import Location
@@ -136,17 +136,12 @@ def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
     return comparison(means) or "(not enough completed strategies to compare)"
 
 
-SMALL_VAL = 200  # as `lpft analyze` warns (lpft.analysis.caveats)
-
-
 def selection_notes(trials: list[dict[str, Any]], metric: str = "id_val") -> list[str]:
     """What the summary's selection cannot tell: a small ID val set, configs tied with the winner."""
     notes = []
     sizes = [t["n_id_val"] for t in trials if t.get("status") == COMPLETED and t.get("n_id_val")]
-    if metric == "id_val" and sizes and min(sizes) < SMALL_VAL:
-        n = min(sizes)
-        notes.append(f"small validation set: id_val has {n} examples, so ID val accuracy moves in steps of "
-                     f"{pct(1 / n, 2)} points and configs closer than that cannot be told apart")
+    if metric == "id_val" and sizes and small_val_note(min(sizes)):
+        notes.append(small_val_note(min(sizes)))
     for strategy in dict.fromkeys(t["strategy"] for t in trials):
         done = [t for t in trials if t["strategy"] == strategy and t["status"] == COMPLETED
                 and t.get("stage", SEARCH) in (SEARCH, REPLICATE)]

@@ -262,8 +262,6 @@ class SweepSearcher(Searcher):
         if config.get("stage") == SEARCH and name in self.branches:
             if self.window and isinstance(self.branches[name], OptunaBranch):
                 self.held[name][_index(config[TRIAL_KEY])] = (config, result, error)  # told in order, later
-                if result and not error and result.get("status") == COMPLETED:
-                    self.finished[name].append((config, {**result, "trial_id": config[TRIAL_KEY]}))
             else:
                 self._search_ended(name, config, result, error)
             self._maybe_queue_replicates(name)
@@ -277,18 +275,18 @@ class SweepSearcher(Searcher):
         if any(i not in ended for i in range(upto + 1) if i < self.issued[name]):
             return False
         for i in sorted(i for i in held if i <= upto):
-            self._search_ended(name, *held.pop(i), recorded=True)
+            self._search_ended(name, *held.pop(i))
         return True
 
     def _search_ended(self, name: str, config: dict[str, Any], result: dict | None, error: bool,
-                      restored: bool = False, recorded: bool = False) -> None:
+                      restored: bool = False) -> None:
         branch = self.branches[name]
         if isinstance(branch, OptunaBranch):
             if restored:
                 branch.tell(config, result, error)
             else:
                 branch.on_trial_complete(config[TRIAL_KEY], config, result, error)
-        if result and not error and result.get("status") == COMPLETED and not recorded:
+        if result and not error and result.get("status") == COMPLETED:
             self.finished[name].append((config, {**result, "trial_id": config[TRIAL_KEY]}))
 
     def _maybe_queue_replicates(self, name: str) -> None:
