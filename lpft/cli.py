@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import shlex
 import sys
-import threading
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -364,46 +362,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(e, "exit_status", 130)  # lpft.sweeps.interrupt.Stopped: 128 + its signal
 
 
-def _leave_ray() -> bool:
-    """Disconnects from Ray, if this run connected. Ray's own exit hook first sleeps 0.5 s so
-    that workers' log lines can reach the driver; lpft's driver never streams them
-    (`log_to_driver=False`: `lpft.sweeps.launch.init_ray`), so it leaves without the wait.
-    False when the local Ray this run started has died (a SIGTERM to the whole process group):
-    then Ray's shutdown and Ray's and Tune's exit hooks would each wait a minute for its GCS, so
-    none is run (its processes end with this one: Ray ties them to it)."""
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        from lpft.sweeps.interrupt import local_ray_gone
-
-        if local_ray_gone(wait=0):
-            return False
-        ray.shutdown()
-    return True
-
-
 def run() -> NoReturn:
-    """The `lpft` command: `main`, then the process ends without tearing down the interpreter.
-    After a sweep that teardown (torch's and Ray's modules) took ~0.8 s; every exit hook still
-    runs first (logging, trackers), Ray is left without its exit hook's 0.5 s wait, and the
-    output is flushed."""
+    """The `lpft` command: `main`, then the process leaves (`lpft.leave`)."""
+    from lpft.leave import leave
+
     try:
         code = main()
     except SystemExit as e:  # argparse's --help and usage errors
         code = e.code
     if isinstance(code, str):
         print(code, file=sys.stderr)
-    code = code if isinstance(code, int) else 0 if code is None else 1
-    for thread in threading.enumerate():  # as the interpreter would before its exit hooks
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    if _leave_ray():
-        atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said
-            pass
-    os._exit(code)
+    leave(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 if __name__ == "__main__":

@@ -187,6 +187,9 @@ STOPS = {
     "sigterm to the group": ([signal.SIGTERM], os.killpg, 143, "== t interrupted (SIGTERM) after "),
     "sigint twice": ([signal.SIGINT, signal.SIGINT], os.killpg, 130, "== t stopped at once (SIGINT again); "),
 }
+# The first Ctrl-C's graceful stop can end the sweep before the second arrives (0.2 s later):
+# then the second lands while the process leaves, and must change nothing but the speed.
+STOPPED_FIRST = "== t interrupted (SIGINT) after "
 
 
 @pytest.mark.parametrize("how", STOPS)
@@ -206,7 +209,8 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
     assert proc.returncode == status, err[-3000:]
     assert "Traceback" not in out + err, err[-3000:]
     line = next(line for line in out.splitlines() if line.startswith("== t "))
-    assert line.startswith(head) and line.endswith("resume with: lpft sweep t.yaml --storage store --resume"), out
+    assert line.startswith(head) or (len(signals) == 2 and line.startswith(STOPPED_FIRST)), out
+    assert line.endswith("resume with: lpft sweep t.yaml --storage store --resume"), out
     no_ray_left(proc.pid)
     ledger = json.loads((root / "ledger" / "ft-000.json").read_text())
     assert ledger["row"] is None  # asked, not ended: --resume runs it again
@@ -216,7 +220,48 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
         assert list(trials.status) == [INTERRUPTED] and footer[INTERRUPTED_KEY] == b"SIGTERM"
 
 
-# Without Ray: the notes and the command.
+# Without Ray: the second signal, the notes and the command.
+
+def test_a_second_signal_stops_the_sweep_where_it_is():
+    from lpft.sweeps.interrupt import Interrupt, Stopped
+
+    with Interrupt() as interrupt:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # Python runs the handler between bytecodes
+        assert interrupt.name == "SIGTERM"
+        with pytest.raises(Stopped) as stopped:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    assert stopped.value.exit_status == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+LEAVING = """
+import atexit, os, signal, sys, time
+from lpft.leave import leave
+atexit.register(lambda: print("the exit hooks ran", flush=True))
+def signals():
+    for name in sys.argv[2:]:
+        os.kill(os.getpid(), getattr(signal, name))
+        time.sleep(0.2)
+atexit.register(signals)  # runs first (last in, first out), as a signal during Ray's shutdown
+leave(int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("code, signals, status, hooks_ran", [
+    (130, ["SIGINT"], 130, True),  # noted, the exit hooks run on, the command's own status
+    (0, ["SIGTERM"], 0, True),
+    (130, ["SIGINT", "SIGINT"], 130, False),  # again: at once
+    (0, ["SIGTERM", "SIGTERM"], 143, False),
+])
+def test_signals_while_the_process_leaves_never_print_a_traceback(code, signals, status, hooks_ran):
+    done = subprocess.run([sys.executable, "-c", LEAVING, str(code), *signals], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == status, done.stderr
+    assert "Traceback" not in done.stderr
+    assert ("the exit hooks ran" in done.stdout) == hooks_ran
+    assert done.stderr.startswith(f"lpft: {signals[0]}: already finishing; {signals[0]} again to leave at once")
 
 def test_incomplete_note_only_for_a_sweep_that_did_not_run_to_its_end():
     from lpft.analysis.incomplete import incomplete_note

@@ -1,0 +1,78 @@
+"""How the `lpft` process ends once its command has returned.
+
+Without tearing down the interpreter: after a sweep that teardown (torch's and Ray's modules)
+took ~0.8 s. Every exit hook still runs first (logging, trackers), Ray is left without its exit
+hook's 0.5 s wait, and the output is flushed.
+
+A signal in that time (a second Ctrl-C that came just after a stopped sweep had returned) must
+not turn a clean end into a traceback from inside `ray.shutdown`: the first SIGINT or SIGTERM
+is only noted (the command's results are already written), another one ends the process at
+once. Nothing here imports Ray: `lpft analyze` never loads it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from typing import Any, NoReturn
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Teardown:
+    """SIGINT and SIGTERM while the process leaves."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.signals = 0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signals += 1
+        name = signal.Signals(signum).name
+        if self.signals > 1:
+            _flush()
+            os._exit(self.code or 128 + signum)
+        print(f"lpft: {name}: already finishing; {name} again to leave at once", file=sys.stderr)
+
+
+def _leave_ray() -> bool:
+    """Disconnects from Ray, if this run connected. Ray's own exit hook first sleeps 0.5 s so
+    that workers' log lines can reach the driver; lpft's driver never streams them
+    (`log_to_driver=False`: `lpft.sweeps.launch.init_ray`), so it leaves without the wait.
+    False when the local Ray this run started has died (a SIGTERM to the whole process group):
+    then Ray's shutdown and Ray's and Tune's exit hooks would each wait a minute for its GCS, so
+    none is run (its processes end with this one: Ray ties them to it)."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        from lpft.sweeps.interrupt import local_ray_gone
+
+        if local_ray_gone(wait=0):
+            return False
+        ray.shutdown()
+    return True
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+
+
+def leave(code: int) -> NoReturn:
+    """Ends the process with `code` once its threads, Ray and its exit hooks are done."""
+    if threading.current_thread() is threading.main_thread():
+        teardown = _Teardown(code)
+        for s in SIGNALS:
+            signal.signal(s, teardown)
+    for thread in threading.enumerate():  # as the interpreter would before its exit hooks
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    if _leave_ray():
+        atexit._run_exitfuncs()
+    _flush()
+    os._exit(code)
