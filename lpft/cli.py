@@ -326,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")
     demo.add_argument("--quick", action="store_true", help="fewer, shorter trials on tiny data (for tests)")
     demo.set_defaults(fn=cmd_demo)
+
+    from lpft.cache_cli import add_cache_parser
+
+    add_cache_parser(sub)
     return p
 
 

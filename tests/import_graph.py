@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lpft"
 # analysis sits beside data/models/..., not above them: it must not reach them at all (see test).
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "atomic", "text", "registry", "settings", "storage", "plugins", "secrets", "allocator"),
-    ("results", "search_spaces", "footer", "dataset", "best"),
+    ("results", "search_spaces", "footer", "dataset", "best", "cachedir"),
     ("data",),
     ("models",),
     ("strategies",),
@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),
     ("cluster",),
     ("demo",),
-    ("cli", "__main__", "__init__"),
+    ("cli", "cache_cli", "leave", "__main__", "__init__"),
 ]
 
 

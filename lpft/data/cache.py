@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lpft.atomic import atomic_file
+from lpft.cachedir import STALE_TEMP_S, evict, touch
 from lpft.data.base import Benchmark, Split
 
 FORMAT = 1  # bump when what an entry holds changes shape
@@ -34,7 +35,6 @@ TUPLES = ("default_backbone", "class_names", "notes")
 HELD = {"params", "splits", "pretrained", "truth", "transforms", *SCALARS, *TUPLES}  # every field, or no entry
 # What a packaged benchmark's arrays come from besides its builder: their versions are in the key.
 DEPENDENCIES = ("numpy", "torch", "scikit-learn", "mlxtend", "Pillow")
-STALE_TEMP_S = 3600  # a half-written entry this old was left by a killed worker
 
 
 def cache_root() -> Path:
@@ -123,7 +123,9 @@ def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark], file
     only costs the build."""
     path = entry_path(name, params, build, files)
     try:
-        return _read(path, params)
+        bench = _read(path, params)
+        touch(path)
+        return bench
     except Exception:  # noqa: BLE001 (absent, truncated, or written by an incompatible version: build)
         pass
     bench = build(params)
@@ -133,6 +135,7 @@ def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark], file
             _prune(path.parent)
             with atomic_file(path) as f:
                 np.savez(f, **arrays)
+            evict(path)
         except OSError:
             pass
     return bench

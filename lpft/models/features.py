@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lpft.atomic import atomic_file
+from lpft.cachedir import evict, touch
 from lpft.data.base import Benchmark, Split
 from lpft.data.cache import cache_root
 from lpft.data.loading import batches
@@ -36,23 +37,27 @@ def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callabl
     and has `rows` rows; else `compute()`, written there whole with `record` inside the same
     file, so the key travels with the array however the file is copied."""
     why = ""
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                stored = json.loads(z["record"].tobytes())
-                if stored.get("key") != record["key"]:
-                    why = f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
-                else:
-                    array = z["array"]
-                    if array.ndim >= 1 and len(array) == rows:
-                        return array
-                    why = f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
-        except Exception as e:  # noqa: BLE001 (truncated, another format, no record: make it again)
-            why = f"unreadable ({type(e).__name__}: {e})"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored = json.loads(z["record"].tobytes())
+            if stored.get("key") != record["key"]:
+                why = f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
+            else:
+                array = z["array"]
+                if array.ndim >= 1 and len(array) == rows:
+                    touch(path)
+                    return array
+                why = f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
+    except FileNotFoundError:  # no entry (or `lpft cache prune` removed it just now)
+        pass
+    except Exception as e:  # noqa: BLE001 (truncated, another format, no record: make it again)
+        why = f"unreadable ({type(e).__name__}: {e})"
+    if why:
         print(f"lpft: cache: rebuilding {path}: {why}", file=sys.stderr, flush=True)
     array = compute()
     with atomic_file(path) as f:
         np.savez(f, array=array, record=np.frombuffer(json.dumps(record, sort_keys=True).encode(), np.uint8))
+    evict(path)
     return array
 
 
@@ -86,8 +91,11 @@ def feature_key(backbone: Backbone, benchmark: Benchmark, split: str, variant: s
 def _features(folder: Path, backbone: Backbone, benchmark: Benchmark, name: str, variant: str,
               compute: Callable[[], np.ndarray]) -> np.ndarray:
     key = feature_key(backbone, benchmark, name, variant)
-    what = f"{variant + ' ' if variant else ''}features of {benchmark.key}/{name} ({backbone.name}, {backbone.digest})"
-    return cached_array(folder / f"{key}.npz", {"key": key, "for": what}, len(benchmark.splits[name]), compute)
+    kind = f"{variant + ' ' if variant else ''}features"
+    what = f"{kind} of {benchmark.key}/{name} ({backbone.name}, {backbone.digest})"
+    record = {"key": key, "for": what, "kind": kind, "benchmark": benchmark.key, "backbone": backbone.name,
+              "split": name}
+    return cached_array(folder / f"{key}.npz", record, len(benchmark.splits[name]), compute)
 
 
 def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu",

@@ -187,6 +187,7 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
         return np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)])
 
     record = {"key": key, "for": f"the LP head of {benchmark.key} ({backbone.name}, {backbone.digest}, C path "
-                                 f"{hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed})"}
+                                 f"{hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed})",
+              "kind": "LP head", "benchmark": benchmark.key, "backbone": backbone.name, "split": "all"}
     packed = cached_array((root or cache_root()) / "heads" / f"{key}.npz", record, benchmark.num_classes, compute)
     return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))

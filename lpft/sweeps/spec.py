@@ -18,6 +18,7 @@
     max_failures: 1
     storage: results       # a path, a shared file-system path, or s3://bucket/prefix
     feature_cache: node    # or a shared path: features extracted once for the whole cluster
+    cache_max_size: 20G    # least recently used cache entries evicted beyond this (default: unbounded)
     save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
     keep_checkpoints: 2    # each trial's latest checkpoints kept (a resume needs the last)
     resample_split: false  # true: each seed also draws the benchmark's split (split_seed = seed), so
@@ -53,7 +54,8 @@ METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
 FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
-          "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search")
+          "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search",
+          "cache_max_size")
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
 MAX_REPLICATE = 10_000
 
@@ -102,6 +104,7 @@ class SweepSpec:
     loggers: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker -> its options (lpft.sweeps.trackers)
     resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
     deterministic_search: bool = True  # Optuna asked and told in trial order (`lpft.sweeps.searcher`)
+    cache_max_size: int | None = None  # bytes; the cache's least recently used entries evicted beyond it
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
     @property
@@ -276,6 +279,11 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     feature_cache = raw.get("feature_cache", "node")
     require(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
           "must be node (each node caches its own features) or a shared file-system path")
+    cache_max_size = raw.get("cache_max_size")
+    if cache_max_size is not None:
+        from lpft.cachedir import parse_size
+
+        cache_max_size = parse_size(cache_max_size, "cache_max_size")
     resample = boolean(raw, "resample_split", False)
     if resample:
         require("split_seed" in {f.name for f in dataclasses.fields(BENCHMARKS[bench["name"]].params)},
@@ -284,7 +292,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
                      tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
                      max_failures, storage, feature_cache, boolean(raw, "save_models", False),
                      tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw),
-                     resample, boolean(raw, "deterministic_search", True), dict(raw))
+                     resample, boolean(raw, "deterministic_search", True), cache_max_size, dict(raw))
 
 
 def _loggers(raw: dict) -> dict[str, dict[str, str]]:
