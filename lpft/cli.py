@@ -103,8 +103,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{' (resuming)' if args.resume else ''}", flush=True)
     if args.dashboard and args.address:
         print("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node", flush=True)
+    from lpft.leave import hold_signals
     from lpft.sweeps.interrupt import Stopped
 
+    hold_signals()  # what the sweep's own handlers give back when it returns: its summary is never cut short
     try:
         outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
                             dashboard=args.dashboard)

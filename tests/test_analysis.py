@@ -308,22 +308,14 @@ def test_golden_results_give_the_expected_table_and_frontier():
     table, frontier = expected()
     assert table == (golden / "expected_table.txt").read_text()
     assert frontier == (golden / "expected_frontier.csv").read_text()
-    # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone: each
-    # trial's best ID val step (the earliest on ties), each strategy's config with the best mean
-    # ID val over the seeds all its configs ran, then the mean and Student-t half-width.
+    # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone
+    # (tests/oracle.py: the paper's selection), then the mean and Student-t half-width.
     import pandas as pd
 
-    rows = pd.read_parquet(golden / "results")
-    wide = rows.pivot_table(index=["strategy", "trial_id", "seed", "step"], columns="eval_set",
-                            values="accuracy").reset_index()
-    lr = rows.groupby("trial_id")["hp.lr"].first()
-    wide["config"] = wide.trial_id.map(lr).fillna(-1)
-    best = wide.sort_values(["trial_id", "id_val", "step"], ascending=[True, False, True]).groupby("trial_id").head(1)
+    from oracle import selected
+
     lines = {line.split()[0]: line for line in table.splitlines()[4:]}
-    for strategy, group in best.groupby("strategy"):
-        common = set.intersection(*(set(g.seed) for _, g in group.groupby("config")))
-        scores = group[group.seed.isin(common)].groupby("config").id_val.mean()
-        chosen = group[group.config == scores.sort_index().idxmax()]
+    for strategy, chosen in selected(pd.read_parquet(golden / "results")).items():
         for column in ("id_test", "ood"):
             v = chosen[column].to_numpy()
             if np.ptp(v) > 0:
