@@ -7,7 +7,8 @@ hook's 0.5 s wait, and the output is flushed.
 A signal in that time (a second Ctrl-C that came just after a stopped sweep had returned) must
 not turn a clean end into a traceback from inside `ray.shutdown`, nor cut a sweep's summary
 short: from the end of a sweep (`hold_signals`) or of any command, the first SIGINT or SIGTERM
-is only noted (the results are already written), another one ends the process at once. Nothing here imports Ray: `lpft analyze` never loads it.
+is only noted (the results are already written), another one ends the process at once.
+Nothing here imports Ray: `lpft analyze` never loads it.
 """
 
 from __future__ import annotations
