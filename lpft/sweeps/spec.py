@@ -181,10 +181,12 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     _check_values(name, space, where)
     grid: dict[str, list[Any]] = {}
     if search == "grid":
-        grid = STRATEGIES[name].grid
+        grid = dict(STRATEGIES[name].grid)
         for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
             if p.kind == "categorical":
                 grid[key] = list(p.choices)
+            elif p.kind == "constant" and key in raw:  # and its own fixed value takes that key out of it
+                grid.pop(key, None)
             elif p.kind in ("float", "int") and key in raw:
                 raise InputError(f"{where}.{key}: search: grid takes choices ({key}: {{choices: [...]}}), "
                                  "not a range; or leave it out for the paper's grid")
