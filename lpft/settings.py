@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from typing import Any
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 
 def _convert(key: str, value: Any, kind: type) -> Any:
@@ -14,7 +14,7 @@ def _convert(key: str, value: Any, kind: type) -> Any:
             return float(value)
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             return value
-        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}")
+        raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}")
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0"):
@@ -22,7 +22,7 @@ def _convert(key: str, value: Any, kind: type) -> Any:
             return value.lower() in ("true", "1")
         return kind(value)
     except ValueError:
-        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}") from None
+        raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}") from None
 
 
 def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -30,7 +30,7 @@ def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(sorted(hints))})")
+        raise InputError(f"{where}: unknown key {quote(unknown[0])} (valid: {', '.join(sorted(hints))})")
     kwargs = {k: _convert(k, v, hints[k]) for k, v in values.items()}
     try:
         return cls(**kwargs)
