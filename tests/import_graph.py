@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lpft"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "names", "safe_yaml", "atomic", "text", "registry", "settings", "storage", "plugins", "secrets",
      "allocator"),
-    ("results", "search_spaces", "footer", "dataset", "best", "cachedir"),
+    ("results", "search_spaces", "footer", "row_checks", "dataset", "best", "cachedir"),
     ("data",),
     ("models",),
     ("strategies",),
