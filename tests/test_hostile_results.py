@@ -179,3 +179,17 @@ def test_a_hostile_file_on_s3_is_named_by_its_uri(tmp_path, capsys, s3_env, monk
     assert analyze("s3://lpft/hostile", "--out", tmp_path / "r", "--skip-bad") == 0
     assert "left out 1 bad results file" in capsys.readouterr().out
     assert not (tmp_path / "ABS").exists()
+
+
+def test_a_benchmark_never_writes_an_eval_set_name_the_analysis_would_refuse():
+    import numpy as np
+
+    from lpft.data.base import Benchmark, Split
+    from lpft.errors import InputError
+
+    split = Split(np.zeros((2, 3)), np.zeros(2, np.int64), "ood")
+    ok = {"id_train": split, "id_val": split, "id_test": split}
+    Benchmark("b", None, {**ok, "sketch": split}, 2, ("linear", "benchmark"))
+    for name in ("../x", "my set", "a\nb"):
+        with pytest.raises(InputError, match="it names the analysis's files"):
+            Benchmark("b", None, {**ok, name: split}, 2, ("linear", "benchmark"))
