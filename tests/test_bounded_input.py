@@ -99,3 +99,38 @@ def test_a_sweep_folders_spec_yaml_is_read_bounded_too(tmp_path):
         check_same_spec(locate(tmp_path), spec)  # --resume
     assert sweep_context([str(tmp_path)])[0]["name"] == tmp_path.name  # analyze: the folder's name, no spec
     assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("benchmark, setting, needle", [
+    ("synthetic", "d=100000000", "d must be in [1, 10000000], got 100000000"),  # was 23 GB, then the OOM killer
+    ("synthetic", "classes=100000000", "classes must be in [1, 10000000]"),  # was an allocation traceback
+    ("synthetic", "d=1000000", "d + classes = 1000005 values in each of n_train + n_val + n_test + n_ood = 4000 rows need ~30 GiB"),
+    ("digits", "size=100000", "size must be in [16, 212]"),
+    ("digits", "size=300", "size must be in [16, 212]"),  # was numpy's 'low >= high' traceback
+    ("digits", "n_ood=100000000", "n_ood must be in [1, 5000]"),
+])
+def test_benchmark_sizes_are_bounded_for_run_and_spec_alike(benchmark, setting, needle, capsys):
+    assert main(["run", benchmark, "--strategy", "lp", "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
+    key, value = setting.split("=")
+    with pytest.raises(InputError, match=f"benchmark.{key}"):
+        parse_spec({"name": "s", "benchmark": {"name": benchmark, key: int(value)}, "strategies": {"lp": {}}})
+
+
+def test_image_size_is_bounded(tmp_path):
+    from lpft.data.layout import ImageParams
+
+    with pytest.raises(InputError, match=r"image_size must be in \[8, 1024\], got 100000"):
+        ImageParams(image_size=100_000)
+
+
+@pytest.mark.parametrize("strategies, needle", [
+    ({"ft": {"epochs": 10**14}}, "strategies.ft: epochs must be in [1, 100000], got 100000000000000"),
+    ({"lpft": {"probe_epochs": 10**14}}, "strategies.lpft: probe_epochs must be in [0, 100000]"),
+])
+def test_epochs_are_bounded(strategies, needle):
+    with pytest.raises(InputError) as err:
+        parse_spec({"name": "s", "benchmark": "synthetic", "strategies": strategies})
+    assert needle in str(err.value)
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", "epochs=100000000000000"]) == 2

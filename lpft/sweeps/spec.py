@@ -56,7 +56,8 @@ FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
           "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search",
           "cache_max_size")
-MAX_REPLICATE = 10_000
+# Seeds beyond the search's: a hundred is more than any interval needs, and each is a trial per strategy.
+MAX_REPLICATE = 100
 
 
 @dataclass(frozen=True)
