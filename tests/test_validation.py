@@ -109,3 +109,23 @@ def test_a_tampered_checkpoint_cannot_run_code(tmp_path):
     with pytest.raises(InputError, match="refused: not a plain lpft checkpoint"):
         load_state(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"strategies": {"ft": {"lr": float("inf")}}}, "strategies.ft.lr must be finite, got inf"),  # was accepted
+    ({"strategies": {"ft": {"wd": float("nan")}}}, "strategies.ft.wd must be finite, got nan"),
+    ({"strategies": {"ft": {"lr": 10**400}}}, "strategies.ft: lr: must be finite"),  # an int past float's range
+    ({"strategies": {"ft": {"lr": {"choices": [0.1, float("inf")]}}}}, "strategies.ft.lr: lr: must be finite"),
+    ({"benchmark": {"name": "synthetic", "eps": float("nan")}}, "benchmark.eps: must be finite, got nan"),
+    ({"seeds": [0, 0]}, "seeds must be unique, got [0, 0]"),  # was: the replicate reran seed 0 as a "second seed"
+])
+def test_fixed_values_are_finite_and_seeds_unique(changes, needle):
+    with pytest.raises(InputError) as err:
+        parse_spec(spec(**changes))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("setting", ["lr=inf", "lr=nan", "wd=-inf", "lr=1e999"])
+def test_lpft_run_refuses_a_value_that_is_not_finite(setting, capsys):
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", setting]) == 2
+    assert f"{setting.split('=')[0]}: must be finite" in capsys.readouterr().err

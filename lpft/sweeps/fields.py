@@ -51,6 +51,8 @@ def known_keys(mapping: dict, allowed: Iterable[str], where: str, what: str) -> 
 def param(value: Any, where: str) -> Param:
     """A scalar is fixed; {choices: [...]} is categorical; {low, high[, log][, type]} a range."""
     if not isinstance(value, dict):
+        if isinstance(value, float):  # a fixed value is checked as a range's bounds are
+            number(value, where)
         return Param("constant", value=value)
     if "choices" in value:
         known_keys(value, ("choices",), where, "search field")

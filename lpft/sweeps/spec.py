@@ -258,6 +258,8 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     seeds = [seeds] if isinstance(seeds, int) else seeds
     require(isinstance(seeds, list) and seeds and all(is_int(s) and 0 <= s < 2**32 for s in seeds),
             "seeds", f"must be a non-empty list of integers in [0, 2**32), got {quote(seeds)}")
+    # A repeated seed reruns another seed's run and counts it as a second one (a narrower interval).
+    require(len(set(seeds)) == len(seeds), "seeds", f"must be unique, got {quote(seeds)}")
     replicate = integer(raw, "replicate", 0, 0, MAX_REPLICATE)
 
     metric = raw.get("metric", "id_val")
