@@ -193,3 +193,17 @@ def test_a_benchmark_never_writes_an_eval_set_name_the_analysis_would_refuse():
     for name in ("../x", "my set", "a\nb"):
         with pytest.raises(InputError, match="it names the analysis's files"):
             Benchmark("b", None, {**ok, name: split}, 2, ("linear", "benchmark"))
+
+
+def test_a_damaged_trials_table_or_spec_beside_the_results_is_ignored_not_a_traceback(tmp_path, capsys):
+    """What the analysis reads beside the results (trials.parquet's budgets, spec.yaml's name) only
+    adds context: damaged, it is left out; the sweep's name is never a terminal's escape sequence."""
+    root = sweep_folder(tmp_path / "data")
+    table = pa.table({"strategy": ["ft"], "status": ["interrupted"]})
+    with pq.ParquetWriter(root / "trials.parquet", table.schema) as writer:
+        writer.write_table(table)
+        writer.add_key_value_metadata({b"lpft.budget": b"[1, 2]", b"lpft.interrupted": b"SIGINT"})  # not a mapping
+    (root / "spec.yaml").write_text('name: "evil\\n\\x1b[31mred"\n')
+    assert analyze(root, "--out", tmp_path / "r") == 0, capsys.readouterr().err
+    assert "\x1b" not in capsys.readouterr().out
+    assert "<title>lpft report: data</title>" in (tmp_path / "r" / "report.html").read_text()
