@@ -361,7 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_plugins(args)
         return args.fn(args)
     except InputError as e:
-        print(f"lpft: error: {e}", file=sys.stderr)
+        from lpft.storage import redact_text
+
+        print(f"lpft: error: {redact_text(str(e))}", file=sys.stderr)  # no user:pass@ of any address
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C outside a sweep, or a second signal in one: no traceback
         print("lpft: interrupted", file=sys.stderr)
