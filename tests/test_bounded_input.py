@@ -127,8 +127,8 @@ def test_image_size_is_bounded(tmp_path):
 
 
 @pytest.mark.parametrize("strategies, needle", [
-    ({"ft": {"epochs": 10**14}}, "strategies.ft: epochs must be in [1, 100000], got 100000000000000"),
-    ({"lpft": {"probe_epochs": 10**14}}, "strategies.lpft: probe_epochs must be in [0, 100000]"),
+    ({"ft": {"epochs": 10**14}}, "strategies.ft: epochs must be in [1, 1000000], got 100000000000000"),
+    ({"lpft": {"probe_epochs": 10**14}}, "strategies.lpft: probe_epochs must be in [0, 1000000]"),
 ])
 def test_epochs_are_bounded(strategies, needle):
     with pytest.raises(InputError) as err:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from lpft.errors import quote, require
 from lpft.search_spaces import hparam, log_float
 
-# More epochs than any run needs (synthetic's full-batch GD uses 300): a typo like 1e14 is refused
-# here, not left to run for ever behind an ETA computed from the first epochs.
-MAX_EPOCHS = 100_000
+# More epochs than any run needs (synthetic's full-batch GD uses 300, a test keeps a sweep busy with
+# 200,000): a typo like 1e14 is refused here, not left to run for ever behind an ETA computed from
+# the first epochs.
+MAX_EPOCHS = 1_000_000
 # The paper's FT learning rates (Kumar et al. 2022, Appendix), and the range a default sweep searches.
 FT_LRS = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 
