@@ -285,9 +285,9 @@ def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple
             expr = ds.field(key) == value if expr is None else expr & (ds.field(key) == value)
     columns = [c for c in dataset.schema.names if c not in without]
     index = {f: i for i, f in enumerate(found.files)}
-    batches = [batch.record_batch.append_column(FILE, pa.array([index[batch.fragment.path]] * batch.record_batch.num_rows,
-                                                                pa.uint32()))
-               for batch in dataset.scanner(columns=columns, filter=expr).scan_batches()]
+    batches = [tagged.record_batch.append_column(FILE, pa.array(
+        [index[tagged.fragment.path]] * tagged.record_batch.num_rows, pa.uint32()))
+        for tagged in dataset.scanner(columns=columns, filter=expr).scan_batches()]
     schema = pa.schema([*dataset.schema.empty_table().select(columns).schema, pa.field(FILE, pa.uint32())])
     return pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
 

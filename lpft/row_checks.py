@@ -67,7 +67,8 @@ def _names(frame: pl.DataFrame) -> list[tuple[int, str]]:
         # Polars' regex over the distinct values ($ is the very end in Rust's), Python's on the few failing.
         failing = frame.select(text.unique()).filter(text.is_not_null() & ~text.str.contains(f"^{NAME}$"))
         for value in (v for v in failing.get_column(column).to_list() if not is_name(v)):
-            reason = f"{column} {quote(value)} is not a plain name ({RULE}); results' names become folder and file names"
+            reason = (f"{column} {quote(value)} is not a plain name ({RULE}); results' names become folder "
+                      "and file names")
             files = frame.filter(text == value).get_column(FILE).unique().sort()
             out += [(f, reason) for f in files.to_list()]
     return out

@@ -201,7 +201,8 @@ def test_constant_columns_come_from_the_footer_and_read_as_the_rows_are(results,
     from lpft.storage import locate
 
     found = _good_files(_folder(locate(results)), results, False, [])
-    assert scan_varying(found.files, found.constants, found.schemas[0], {}, (), "_file") is not None  # the fast read applies
+    fast = scan_varying(found.files, found.constants, found.schemas[0], {}, (), "_file")
+    assert fast is not None  # the fast read applies
     # The same files without the footer key (as lpft wrote them before it): the full scan.
     plain = tmp_path / "plain"
     for f in (results / "results").rglob("*.parquet"):

@@ -104,7 +104,8 @@ def test_a_sweep_folders_spec_yaml_is_read_bounded_too(tmp_path):
 @pytest.mark.parametrize("benchmark, setting, needle", [
     ("synthetic", "d=100000000", "d must be in [1, 10000000], got 100000000"),  # was 23 GB, then the OOM killer
     ("synthetic", "classes=100000000", "classes must be in [1, 10000000]"),  # was an allocation traceback
-    ("synthetic", "d=1000000", "d + classes = 1000005 values in each of n_train + n_val + n_test + n_ood = 4000 rows need ~30 GiB"),
+    ("synthetic", "d=1000000",
+     "d + classes = 1000005 values in each of n_train + n_val + n_test + n_ood = 4000 rows need ~30 GiB"),
     ("digits", "size=100000", "size must be in [16, 212]"),
     ("digits", "size=300", "size must be in [16, 212]"),  # was numpy's 'low >= high' traceback
     ("digits", "n_ood=100000000", "n_ood must be in [1, 5000]"),
@@ -126,11 +127,18 @@ def test_image_size_is_bounded(tmp_path):
 
 
 @pytest.mark.parametrize("strategies, needle", [
-    ({"ft": {"epochs": 10**14}}, "strategies.ft: epochs must be in [1, 100000], got 100000000000000"),
-    ({"lpft": {"probe_epochs": 10**14}}, "strategies.lpft: probe_epochs must be in [0, 100000]"),
+    ({"ft": {"epochs": 10**14}}, "strategies.ft: epochs must be in [1, 1000000], got 100000000000000"),
+    ({"lpft": {"probe_epochs": 10**14}}, "strategies.lpft: probe_epochs must be in [0, 1000000]"),
 ])
 def test_epochs_are_bounded(strategies, needle):
     with pytest.raises(InputError) as err:
         parse_spec({"name": "s", "benchmark": "synthetic", "strategies": strategies})
     assert needle in str(err.value)
     assert main(["run", "synthetic", "--strategy", "ft", "--set", "epochs=100000000000000"]) == 2
+
+
+@pytest.mark.parametrize("setting", ["bn=", "device=", "workers=", "backbone="])
+def test_a_long_string_setting_is_quoted_short(setting, capsys):
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", setting + "x" * 100_000]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err) < 400 and len(err.splitlines()) == 1, err[:500]

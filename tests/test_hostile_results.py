@@ -166,7 +166,8 @@ def test_a_hostile_file_on_s3_is_named_by_its_uri(tmp_path, capsys, s3_env, monk
             monkeypatch.setenv(key, value)
     local = sweep_folder(tmp_path / "data")
     hostile = str(tmp_path / "ABS")  # an absolute path: the report's folder, before the fix
-    rewrite(local / "results" / "strategy=ft" / "b.parquet", set_column("sweep", lambda t: pa.array([hostile] * t.num_rows)))
+    rewrite(local / "results" / "strategy=ft" / "b.parquet",
+            set_column("sweep", lambda t: pa.array([hostile] * t.num_rows)))
     from lpft.storage import locate
 
     remote = locate("s3://lpft/hostile")

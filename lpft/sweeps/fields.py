@@ -32,7 +32,8 @@ def boolean(raw: dict, key: str, default: bool) -> bool:
 
 
 def number(value: Any, where: str) -> float:
-    require(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {quote(value)}")
+    require(isinstance(value, (int, float)) and not isinstance(value, bool), where,
+            f"must be a number, got {quote(value)}")
     require(math.isfinite(value), where, f"must be finite, got {quote(value)}")
     return float(value)
 

@@ -233,7 +233,8 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     bench = {"name": bench} if isinstance(bench, str) else bench
     require(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
     if bench["name"] not in BENCHMARKS:
-        raise InputError(f"benchmark.name: unknown benchmark {quote(bench['name'])} (known: {', '.join(BENCHMARKS.names())})")
+        raise InputError(f"benchmark.name: unknown benchmark {quote(bench['name'])} "
+                         f"(known: {', '.join(BENCHMARKS.names())})")
     params = {k: v for k, v in bench.items() if k != "name"}
     from lpft.settings import parse_into
 
