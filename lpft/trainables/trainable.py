@@ -67,19 +67,16 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
 
 def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
     """A trial's checkpoint: tensors, numbers, strings and containers only (torch's weights_only
-    unpickler), so a tampered checkpoint cannot run code on --resume."""
-    import io
-    import pickle
-
-    import torch
-
+    unpickler), so a tampered checkpoint cannot run code on --resume; a damaged one is one line."""
     from lpft.errors import InputError
+    from lpft.models.saved import read_torch
 
-    try:
-        return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).splitlines()[0]
-        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint ({first})") from None
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    state = read_torch(data, where or str(source), "a plain lpft checkpoint")
+    if not (isinstance(state, dict) and "epoch" in state and "evaluations" in state):
+        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint (no epoch and evaluations); "
+                         "delete it to run its trial from the checkpoint before it")
+    return state
 
 
 class Checkpoints:

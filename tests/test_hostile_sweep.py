@@ -1,0 +1,61 @@
+"""A sweep folder is data someone else may have written (issue 25): each file lpft reads back from
+it (spec.yaml, the ledger, the lock, checkpoints, saved models, trials.parquet) is checked when
+read, and a bad one is one line naming it (exit 2) that says what to do, never a traceback, code
+run, or a write outside the folder. The folders here are made by hand: no Ray, no sweep."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+
+from conftest import code_running_pickle
+from lpft.cli import main
+
+
+def one_line(capsys, *argv):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    return err
+
+
+def finished_sweep(root):
+    """A sweep folder as `lpft wise` reads it: its spec, one completed ft trial, its saved model."""
+    root.mkdir()
+    (root / "spec.yaml").write_text(yaml.safe_dump({"name": "s", "benchmark": {"name": "synthetic"},
+                                                    "strategies": {"ft": {}}}))
+    row = {"trial_id": "ft-000", "strategy": "ft", "stage": "search", "seed": 0, "status": "completed",
+           "id_val": 0.9, "id_test": 0.9, "ood_avg": 0.5, "hp.lr": 0.1}
+    pq.write_table(pa.Table.from_pylist([row]), root / "trials.parquet")
+    (root / "models").mkdir()
+    return root / "models" / "ft-000.pt"
+
+
+def test_lpft_wise_refuses_a_saved_model_that_is_not_one(tmp_path, capsys):
+    model = finished_sweep(tmp_path / "s")
+    marker = tmp_path / "ran"
+    model.write_bytes(code_running_pickle("w", marker))  # was: UnpicklingError's traceback
+    err = one_line(capsys, "wise", tmp_path / "s")
+    assert f"model {model}: refused: not a model lpft saved" in err and "posix.system" in err
+    assert not marker.exists()
+    model.unlink()
+    torch.save({"w": torch.zeros(2)}, tmp_path / "elsewhere.pt")
+    model.symlink_to(tmp_path / "elsewhere.pt")  # a model the sweep did not save
+    assert f"{model}: a symbolic link out of the sweep folder" in one_line(capsys, "wise", tmp_path / "s")
+    (tmp_path / "s" / "trials.parquet").write_bytes(b"PAR1 not really")  # was: ArrowInvalid's traceback
+    assert f"{tmp_path / 's' / 'trials.parquet'}: not a trials table lpft wrote" in one_line(
+        capsys, "wise", tmp_path / "s")
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "refused: not a model lpft saved"),  # /etc/passwd itself: was IndexError's traceback
+    ([1, 2], "a state dict of named tensors"),  # a torch file, but no model
+    ("folder", "cannot read it"),
+])
+def test_lpft_run_wise_refuses_a_model_that_is_not_one(tmp_path, capsys, content, needle):
+    path = "/etc/passwd" if content is None else tmp_path if content == "folder" else tmp_path / "m.pt"
+    if isinstance(content, list):
+        torch.save(content, path)
+    err = one_line(capsys, "run", "synthetic", "--strategy", "wise", "--set", f"model={path}")
+    assert f"model {path}" in err and needle in err
