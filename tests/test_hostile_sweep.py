@@ -59,3 +59,35 @@ def test_lpft_run_wise_refuses_a_model_that_is_not_one(tmp_path, capsys, content
         torch.save(content, path)
     err = one_line(capsys, "run", "synthetic", "--strategy", "wise", "--set", f"model={path}")
     assert f"model {path}" in err and needle in err
+
+
+def lock_file(root, body):
+    (root / "locks").mkdir(parents=True, exist_ok=True)
+    path = root / "locks" / "00000003.json"
+    path.write_bytes(body)
+    return path
+
+
+@pytest.mark.parametrize("body, problem", [
+    (b'{"host": "h", "pid": "x", "since": 0, "heartbeat": 0}', "pid is 'x'"),  # was: ValueError's traceback
+    (b"{\"host\": \"h\", \"pi", "not JSON"),  # was: "already running ... heartbeat 0 s ago", forever
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"host": "h", "pid": 1, "since": 0, "heartbeat": 0, "process_start": "x"}', "process_start is 'x'"),
+])
+def test_a_damaged_lock_is_reported_with_the_command_that_clears_it(tmp_path, body, problem):
+    import subprocess
+
+    from lpft.errors import InputError
+    from lpft.storage import locate
+    from lpft.sweeps.lock import SweepLock
+
+    path = lock_file(tmp_path, body)
+    with pytest.raises(InputError) as e:
+        SweepLock(locate(str(tmp_path)), "s").acquire()
+    message = str(e.value)
+    assert f"its lock {path} is damaged ({problem})" in message and "running" not in message.split(";")[0]
+    command = message.rsplit("clear it with: ", 1)[1]
+    assert command == f"rm {path}"
+    subprocess.run(command, shell=True, check=True)  # the command given clears it: the sweep takes the lock
+    with SweepLock(locate(str(tmp_path)), "s") as lock:
+        assert lock.mine is not None and lock.mine.exists()
