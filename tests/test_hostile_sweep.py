@@ -91,3 +91,33 @@ def test_a_damaged_lock_is_reported_with_the_command_that_clears_it(tmp_path, bo
     subprocess.run(command, shell=True, check=True)  # the command given clears it: the sweep takes the lock
     with SweepLock(locate(str(tmp_path)), "s") as lock:
         assert lock.mine is not None and lock.mine.exists()
+
+
+@pytest.mark.parametrize("body, problem", [
+    (b"{not json", "not JSON"),  # was: JSONDecodeError's traceback
+    (b"[]", "not a JSON object"),
+    (b'{"trial": "ft-000", "order": "first", "config": {"strategy": "ft"}}', "order is 'first'"),
+    (b'{"trial": "ft-000", "order": 0, "config": ["ft"]}', "config is ['ft']"),
+    (b'{"trial": "ft-000", "order": 0, "config": {"strategy": "ft"}, "row": 3}', "row is 3"),
+    (b'{"trial": "wise-ft-000", "order": 0, "config": {"strategy": "wise", "source_trial": "ft-000", '
+     b'"model": "/etc/passwd"}}', "config.model '/etc/passwd' is not one of this sweep's saved models"),
+])
+def test_a_damaged_ledger_entry_is_one_line_naming_it(tmp_path, body, problem):
+    from lpft.errors import InputError
+    from lpft.storage import locate
+    from lpft.sweeps.ledger import Ledger
+
+    ledger = Ledger(locate(str(tmp_path)))
+    ledger.asked("ft-001", 1, {"strategy": "ft", "trial": "ft-001"})
+    stem = "wise-ft-000" if b"wise" in body else "ft-000"
+    (tmp_path / "ledger" / f"{stem}.json").write_bytes(body)
+    with pytest.raises(InputError) as e:
+        ledger.entries()
+    assert str(e.value).startswith(f"{tmp_path / 'ledger' / stem}.json: not a ledger entry as lpft writes it "
+                                   f"({problem})") and "delete it" in str(e.value)
+    (tmp_path / "ledger" / f"{stem}.json").unlink()  # as the message says: the rest reads again
+    assert list(ledger.entries()) == ["ft-001"]
+    model = f"{tmp_path}/models/ft-000.pt"  # the sweep's own saved model, as its searcher names it
+    ledger.asked("wise-ft-000", 2, {"strategy": "wise", "trial": "wise-ft-000", "source_trial": "ft-000",
+                                    "model": model})
+    assert ledger.entries()["wise-ft-000"].config["model"] == model
