@@ -121,3 +121,44 @@ def test_a_damaged_ledger_entry_is_one_line_naming_it(tmp_path, body, problem):
     ledger.asked("wise-ft-000", 2, {"strategy": "wise", "trial": "wise-ft-000", "source_trial": "ft-000",
                                     "model": model})
     assert ledger.entries()["wise-ft-000"].config["model"] == model
+
+
+def test_a_checkpoints_folder_linked_out_of_the_sweep_is_refused_and_never_written(tmp_path):
+    import os
+
+    from lpft.errors import InputError
+    from lpft.storage import locate
+    from lpft.sweeps.preflight import check_links
+    from lpft.trainables.trainable import Checkpoints
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "step-000001.pt").write_bytes(b"someone else's file")
+    root = tmp_path / "sweep"
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "checkpoints" / "ft-000").symlink_to(victim)
+    with pytest.raises(InputError, match=f"{root / 'checkpoints' / 'ft-000'}: a symbolic link out of the sweep "
+                                         f"folder \\(to '{victim}'\\).*rm {root / 'checkpoints' / 'ft-000'}"):
+        check_links(locate(str(root)))
+    # The trial itself never writes through it either (a link made while the sweep runs).
+    with pytest.raises(InputError, match="a symbolic link out of the sweep's checkpoints"):
+        Checkpoints(locate(str(root / "checkpoints" / "ft-000")), 1, within=locate(str(root / "checkpoints")))
+    assert os.listdir(victim) == ["step-000001.pt"]
+    (root / "checkpoints" / "ft-000").unlink()
+    (root / "checkpoints" / "ft-000").symlink_to(root / "checkpoints" / "elsewhere")  # inside the sweep: fine
+    check_links(locate(str(root)))
+    (root / "checkpoints" / "ft-000").unlink()
+    os.rmdir(root / "checkpoints")
+    (root / "checkpoints").symlink_to(victim)  # the whole folder too
+    with pytest.raises(InputError, match="checkpoints: a symbolic link out of the sweep folder"):
+        check_links(locate(str(root)))
+
+
+def test_lpft_sweep_resume_refuses_the_link_before_ray_starts(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(yaml.safe_dump({"name": "s", "benchmark": {"name": "synthetic"}, "strategies": {"ft": {}}}))
+    (tmp_path / "runs" / "s" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "runs" / "s" / "checkpoints" / "ft-000").symlink_to(tmp_path)
+    err = one_line(capsys, "sweep", spec, "--storage", tmp_path / "runs", "--resume")
+    assert "checkpoints/ft-000: a symbolic link out of the sweep folder" in err
+    assert not (tmp_path / "runs" / "s" / "locks").exists()

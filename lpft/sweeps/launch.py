@@ -29,7 +29,7 @@ import yaml
 
 from lpft.errors import InputError
 from lpft.results import ENDED, ERROR, INTERRUPTED, RUNNING, STOPPED
-from lpft.storage import Location, locate
+from lpft.storage import Location, locate, outside
 from lpft.text import pct
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.lock import SweepLock
@@ -37,7 +37,7 @@ from lpft.sweeps.outcome import SweepOutcome, selection
 from lpft.sweeps.progress import Progress
 from lpft.sweeps.study import journal
 from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks, tracker_env
-from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
+from lpft.sweeps.preflight import check_links, check_resources, check_same_spec, check_storage, stored_spec
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
@@ -122,7 +122,9 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
             entry = searcher.entries.get(row["trial_id"])
             if entry is not None:
                 ledger.ended(entry, row)
-                (root / "checkpoints" / entry.trial).discard()  # an ended trial is never resumed
+                done = root / "checkpoints" / entry.trial
+                if outside(done, root) is None:  # a link made meanwhile: its target is not ours to delete
+                    done.discard()  # an ended trial is never resumed
             hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
             if error:
@@ -339,6 +341,7 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
+    check_links(root)  # a tampered folder: one line before Ray starts (and before locks/ is written)
     check_trackers(spec.loggers, root)  # a missing tracker package: one line, before Ray starts
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)

@@ -5,10 +5,11 @@ each strategy's trials."""
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Any
 
-from lpft.errors import InputError
-from lpft.storage import Location
+from lpft.errors import InputError, quote
+from lpft.storage import Location, outside
 from lpft.sweeps.spec import SweepSpec
 
 
@@ -20,6 +21,26 @@ def check_storage(root: Location) -> None:
         raise InputError(f"storage: cannot create the sweep folder {root}: {_reason(e)}") from None
     if root.is_local and not os.access(root.path, os.W_OK | os.X_OK):
         raise InputError(f"storage: the sweep folder {root} is not writable")
+
+
+# What lpft writes and deletes in a sweep folder, and in checkpoints/, each trial's own folder.
+OWN = ("results", "ledger", "locks", "checkpoints", "models", "ray", "spec.yaml", "trials.parquet", "optuna.journal")
+
+
+def check_links(root: Location) -> None:
+    """Nothing lpft writes or deletes in the sweep folder leads out of it: a `checkpoints/<trial>`
+    linked to another folder had a resumed trial write and prune `step-*.pt` files there."""
+    if not root.is_local:  # an object store has no links
+        return
+    places = [root / name for name in OWN]
+    if (root / "checkpoints").is_dir() and outside(root / "checkpoints", root) is None:
+        places += [root / "checkpoints" / name for name in sorted(os.listdir((root / "checkpoints").path))]
+    for place in places:
+        target = outside(place, root)
+        if target is not None:
+            raise InputError(f"{place}: a symbolic link out of the sweep folder (to {quote(target)}); lpft writes "
+                             f"and deletes files there, so it is refused: remove the link "
+                             f"({shlex.join(['rm', place.path])}) and run again")
 
 
 def _reason(e: OSError) -> str:

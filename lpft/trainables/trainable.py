@@ -82,7 +82,14 @@ def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
 class Checkpoints:
     """One trial's checkpoints: `step-<k>.pt` files, each written whole, the latest `keep` kept."""
 
-    def __init__(self, folder: Any, keep: int) -> None:
+    def __init__(self, folder: Any, keep: int, within: Any = None) -> None:
+        from lpft.errors import InputError, quote
+        from lpft.storage import outside
+
+        target = None if within is None else outside(folder, within)
+        if target is not None:  # never write and prune through a link into another folder
+            raise InputError(f"{folder}: a symbolic link out of the sweep's checkpoints (to {quote(target)}); "
+                             "refused: remove the link and resume")
         self.folder = folder  # a lpft.storage.Location
         self.keep = max(1, keep)
 
@@ -145,7 +152,8 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
     hp_columns = hparam_columns()
 
-    checkpoints = Checkpoints(locate(context.checkpoints_dir or "checkpoints") / trial_id, context.keep_checkpoints)
+    where = locate(context.checkpoints_dir or "checkpoints")
+    checkpoints = Checkpoints(where / trial_id, context.keep_checkpoints, within=where)
     resume = checkpoints.latest()
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
