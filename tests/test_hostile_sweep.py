@@ -162,3 +162,23 @@ def test_lpft_sweep_resume_refuses_the_link_before_ray_starts(tmp_path, capsys):
     err = one_line(capsys, "sweep", spec, "--storage", tmp_path / "runs", "--resume")
     assert "checkpoints/ft-000: a symbolic link out of the sweep folder" in err
     assert not (tmp_path / "runs" / "s" / "locks").exists()
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("name: !!python/object/apply:os.system [touch ran]\n", "could not determine a constructor"),  # ConstructorError
+    ("- a\n- b\n", "not a spec (a mapping of fields) but ['a', 'b']"),
+])
+def test_a_tampered_spec_yaml_in_the_sweep_folder_is_one_line_saying_what_to_do(tmp_path, capsys, text, needle):
+    from lpft.errors import InputError
+    from lpft.storage import locate
+    from lpft.sweeps import parse_spec
+    from lpft.sweeps.preflight import check_same_spec
+
+    finished_sweep(tmp_path / "s")
+    (tmp_path / "s" / "spec.yaml").write_text(text)
+    err = one_line(capsys, "wise", tmp_path / "s")
+    assert f"{tmp_path / 's' / 'spec.yaml'}" in err and needle in err and "lpft sweep SPEC --resume" in err
+    spec = parse_spec({"name": "s", "benchmark": {"name": "synthetic"}, "strategies": {"ft": {}}}, "s.yaml")
+    with pytest.raises(InputError, match="delete it and run `lpft sweep SPEC --resume`"):
+        check_same_spec(locate(str(tmp_path / "s")), spec)  # what --resume reads, before any trial
+    assert not (tmp_path / "ran").exists()

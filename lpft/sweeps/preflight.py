@@ -85,18 +85,33 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def check_same_spec(root: Location, spec: SweepSpec) -> None:
-    """--resume continues the sweep its folder holds: the same spec, or one line saying what changed
-    (a changed spec would mix results of two sweeps under one name)."""
+def read_stored_spec(root: Location) -> dict[str, Any]:
+    """The sweep folder's spec.yaml as plain values. lpft writes it with `yaml.safe_dump`, so a
+    tag (`!!python/object:...`), invalid YAML or another shape means it was edited or damaged:
+    one line naming it and how to write it again."""
     from lpft.safe_yaml import load_yaml
 
     path = root / "spec.yaml"
+    fix = "delete it and run `lpft sweep SPEC --resume` with the spec this sweep ran, which writes it again"
+    try:
+        raw = load_yaml(path.read_bytes(), str(path))
+    except InputError as e:
+        raise InputError(f"{e}; lpft writes this file with plain values only: {fix}") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: not a spec (a mapping of fields) but {quote(raw)}: {fix}")
+    return raw
+
+
+def check_same_spec(root: Location, spec: SweepSpec) -> None:
+    """--resume continues the sweep its folder holds: the same spec, or one line saying what changed
+    (a changed spec would mix results of two sweeps under one name)."""
+    path = root / "spec.yaml"
     if not path.exists():
         return
-    before, now = _flat(load_yaml(path.read_bytes(), str(path)) or {}), _flat(stored_spec(spec))
+    before, now = _flat(read_stored_spec(root)), _flat(stored_spec(spec))
     for flat in (before, now):  # where the sweep is stored is where it was found: not a change
         flat.pop("storage", None)
-    changed = [f"{k}: {before.get(k, '(none)')!r} -> {now.get(k, '(none)')!r}"
+    changed = [f"{k}: {quote(before.get(k, '(none)'), 40)} -> {quote(now.get(k, '(none)'), 40)}"
                for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""

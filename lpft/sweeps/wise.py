@@ -18,11 +18,10 @@ import pyarrow.parquet as pq
 from lpft.dataset import write_trial
 from lpft.errors import InputError, clip, quote
 from lpft.results import RunResult
-from lpft.safe_yaml import load_yaml
 from lpft.storage import locate, outside
 from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.paths import import_plugins
-from lpft.sweeps.preflight import check_links
+from lpft.sweeps.preflight import check_links, read_stored_spec
 from lpft.sweeps.spec import NAME, parse_spec
 
 
@@ -44,7 +43,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
         if not (root / needed).exists():
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
     check_links(root)  # results/ is written below, models/ read
-    raw = load_yaml((root / "spec.yaml").read_bytes(), str(root / "spec.yaml"))
+    raw = read_stored_spec(root)
     import_plugins(raw, Path.cwd())  # the sweep's own plugins (its paths are already absolute)
     spec = parse_spec(raw, str(root / "spec.yaml"))
     try:
