@@ -18,8 +18,6 @@ folders (`ray/<name>-<k>`, one per run of the sweep) keep trial logs and traceba
 from __future__ import annotations
 
 import itertools
-import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +34,9 @@ from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome, selection
 from lpft.sweeps.progress import Progress
 from lpft.sweeps.study import journal
-from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks, tracker_env
-from lpft.sweeps.preflight import check_links, check_resources, check_same_spec, check_storage, stored_spec
+from lpft.sweeps.trackers import trial_name, tracker_callbacks, tracker_env
+from lpft.sweeps.preflight import check_resources, check_state, preflight, ray_nodes, stored_spec
+from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.trainables import TrialContext, lpft_trainable
@@ -243,84 +242,6 @@ def error_line(error: BaseException | None) -> str:
     return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
 
 
-def keep_from_tune(names: list[str]) -> None:
-    """Ray Tune copies AWS_* credentials from the driver's environment into each trial actor's
-    runtime_env, which Ray's runtime-env agent logs. A job's workers load its secrets from
-    their own file (`lpft.secrets`), so Tune is told to leave those names alone."""
-    if names:
-        from ray.tune.execution import class_cache
-
-        class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
-
-
-def _no_callback_telemetry() -> None:
-    """Tune tags the callbacks it is given, for Ray's usage stats, by comparing them with its
-    MLflow, W&B, Comet and Aim integrations: that imports mlflow and wandb when installed, 1-2 s
-    of every sweep's start-up. With usage stats off the tag goes nowhere, so it is skipped."""
-    from ray._common.usage import usage_lib
-    from ray.air._internal import usage
-
-    if not usage_lib.usage_stats_enabled():
-        usage.tag_callbacks = lambda callbacks: False
-
-
-def _trial_actors_without_runtime_env() -> None:
-    """Tune gives every trial actor runtime_env {"env_vars": {"PL_DISABLE_FORK": "1"}} (for
-    PyTorch Lightning, which lpft does not use). A runtime env makes Ray start a fresh worker
-    for the actor through its runtime-env agent, so each node's first trial waited 0.6 s longer,
-    and the workers Ray pre-started (with torch imported: `lpft.trainables.preload`) went unused.
-    Variables Tune copies from the driver (AWS_*) still make a runtime env, as before."""
-    from ray.tune.execution import class_cache
-
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
-
-
-def init_ray(address: str | None, dashboard: bool = False) -> None:
-    """Connects to the cluster at `address`, or starts a local instance (with Ray's dashboard
-    when `dashboard`, its address printed)."""
-    # Readable output: our one line per trial, not Ray's boxes and tables.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
-    # Nothing leaves the machine at run time: Ray's usage stats only if the user turns them on.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        from lpft.secrets import token_auth_mode
-
-        token_auth_mode()  # before Ray is imported: it reads RAY_AUTH_MODE then
-    import ray
-
-    # A failed trial's traceback goes to its error.txt; the summary names each failed trial once
-    # with its first line and that file, instead of Tune logging every traceback here (only
-    # these two loggers: Tune's other messages stay as they were).
-    for name in ("ray.tune.execution.tune_controller", "ray.tune.tune"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    _no_callback_telemetry()
-    _trial_actors_without_runtime_env()
-    if ray.is_initialized():
-        return
-    from lpft import plugins
-
-    kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
-    # Every worker loads the plugins this driver loaded; inside `lpft submit`'s job the job's
-    # runtime_env already does (a second one for the same fields is a conflict for Ray).
-    loaded = plugins.worker_env()
-    if loaded and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
-        kwargs["runtime_env"] = loaded
-    if address:
-        try:
-            ray.init(address=address, **kwargs)
-        except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
-            raise InputError(f"--address {address}: {str(e).strip().splitlines()[0]}") from None
-    else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
-        context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard,
-                           **({"dashboard_host": "127.0.0.1"} if dashboard else {}), **kwargs)
-        if dashboard:
-            # Ray turns token authentication on for a local instance when ~/.ray/auth_token exists.
-            token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
-            login = " (token authentication: the page asks for the token `ray get-auth-token` prints)" if token else ""
-            print(f"  Ray dashboard: http://{context.dashboard_url}{login}", flush=True)
-
-
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
               progress_every: float = 30.0, dashboard: bool = False) -> SweepOutcome:
     """Runs (or with `resume` continues) the sweep; a progress view while it runs
@@ -341,27 +262,18 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
-    check_links(root)  # a tampered folder: one line before Ray starts (and before locks/ is written)
-    check_trackers(spec.loggers, root)  # a missing tracker package: one line, before Ray starts
+    local = address is None
+    preflight(spec, root, resume, local)  # bad input: one line before Ray starts, nothing written
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)
     interrupt.install()  # after ray.init: it installs SIGTERM handlers of its own
-    for note in check_resources(spec, local=address is None):  # before any folder is made
+    for note in check_resources(spec, ray_nodes(), local):  # a cluster's nodes, known only now
         print(f"  note: {note}", flush=True)
-    check_storage(root)
     with SweepLock(root, spec.name):  # a second sweep of this name and storage is refused here
-        ledger = Ledger(root)
-        if not resume and (ledger.exists() or (root / "results").files(".parquet")):
-            raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
-                             "or choose another --storage")
-        if resume and not ledger.exists() and (root / "results").files(".parquet"):
-            raise InputError(f"{root}: its sweep was run by an lpft without a trial ledger and cannot be resumed; "
-                             "start it again under another name or --storage")
-        if resume and spec.raw:
-            check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
+        check_state(root, spec, resume)  # again: another run may have written meanwhile
         if not resume:  # a journal left without results: not this sweep's trials to learn from
             (root / "optuna.journal").discard()
-        return _run(spec, root, ledger, start, progress_every, interrupt)
+        return _run(spec, root, Ledger(root), start, progress_every, interrupt)
 
 
 def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float,

@@ -129,6 +129,12 @@ class SweepLock:
                           f"on {holder.get('host')}, since {since}, last heartbeat {age:.0f} s ago): wait for it to "
                           f"end or stop it; its lock is {self.folder}")
 
+    def check_free(self) -> None:
+        """Refuses, without taking the lock, when a live sweep holds it: said before Ray starts."""
+        _, holder = self._latest()
+        if holder is not None and not is_stale(holder):
+            raise self._refuse(holder)
+
     def acquire(self) -> None:
         latest, holder = self._latest()
         if holder is not None and not is_stale(holder):

@@ -1,6 +1,7 @@
 """What a sweep checks before its first trial, so bad input is one line instead of tracebacks
-in every trial or a sweep that waits forever: its storage is writable, and some node can run
-each strategy's trials."""
+in every trial or a sweep that waits forever: its storage is writable, some node can run each
+strategy's trials, and its folder holds no other sweep. All that needs no cluster is checked
+before Ray starts (`preflight`): a refusal then takes a second or two, not Ray's 15-30 s."""
 
 from __future__ import annotations
 
@@ -47,12 +48,26 @@ def _reason(e: OSError) -> str:
     return e.strerror or (str(e).splitlines() or [type(e).__name__])[0]
 
 
-def check_resources(spec: SweepSpec, local: bool) -> list[str]:
-    """Each strategy's per-trial resources fit on some alive node. A local instance never grows,
-    so a trial that fits nowhere is refused; a cluster may autoscale, so there it is a note."""
-    import ray
+def local_capacity() -> dict[str, float]:
+    """What a local sweep's Ray instance will have, known before it starts: this machine's CPUs
+    (`ray_start.init_ray` gives it all of them) and the GPUs Ray itself would detect (its own
+    accelerator manager, capped by CUDA_VISIBLE_DEVICES as Ray caps it)."""
+    from ray._private.accelerators import get_accelerator_manager_for_resource
 
-    nodes: list[dict[str, Any]] = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    gpus = 0
+    manager = get_accelerator_manager_for_resource("GPU")
+    if manager is not None:
+        gpus = manager.get_current_node_num_accelerators()
+        visible = manager.get_current_process_visible_accelerator_ids()
+        if visible is not None:
+            gpus = min(gpus, len(visible))
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(gpus)}
+
+
+def check_resources(spec: SweepSpec, nodes: list[dict[str, Any]], local: bool) -> list[str]:
+    """Each strategy's per-trial resources fit on one of `nodes` (their resources, as Ray names
+    them). A local instance never grows, so a trial that fits nowhere is refused; a cluster may
+    autoscale, so there it is a note."""
     largest = max(((r.get("CPU", 0.0), r.get("GPU", 0.0)) for r in nodes), default=(0.0, 0.0))
     notes = []
     for name in spec.strategies:
@@ -67,6 +82,46 @@ def check_resources(spec: SweepSpec, local: bool) -> list[str]:
             raise InputError(message)
         notes.append(message + "; its trials wait until the cluster adds such a node")
     return notes
+
+
+def ray_nodes() -> list[dict[str, Any]]:
+    """The resources of each alive node of the cluster Ray is connected to."""
+    import ray
+
+    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def check_state(root: Location, spec: SweepSpec, resume: bool) -> None:
+    """The sweep folder holds what this run expects: nothing yet, or with --resume the same
+    sweep, resumable. Checked before Ray starts and again once the sweep holds its lock."""
+    from lpft.sweeps.ledger import Ledger
+
+    ledger = Ledger(root)
+    if not resume and (ledger.exists() or (root / "results").files(".parquet")):
+        raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
+                         "or choose another --storage")
+    if resume and not ledger.exists() and (root / "results").files(".parquet"):
+        raise InputError(f"{root}: its sweep was run by an lpft without a trial ledger and cannot be resumed; "
+                         "start it again under another name or --storage")
+    if resume and spec.raw:
+        check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
+
+
+def preflight(spec: SweepSpec, root: Location, resume: bool, local: bool) -> None:
+    """Every check that needs no cluster, before Ray starts, in about a second: a tampered folder,
+    a missing tracker, a trial too large for this machine, storage that cannot be written, a
+    sweep of that name running, results that are another sweep's. The one write, making the
+    sweep folder, comes after every check a new folder could fail: a refusal leaves nothing."""
+    from lpft.sweeps.lock import SweepLock
+    from lpft.sweeps.trackers import check_trackers
+
+    check_links(root)  # before locks/ is written
+    check_trackers(spec.loggers, root)
+    if local:
+        check_resources(spec, [local_capacity()], local=True)
+    check_storage(root)
+    SweepLock(root, spec.name).check_free()
+    check_state(root, spec, resume)
 
 
 def stored_spec(spec: SweepSpec) -> dict[str, Any]:
