@@ -83,3 +83,46 @@ def test_a_trial_larger_than_this_machine_is_refused_before_ray(tmp_path, capsys
     err = refused(capsys, tmp_path, "--storage", tmp_path / "runs", spec=spec)
     assert needle in err
     assert not (tmp_path / "runs").exists()
+
+
+SPEC = {"name": "s", "benchmark": {"name": "synthetic", "eps": 0.1},
+        "strategies": {"lp": {"num_cs": 3}, "ft": {"epochs": 5, "lr": {"low": 0.01, "high": 0.1, "log": True}}}}
+
+
+def stored(tmp_path, raw):
+    """A sweep folder as a run of `raw` leaves it: its spec.yaml, written as lpft writes it."""
+    from lpft.storage import locate
+    from lpft.sweeps import parse_spec
+    from lpft.sweeps.preflight import stored_spec
+
+    root = tmp_path / "runs" / "s"
+    root.mkdir(parents=True)
+    (root / "spec.yaml").write_text(yaml.safe_dump(stored_spec(parse_spec(raw)), sort_keys=False))
+    return locate(str(root))
+
+
+def test_resume_takes_a_spec_that_only_spells_out_defaults_or_reorders_keys(tmp_path):
+    from lpft.sweeps import parse_spec
+    from lpft.sweeps.preflight import check_same_spec
+
+    root = stored(tmp_path, SPEC)
+    spelled = {  # every key in another order, and defaults written out (top level, benchmark, hyperparameters)
+        "strategies": {"ft": {"lr": {"high": 0.1, "low": 0.01, "log": True}, "momentum": 0.9, "epochs": 5,
+                              "num_samples": 1}, "lp": {"num_cs": 3, "max_iter": 1000}},
+        "metric": ["id_val"], "seeds": 0, "replicate": 0, "search": "optuna", "scheduler": "fifo",
+        "resources": {"cpu": 1, "gpu": 0}, "max_concurrent": 2, "save_models": False, "loggers": [],
+        "benchmark": {"d": 50, "eps": 0.1, "name": "synthetic"}, "name": "s",
+    }
+    check_same_spec(root, parse_spec(spelled))
+
+
+def test_resume_names_each_real_change_of_the_spec(tmp_path, capsys):
+    root = stored(tmp_path, SPEC)
+    kept = (tmp_path / "runs" / "s" / "spec.yaml").read_text()
+    changed = {**SPEC, "benchmark": {"name": "synthetic", "eps": 1.0}, "metric": "ood_avg",
+               "strategies": {"lp": {"num_cs": 3}, "ft": {"epochs": 5, "lr": 0.05}}}
+    err = refused(capsys, tmp_path, "--storage", tmp_path / "runs", "--resume", spec=changed)
+    assert ("was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.ft.lr: "
+            "'0.01..0.1 log' -> 0.05; metric: ['id_val'] -> "
+            "['ood_avg']); resume with the spec it ran") in err, err
+    assert (tmp_path / "runs" / "s" / "spec.yaml").read_text() == kept and root.exists()

@@ -131,15 +131,6 @@ def stored_spec(spec: SweepSpec) -> dict[str, Any]:
     return {**spec.raw, "storage": redact(spec.storage)}
 
 
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
 def read_stored_spec(root: Location) -> dict[str, Any]:
     """The sweep folder's spec.yaml as plain values. lpft writes it with `yaml.safe_dump`, so a
     tag (`!!python/object:...`), invalid YAML or another shape means it was edited or damaged:
@@ -158,17 +149,25 @@ def read_stored_spec(root: Location) -> dict[str, Any]:
 
 
 def check_same_spec(root: Location, spec: SweepSpec) -> None:
-    """--resume continues the sweep its folder holds: the same spec, or one line saying what changed
-    (a changed spec would mix results of two sweeps under one name)."""
+    """--resume continues the sweep its folder holds: the same spec in meaning (both parsed, every
+    default filled in: `lpft.sweeps.meaning`), or one line saying what changed (a changed spec
+    would mix results of two sweeps under one name)."""
+    from lpft.sweeps.meaning import ABSENT, changes, meaning
+    from lpft.sweeps.spec import parse_spec
+
     path = root / "spec.yaml"
     if not path.exists():
         return
-    before, now = _flat(read_stored_spec(root)), _flat(stored_spec(spec))
-    for flat in (before, now):  # where the sweep is stored is where it was found: not a change
-        flat.pop("storage", None)
-    changed = [f"{k}: {quote(before.get(k, '(none)'), 40)} -> {quote(now.get(k, '(none)'), 40)}"
-               for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    fix = "resume with the spec it ran, or start a new sweep (another name or --storage)"
+    stored = read_stored_spec(root)  # damaged: one line saying how to write it again
+    try:
+        before = meaning(parse_spec(stored, str(path)))
+    except InputError as e:  # a field this lpft refuses, or a plugin's strategy not imported now
+        raise InputError(f"--resume: {root} was started with a spec this run cannot read back ({e}); {fix}") from None
+    # The spec as it is stored, parsed the same way: --storage and --logger are not the spec's meaning.
+    now = meaning(parse_spec(stored_spec(spec), "spec"))
+    changed = [f"{k}: {v0 if v0 is ABSENT else quote(v0, 40)} -> {v1 if v1 is ABSENT else quote(v1, 40)}"
+               for k, v0, v1 in changes(before, now)]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-        raise InputError(f"--resume: {root} was started with another spec ({'; '.join(changed[:3])}{more}); "
-                         "resume with the spec it ran, or start a new sweep (another name or --storage)")
+        raise InputError(f"--resume: {root} was started with another spec ({'; '.join(changed[:3])}{more}); {fix}")
