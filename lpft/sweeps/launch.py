@@ -39,6 +39,7 @@ from lpft.sweeps.preflight import check_resources, check_state, preflight, ray_n
 from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
+from lpft.sweeps.stragglers import end_stragglers
 from lpft.trainables import TrialContext, lpft_trainable
 from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
@@ -271,7 +272,10 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
         print(f"  note: {note}", flush=True)
     with SweepLock(root, spec.name):  # a second sweep of this name and storage is refused here
         check_state(root, spec, resume)  # again: another run may have written meanwhile
-        if not resume:  # a journal left without results: not this sweep's trials to learn from
+        if resume:  # the driver that ran them is gone (its lock was free): no trial runs twice at once
+            for note in end_stragglers(root):
+                print(f"  note: {note}", flush=True)
+        else:  # a journal left without results: not this sweep's trials to learn from
             (root / "optuna.journal").discard()
         return _run(spec, root, Ledger(root), start, progress_every, interrupt)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lpft.errors import InputError, quote
+from lpft.processes import is_alive, this_process
 from lpft.storage import Location
 
 FOLDER = "locks"
@@ -31,27 +32,15 @@ HEARTBEAT_S = 5.0
 STALE_S = 60.0  # no heartbeat for this long from another host: its sweep is gone
 
 
-def _process_start(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
 def _holder() -> dict[str, Any]:
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "process_start": _process_start(pid),
-            "since": time.time(), "heartbeat": time.time(), "released": False}
+    return {**this_process(), "since": time.time(), "heartbeat": time.time(), "released": False}
 
 
 def is_stale(holder: dict[str, Any], now: float | None = None) -> bool:
     if holder.get("released"):
         return True
     if holder.get("host") == socket.gethostname():  # the same machine: ask it whether the process lives
-        start = _process_start(int(holder.get("pid", -1)))
-        return start is None or abs(start - float(holder.get("process_start") or 0.0)) > 1.0
+        return not is_alive(holder)
     return (now or time.time()) - float(holder.get("heartbeat", 0.0)) > STALE_S
 
 

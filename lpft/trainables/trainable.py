@@ -24,6 +24,7 @@ from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 # The trial's name in the sweep (see lpft.sweeps.searcher); config keys that are not hyperparameters.
 TRIAL_KEY = "trial"
 META_KEYS = ("strategy", "stage", TRIAL_KEY)
+WORKER_FILE = "worker.json"  # in a trial's checkpoints folder: the process running it (lpft.processes)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,17 @@ class Checkpoints:
         where = self._file(steps[-1])
         return load_state(where.read_bytes(), str(where))
 
+    def record_worker(self) -> None:
+        """Which process runs the trial now: `worker.json` beside its checkpoints (gone with them
+        when the trial ends), so the `--resume` after a killed driver can end this process, still
+        running, before it runs the trial again (`lpft.sweeps.stragglers`)."""
+        import json
+
+        from lpft.processes import this_process
+
+        with (self.folder / WORKER_FILE).open_write() as f:
+            f.write(json.dumps(this_process()).encode())
+
     def save(self, step: int, state: dict[str, Any]) -> None:
         import io
 
@@ -154,6 +166,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
 
     where = locate(context.checkpoints_dir or "checkpoints")
     checkpoints = Checkpoints(where / trial_id, context.keep_checkpoints, within=where)
+    checkpoints.record_worker()  # before any write: a --resume after a driver's kill ends this process first
     resume = checkpoints.latest()
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
