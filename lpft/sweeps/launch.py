@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lpft.errors import InputError
 from lpft.results import ENDED, ERROR, INTERRUPTED, RUNNING, STOPPED
 from lpft.storage import Location, locate, outside
 from lpft.text import pct
