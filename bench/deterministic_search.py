@@ -21,7 +21,8 @@ import time
 
 from lpft.demo import quick
 from lpft.sweeps import load_spec
-from lpft.sweeps.launch import init_ray, run_sweep
+from lpft.sweeps.launch import run_sweep
+from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.outcome import selection
 
 

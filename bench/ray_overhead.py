@@ -25,7 +25,8 @@ import time
 from typing import Any
 
 from lpft.sweeps import load_spec
-from lpft.sweeps.launch import init_ray, run_sweep
+from lpft.sweeps.launch import run_sweep
+from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.trackers import TRACKERS
 from lpft.trial import run_trial
 

@@ -28,7 +28,8 @@ from lpft.search_spaces import Param
 from lpft.storage import locate
 from lpft.sweeps import load_spec
 from lpft.sweeps.answer import orderings, time_to_answer
-from lpft.sweeps.launch import init_ray, run_sweep
+from lpft.sweeps.launch import run_sweep
+from lpft.sweeps.ray_start import init_ray
 
 GRID_SIZES = {"ft": 6, "lpft": 5}
 

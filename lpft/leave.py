@@ -54,7 +54,7 @@ def hold_signals() -> None:
 def _leave_ray() -> bool:
     """Disconnects from Ray, if this run connected. Ray's own exit hook first sleeps 0.5 s so
     that workers' log lines can reach the driver; lpft's driver never streams them
-    (`log_to_driver=False`: `lpft.sweeps.launch.init_ray`), so it leaves without the wait.
+    (`log_to_driver=False`: `lpft.sweeps.ray_start.init_ray`), so it leaves without the wait.
     False when the local Ray this run started has died (a SIGTERM to the whole process group):
     then Ray's shutdown and Ray's and Tune's exit hooks would each wait a minute for its GCS, so
     none is run (its processes end with this one: Ray ties them to it)."""

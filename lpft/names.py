@@ -11,6 +11,7 @@ limit.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 _NAME = re.compile(NAME)
@@ -20,3 +21,9 @@ RULE = "1-100 letters, digits, '.', '-' or '_', starting with a letter or digit"
 def is_name(value: object) -> bool:
     """Whether `value` is a string that is one safe path component (`NAME`)."""
     return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
+def has_control(text: str) -> bool:
+    """Whether `text` holds a control character (a newline, a tab, an escape) or a line or
+    paragraph separator: a name with one breaks the one-line messages and tables that show it."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)

@@ -124,6 +124,17 @@ def redact_text(text: str) -> str:
     return _URI_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
 
 
+def outside(loc: Location, root: Location) -> str | None:
+    """Where `loc` really is when a symbolic link takes it out of `root` (local paths only: an
+    object store has no links), else None. A folder lpft writes and deletes in is refused
+    when it leads elsewhere: a tampered `checkpoints/<trial>` linked to another folder would
+    have a resumed trial prune that folder's files."""
+    if not (loc.is_local and root.is_local):
+        return None
+    real, base = os.path.realpath(loc.path), os.path.realpath(root.path)
+    return None if os.path.commonpath([real, base]) == base else real
+
+
 def join_uri(uri: str, *parts: str) -> str:
     """`uri`/part/... keeping a URI's ?options at the end (no filesystem is touched)."""
     base, sep, query = uri.partition("?")

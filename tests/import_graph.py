@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lpft"
 # analysis sits beside data/models/..., not above them: it must not reach them at all (see test).
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "names", "safe_yaml", "atomic", "text", "registry", "settings", "storage", "plugins", "secrets",
-     "allocator"),
+     "allocator", "processes"),
     ("results", "search_spaces", "footer", "row_checks", "dataset", "best", "cachedir"),
     ("data",),
     ("models",),

@@ -1,6 +1,7 @@
 """`imagefolder`: a researcher's own folder of images (or a manifest of them) as a benchmark."""
 
 import csv
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -138,9 +139,8 @@ def test_hidden_files_empty_sets_and_reserved_names(tmp_path, capsys):
     root = write_tree(tmp_path / "t", per_class=3, val=False, test=False)
     (root / "train" / ".DS_Store").write_bytes(b"\0")
     (root / "train" / "dark" / "._img000.jpg").write_bytes(b"AppleDouble")  # macOS metadata, not an image
-    (root / "train" / "empty").mkdir()  # a class with no images yet is still one of train's classes
     bench = load_benchmark("imagefolder", root=str(root), image_size=32, n_val=1, n_test=1)
-    assert bench.class_names == ("bright", "dark", "empty", "mid") and bench.num_classes == 4
+    assert bench.class_names == ("bright", "dark", "mid") and bench.num_classes == 3
     (root / "ood" / "fog").mkdir()
     assert f"{root / 'ood' / 'fog'} holds no images" in error_of(capsys, f"root={root}")
     (root / "ood" / "fog").rmdir()
@@ -153,3 +153,52 @@ def test_manifest_cells_are_checked(tmp_path, capsys):
     assert "row 2: empty path or label" in error_of(capsys, f"manifest={tmp_path / 'm.csv'}")
     pq.write_table(pa.table({"path": [1, 2], "label": [0, 1], "split": ["train", "train"]}), tmp_path / "m.parquet")
     assert f"unreadable image {tmp_path / '1'}" in error_of(capsys, f"manifest={tmp_path / 'm.parquet'}")
+
+
+def test_the_walk_reads_regular_files_inside_root_only(tmp_path, capsys):
+    root = write_tree(tmp_path / "t", per_class=3, val=False, test=False)
+    outside = write_set(tmp_path / "elsewhere", 1, classes=("mid",))[0]
+    pipe = root / "train" / "mid" / "pipe.png"
+    os.mkfifo(pipe)  # opening it would wait for a writer forever
+    assert f"{pipe} is not a regular file" in error_of(capsys, f"root={root}")
+    pipe.unlink()
+    link = root / "train" / "mid" / "linked.png"
+    link.symlink_to(outside)
+    assert f"{link} is a symbolic link out of root" in error_of(capsys, f"root={root}")
+    link.unlink()
+    (root / "train" / "everything").symlink_to("/")  # would list the whole file system
+    assert f"{root / 'train' / 'everything'} is a symbolic link out of root (to '/')" in error_of(
+        capsys, f"root={root}")
+    (root / "train" / "everything").unlink()
+    (root / "ood" / "night").rename(tmp_path / "night")
+    (root / "ood" / "night").symlink_to(tmp_path / "night")  # an eval set's folder too
+    assert "ood/night is a symbolic link out of root" in error_of(capsys, f"root={root}")
+    (root / "ood" / "night").unlink()
+    (root / "ood" / "night").symlink_to(root / "ood" / "sketch")  # a link inside root is followed
+    assert len(load_benchmark("imagefolder", root=str(root), image_size=32, n_val=1, n_test=1).splits["night"]) == 12
+    assert "more than 5 files and folders under" in error_of(capsys, f"root={root}", "max_files=5")
+
+
+def test_classes_are_two_or_more_each_with_training_images_and_plain_names(tmp_path, capsys):
+    root = write_tree(tmp_path / "t", per_class=3, val=False, test=False)
+    (root / "train" / "empty").mkdir()
+    assert "class 'empty' has no training images" in error_of(capsys, f"root={root}")
+    (root / "train" / "empty").rmdir()
+    (root / "train" / "mid").rename(root / "train" / "mi\nd")
+    assert "the train name 'mi\\nd' holds a control character" in error_of(capsys, f"root={root}")
+    one = tmp_path / "one"
+    write_set(one / "train", 4, classes=("bright",))
+    assert "1 class ('bright'); a classifier needs at least two" in error_of(capsys, f"root={one}")
+    write_set(one / "ood" / "fo\tg", 1, classes=("bright",))
+    assert "the ood:fo\tg name 'fo\\tg' holds a control character" in error_of(capsys, f"root={one}")
+
+
+def test_a_manifest_reads_regular_files_and_plain_labels(tmp_path, capsys):
+    images = write_set(tmp_path / "imgs", 2, classes=("a", "b"))
+    os.mkfifo(tmp_path / "pipe.png")
+    rows = [f"{p},{p.parent.name},train" for p in images]
+    (tmp_path / "m.csv").write_text("path,label,split\n" + "\n".join([*rows, "pipe.png,a,train"]) + "\n")
+    assert f"unreadable image {tmp_path / 'pipe.png'}: not a regular file" in error_of(
+        capsys, f"manifest={tmp_path / 'm.csv'}")
+    (tmp_path / "m.csv").write_text("path,label,split\n" + "\n".join([*rows, f'{images[0]},"a\tb",train']) + "\n")
+    assert "the train name 'a\\tb' holds a control character" in error_of(capsys, f"manifest={tmp_path / 'm.csv'}")

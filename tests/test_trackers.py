@@ -153,7 +153,7 @@ def test_tunes_callback_telemetry_imports_no_tracker_when_usage_stats_are_off(us
     """Ray Tune compares a sweep's callbacks with its MLflow and W&B integrations for its usage
     stats, importing both (1-2 s of start-up); lpft turns usage stats off and skips that."""
     pytest.importorskip("mlflow")
-    probe = ("import os, sys; from lpft.sweeps.launch import _no_callback_telemetry; _no_callback_telemetry(); "
+    probe = ("import os, sys; from lpft.sweeps.ray_start import _no_callback_telemetry; _no_callback_telemetry(); "
              "from ray.tune import Callback; from ray.air._internal import usage; usage.tag_callbacks([Callback()]); "
              "print('mlflow' in sys.modules)")
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": usage_stats}
@@ -165,7 +165,7 @@ def test_trial_actors_get_no_runtime_env_so_a_nodes_prestarted_workers_can_take_
     """Tune's default env var for PyTorch Lightning made every trial actor need a fresh worker."""
     from ray.tune.execution.class_cache import _ActorClassCache
 
-    from lpft.sweeps.launch import _trial_actors_without_runtime_env
+    from lpft.sweeps.ray_start import _trial_actors_without_runtime_env
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -27,11 +27,13 @@ import pyarrow.parquet as pq
 
 from lpft.data.base import Benchmark, Split
 from lpft.data.fingerprint import check_verify, fingerprint
-from lpft.data.images import FileSource, list_images, open_image
+from lpft.data.images import FileSource, open_image
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, holdout
 from lpft.data.registry import register
 from lpft.data.transforms import ImageTransforms
-from lpft.errors import InputError, require
+from lpft.data.walk import Walk
+from lpft.errors import InputError, quote, require
+from lpft.names import has_control
 from lpft.settings import PATH
 
 NAME = "imagefolder"
@@ -46,36 +48,57 @@ class ImageFolderParams(ImageParams):
     n_val: int = 0  # without val/: images held out of train (0: a tenth, at least 1)
     n_test: int = 0  # without test/: images held out of train (0: a tenth, at least 1)
     skip_bad: bool = False  # leave unreadable images out (counted) instead of stopping
+    max_files: int = 5_000_000  # files and folders the walk of root lists at most (a root of / stops)
 
     def __post_init__(self) -> None:
         check_verify(self.verify)
         require(self.image_size >= 8, f"image_size must be >= 8, got {self.image_size}")
         require(self.n_val >= 0, f"n_val must be >= 0, got {self.n_val}")
         require(self.n_test >= 0, f"n_test must be >= 0, got {self.n_test}")
+        require(self.max_files >= 1, f"max_files must be >= 1, got {self.max_files}")
 
 
-def _visible(folder: Path) -> list[Path]:
-    """A folder's entries but hidden ones (.DS_Store, ._AppleDouble files, .ipynb_checkpoints)."""
-    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-
-
-def scan_folder(root: Path) -> tuple[Entries, dict[str, str], list[str]]:
-    """(entries, split -> its folder, train's class folder names, empty ones included)."""
+def scan_folder(root: Path, max_files: int) -> tuple[Entries, dict[str, str], list[str]]:
+    """(entries, split -> its folder, train's class folder names, empty ones included); the
+    walk lists regular files only, never leaves `root`, and stops after `max_files` entries."""
     train = root / "train"
     if not train.is_dir():
         raise InputError(f"{NAME}: expected class folders at {train} (ROOT/train/<class>/*.jpg)")
+    walk = Walk(root, max_files, NAME)
     entries: Entries = {}
-    sets = [(s, root / s) for s in ID_SPLITS if (root / s).is_dir()]
-    if (root / "ood").is_dir():
-        sets += [(f"ood:{d.name}", d) for d in _visible(root / "ood") if d.is_dir()]
+    sets = [(s, walk.inside(root / s)) for s in ID_SPLITS if (root / s).is_dir()]
+    if walk.inside(root / "ood").is_dir():
+        sets += [(f"ood:{d.name}", Path(d.path)) for d in walk.visible(root / "ood") if d.is_dir()]
+    classes: list[str] = []
     for split, folder in sets:
-        stray = [p.name for p in _visible(folder) if p.is_file()]
+        listed = walk.visible(folder)
+        stray = [e.name for e in listed if not e.is_dir()]
         if stray:
             raise InputError(f"{NAME}: {folder / stray[0]}: images go in {folder}/<class>/, one folder per class")
-        entries[split] = [(str(p), c.name) for c in _visible(folder) if c.is_dir()
-                          for p in list_images(c) if not p.name.startswith(".")]
-    classes = [c.name for c in _visible(train) if c.is_dir()]
+        entries[split] = [(str(p), c.name) for c in listed for p in walk.images(Path(c.path))]
+        if split == "train":
+            classes = [c.name for c in listed]
     return entries, {split: str(folder) for split, folder in sets}, classes
+
+
+def check_names(entries: Entries, where: str) -> None:
+    """Every class and OOD set name one printable line: each is shown in messages and tables."""
+    for split, rows in entries.items():
+        for name in dict.fromkeys([split[4:]] * split.startswith("ood:") + [c for _, c in rows]):
+            require(not has_control(name), f"{NAME}: {where}: the {split} name {quote(name)} holds a control "
+                                           "character (a newline, a tab); rename it")
+
+
+def check_classes(entries: Entries, classes: list[str], where: str) -> None:
+    """At least two classes, each with training images: a classifier needs two classes, and a
+    class never seen in training is never predicted."""
+    require(not any(has_control(c) for c in classes), f"{NAME}: {where}: a class name holds a control character "
+                                                      "(a newline, a tab); rename it")
+    require(len(classes) >= 2, f"{NAME}: {where}: {len(classes)} class{'es' if len(classes) != 1 else ''} "
+                               f"({', '.join(quote(c) for c in classes) or 'none'}); a classifier needs at least two")
+    seen = {c for _, c in entries["train"]}
+    empty = [c for c in classes if c not in seen]
+    require(not empty, f"{NAME}: {where}: class {quote(empty[0]) if empty else ''} has no training images")
 
 
 def read_manifest(path: Path) -> Entries:
@@ -135,7 +158,8 @@ def scan(p: ImageFolderParams) -> Scan:
         roots = {"manifest": Path(where).parent}
     else:
         roots = {"root": data_root(p.root, NAME, NAME)}
-        entries, folders, classes = scan_folder(roots["root"])
+        entries, folders, classes = scan_folder(roots["root"], p.max_files)
+    check_names(entries, where if p.manifest else str(roots["root"]))
     require(bool(entries["train"]), f"{NAME}: {folders['train']} holds no images (train/<class>/*.jpg)")
     for split, rows in entries.items():
         require(bool(rows), f"{NAME}: {folders[split]} holds no images")
@@ -154,6 +178,7 @@ def scan(p: ImageFolderParams) -> Scan:
     entries = {k: [(path, c) for path, c in rows if not problems[path]] for k, rows in entries.items()}
     for split, rows in entries.items():  # what skip_bad left
         require(bool(rows), f"{NAME}: {folders[split]} holds no readable images (skip_bad left out all of them)")
+    check_classes(entries, classes, folders["train"])  # after skip_bad, which may empty a class
     read = [path for rows in entries.values() for path, _ in rows]
     return Scan(entries, classes, bad, fingerprint(roots, [*read, *([where] if p.manifest else [])], p.verify))
 

@@ -56,6 +56,8 @@ def open_image(path: str) -> Iterator[Image.Image]:
             with Image.open(io.BytesIO(locate(path).read_bytes())) as img:
                 yield img
         else:
+            if os.path.exists(path) and not os.path.isfile(path):  # a pipe would block the open forever
+                raise OSError("not a regular file")
             with Image.open(path) as img:
                 yield img
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:

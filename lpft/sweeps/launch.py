@@ -18,8 +18,6 @@ folders (`ray/<name>-<k>`, one per run of the sweep) keep trial logs and traceba
 from __future__ import annotations
 
 import itertools
-import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,21 +25,22 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from lpft.errors import InputError
-from lpft.results import ENDED, ERROR, INTERRUPTED, RUNNING, STOPPED
-from lpft.storage import Location, locate
+from lpft.results import ENDED, INTERRUPTED, RUNNING
+from lpft.storage import Location, locate, outside
 from lpft.text import pct
-from lpft.sweeps.ledger import Entry, Ledger
+from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome, selection
 from lpft.sweeps.progress import Progress
+from lpft.sweeps.rows import trial_row, unfinished_row
 from lpft.sweeps.study import journal
-from lpft.sweeps.trackers import check_trackers, trial_name, tracker_callbacks, tracker_env
-from lpft.sweeps.preflight import check_resources, check_same_spec, check_storage, stored_spec
+from lpft.sweeps.trackers import trial_name, tracker_callbacks, tracker_env
+from lpft.sweeps.preflight import check_resources, check_state, preflight, ray_nodes, stored_spec
+from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
+from lpft.sweeps.stragglers import end_stragglers
 from lpft.trainables import TrialContext, lpft_trainable
-from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
 if TYPE_CHECKING:
     from lpft.sweeps.interrupt import Interrupt
@@ -122,7 +121,9 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
             entry = searcher.entries.get(row["trial_id"])
             if entry is not None:
                 ledger.ended(entry, row)
-                (root / "checkpoints" / entry.trial).discard()  # an ended trial is never resumed
+                done = root / "checkpoints" / entry.trial
+                if outside(done, root) is None:  # a link made meanwhile: its target is not ours to delete
+                    done.discard()  # an ended trial is never resumed
             hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
             if error:
@@ -184,141 +185,6 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
-def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
-    """A Ray trial that ended, as its row of the trials table."""
-    m = trial.last_result or {}
-    config = trial.config
-    status = ERROR if error else (m.get("status") if m.get("final") else STOPPED)
-    return {
-        "trial_id": str(config.get(TRIAL_KEY) or trial.trial_id), "strategy": config.get("strategy"),
-        "stage": config.get("stage"), "seed": config.get("seed"), "status": status, "node": m.get("node"),
-        "wall_time_s": m.get("time_total_s"), "resumed_from_step": m.get("resumed_from_step"),
-        "cpus": m.get("cpus"), "gpus": m.get("gpus"),
-        "id_val": m.get("id_val"), "id_test": m.get("id_test"), "ood_avg": m.get("ood_avg"),
-        "seed_controls": m.get("seed_controls") if m.get("final") else None,  # "": deterministic
-        "n_id_val": m.get("n_id_val") if m.get("final") else None,
-        # an errored trial's first line, and where Ray kept its whole traceback
-        "error": _error_line(trial) if error else None,
-        "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,
-        **_hp_columns(config),
-    }
-
-
-def _hp_columns(config: dict[str, Any]) -> dict[str, Any]:
-    """A trial config's hyperparameters as the trials table's `hp.*` columns (the seed has its own)."""
-    return {f"hp.{k}": v for k, v in config.items() if k not in (*META_KEYS, "seed")}
-
-
-def _error_line(trial: Any) -> str:
-    """From the exception Ray pickled beside the trial's local files (its upload to the sweep's
-    storage may not have happened yet when the trial's end is reported)."""
-    import pickle
-
-    try:
-        with open(trial.pickled_error_file, "rb") as f:
-            return error_line(pickle.load(f))  # our own driver's file, pickled by Ray
-    except Exception:  # noqa: BLE001 - any unreadable error file: say so rather than fail the sweep
-        return "error (see the traceback file)"
-
-
-def unfinished_row(entry: Entry, status: str = RUNNING) -> dict[str, Any]:
-    """A trial asked for whose end the ledger does not hold (`interrupted` when the sweep was
-    stopped by a signal): `--resume` runs it again."""
-    c = entry.config
-    return {"trial_id": entry.trial, "strategy": c.get("strategy"), "stage": c.get("stage"), "seed": c.get("seed"),
-            "status": status, **_hp_columns(c)}
-
-
-def _uri(root: Location, path: str) -> str:
-    """A path on the sweep's file system as the user names it (s3://bucket/... on an object store)."""
-    return path if root.is_local else f"{root.scheme}://{path}"
-
-
-def error_line(error: BaseException | None) -> str:
-    """`Type: first line` of the trial's own exception (Ray wraps it in a RayTaskError)."""
-    cause = getattr(error, "cause", None) or error
-    lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()]
-    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-
-
-def keep_from_tune(names: list[str]) -> None:
-    """Ray Tune copies AWS_* credentials from the driver's environment into each trial actor's
-    runtime_env, which Ray's runtime-env agent logs. A job's workers load its secrets from
-    their own file (`lpft.secrets`), so Tune is told to leave those names alone."""
-    if names:
-        from ray.tune.execution import class_cache
-
-        class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
-
-
-def _no_callback_telemetry() -> None:
-    """Tune tags the callbacks it is given, for Ray's usage stats, by comparing them with its
-    MLflow, W&B, Comet and Aim integrations: that imports mlflow and wandb when installed, 1-2 s
-    of every sweep's start-up. With usage stats off the tag goes nowhere, so it is skipped."""
-    from ray._common.usage import usage_lib
-    from ray.air._internal import usage
-
-    if not usage_lib.usage_stats_enabled():
-        usage.tag_callbacks = lambda callbacks: False
-
-
-def _trial_actors_without_runtime_env() -> None:
-    """Tune gives every trial actor runtime_env {"env_vars": {"PL_DISABLE_FORK": "1"}} (for
-    PyTorch Lightning, which lpft does not use). A runtime env makes Ray start a fresh worker
-    for the actor through its runtime-env agent, so each node's first trial waited 0.6 s longer,
-    and the workers Ray pre-started (with torch imported: `lpft.trainables.preload`) went unused.
-    Variables Tune copies from the driver (AWS_*) still make a runtime env, as before."""
-    from ray.tune.execution import class_cache
-
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
-
-
-def init_ray(address: str | None, dashboard: bool = False) -> None:
-    """Connects to the cluster at `address`, or starts a local instance (with Ray's dashboard
-    when `dashboard`, its address printed)."""
-    # Readable output: our one line per trial, not Ray's boxes and tables.
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
-    # Nothing leaves the machine at run time: Ray's usage stats only if the user turns them on.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if address:
-        from lpft.secrets import token_auth_mode
-
-        token_auth_mode()  # before Ray is imported: it reads RAY_AUTH_MODE then
-    import ray
-
-    # A failed trial's traceback goes to its error.txt; the summary names each failed trial once
-    # with its first line and that file, instead of Tune logging every traceback here (only
-    # these two loggers: Tune's other messages stay as they were).
-    for name in ("ray.tune.execution.tune_controller", "ray.tune.tune"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    _no_callback_telemetry()
-    _trial_actors_without_runtime_env()
-    if ray.is_initialized():
-        return
-    from lpft import plugins
-
-    kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
-    # Every worker loads the plugins this driver loaded; inside `lpft submit`'s job the job's
-    # runtime_env already does (a second one for the same fields is a conflict for Ray).
-    loaded = plugins.worker_env()
-    if loaded and "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
-        kwargs["runtime_env"] = loaded
-    if address:
-        try:
-            ray.init(address=address, **kwargs)
-        except (ConnectionError, ray.exceptions.AuthenticationError) as e:  # a wrong address or token
-            raise InputError(f"--address {address}: {str(e).strip().splitlines()[0]}") from None
-    else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
-        context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard,
-                           **({"dashboard_host": "127.0.0.1"} if dashboard else {}), **kwargs)
-        if dashboard:
-            # Ray turns token authentication on for a local instance when ~/.ray/auth_token exists.
-            token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
-            login = " (token authentication: the page asks for the token `ray get-auth-token` prints)" if token else ""
-            print(f"  Ray dashboard: http://{context.dashboard_url}{login}", flush=True)
-
-
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
               progress_every: float = 30.0, dashboard: bool = False) -> SweepOutcome:
     """Runs (or with `resume` continues) the sweep; a progress view while it runs
@@ -339,26 +205,21 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
     for note in spec.check_files():
         print(f"  note: {note}", flush=True)
     root = sweep_root(spec)
-    check_trackers(spec.loggers, root)  # a missing tracker package: one line, before Ray starts
+    local = address is None
+    preflight(spec, root, resume, local)  # bad input: one line before Ray starts, nothing written
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)
     interrupt.install()  # after ray.init: it installs SIGTERM handlers of its own
-    for note in check_resources(spec, local=address is None):  # before any folder is made
+    for note in check_resources(spec, ray_nodes(), local):  # a cluster's nodes, known only now
         print(f"  note: {note}", flush=True)
-    check_storage(root)
     with SweepLock(root, spec.name):  # a second sweep of this name and storage is refused here
-        ledger = Ledger(root)
-        if not resume and (ledger.exists() or (root / "results").files(".parquet")):
-            raise InputError(f"{root} already holds results of sweep {spec.name!r}: pass --resume to continue it, "
-                             "or choose another --storage")
-        if resume and not ledger.exists() and (root / "results").files(".parquet"):
-            raise InputError(f"{root}: its sweep was run by an lpft without a trial ledger and cannot be resumed; "
-                             "start it again under another name or --storage")
-        if resume and spec.raw:
-            check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
-        if not resume:  # a journal left without results: not this sweep's trials to learn from
+        check_state(root, spec, resume)  # again: another run may have written meanwhile
+        if resume:  # the driver that ran them is gone (its lock was free): no trial runs twice at once
+            for note in end_stragglers(root):
+                print(f"  note: {note}", flush=True)
+        else:  # a journal left without results: not this sweep's trials to learn from
             (root / "optuna.journal").discard()
-        return _run(spec, root, ledger, start, progress_every, interrupt)
+        return _run(spec, root, Ledger(root), start, progress_every, interrupt)
 
 
 def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float,

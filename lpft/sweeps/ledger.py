@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpft.errors import InputError
-from lpft.storage import Location
+from lpft.errors import InputError, quote
+from lpft.storage import Location, join_uri
 from lpft.sweeps.spec import NAME
 
 FOLDER = "ledger"
@@ -60,18 +60,51 @@ class Ledger:
             f.write(json.dumps(body, default=_plain).encode())
 
     def entries(self) -> dict[str, Entry]:
-        """Every trial recorded, by name, in the order they were asked for."""
+        """Every trial recorded, by name, in the order they were asked for; a file that is not an
+        entry as lpft writes it is one InputError naming it and what to do."""
         found = []
+        models = (self.where.parent / "models").uri
         for path in self.where.files(".json"):
             with self.where.fs.open_input_stream(path) as f:
-                body = json.loads(f.read())
-            trial = str(body.get("trial"))
-            # a name from a file becomes a path component (checkpoints/<trial>) only once it is one
-            if not re.fullmatch(NAME, trial) or Path(path).stem != trial:
-                raise InputError(f"{path}: trial name {trial!r} is not this file's plain name; "
-                                 "the sweep's ledger was edited by hand")
-            found.append(Entry(trial, int(body["order"]), body["config"], body.get("row")))
+                body = f.read()
+            stem = Path(path).stem
+            problem = entry_problem(body, stem, models)
+            if problem:
+                results = f"{self.where.parent / 'results'}/strategy=*/{stem}.parquet"
+                raise InputError(f"{path}: not a ledger entry as lpft writes it ({problem}); the sweep's ledger "
+                                 f"was edited or damaged: restore it, or delete it and {results} (if there) "
+                                 "so that the trial runs again")
+            body = json.loads(body)
+            found.append(Entry(stem, body["order"], body["config"], body.get("row")))
         return {e.trial: e for e in sorted(found, key=lambda e: e.order)}
+
+
+def entry_problem(body: bytes, stem: str, models: str) -> str | None:
+    """What is wrong with a ledger file named `<stem>.json`, or None for an entry as `Ledger` writes
+    it. Its trial name becomes a path (checkpoints/<trial>), and a wise trial's `model` is read:
+    one that is not the sweep's own `models/<trial>.pt` is refused, not loaded from elsewhere."""
+    try:
+        body = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(body, dict):
+        return "not a JSON object"
+    trial, order, config, row = (body.get(k) for k in ("trial", "order", "config", "row"))
+    if not isinstance(trial, str) or not re.fullmatch(NAME, trial) or trial != stem:
+        return f"trial name {quote(trial)} is not this file's plain name"
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        return f"order is {quote(order)}"
+    if not isinstance(config, dict) or not isinstance(config.get("strategy"), str):
+        return f"config is {quote(config)}"
+    if config.get("trial", trial) != trial:
+        return f"config.trial is {quote(config.get('trial'))}"
+    source = config.get("source_trial")
+    if "model" in config and not (isinstance(source, str) and re.fullmatch(NAME, source)
+                                  and config["model"] == join_uri(models, f"{source}.pt")):
+        return f"config.model {quote(config['model'])} is not one of this sweep's saved models"
+    if row is not None and not isinstance(row, dict):
+        return f"row is {quote(row)}"
+    return None
 
 
 def _plain(value: Any) -> Any:

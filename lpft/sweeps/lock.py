@@ -13,7 +13,9 @@ takes the next number.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shlex
 import socket
 import threading
 import time
@@ -21,7 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
+from lpft.processes import is_alive, this_process
 from lpft.storage import Location
 
 FOLDER = "locks"
@@ -29,28 +32,48 @@ HEARTBEAT_S = 5.0
 STALE_S = 60.0  # no heartbeat for this long from another host: its sweep is gone
 
 
-def _process_start(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
 def _holder() -> dict[str, Any]:
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "process_start": _process_start(pid),
-            "since": time.time(), "heartbeat": time.time(), "released": False}
+    return {**this_process(), "since": time.time(), "heartbeat": time.time(), "released": False}
 
 
 def is_stale(holder: dict[str, Any], now: float | None = None) -> bool:
     if holder.get("released"):
         return True
     if holder.get("host") == socket.gethostname():  # the same machine: ask it whether the process lives
-        start = _process_start(int(holder.get("pid", -1)))
-        return start is None or abs(start - float(holder.get("process_start") or 0.0)) > 1.0
+        return not is_alive(holder)
     return (now or time.time()) - float(holder.get("heartbeat", 0.0)) > STALE_S
+
+
+def holder_problem(body: bytes) -> str | None:
+    """What is wrong with a lock file's contents, or None when it names a holder as lpft writes one."""
+    try:
+        holder = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(holder, dict):
+        return "not a JSON object"
+    kinds = {"host": (str,), "pid": (int,), "since": (int, float), "heartbeat": (int, float)}
+    for key, kind in kinds.items():
+        value = holder.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind) or \
+                (isinstance(value, float) and not math.isfinite(value)):
+            return f"{key} is {quote(value, 40)}"
+    start = holder.get("process_start")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))
+                              or not math.isfinite(start)):
+        return f"process_start is {quote(start, 40)}"
+    if not isinstance(holder.get("released", False), bool):
+        return f"released is {quote(holder.get('released'), 40)}"
+    return None
+
+
+def clear_command(where: Location) -> str:
+    """The command that removes the lock file `where`, for the message that asks for it."""
+    if where.is_local:
+        return shlex.join(["rm", where.path])
+    if where.scheme == "s3":
+        return shlex.join(["aws", "s3", "rm", str(where)])
+    return f"delete {where}"
 
 
 class SweepLock:
@@ -75,10 +98,18 @@ class SweepLock:
         numbers = sorted(int(Path(p).stem) for p in self.folder.files(".json") if Path(p).stem.isdigit())
         if not numbers:
             return -1, None
+        where = self.folder / f"{numbers[-1]:08d}.json"
         try:
-            return numbers[-1], json.loads((self.folder / f"{numbers[-1]:08d}.json").read_bytes())
-        except (OSError, ValueError):  # being written this instant, or damaged: someone holds it
+            body = where.read_bytes()
+        except OSError:  # removed this instant by its holder's successor: the next one is newer
             return numbers[-1], {"host": "?", "pid": "?", "since": time.time(), "heartbeat": time.time()}
+        # Written whole (a hard link, a rename, one PUT), a lock is never half a file: one that
+        # does not read as a holder was damaged, and "held" would be said of it forever.
+        problem = holder_problem(body)
+        if problem:
+            raise InputError(f"sweep {self.name!r}: its lock {where} is damaged ({problem}); if no sweep of that "
+                             f"name is running, clear it with: {clear_command(where)}")
+        return numbers[-1], json.loads(body)
 
     def _refuse(self, holder: dict[str, Any]) -> InputError:
         since = datetime.fromtimestamp(float(holder.get("since", 0)), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -86,6 +117,12 @@ class SweepLock:
         return InputError(f"sweep {self.name!r} at {self.folder.parent} is already running (pid {holder.get('pid')} "
                           f"on {holder.get('host')}, since {since}, last heartbeat {age:.0f} s ago): wait for it to "
                           f"end or stop it; its lock is {self.folder}")
+
+    def check_free(self) -> None:
+        """Refuses, without taking the lock, when a live sweep holds it: said before Ray starts."""
+        _, holder = self._latest()
+        if holder is not None and not is_stale(holder):
+            raise self._refuse(holder)
 
     def acquire(self) -> None:
         latest, holder = self._latest()

@@ -12,15 +12,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lpft.dataset import write_trial
-from lpft.errors import InputError
+from lpft.errors import InputError, clip, quote
 from lpft.results import RunResult
-from lpft.safe_yaml import load_yaml
-from lpft.storage import locate
+from lpft.storage import locate, outside
 from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.paths import import_plugins
+from lpft.sweeps.preflight import check_links, read_stored_spec
 from lpft.sweeps.spec import NAME, parse_spec
 
 
@@ -41,10 +42,15 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
     for needed in ("spec.yaml", "trials.parquet"):
         if not (root / needed).exists():
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
-    raw = load_yaml((root / "spec.yaml").read_bytes(), str(root / "spec.yaml"))
+    check_links(root)  # results/ is written below, models/ read
+    raw = read_stored_spec(root)
     import_plugins(raw, Path.cwd())  # the sweep's own plugins (its paths are already absolute)
     spec = parse_spec(raw, str(root / "spec.yaml"))
-    trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
+    try:
+        trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"{root / 'trials.parquet'}: not a trials table lpft wrote "
+                         f"({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
     sources = sources or [s for s in spec.strategies if STRATEGIES[s].fine_tunes]
     curves = []
     for source in sources:
@@ -56,6 +62,10 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
         if not re.fullmatch(NAME, str(best["trial_id"])):
             raise InputError(f"{root / 'trials.parquet'}: trial id {best['trial_id']!r} is not a plain name")
         model = root / "models" / f"{best['trial_id']}.pt"
+        target = outside(model, root)
+        if target is not None:  # models/ or the file, a link: a model lpft did not save
+            raise InputError(f"{model}: a symbolic link out of the sweep folder (to {quote(target)}); refused: "
+                             "a sweep reads its own saved models only")
         if not model.exists():
             raise InputError(f"{root}: no saved model for {source}'s best trial {best['trial_id']} "
                              f"(expected {model}); rerun the sweep with save_models: true")

@@ -24,6 +24,7 @@ from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 # The trial's name in the sweep (see lpft.sweeps.searcher); config keys that are not hyperparameters.
 TRIAL_KEY = "trial"
 META_KEYS = ("strategy", "stage", TRIAL_KEY)
+WORKER_FILE = "worker.json"  # in a trial's checkpoints folder: the process running it (lpft.processes)
 
 
 @dataclass(frozen=True)
@@ -67,25 +68,29 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
 
 def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
     """A trial's checkpoint: tensors, numbers, strings and containers only (torch's weights_only
-    unpickler), so a tampered checkpoint cannot run code on --resume."""
-    import io
-    import pickle
-
-    import torch
-
+    unpickler), so a tampered checkpoint cannot run code on --resume; a damaged one is one line."""
     from lpft.errors import InputError
+    from lpft.models.saved import read_torch
 
-    try:
-        return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).splitlines()[0]
-        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint ({first})") from None
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    state = read_torch(data, where or str(source), "a plain lpft checkpoint")
+    if not (isinstance(state, dict) and isinstance(state.get("epoch"), int)):
+        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint (no epoch); "
+                         "delete it to run its trial from the checkpoint before it")
+    return state
 
 
 class Checkpoints:
     """One trial's checkpoints: `step-<k>.pt` files, each written whole, the latest `keep` kept."""
 
-    def __init__(self, folder: Any, keep: int) -> None:
+    def __init__(self, folder: Any, keep: int, within: Any = None) -> None:
+        from lpft.errors import InputError, quote
+        from lpft.storage import outside
+
+        target = None if within is None else outside(folder, within)
+        if target is not None:  # never write and prune through a link into another folder
+            raise InputError(f"{folder}: a symbolic link out of the sweep's checkpoints (to {quote(target)}); "
+                             "refused: remove the link and resume")
         self.folder = folder  # a lpft.storage.Location
         self.keep = max(1, keep)
 
@@ -102,6 +107,17 @@ class Checkpoints:
             return None
         where = self._file(steps[-1])
         return load_state(where.read_bytes(), str(where))
+
+    def record_worker(self) -> None:
+        """Which process runs the trial now: `worker.json` beside its checkpoints (gone with them
+        when the trial ends), so the `--resume` after a killed driver can end this process, still
+        running, before it runs the trial again (`lpft.sweeps.stragglers`)."""
+        import json
+
+        from lpft.processes import this_process
+
+        with (self.folder / WORKER_FILE).open_write() as f:
+            f.write(json.dumps(this_process()).encode())
 
     def save(self, step: int, state: dict[str, Any]) -> None:
         import io
@@ -148,7 +164,9 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     results = locate(context.results_dir)  # once: an object store's filesystem costs a lookup to build
     hp_columns = hparam_columns()
 
-    checkpoints = Checkpoints(locate(context.checkpoints_dir or "checkpoints") / trial_id, context.keep_checkpoints)
+    where = locate(context.checkpoints_dir or "checkpoints")
+    checkpoints = Checkpoints(where / trial_id, context.keep_checkpoints, within=where)
+    checkpoints.record_worker()  # before any write: a --resume after a driver's kill ends this process first
     resume = checkpoints.latest()
     columns = {"sweep": context.sweep, "trial_id": trial_id, "seed": hparams.get("seed", 0),
                "benchmark": context.benchmark, "node": node}
