@@ -39,13 +39,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     found = entries(root)
     if args.json:
         print(json.dumps([{"path": str(e.path), "kind": e.kind, "benchmark": e.benchmark, "backbone": e.backbone,
-                           "split": e.split, "bytes": e.size, "last_use": e.last_use} for e in found], indent=1))
+                           "split": e.split, "detail": e.detail, "bytes": e.size, "last_use": e.last_use}
+                          for e in found], indent=1))
         return 0
     if not found:
         print(f"{root}: empty")
         return 0
-    rows = [(e.kind, e.benchmark, e.backbone, e.split, human(e.size), _ago(e.last_use)) for e in found]
-    print(format_table(("kind", "benchmark", "backbone", "split", "size", "last use"), rows))
+    rows = [(e.kind, e.benchmark, e.backbone, e.split, e.detail or "-", human(e.size), _ago(e.last_use))
+            for e in found]
+    print(format_table(("kind", "benchmark", "backbone", "split", "detail", "size", "last use"), rows, left=5))
     print(f"{root}: {_total(found)}")
     return 0
 
@@ -98,7 +100,8 @@ def add_cache_parser(sub: argparse._SubParsersAction) -> None:
     verbs = cache.add_subparsers(dest="verb", required=True)
     root_help = "the cache folder (default: $LPFT_CACHE, else ~/.cache/lpft; a sweep's feature_cache path)"
 
-    listing = verbs.add_parser("list", help="each entry: kind, benchmark, backbone, split, size, last use")
+    listing = verbs.add_parser("list", help="each entry: kind, benchmark, backbone, split, what else tells it "
+                                            "apart, size, last use")
     listing.add_argument("--json", action="store_true", help="one JSON list instead of a table")
     listing.set_defaults(fn=cmd_list)
     du = verbs.add_parser("du", help="entries and bytes per folder")

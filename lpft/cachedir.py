@@ -44,6 +44,7 @@ class Entry:
     benchmark: str
     backbone: str
     split: str
+    detail: str  # what else tells entries apart: the weights' digest, an LP head's C path and seed
     size: int
     last_use: float  # the file's mtime: set by every cache hit
 
@@ -81,23 +82,23 @@ def human(size: float) -> str:
     return f"{size:.1f} TiB"  # not reached
 
 
-def _described(path: Path, folder: str) -> tuple[str, str, str, str]:
-    """(kind, benchmark, backbone, split) from the entry's own record; `?` where it has none."""
+def _described(path: Path, folder: str) -> tuple[str, str, str, str, str]:
+    """(kind, benchmark, backbone, split, detail) from the entry's own record; `?` where it has none."""
     if path.name.startswith("."):
-        return "partial write", "?", "?", "?"
+        return "partial write", "?", "?", "?", ""
     if path.suffix != ".npz":  # written before entries carried their key: never read now
-        return "old, unread", "?", "?", "?"
+        return "old, unread", "?", "?", "?", ""
     try:
         with np.load(path, allow_pickle=False) as z:
             if folder == "benchmarks":
                 meta = json.loads(z["meta"].tobytes())
-                return "benchmark", str(meta.get("name", "?")), "-", "all"
+                return "benchmark", str(meta.get("name", "?")), "-", "all", ""
             record = json.loads(z["record"].tobytes())
     except Exception:  # noqa: BLE001 (truncated or foreign: listed, and the next read makes it again)
-        return "unreadable", "?", "?", "?"
+        return "unreadable", "?", "?", "?", ""
     default = "LP head" if folder == "heads" else "features"
     return (str(record.get("kind", default)), str(record.get("benchmark", "?")), str(record.get("backbone", "?")),
-            str(record.get("split", "?")))
+            str(record.get("split", "?")), str(record.get("detail", "")))
 
 
 def entries(root: Path, describe: bool = True) -> list[Entry]:
@@ -121,7 +122,7 @@ def entries(root: Path, describe: bool = True) -> list[Entry]:
                 continue
             path = Path(item.path)
             kind = _described(path, folder) if describe else ("partial write" if name.startswith(".") else "?",
-                                                              "?", "?", "?")
+                                                              "?", "?", "?", "")
             out.append(Entry(path, *kind, st.st_size, st.st_mtime))
     return sorted(out, key=lambda e: (-e.last_use, str(e.path)))
 

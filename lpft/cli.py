@@ -103,8 +103,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{' (resuming)' if args.resume else ''}", flush=True)
     if args.dashboard and args.address:
         print("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node", flush=True)
+    from lpft.leave import hold_signals
     from lpft.sweeps.interrupt import Stopped
 
+    hold_signals()  # what the sweep's own handlers give back when it returns: its summary is never cut short
     try:
         outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
                             dashboard=args.dashboard)
@@ -359,7 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_plugins(args)
         return args.fn(args)
     except InputError as e:
-        print(f"lpft: error: {e}", file=sys.stderr)
+        from lpft.storage import redact_text
+
+        print(f"lpft: error: {redact_text(str(e))}", file=sys.stderr)  # no user:pass@ of any address
         return 2
     except KeyboardInterrupt as e:  # Ctrl-C outside a sweep, or a second signal in one: no traceback
         print("lpft: interrupted", file=sys.stderr)

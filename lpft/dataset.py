@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 from lpft.footer import CONSTANT_KEY, constants, scan_varying
 from lpft.storage import Location, locate
 
@@ -121,10 +121,13 @@ def sweep_folders(paths: Iterable[str | Path]) -> list[str]:
     out: list[str] = []
     for raw in [paths] if isinstance(paths, (str, Path)) else paths:
         where = locate(raw)
-        if where.name == "results" or (where / "results").is_dir() or not where.is_dir():
-            out.append(str(raw))
-            continue
-        children = where.fs.get_file_info(pafs.FileSelector(where.path, recursive=False))
+        try:
+            if where.name == "results" or (where / "results").is_dir() or not where.is_dir():
+                out.append(str(raw))
+                continue
+            children = where.fs.get_file_info(pafs.FileSelector(where.path, recursive=False))
+        except OSError as e:  # an unreachable endpoint, a refused credential
+            raise InputError(f"{raw}: cannot list results: {str(e).splitlines()[0]}") from None
         sweeps = sorted(i.base_name for i in children if i.type == pafs.FileType.Directory
                         and not i.base_name.startswith(".") and (where / i.base_name / "results").is_dir())
         out += [str(raw).rstrip("/") + "/" + name if where.is_local else (where / name).uri for name in sweeps] \
@@ -152,6 +155,13 @@ def _schema_problem(schema: pa.Schema) -> str | None:
             actual = actual.value_type
         if actual != expected.type:
             return f"column {expected.name!r} has type {actual}, expected {expected.type}"
+    for key, value in _step_keys(schema).items():  # read as JSON by every load: checked here, per file
+        try:
+            names = json.loads(value)
+        except ValueError:
+            names = None
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return f"metadata {key.decode()} is not a JSON list of names: {quote(value.decode(errors='replace'))}"
     return None
 
 
@@ -229,7 +239,7 @@ def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[S
                 schemas[key] = schema()
                 problems[key] = _schema_problem(schemas[key])
             problem = problems[key]
-        except (pa.ArrowInvalid, OSError) as e:  # truncated, garbage, empty
+        except (pa.ArrowInvalid, OSError, ValueError) as e:  # truncated, garbage, empty, a schema not base64
             problem = f"unreadable Parquet ({str(e).splitlines()[0]})"
         if problem:
             _bad(_display(path, file), problem, skip_bad, skipped)
@@ -246,20 +256,25 @@ def _display(path: Location, file: str) -> str:
 
 
 def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple[str, ...]) -> pl.DataFrame:
-    """The files' rows, filtered. Polars' scan when they are local and share one schema (many
-    small files: ~2x faster than Arrow's dataset here, and its strings need no copy); else Arrow's
-    dataset, which reads through lpft's filesystems (object stores, credentials)."""
+    """The files' rows, filtered, each with its file (`row_checks.FILE`: an index into
+    `found.files`). Polars' scan when they are local and share one schema (many small files: ~2x
+    faster than Arrow's dataset here, and its strings need no copy); else Arrow's dataset, which
+    reads through lpft's filesystems (object stores, credentials)."""
     import polars as pl
 
+    from lpft.row_checks import FILE
+
     if path.is_local and len(found.schemas) == 1:
-        fast = scan_varying(found.files, found.constants, found.schemas[0], filters, without)
+        fast = scan_varying(found.files, found.constants, found.schemas[0], filters, without, FILE)
         if fast is not None:
             return fast
-        frame = pl.scan_parquet(found.files, hive_partitioning=True, hive_schema={"strategy": pl.String})
+        frame = pl.scan_parquet(found.files, hive_partitioning=True, hive_schema={"strategy": pl.String},
+                                include_file_paths=FILE)
         names = frame.collect_schema().names()
         for key, value in filters.items():
             if key in names:
                 frame = frame.filter(pl.col(key) == value)
+        frame = frame.with_columns(pl.col(FILE).cast(pl.Enum(found.files)).to_physical().cast(pl.UInt32))
         # One chunk per column, not one per file: the analysis's group-bys run ~1.5x faster.
         return frame.select([c for c in names if c not in without]).collect().rechunk()
     dataset = ds.dataset(found.files, filesystem=path.fs, format="parquet", partitioning=ds.partitioning(
@@ -268,35 +283,33 @@ def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple
     for key, value in filters.items():
         if key in dataset.schema.names:
             expr = ds.field(key) == value if expr is None else expr & (ds.field(key) == value)
-    table = dataset.to_table(columns=[c for c in dataset.schema.names if c not in without], filter=expr)
-    return pl.from_arrow(table)
+    columns = [c for c in dataset.schema.names if c not in without]
+    index = {f: i for i, f in enumerate(found.files)}
+    batches = [tagged.record_batch.append_column(FILE, pa.array(
+        [index[tagged.fragment.path]] * tagged.record_batch.num_rows, pa.uint32()))
+        for tagged in dataset.scanner(columns=columns, filter=expr).scan_batches()]
+    schema = pa.schema([*dataset.schema.empty_table().select(columns).schema, pa.field(FILE, pa.uint32())])
+    return pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
 
 
-def _check_rows(frame: pl.DataFrame, path: Location, skip_bad: bool, skipped: list[Skipped],
-                duplicates: bool = True) -> pl.DataFrame:
-    """Accuracies in [0, 1] and (with `duplicates`) no (trial, step, eval set) scored twice with
-    different values; a trial that breaks either is named by its file, or left out with `skip_bad`."""
+def _check_rows(frame: pl.DataFrame, path: Location, files: list[str], skip_bad: bool, skipped: list[Skipped],
+                duplicates: bool, roles: tuple[str, ...]) -> pl.DataFrame:
+    """`row_checks.row_problems`: each file with a problem named (one InputError), or with
+    `skip_bad` its rows left out and the file listed in `skipped`. The rows come back without
+    their file column."""
     import polars as pl
 
-    bad: dict[tuple[str, str], str] = {}
-    wrong = ~pl.col("accuracy").is_between(0.0, 1.0) | pl.col("accuracy").is_null()
-    # A test first: filtering a million rows in a chunk per file costs ten times as much.
-    outside = frame.filter(wrong) if frame.select(wrong.any()).item() else frame.clear()
-    for s, t, a in outside.select("strategy", "trial_id", "accuracy").iter_rows():
-        bad.setdefault((s, t), f"accuracy {a!r} is not in [0, 1]")
-    keys = [k for k in ("strategy", "trial_id", "step", "eval_set", "adapt") if k in frame.columns]
-    # Most results have no evaluation written twice: one cheap test, then the full search.
-    if duplicates and frame.select(pl.struct(keys).is_duplicated().any()).item():
-        spread = frame.group_by(keys).agg(pl.col("accuracy").min().alias("lo"), pl.col("accuracy").max().alias("hi"))
-        clash = spread.filter(pl.col("lo") != pl.col("hi")).sort(keys)
-        for s, t, step, e in clash.select("strategy", "trial_id", "step", "eval_set").iter_rows():
-            bad.setdefault((s, t), f"step {step} on {e} is recorded twice with different accuracies")
-    for (s, t), reason in sorted(bad.items()):
-        _bad(_display(path, f"{path.path}/strategy={s}/{t}.parquet"), reason, skip_bad, skipped)
+    from lpft.row_checks import FILE, row_problems
+
+    bad = row_problems(frame, roles, duplicates)
+    for file, reason in sorted(bad.items()):
+        _bad(_display(path, files[file]), reason, skip_bad, skipped)
     if not bad:
-        return frame
-    trial = pl.concat_str([pl.col("strategy"), pl.col("trial_id")], separator="/")
-    return frame.filter(~trial.is_in([f"{s}/{t}" for s, t in bad]))
+        return frame.drop(FILE)
+    kept = frame.filter(~pl.col(FILE).is_in(list(bad))).drop(FILE)
+    if not kept.height and frame.height:
+        raise InputError(f"{path}: no readable results (every file with rows was left out)")
+    return kept
 
 
 @dataclass
@@ -311,10 +324,11 @@ class Loaded:
 def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strategy: str | None = None,
                  benchmark: str | None = None, eval_set: str | None = None, skip_bad: bool = False,
                  skipped: list[Skipped] | None = None, without: Iterable[str] = (),
-                 check_duplicates: bool = True) -> Loaded:
+                 check_duplicates: bool = True, roles: tuple[str, ...] = ()) -> Loaded:
     """`read_results` as a polars frame (no conversion of a million rows' strings). Without
     `check_duplicates`, the caller checks for evaluations recorded twice (the analysis's pivot
-    counts them for free) and calls again with it when there are some."""
+    counts them for free) and calls again with it when there are some. `roles`: those each file
+    must hold (the analysis needs id_val, id_test and ood)."""
     import polars as pl
 
     frames = []
@@ -326,8 +340,8 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     for raw in [paths] if isinstance(paths, (str, Path)) else paths:
         path = _folder(locate(raw))
         found = _good_files(path, raw, skip_bad, skipped)
-        frames.append(_check_rows(_scan(path, found, filters, without), path, skip_bad, skipped,
-                                  check_duplicates))
+        frames.append(_check_rows(_scan(path, found, filters, without), path, found.files, skip_bad, skipped,
+                                  check_duplicates, roles))
         for schema in found.schemas:
             for key, names in declared.items():
                 names.update(json.loads(_step_keys(schema)[key]))

@@ -39,11 +39,12 @@ def constants(table: pa.Table) -> bytes:
 
 
 def scan_varying(files: list[str], footers: list[bytes | None], schema: pa.Schema, filters: dict[str, str],
-                 without: tuple[str, ...]) -> pl.DataFrame | None:
+                 without: tuple[str, ...], file_column: str) -> pl.DataFrame | None:
     """The rows with only the varying columns scanned: the constant ones are each file's footer
     value (`CONSTANT_KEY`) repeated over its rows, and `strategy` its folder's name. None (scan
     everything) where that does not apply: a file without the key or outside strategy=<name>/,
-    a filter on a column that varies, row counts that do not add up."""
+    a filter on a column that varies, row counts that do not add up. `file_column`: each row's
+    file, as its index in `files`."""
     import polars as pl
 
     parents = [Path(f).parent.name for f in files]
@@ -55,6 +56,8 @@ def scan_varying(files: list[str], footers: list[bytes | None], schema: pa.Schem
         values = [f["columns"] for f in parsed]
     except (ValueError, KeyError, TypeError):
         return None
+    if any(n < 0 for n in rows) or not all(isinstance(v, dict) for v in values):
+        return None  # a footer that is not lpft's (written by hand, damaged): read the columns
     strategies = [unquote(p.removeprefix("strategy=")) for p in parents]
     constant = set(schema.names).intersection(*values).difference(without)
     if any(pa.types.is_dictionary(schema.field(c).type) for c in constant):
@@ -78,5 +81,6 @@ def scan_varying(files: list[str], footers: list[bytes | None], schema: pa.Schem
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return None  # a footer value that is not of its column's type: read the column instead
     repeated["strategy"] = pl.Series([strategies[i] for i in keep], dtype=pl.String).gather(index)
-    names = [c for c in schema.names if c not in without] + ["strategy"]
+    repeated[file_column] = pl.Series(keep, dtype=pl.UInt32).gather(index)
+    names = [c for c in schema.names if c not in without] + ["strategy", file_column]
     return frame.with_columns(**repeated).select(names)

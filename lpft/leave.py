@@ -5,9 +5,10 @@ took ~0.8 s. Every exit hook still runs first (logging, trackers), Ray is left w
 hook's 0.5 s wait, and the output is flushed.
 
 A signal in that time (a second Ctrl-C that came just after a stopped sweep had returned) must
-not turn a clean end into a traceback from inside `ray.shutdown`: the first SIGINT or SIGTERM
-is only noted (the command's results are already written), another one ends the process at
-once. Nothing here imports Ray: `lpft analyze` never loads it.
+not turn a clean end into a traceback from inside `ray.shutdown`, nor cut a sweep's summary
+short: from the end of a sweep (`hold_signals`) or of any command, the first SIGINT or SIGTERM
+is only noted (the results are already written), another one ends the process at once.
+Nothing here imports Ray: `lpft analyze` never loads it.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any, NoReturn
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class _Teardown:
-    """SIGINT and SIGTERM while the process leaves."""
+class _Finishing:
+    """SIGINT and SIGTERM once the command's work is done: the first noted, another leaves at once."""
 
-    def __init__(self, code: int) -> None:
-        self.code = code
+    def __init__(self) -> None:
+        self.code: int | None = None  # the command's status, once it has returned
         self.signals = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
@@ -35,7 +36,19 @@ class _Teardown:
         if self.signals > 1:
             _flush()
             os._exit(self.code or 128 + signum)
-        print(f"lpft: {name}: already finishing; {name} again to leave at once", file=sys.stderr)
+        print(f"lpft: {name}: already finishing; {name} again to leave at once", file=sys.stderr, flush=True)
+
+
+_FINISHING = _Finishing()
+
+
+def hold_signals() -> None:
+    """From now on a signal does not interrupt what is left (a sweep's summary, the teardown):
+    `lpft sweep` installs this before its sweep, whose own handlers (`lpft.sweeps.interrupt`)
+    then give it back, not Python's KeyboardInterrupt, when the sweep returns."""
+    if threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, _FINISHING)
 
 
 def _leave_ray() -> bool:
@@ -65,10 +78,8 @@ def _flush() -> None:
 
 def leave(code: int) -> NoReturn:
     """Ends the process with `code` once its threads, Ray and its exit hooks are done."""
-    if threading.current_thread() is threading.main_thread():
-        teardown = _Teardown(code)
-        for s in SIGNALS:
-            signal.signal(s, teardown)
+    _FINISHING.code = code
+    hold_signals()
     for thread in threading.enumerate():  # as the interpreter would before its exit hooks
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()

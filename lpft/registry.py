@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 T = TypeVar("T")
 
@@ -29,14 +29,13 @@ class Registry(Generic[T]):
         del self._items[name]
 
     def __getitem__(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
+        if name not in self:
             known = ", ".join(sorted(self._items))
-            raise InputError(f"unknown {self.kind} {name!r} (known: {known})") from None
+            raise InputError(f"unknown {self.kind} {quote(name)} (known: {known})")
+        return self._items[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return isinstance(name, str) and name in self._items  # a list from YAML is no name, not a TypeError
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._items))

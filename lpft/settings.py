@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import math
 import typing
 from typing import Any
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 
 def _convert(key: str, value: Any, kind: type) -> Any:
+    converted = _typed(key, value, kind)
+    # inf and nan pass every `> 0` or `>= 0` check a dataclass makes (nan fails none as "< 0"):
+    # a learning rate of inf ran, "diverged" and the sweep exited 0.
+    if kind is float and not math.isfinite(converted):
+        raise InputError(f"{key}: must be finite, got {quote(value)}")
+    return converted
+
+
+def _typed(key: str, value: Any, kind: type) -> Any:
     if not isinstance(value, str):
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            return float(value) if abs(value) < 2**1024 else math.inf  # float() of a larger int overflows
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             return value
-        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}")
+        raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}")
     try:
         if kind is bool:
             if value.lower() not in ("true", "false", "1", "0"):
@@ -22,7 +32,7 @@ def _convert(key: str, value: Any, kind: type) -> Any:
             return value.lower() in ("true", "1")
         return kind(value)
     except ValueError:
-        raise InputError(f"{key}: expected {kind.__name__}, got {value!r}") from None
+        raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}") from None
 
 
 def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
@@ -30,10 +40,9 @@ def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(sorted(hints))})")
-    kwargs = {k: _convert(k, v, hints[k]) for k, v in values.items()}
-    try:
-        return cls(**kwargs)
+        raise InputError(f"{where}: unknown key {quote(unknown[0])} (valid: {', '.join(sorted(hints))})")
+    try:  # a value of the wrong type or not finite, or one the dataclass refuses: named under `where`
+        return cls(**{k: _convert(k, v, hints[k]) for k, v in values.items()})
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
 

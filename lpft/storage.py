@@ -11,6 +11,7 @@ writes into the location's URI, so trials on other nodes resolve the same place.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,16 @@ def redact(uri: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = "&".join(q for q in parts.query.split("&") if q and q.split("=", 1)[0].lower() not in SECRET_OPTIONS)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+# A URI inside a sentence: up to the first space or quote (a library's message quoting an address).
+_URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URI in it redacted (`redact`): a Ray cluster's address as the user gave
+    it (`--address http://user:pass@host`), and as the Ray SDK repeats it in its own errors."""
+    return _URI_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
 
 
 def join_uri(uri: str, *parts: str) -> str:

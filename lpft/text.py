@@ -28,11 +28,12 @@ def pct(x: float | None, digits: int = 1, sign: bool = False, missing: str = "-"
     return f"{value:+}" if sign else f"{value}"
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """First column left-aligned, the rest right-aligned, a dashed rule under the header."""
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]], left: int = 1) -> str:
+    """The first `left` columns (names) left-aligned, the rest (numbers) right-aligned, a dashed
+    rule under the header."""
     cells = [list(map(str, header))] + [[str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 from lpft.models.backbone import build_backbone, check_weights
 from lpft.models.factory import factory_module, is_factory
 from lpft.plugins import import_modules
@@ -39,7 +39,7 @@ def split_settings(benchmark: str, strategy: str, settings: dict[str, Any]) -> t
             parts[2][key] = value
         else:
             valid = ", ".join(sorted(bench_keys | hp_keys | set(RUN_KEYS)))
-            raise InputError(f"unknown key {key!r} for benchmark {benchmark!r} and strategy {strategy!r} "
+            raise InputError(f"unknown key {quote(key)} for benchmark {benchmark!r} and strategy {strategy!r} "
                              f"(valid: {valid})")
     return parts
 
@@ -58,9 +58,9 @@ def resolve_workers(workers: Any, benchmark: Benchmark) -> int:
     try:
         n = int(workers)
     except ValueError:
-        raise InputError(f"workers must be auto or an integer >= 0, got {workers!r}") from None
+        raise InputError(f"workers must be auto or an integer >= 0, got {quote(workers)}") from None
     if n < 0:
-        raise InputError(f"workers must be auto or an integer >= 0, got {workers!r}")
+        raise InputError(f"workers must be auto or an integer >= 0, got {quote(workers)}")
     return n
 
 
@@ -70,9 +70,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"device must be auto, cpu or cuda[:N], got {device!r}")
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {quote(device)}")
     if device != "cpu" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r}: no CUDA device is available here")
+        raise InputError(f"device {quote(device)}: no CUDA device is available here")
     return device
 
 
@@ -142,4 +142,4 @@ def _flag(value: Any, key: str) -> bool:
         return True
     if text in ("false", "0", "no"):
         return False
-    raise InputError(f"{key} must be true or false, got {value!r}")
+    raise InputError(f"{key} must be true or false, got {quote(value)}")

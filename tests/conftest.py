@@ -7,6 +7,12 @@ import time
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may reach a hub at run time
+# OpenMP threads that spin at each barrier: with torch on both of CI's 2 cores and anything else
+# running (a test's Ray processes, a sweep's trials), every one of a model's ~100 parallel
+# regions waits for a descheduled thread. Lite0 forward on 50 images: 0.1 s passive, 0.9-2 s
+# spinning; test_variants' L2-SP test 57 s -> 7 s. Read when OpenMP loads, so set before torch is
+# imported; subprocesses (lpft sweeps, their Ray workers) inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session", autouse=True)

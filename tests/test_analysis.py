@@ -201,7 +201,8 @@ def test_constant_columns_come_from_the_footer_and_read_as_the_rows_are(results,
     from lpft.storage import locate
 
     found = _good_files(_folder(locate(results)), results, False, [])
-    assert scan_varying(found.files, found.constants, found.schemas[0], {}, ()) is not None  # the fast read applies
+    fast = scan_varying(found.files, found.constants, found.schemas[0], {}, (), "_file")
+    assert fast is not None  # the fast read applies
     # The same files without the footer key (as lpft wrote them before it): the full scan.
     plain = tmp_path / "plain"
     for f in (results / "results").rglob("*.parquet"):
@@ -308,22 +309,14 @@ def test_golden_results_give_the_expected_table_and_frontier():
     table, frontier = expected()
     assert table == (golden / "expected_table.txt").read_text()
     assert frontier == (golden / "expected_frontier.csv").read_text()
-    # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone: each
-    # trial's best ID val step (the earliest on ties), each strategy's config with the best mean
-    # ID val over the seeds all its configs ran, then the mean and Student-t half-width.
+    # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone
+    # (tests/oracle.py: the paper's selection), then the mean and Student-t half-width.
     import pandas as pd
 
-    rows = pd.read_parquet(golden / "results")
-    wide = rows.pivot_table(index=["strategy", "trial_id", "seed", "step"], columns="eval_set",
-                            values="accuracy").reset_index()
-    lr = rows.groupby("trial_id")["hp.lr"].first()
-    wide["config"] = wide.trial_id.map(lr).fillna(-1)
-    best = wide.sort_values(["trial_id", "id_val", "step"], ascending=[True, False, True]).groupby("trial_id").head(1)
+    from oracle import selected
+
     lines = {line.split()[0]: line for line in table.splitlines()[4:]}
-    for strategy, group in best.groupby("strategy"):
-        common = set.intersection(*(set(g.seed) for _, g in group.groupby("config")))
-        scores = group[group.seed.isin(common)].groupby("config").id_val.mean()
-        chosen = group[group.config == scores.sort_index().idxmax()]
+    for strategy, chosen in selected(pd.read_parquet(golden / "results")).items():
         for column in ("id_test", "ood"):
             v = chosen[column].to_numpy()
             if np.ptp(v) > 0:
@@ -675,3 +668,49 @@ def test_a_folder_of_sweeps_gets_a_report_per_sweep(tmp_path, capsys):
         ft = next(line.split() for line in table.splitlines() if line.startswith("ft "))
         assert ft[:3] == ["ft", "1", f"*{shown}"]
         assert (tmp_path / "all" / "report" / sweep / "report.html").exists()
+
+
+def test_ood_avg_is_the_mean_over_every_ood_set_and_nan_with_one_missing(tmp_path):
+    """Two OOD sets; trial b's step 2 lost its `sketch` row. By hand: a's ood_avg is (.6+.4)/2 = .5
+    and (.7+.5)/2 = .6; b's step 1 (.8+.6)/2 = .7, step 2 NaN (not .9, the one set it has)."""
+    from lpft.analysis.selection import wide
+
+    sets = (("id_val", "id_val"), ("id_test", "id_test"), ("photo", "ood"), ("sketch", "ood"))
+    data = {("a", 1): (.8, .8, .6, .4), ("a", 2): (.9, .9, .7, .5), ("b", 1): (.7, .7, .8, .6),
+            ("b", 2): (.95, .95, .9, None)}
+    out = []
+    for (trial, step), accs in data.items():
+        out += [{"sweep": "s", "strategy": "ft", "trial_id": trial, "seed": 0, "step": step, "eval_set": name,
+                 "role": role, "accuracy": acc, "hp.lr": 0.1 if trial == "a" else 1.0, "hp.seed": 0}
+                for (name, role), acc in zip(sets, accs) if acc is not None]
+    for trial in "ab":
+        write_trial(tmp_path / "results", "ft", trial, [r for r in out if r["trial_id"] == trial], HPARAMS)
+    df = read_results([tmp_path]).to_pandas()
+    points = wide(df).frame.set_index(["trial_id", "step"]).ood_avg
+    assert points[("a", 1)] == pytest.approx(0.5) and points[("a", 2)] == pytest.approx(0.6)
+    assert points[("b", 1)] == pytest.approx(0.7) and np.isnan(points[("b", 2)])
+    # Selected on ood_avg (the oracle): b's config (.7 at its step 1) over a's (.6), not on the
+    # .9 that b's incomplete step 2 would average to.
+    chosen = SELECTIONS["oracle"]().select(df).frame
+    assert list(zip(chosen.trial_id, chosen.step)) == [("b", 1)]
+
+
+def test_effective_robustness_at_accuracies_0_and_1_and_at_the_extrapolation_margin():
+    """Φ⁻¹ of 0 and 1 is infinite: lpft clips to [1e-4, 1 − 1e-4] (README), on the baseline's
+    points and on the model's alike; by hand with scipy on those clipped values. The baseline's
+    ID range .6–.8 covers a model up to 2 points beyond it, and flags one further out."""
+    from lpft.analysis.robustness import extrapolation, fit_baseline
+
+    base_id = np.array([0.6, 0.65, 0.7, 0.75, 0.8, 1.0])
+    base_ood = np.array([0.3, 0.33, 0.4, 0.42, 0.5, 1.0])
+    fit = fit_baseline(base_id, base_ood)
+    clip = np.clip(base_id, 1e-4, 1 - 1e-4), np.clip(base_ood, 1e-4, 1 - 1e-4)
+    ref = linregress(norm.ppf(clip[0]), norm.ppf(clip[1]))
+    assert (fit.slope, fit.intercept) == pytest.approx((ref.slope, ref.intercept), rel=1e-12)
+    got = effective_robustness(np.array([0.0, 1.0]), np.array([0.0, 0.9]), fit)
+    want = np.array([0.0, 0.9]) - norm.cdf(ref.slope * norm.ppf([1e-4, 1 - 1e-4]) + ref.intercept)
+    assert got == pytest.approx(want, abs=1e-12) and np.isfinite(got).all()
+    base = np.array([0.6, 0.7, 0.8])
+    assert extrapolation(base, 0.8 + 0.02) == "" and extrapolation(base, 0.6 - 0.02) == ""
+    assert extrapolation(base, 0.8 + 0.0201).startswith("extrapolated: ID 82.0% is outside")
+    assert extrapolation(base, 0.6 - 0.0201).startswith("extrapolated: ID 58.0% is outside")

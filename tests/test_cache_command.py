@@ -74,7 +74,8 @@ def test_list_names_each_entry_and_du_adds_them_up(cache, capsys):
     got = listed(capsys)
     assert {(e["kind"], e["benchmark"], e["backbone"], e["split"]) for e in got} == {
         *(("features", bench.key, "linear", s) for s in bench.splits), ("LP head", bench.key, "linear", "all")}
-    assert sum(e["kind"] == "LP head" for e in got) == 2
+    heads = sorted(e["detail"] for e in got if e["kind"] == "LP head")
+    assert heads == [f"weights {backbone.digest[:8]}, C {c:g}..{c:g} x1, seed 0" for c in (0.1, 10.0)]
     on_disk = files(root)
     assert {Path(e["path"]): e["bytes"] for e in got} == {p: s.st_size for p, s in on_disk.items()}
     assert main(["cache", "du"]) == 0
@@ -83,7 +84,7 @@ def test_list_names_each_entry_and_du_adds_them_up(cache, capsys):
     assert total.split()[1] == str(len(on_disk))
     assert main(["cache", "list"]) == 0  # the table a person reads
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["kind", "benchmark", "backbone", "split", "size", "last", "use"]
+    assert table[0].split() == ["kind", "benchmark", "backbone", "split", "detail", "size", "last", "use"]
     assert table[-1] == f"{root}: 6 entries, {sum(s.st_size for s in on_disk.values()) / 1024:.1f} KiB"
 
 

@@ -210,22 +210,29 @@ def test_resample_split_makes_the_seed_draw_the_split():
 
 
 def test_strategy_names_are_text_in_every_format(tmp_path):
-    """A strategy name with markup characters (a hand-made or hostile results folder) stays
-    text: escaped in LaTeX and Markdown, and in the HTML page (never markup)."""
+    """A name from the files is text: escaped in LaTeX and Markdown, and in the HTML page (never
+    markup). A strategy folder whose name is markup is no lpft name at all: refused, naming it."""
     import html
 
     from lpft.analysis.report import analyze, write_report
+    from lpft.errors import InputError
 
-    odd = "my_ft&<b>x"
+    odd = "my_ft"
     for i, (strategy, lr, accs) in enumerate((("ft", 0.1, (.9, .9, .5)), (odd, 0.2, (.8, .8, .6)))):
         write_trial(tmp_path / "results", strategy, f"t{i}", rows(strategy, f"t{i}", 0, lr, accs), HPARAMS)
+    markup = "<b>x&y"  # the sweep's spec.yaml is shown as it is (its backbone), escaped
+    (tmp_path / "spec.yaml").write_text(f"name: s\nbackbone: {{name: '{markup}'}}\n")
     report = analyze([tmp_path])
     latex, md = report.tables["latex"], report.tables["md"]
-    assert r"my\_ft\&<b>x" in latex and odd not in latex
-    assert r"my\_ft&\<b\>x" in md
+    assert r"my\_ft" in latex and odd not in latex
+    assert r"my\_ft" in md
     write_report(report, tmp_path / "r")
     page = (tmp_path / "r" / "report.html").read_text()
-    assert "<b>x" not in page and html.escape(odd) in page
+    assert "<b>x" not in page and html.escape(markup) in page
+    hostile = "my_ft&<b>x"
+    write_trial(tmp_path / "results", hostile, "t2", rows(hostile, "t2", 0, 0.3, (.8, .8, .6)), HPARAMS)
+    with pytest.raises(InputError, match=r"strategy=my_ft&<b>x/t2.parquet: strategy 'my_ft&<b>x' is not a plain name"):
+        analyze([tmp_path])
 
 
 def test_a_strategy_name_that_is_no_folder_name_is_refused():

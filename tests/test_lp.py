@@ -62,11 +62,13 @@ def test_lp_head_is_cached(small_digits, feature_cache):
     backbone = build_backbone("tf_efficientnet_lite0", "imagenet", small_digits)
     first = lp_head(small_digits, backbone, LPParams(num_cs=5))
     files = sorted((feature_cache / "heads").iterdir())
-    mtimes = [f.stat().st_mtime_ns for f in files]
+    # The same files, never rewritten (a write replaces the file: a new inode); a hit only
+    # marks its last use (the mtime, `lpft cache`'s LRU order).
+    before = [(f.stat().st_ino, f.read_bytes()) for f in files]
     second = lp_head(small_digits, backbone, LPParams(num_cs=5))
     np.testing.assert_array_equal(first.weight, second.weight)
     assert first.C == second.C and first.step == second.step
-    assert [f.stat().st_mtime_ns for f in sorted((feature_cache / "heads").iterdir())] == mtimes
+    assert [(f.stat().st_ino, f.read_bytes()) for f in sorted((feature_cache / "heads").iterdir())] == before
 
 
 def test_full_head_binary_and_missing_classes():

@@ -73,10 +73,11 @@ def test_lpft_run_uses_it_and_checks_its_params(registered, capsys):
 def test_results_and_analysis_carry_it(registered, tmp_path):
     from lpft.analysis.report import analyze
 
-    for strategy_name, hp in ((NAME, {"shrink_max": 0.0}), (NAME, {"shrink_max": 0.9}), ("lp", {"num_cs": 5})):
+    for k, (strategy_name, hp) in enumerate(((NAME, {"shrink_max": 0.0}), (NAME, {"shrink_max": 0.9}),
+                                             ("lp", {"num_cs": 5}))):
         for seed in (0, 1):
             trial = run_trial("synthetic", strategy_name, {**BENCH, **hp, "seed": seed})
-            trial_id = f"{strategy_name}-{hp}-{seed}"
+            trial_id = f"{strategy_name}-{k}-{seed}"  # a plain name, as a sweep's are (ft-003)
             rows = trial.result.rows(sweep="s", trial_id=trial_id, seed=seed, benchmark="synthetic", node="n")
             write_trial(tmp_path, strategy_name, trial_id, rows, hparam_columns())
     table = read_results([tmp_path])

@@ -153,11 +153,16 @@ def test_synthetic_sweep_dataset(tmp_path):
 
 
 def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
-    spec = small_spec("s2", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12}})
+    """One sweep for two checks: FT at lr 1e12 diverges (recorded, the sweep goes on), and a grid
+    search runs LP-FT's two grid points once each."""
+    spec = small_spec("s2", search="grid", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12},
+                                                       "lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
     p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     trials = pq.read_table(tmp_path / "s2" / "trials.parquet").to_pandas()
-    assert list(trials.status) == ["diverged"]
+    assert list(trials[trials.strategy == "ft"].status) == ["diverged"]
+    lpft = trials[trials.strategy == "lpft"]
+    assert sorted(lpft["hp.lr"]) == [0.003, 0.01] and set(lpft.status) == {"completed"}
 
 
 def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
@@ -176,18 +181,20 @@ def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
     assert len(stopped) and stopped[["hp.lr", "hp.momentum", "hp.wd", "hp.batch_size", "hp.epochs"]].notna().all().all()
 
 
-def test_grid_search_runs_each_grid_point_once(tmp_path):
-    spec = small_spec("s6", search="grid", strategies={"lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
-    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
-    assert p.returncode == 0, p.stderr[-3000:]
-    trials = pq.read_table(tmp_path / "s6" / "trials.parquet").to_pandas()
-    assert sorted(trials["hp.lr"]) == [0.003, 0.01]
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished LP-only sweep, shared by the tests that run commands against it and are
+    refused before any trial (they change nothing)."""
+    tmp_path = tmp_path_factory.mktemp("finished")
+    raw = small_spec("edit", strategies={"lp": {"num_cs": 3}})
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return tmp_path, raw
 
 
-def test_rerun_without_resume_refuses_to_mix_results(tmp_path):
-    path = write_spec(tmp_path, small_spec("s3", strategies={"lp": {"num_cs": 3}}))
-    assert sweep(path, "--storage", tmp_path).returncode == 0
-    p = sweep(path, "--storage", tmp_path)
+def test_rerun_without_resume_refuses_to_mix_results(finished):
+    tmp_path, raw = finished
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
     assert p.returncode == 2 and "--resume" in p.stderr.strip().splitlines()[-1]
 
 
@@ -320,18 +327,17 @@ def test_bad_spec_is_exit_2_before_ray_starts(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
-def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(tmp_path):
-    raw = small_spec("edit", strategies={"lp": {"num_cs": 3}})
-    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
-    assert p.returncode == 0, p.stderr[-2000:]
-    kept = (tmp_path / "edit" / "spec.yaml").read_text()
+def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(finished, tmp_path):
+    storage, raw = finished
+    raw = {**raw, "benchmark": dict(raw["benchmark"]), "strategies": dict(raw["strategies"])}
+    kept = (storage / "edit" / "spec.yaml").read_text()
     raw["benchmark"]["eps"] = 1.0
     raw["strategies"]["ft"] = {"num_samples": 1, "epochs": 5}
-    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path, "--resume", timeout=120)
+    p = sweep(write_spec(tmp_path, raw), "--storage", storage, "--resume", timeout=120)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.ft.epochs: '(none)' -> 5" \
         in p.stderr
-    assert (tmp_path / "edit" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
+    assert (storage / "edit" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
 
 
 def test_the_optuna_journal_is_live_while_the_sweep_runs(tmp_path):
@@ -399,3 +405,13 @@ def test_dashboard_serves_while_a_local_sweep_runs(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_fixed_value_under_grid_search_is_kept_not_replaced_by_the_papers_grid():
+    raw = small_spec("g", search="grid", strategies={"ft": {"epochs": 20, "lr": 0.5}, "lpft": {"epochs": 20}})
+    spec = parse_spec(raw)
+    assert spec.strategies["ft"].grid == {} and spec.strategies["ft"].space["lr"].value == 0.5
+    assert spec.strategies["ft"].search_trials == 1
+    assert spec.strategies["lpft"].grid == {"lr": [1e-07, 1e-06, 1e-05, 0.0001, 0.001]}  # the paper's, untouched
+    paper = parse_spec(small_spec("h", search="grid", strategies={"ft": {"epochs": 20}})).strategies["ft"]
+    assert paper.grid == {"lr": [3e-05, 0.0001, 0.0003, 0.001, 0.003, 0.01]}  # the registry's grid not edited

@@ -37,7 +37,8 @@ def spec(**changes):
     ({"strategies": {"ft": {"num_samples": True}}}, "strategies.ft.num_samples must be an integer"),
     ({"max_concurrent": True}, "max_concurrent must be an integer >= 1, got True"),
     ({"save_models": "false"}, "save_models must be true or false, got 'false'"),
-    ({"replicate": 1_000_000_000}, "replicate must be an integer in [0, 10000]"),
+    ({"replicate": 1_000_000_000}, "replicate must be an integer in [0, 100]"),
+    ({"replicate": 10_000}, "replicate must be an integer in [0, 100], got 10000"),  # was 10,001 trials, silently
     ({"keep_checkpoints": 0}, "keep_checkpoints must be an integer >= 1"),
 ])
 def test_bad_fields_are_one_line(changes, needle):
@@ -49,12 +50,12 @@ def test_bad_fields_are_one_line(changes, needle):
 def test_replicate_seeds_are_linear_and_extend_the_given_ones():
     s = parse_spec(spec(seeds=[0, 5], replicate=4))
     assert s.replicate_seeds() == [5, 6, 7, 8]
-    assert len(parse_spec(spec(replicate=10_000)).replicate_seeds()) == 10_000
+    assert len(parse_spec(spec(seeds=[7], replicate=100)).replicate_seeds()) == 100
 
 
 @pytest.mark.parametrize("setting, needle", [
     ("seed=-1", "seed must be in [0, 2**32), got -1"),
-    ("n_train=0", "n_train must be >= 1, got 0"),
+    ("n_train=0", "n_train must be in [1, 10000000], got 0"),
 ])
 def test_lpft_run_bad_settings_are_one_line(setting, needle, capsys):
     assert main(["run", "synthetic", "--strategy", "ft", "--set", setting]) == 2
@@ -108,3 +109,23 @@ def test_a_tampered_checkpoint_cannot_run_code(tmp_path):
     with pytest.raises(InputError, match="refused: not a plain lpft checkpoint"):
         load_state(path)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"strategies": {"ft": {"lr": float("inf")}}}, "strategies.ft.lr must be finite, got inf"),  # was accepted
+    ({"strategies": {"ft": {"wd": float("nan")}}}, "strategies.ft.wd must be finite, got nan"),
+    ({"strategies": {"ft": {"lr": 10**400}}}, "strategies.ft: lr: must be finite"),  # an int past float's range
+    ({"strategies": {"ft": {"lr": {"choices": [0.1, float("inf")]}}}}, "strategies.ft.lr: lr: must be finite"),
+    ({"benchmark": {"name": "synthetic", "eps": float("nan")}}, "benchmark.eps: must be finite, got nan"),
+    ({"seeds": [0, 0]}, "seeds must be unique, got [0, 0]"),  # was: the replicate reran seed 0 as a "second seed"
+])
+def test_fixed_values_are_finite_and_seeds_unique(changes, needle):
+    with pytest.raises(InputError) as err:
+        parse_spec(spec(**changes))
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("setting", ["lr=inf", "lr=nan", "wd=-inf", "lr=1e999"])
+def test_lpft_run_refuses_a_value_that_is_not_finite(setting, capsys):
+    assert main(["run", "synthetic", "--strategy", "ft", "--set", setting]) == 2
+    assert f"{setting.split('=')[0]}: must be finite" in capsys.readouterr().err

@@ -117,5 +117,18 @@ def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     rows = {line.split()[0] for line in p.stdout.splitlines() if line.split()}
     assert {"lp", "ft", "l2sp", "ft-partial"} <= rows
+    # Each variant's numbers in table.csv are what the rows say (tests/oracle.py, pandas alone).
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    from oracle import selected, table_means
+
+    written = ds.dataset(tmp_path / "variants" / "results", format="parquet", partitioning="hive")
+    chosen = selected(written.to_table().to_pandas())
+    means = table_means(pd.read_csv(tmp_path / "variants" / "report" / "table.csv"))
+    assert set(chosen) == {"lp", "ft", "l2sp", "ft-partial"}
+    for strategy, trials in chosen.items():
+        for column in ("id_test", "ood_avg"):
+            assert means[strategy, column] == pytest.approx(trials[column].mean(), abs=1e-12), (strategy, column)
     svg = (tmp_path / "variants" / "report" / "frontier_grid.svg").read_text()
     assert "l2sp" in svg and "ft-partial" in svg  # in the plot's legend

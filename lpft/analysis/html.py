@@ -15,6 +15,7 @@ import pandas as pd
 
 from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
+from lpft.names import is_name
 from lpft.storage import locate
 from lpft.text import pct
 
@@ -23,7 +24,7 @@ def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
     """Per folder analysed: its sweep name, benchmark, backbone, weights, trials by status and,
     for an incomplete sweep, which strategies are short of their budget (`incomplete`), from the
     `spec.yaml` and `trials.parquet` a sweep leaves beside its results (when there)."""
-    import yaml
+    from lpft.safe_yaml import load_yaml
 
     out = []
     for raw in paths:
@@ -32,9 +33,10 @@ def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
             root = root.parent
         info: dict[str, Any] = {"path": str(root), "name": root.name}
         try:
-            spec = yaml.safe_load((root / "spec.yaml").read_bytes()) or {}
+            spec = load_yaml((root / "spec.yaml").read_bytes(), str(root / "spec.yaml")) or {}
             backbone = spec.get("backbone") or {}
-            info.update(name=spec.get("name", root.name), benchmark=(spec.get("benchmark") or {}).get("name"),
+            name = spec.get("name")  # printed as the report's heading: a plain name, or the folder's
+            info.update(name=name if is_name(name) else root.name, benchmark=(spec.get("benchmark") or {}).get("name"),
                         backbone=backbone.get("name"), weights=backbone.get("weights"))
         except (OSError, ValueError, AttributeError):
             pass

@@ -36,6 +36,8 @@ def incomplete_note(strategies: list[str], statuses: list[str], footer: dict[byt
     search completed no trial has no best config to replicate."""
     interrupted = footer.get(INTERRUPTED_KEY, b"").decode() or None
     budgets: dict[str, Any] = json.loads(footer[BUDGET_KEY]) if BUDGET_KEY in footer else {}
+    if not (isinstance(budgets, dict) and all(type(v) is int for v in budgets.values())):  # a damaged footer
+        raise ValueError(f"{BUDGET_KEY.decode()} is not a JSON mapping of strategy to trial count")
     ended = Counter(s for s, status in zip(strategies, statuses) if status in ENDED)
     cut = Counter(s for s, status in zip(strategies, statuses) if status not in ENDED)
     if not interrupted and not cut:

@@ -23,6 +23,8 @@ from lpft.analysis.tables import owners_line, render, summarize  # noqa: F401 (o
 from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
 
+# What each trial must hold: the selection's ID val, the frontier's ID test, an OOD set to plot against.
+ROLES = ("id_val", "id_test", "ood")
 FORMATS = {"text": "table.txt", "md": "table.md", "latex": "table.tex", "csv": "table.csv"}
 
 
@@ -96,7 +98,7 @@ def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, co
     # Which node ran a trial plays no part here (not reading it saves a long string per row),
     # nor hp.seed (the seed column is the same).
     loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node", "hp.seed"),
-                          check_duplicates=checked)
+                          check_duplicates=checked, roles=ROLES)
     context = sweep_context([str(p) for p in paths])
     reports = {}
     for label, part in split_groups(loaded.frame, compare).items():

@@ -81,7 +81,10 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
             for c, row in zip(labels, trials[hp].itertuples(index=False))}
     config = pl.DataFrame({"trial_id": trials["trial_id"].tolist(), "config": labels.astype(str).tolist()},
                           schema={"trial_id": grouped.schema["trial_id"], "config": pl.String})
-    ood_avg = pl.mean_horizontal(ood) if ood else pl.lit(float("nan"))
+    # The mean over every OOD set, or NaN: an average over the sets a damaged or merged folder
+    # happens to hold at one step is another quantity, never comparable with the other steps'.
+    ood_avg = (pl.when(pl.any_horizontal([pl.col(s).is_null() for s in ood])).then(float("nan"))
+               .otherwise(pl.mean_horizontal(ood))) if ood else pl.lit(float("nan"))
     out = (grouped.drop("_rows").join(config, on="trial_id", how="left", maintain_order="left")
            .select(*KEYS, *sets, ood_avg.alias("ood_avg"), "config", *hp, *steps, *(["path"] if path else []))).to_pandas()
     out["config"] = out["config"].astype(object)

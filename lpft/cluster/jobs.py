@@ -20,7 +20,7 @@ import yaml
 
 from lpft import secrets
 from lpft.errors import InputError
-from lpft.storage import redact
+from lpft.storage import redact, redact_text
 
 # What the Jobs SDK raises for a wrong address, a refused token, an unreachable or incompatible
 # dashboard, or an HTTP error (RuntimeError): each means "fix the address or token", one line.
@@ -37,7 +37,7 @@ def client(address: str) -> Any:
     try:
         return JobSubmissionClient(address)
     except (*SDK_ERRORS, RayError) as e:
-        raise InputError(f"--address {address}: {_first_line(e)}") from None
+        raise InputError(redact_text(f"--address {address}: {_first_line(e)}")) from None
 
 
 def _first_line(e: BaseException) -> str:
@@ -51,7 +51,7 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except (*SDK_ERRORS, RayError) as e:
-        raise InputError(f"{what}: {_first_line(e)}") from None
+        raise InputError(redact_text(f"{what}: {_first_line(e)}")) from None
 
 
 # What the dashboard answers while a just-started head's job agent has not registered yet.

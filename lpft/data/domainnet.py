@@ -20,7 +20,7 @@ from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need, need_all
 from lpft.data.transforms import ImageTransforms
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 DOMAINS = ("clipart", "infograph", "painting", "quickdraw", "real", "sketch")
 LISTS = {"sentry": "SENTRY_splits/{domain}_{split}_mini.txt", "full": "{domain}_{split}.txt"}
@@ -36,10 +36,10 @@ class DomainNetParams(ImageParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.classes not in LISTS:
-            raise InputError(f"classes must be one of {', '.join(LISTS)}, got {self.classes!r}")
+            raise InputError(f"classes must be one of {', '.join(LISTS)}, got {quote(self.classes)}")
         for d in (self.source, *self.target_list):
             if d not in DOMAINS:
-                raise InputError(f"domain {d!r} is not a DomainNet domain ({', '.join(DOMAINS)})")
+                raise InputError(f"domain {quote(d)} is not a DomainNet domain ({', '.join(DOMAINS)})")
 
     @property
     def target_list(self) -> list[str]:
@@ -59,7 +59,7 @@ def read_list(root: Path, p: DomainNetParams, domain: str, split: str) -> tuple[
             continue
         parts = line.split()
         if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-            raise InputError(f"domainnet: {path} line {n}: expected '<image path> <label>', got {line!r}")
+            raise InputError(f"domainnet: {path} line {n}: expected '<image path> <label>', got {quote(line)}")
         rel, label = parts[0], int(parts[1])
         paths.append(root / rel)
         labels.append(label)

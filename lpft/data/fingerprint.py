@@ -37,7 +37,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from lpft.errors import require
+from lpft.errors import quote, require
 
 VERIFY = ("mtime", "content")
 FORMAT = 1  # bump when what a fingerprint covers changes
@@ -45,7 +45,7 @@ CHUNK = 1 << 20
 
 
 def check_verify(verify: str) -> None:
-    require(verify in VERIFY, f"verify must be one of {', '.join(VERIFY)}, got {verify!r}")
+    require(verify in VERIFY, f"verify must be one of {', '.join(VERIFY)}, got {quote(verify)}")
 
 
 def _names(roots: Mapping[str, str | Path], paths: list[str]) -> list[str]:

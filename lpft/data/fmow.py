@@ -23,7 +23,7 @@ from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, need, need_all
 from lpft.data.transforms import ImageTransforms
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 FOLDER = "fmow_v1.1"
 TABLES = ("rgb_metadata.csv", "country_code_mapping.csv")
@@ -42,9 +42,9 @@ class FmowParams(ImageParams):
         super().__post_init__()
         for r in (*self.regions("id"), *self.regions("ood")):
             if r not in REGIONS:
-                raise InputError(f"region {r!r} is not one of {', '.join(REGIONS)}")
+                raise InputError(f"region {quote(r)} is not one of {', '.join(REGIONS)}")
         if self.ood_split not in ("test", "val"):
-            raise InputError(f"ood_split must be test or val, got {self.ood_split!r}")
+            raise InputError(f"ood_split must be test or val, got {quote(self.ood_split)}")
 
     def regions(self, which: str) -> list[str]:
         raw = self.id_regions if which == "id" else self.ood_regions

@@ -21,7 +21,7 @@ from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
 from lpft.data.transforms import ImageTransforms
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 # eval set -> (folder under ood_root, folders named by wnid (else by class index))
 OOD_SETS = {
@@ -42,7 +42,7 @@ class ImageNetParams(ImageParams):
         super().__post_init__()
         for name in self.ood_list:
             if name not in OOD_SETS:
-                raise InputError(f"ood set {name!r} is not one of {', '.join(OOD_SETS)}")
+                raise InputError(f"ood set {quote(name)} is not one of {', '.join(OOD_SETS)}")
 
     @property
     def ood_list(self) -> list[str]:

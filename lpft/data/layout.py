@@ -76,6 +76,11 @@ def fine_tuning_defaults(epochs: int, batch_size: int) -> dict[str, dict[str, An
     return {"ft": {"epochs": epochs, "batch_size": batch_size, "wd": 0.0}}
 
 
+# Pixels a side: every image is decoded and resized to this on every worker (a backbone's input
+# is 224-518); 10^5 would be 30 GB per image.
+MAX_IMAGE_SIZE = 1024
+
+
 @dataclass(frozen=True)
 class ImageParams:
     """What every real-image benchmark takes; each adds its own fields."""
@@ -91,7 +96,7 @@ class ImageParams:
 
     def __post_init__(self) -> None:
         check_verify(self.verify)
-        if self.image_size < 8:
-            raise InputError(f"image_size must be >= 8, got {self.image_size}")
+        if not 8 <= self.image_size <= MAX_IMAGE_SIZE:
+            raise InputError(f"image_size must be in [8, {MAX_IMAGE_SIZE}], got {self.image_size}")
         if self.n_val < 1:
             raise InputError(f"n_val must be >= 1, got {self.n_val}")

@@ -18,6 +18,13 @@ from lpft.data.base import Benchmark, Split
 from lpft.errors import InputError
 
 
+# Every worker builds the benchmark in its own memory: a size alone, or all of them together,
+# that would not fit a node is refused (d=10^8 grew to 23 GB before the OOM killer; classes=10^8
+# was an allocation traceback).
+MAX_SIZE = 10_000_000
+MAX_BYTES = 16 << 30
+
+
 @dataclass(frozen=True)
 class SyntheticParams:
     eps: float = 0.1  # size of the pretrained extractor's error: feature quality
@@ -38,9 +45,23 @@ class SyntheticParams:
             raise InputError(f"k must be in (0, d={self.d}], got {self.k}")
         if self.eps < 0:
             raise InputError(f"eps must be >= 0, got {self.eps}")
-        for name in ("n_train", "n_val", "n_test", "n_ood", "classes"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("n_train", "n_val", "n_test", "n_ood", "classes", "d"):
+            if not 1 <= getattr(self, name) <= MAX_SIZE:
+                raise InputError(f"{name} must be in [1, {MAX_SIZE}], got {getattr(self, name)}")
+        need = self.nbytes()
+        if need > MAX_BYTES:
+            raise InputError(f"d + classes = {self.d + self.classes} values in each of n_train + n_val + n_test + "
+                             f"n_ood = {self.rows()} rows need ~{need / 2**30:.0f} GiB, over {MAX_BYTES >> 30} GiB: "
+                             "lower them")
+
+    def rows(self) -> int:
+        return self.n_train + self.n_val + self.n_test + self.n_ood
+
+    def nbytes(self) -> int:
+        """The float64 arrays `build` makes, about: each split's inputs (and an ID split's draw in
+        S), its logits for the labels, and the bases."""
+        return 8 * (self.rows() * (self.d + self.id_dim + self.classes) + self.d * (self.k + self.id_dim)
+                    + self.classes * self.k)
 
 
 def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:

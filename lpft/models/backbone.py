@@ -19,7 +19,7 @@ from torch import nn
 
 from lpft.data.base import Benchmark
 from lpft.data.loading import Inputs
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 from lpft.data.layout import expand
 from lpft.models import checkpoints, lite0
 from lpft.models.factory import call_factory, is_factory
@@ -73,7 +73,7 @@ def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
     elif weights == "none":
         w = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) / np.sqrt(shape[1])
     else:
-        raise InputError(f"weights {weights!r}: backbone 'linear' takes 'benchmark' or 'none'")
+        raise InputError(f"weights {quote(weights)}: backbone 'linear' takes 'benchmark' or 'none'")
     module = LinearFeatures(w.shape[1], w.shape[0]).double()
     with torch.no_grad():
         module.weight.copy_(w)
@@ -85,7 +85,7 @@ def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) ->
     import timm
 
     if not timm.is_model(name.split(".")[0]):  # a pretrained tag (.openai) may follow
-        raise InputError(f"backbone {name!r} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
+        raise InputError(f"backbone {quote(name)} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects
         return _create_timm(name, weights, num_classes)
@@ -98,7 +98,8 @@ def _create_timm(name: str, weights: str, num_classes: int) -> nn.Module:
         return timm.create_model(name, pretrained=False, num_classes=num_classes)
     if weights == "imagenet":
         if name != "tf_efficientnet_lite0":
-            raise InputError(f"weights 'imagenet' ships only for tf_efficientnet_lite0; for {name!r} give a local file")
+            raise InputError(f"weights 'imagenet' ships only for tf_efficientnet_lite0; for {quote(name)} "
+                             "give a local file")
         model = timm.create_model(name, pretrained=False, num_classes=num_classes)
         state = lite0.timm_state_dict()
         if num_classes != 1000:
@@ -136,7 +137,7 @@ def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0)
         return Backbone(name, weights, ext.module, ext.num_features, tuple(ext.mean), tuple(ext.std),
                         state_digest(ext.module), input_size=ext.input_size)
     if benchmark.train.is_array and benchmark.train.x.ndim != 4:
-        raise InputError(f"backbone {name!r} needs images; benchmark {benchmark.name!r} has vectors")
+        raise InputError(f"backbone {quote(name)} needs images; benchmark {benchmark.name!r} has vectors")
     import timm.data
 
     model = create_timm(name, weights, num_classes=0, seed=seed)

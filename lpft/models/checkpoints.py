@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 from lpft.registry import Registry
 
 HOW_TO_GET = ("MoCo-v2 ResNet-50: moco_v2_800ep_pretrain.pth.tar from github.com/facebookresearch/moco; "
@@ -155,7 +155,7 @@ def from_hf_cache(name: str) -> nn.Module:
     cfg = timm.models.get_pretrained_cfg(name)
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
     if not repo:
-        raise InputError(f"weights hf-cache: timm has no Hugging Face weights for {name!r} "
+        raise InputError(f"weights hf-cache: timm has no Hugging Face weights for {quote(name)} "
                          "(give a tagged name such as vit_base_patch16_clip_224.openai)")
     cache = hub_cache_dir()
     for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):

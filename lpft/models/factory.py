@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -49,17 +49,17 @@ def call_factory(name: str, weights: str) -> Extractor:
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise InputError(f"{where}: cannot import {module_name!r} ({e}); put it beside the spec or on the "
+        raise InputError(f"{where}: cannot import {quote(module_name)} ({e}); put it beside the spec or on the "
                          "Python path") from None
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise InputError(f"{where}: module {module_name!r} has no callable {attr!r}")
+        raise InputError(f"{where}: module {quote(module_name)} has no callable {quote(attr)}")
     try:
         takes_weights = "weights" in inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin or C callable without a signature
         takes_weights = False
     if not takes_weights and weights != "none":
-        raise InputError(f"{where}: weights={weights!r} given, but {attr}() takes no weights parameter")
+        raise InputError(f"{where}: weights={quote(weights)} given, but {attr}() takes no weights parameter")
     try:
         out = fn(weights=weights) if takes_weights else fn()
     except InputError:

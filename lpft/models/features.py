@@ -94,7 +94,7 @@ def _features(folder: Path, backbone: Backbone, benchmark: Benchmark, name: str,
     kind = f"{variant + ' ' if variant else ''}features"
     what = f"{kind} of {benchmark.key}/{name} ({backbone.name}, {backbone.digest})"
     record = {"key": key, "for": what, "kind": kind, "benchmark": benchmark.key, "backbone": backbone.name,
-              "split": name}
+              "split": name, "detail": f"weights {backbone.digest[:8]}"}
     return cached_array(folder / f"{key}.npz", record, len(benchmark.splits[name]), compute)
 
 

@@ -11,13 +11,13 @@ anywhere else registers by being imported.
 
 from __future__ import annotations
 
-import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lpft.dataset import HparamColumns
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
+from lpft.names import RULE, is_name
 from lpft.registry import Registry
 from lpft.results import Evaluation, RunResult
 from lpft.search_spaces import Param, default_space, paper_grid
@@ -99,8 +99,8 @@ def strategy(name: str, params: type, description: str, step_hparams: dict[str, 
 
     def add(fn: StrategyFn) -> StrategyFn:
         # The name is a folder of every results dataset (`strategy=<name>/`): one safe path component.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
-            raise InputError(f"strategy name {name!r}: letters, digits, '.', '_' and '-' only (it names a folder)")
+        if not is_name(name):
+            raise InputError(f"strategy name {quote(name)}: {RULE} (it names a folder)")
         STRATEGIES.register(name)(Strategy(name, params, fn, description, dict(step_hparams or {}),
                                            tuple(path_hparams), derived, seed_controls))
         return fn

@@ -188,6 +188,7 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
 
     record = {"key": key, "for": f"the LP head of {benchmark.key} ({backbone.name}, {backbone.digest}, C path "
                                  f"{hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed})",
-              "kind": "LP head", "benchmark": benchmark.key, "backbone": backbone.name, "split": "all"}
+              "kind": "LP head", "benchmark": benchmark.key, "backbone": backbone.name, "split": "all",
+              "detail": f"weights {backbone.digest[:8]}, C {hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed}"}
     packed = cached_array((root or cache_root()) / "heads" / f"{key}.npz", record, benchmark.num_classes, compute)
     return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))

@@ -22,7 +22,7 @@ from lpft.results import DIVERGED, RunResult
 from lpft.search_spaces import hparam, log_float
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
-from lpft.strategies.sgd_params import SGDParams
+from lpft.strategies.sgd_params import MAX_EPOCHS, SGDParams
 from lpft.strategies.training import seed_everything, sgd_seed_controls, sgd_train
 
 
@@ -35,7 +35,8 @@ class LPFTParams(SGDParams, LPHeadParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(self.probe_epochs >= 0, f"probe_epochs must be >= 0, got {self.probe_epochs}")
+        require(0 <= self.probe_epochs <= MAX_EPOCHS,
+                f"probe_epochs must be in [0, {MAX_EPOCHS}], got {self.probe_epochs}")
         require(self.probe_lr > 0, f"probe_lr must be > 0, got {self.probe_lr}")
         self.lp()
 

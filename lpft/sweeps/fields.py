@@ -8,7 +8,7 @@ import difflib
 import math
 from typing import Any, Iterable
 
-from lpft.errors import InputError, require
+from lpft.errors import InputError, clip, quote, require
 from lpft.search_spaces import Param
 
 
@@ -21,19 +21,20 @@ def integer(raw: dict, key: str, default: int, minimum: int, maximum: int | None
     field = f"{where}.{key}" if where else key
     bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     require(is_int(value) and value >= minimum and (maximum is None or value <= maximum), field,
-            f"must be an integer {bound}, got {value!r}")
+            f"must be an integer {bound}, got {quote(value)}")
     return value
 
 
 def boolean(raw: dict, key: str, default: bool) -> bool:
     value = raw.get(key, default)
-    require(isinstance(value, bool), key, f"must be true or false, got {value!r}")
+    require(isinstance(value, bool), key, f"must be true or false, got {quote(value)}")
     return value
 
 
 def number(value: Any, where: str) -> float:
-    require(isinstance(value, (int, float)) and not isinstance(value, bool), where, f"must be a number, got {value!r}")
-    require(math.isfinite(value), where, f"must be finite, got {value!r}")
+    require(isinstance(value, (int, float)) and not isinstance(value, bool), where,
+            f"must be a number, got {quote(value)}")
+    require(math.isfinite(value), where, f"must be finite, got {quote(value)}")
     return float(value)
 
 
@@ -42,15 +43,17 @@ def known_keys(mapping: dict, allowed: Iterable[str], where: str, what: str) -> 
     allowed = sorted(allowed)
     for key in mapping:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            close = difflib.get_close_matches(clip(key), allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            field = f"{where}.{key}" if where else str(key)
+            field = f"{where}.{clip(key)}" if where else clip(key)
             raise InputError(f"{field}: unknown {what} ({hint}valid: {', '.join(allowed)})")
 
 
 def param(value: Any, where: str) -> Param:
     """A scalar is fixed; {choices: [...]} is categorical; {low, high[, log][, type]} a range."""
     if not isinstance(value, dict):
+        if isinstance(value, float):  # a fixed value is checked as a range's bounds are
+            number(value, where)
         return Param("constant", value=value)
     if "choices" in value:
         known_keys(value, ("choices",), where, "search field")
@@ -61,9 +64,9 @@ def param(value: Any, where: str) -> Param:
         require(key in value, f"{where}.{key}", "is missing")
     low, high = number(value["low"], f"{where}.low"), number(value["high"], f"{where}.high")
     log = value.get("log", False)
-    require(isinstance(log, bool), f"{where}.log", f"must be true or false, got {log!r}")
+    require(isinstance(log, bool), f"{where}.log", f"must be true or false, got {quote(log)}")
     kind = value.get("type", "float")
-    require(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {kind!r}")
+    require(kind in ("float", "int"), f"{where}.type", f"must be float or int, got {quote(kind)}")
     if log:
         require(low > 0, f"{where}.low", "must be > 0 on a log scale")
     require(low <= high, f"{where}.high", f"must be >= low ({low:g})")

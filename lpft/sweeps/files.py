@@ -10,9 +10,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import yaml
-
 from lpft.errors import InputError
+from lpft.safe_yaml import load_yaml
 from lpft.sweeps.paths import prepare
 from lpft.sweeps.spec import SweepSpec, parse_spec
 
@@ -39,11 +38,7 @@ def spec_source(name_or_path: str) -> Path | Traversable:
 def load_spec(name_or_path: str) -> SweepSpec:
     """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
     path = spec_source(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise InputError(f"{path}: not valid YAML" + (f" (line {line + 1})" if line is not None else "")) from None
+    raw = load_yaml(path.read_text(), str(path))  # bounded: no alias bomb, no recursive value
     # a spec file's relative paths are its folder's; a built-in's, the current directory's
     base = Path(name_or_path).resolve().parent if isinstance(path, Path) else Path.cwd()
     return parse_spec(prepare(raw, base), str(path))

@@ -67,12 +67,12 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 def check_same_spec(root: Location, spec: SweepSpec) -> None:
     """--resume continues the sweep its folder holds: the same spec, or one line saying what changed
     (a changed spec would mix results of two sweeps under one name)."""
-    import yaml
+    from lpft.safe_yaml import load_yaml
 
     path = root / "spec.yaml"
     if not path.exists():
         return
-    before, now = _flat(yaml.safe_load(path.read_bytes()) or {}), _flat(stored_spec(spec))
+    before, now = _flat(load_yaml(path.read_bytes(), str(path)) or {}), _flat(stored_spec(spec))
     for flat in (before, now):  # where the sweep is stored is where it was found: not a change
         flat.pop("storage", None)
     changed = [f"{k}: {before.get(k, '(none)')!r} -> {now.get(k, '(none)')!r}"

@@ -40,12 +40,12 @@ a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lpft.data import BENCHMARKS
-from lpft.errors import InputError, require
+from lpft.errors import InputError, clip, quote, require
+from lpft.names import NAME, RULE, is_name  # noqa: F401 (NAME: the ledger's and wise's too)
 from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
 from lpft.search_spaces import Param, grid_size
 from lpft.strategies import STRATEGIES
@@ -56,8 +56,8 @@ FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "
           "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
           "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search",
           "cache_max_size")
-NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # one safe path component: never '.', '..' or a separator
-MAX_REPLICATE = 10_000
+# Seeds beyond the search's: a hundred is more than any interval needs, and each is a trial per strategy.
+MAX_REPLICATE = 100
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class SweepSpec:
 
 
 def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
-    where = f"strategies.{name}"
+    where = f"strategies.{clip(name)}"
     if name not in STRATEGIES:
         raise InputError(f"{where}: unknown strategy (known: {', '.join(STRATEGIES.names())})")
     raw = raw or {}
@@ -181,10 +181,12 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     _check_values(name, space, where)
     grid: dict[str, list[Any]] = {}
     if search == "grid":
-        grid = STRATEGIES[name].grid
+        grid = dict(STRATEGIES[name].grid)
         for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
             if p.kind == "categorical":
                 grid[key] = list(p.choices)
+            elif p.kind == "constant" and key in raw:  # and its own fixed value takes that key out of it
+                grid.pop(key, None)
             elif p.kind in ("float", "int") and key in raw:
                 raise InputError(f"{where}.{key}: search: grid takes choices ({key}: {{choices: [...]}}), "
                                  "not a range; or leave it out for the paper's grid")
@@ -225,15 +227,14 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     for key in ("name", "benchmark", "strategies"):
         require(key in raw, key, "is missing")
     name = raw["name"]
-    require(isinstance(name, str) and re.fullmatch(NAME, name) is not None, "name",
-            f"must be 1-100 letters, digits, '.', '-' or '_', starting with a letter or digit "
-            f"(it names the sweep's folder), got {name!r}"[:300])
+    require(is_name(name), "name", f"must be {RULE} (it names the sweep's folder), got {quote(name)}")
 
     bench = raw["benchmark"]
     bench = {"name": bench} if isinstance(bench, str) else bench
     require(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
     if bench["name"] not in BENCHMARKS:
-        raise InputError(f"benchmark.name: unknown benchmark {bench['name']!r} (known: {', '.join(BENCHMARKS.names())})")
+        raise InputError(f"benchmark.name: unknown benchmark {quote(bench['name'])} "
+                         f"(known: {', '.join(BENCHMARKS.names())})")
     params = {k: v for k, v in bench.items() if k != "name"}
     from lpft.settings import parse_into
 
@@ -247,28 +248,30 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     known_keys(backbone, ("name", "weights"), "backbone", "backbone field")
 
     search = raw.get("search", "optuna")
-    require(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {search!r}")
+    require(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {quote(search)}")
     strategies = raw["strategies"]
     require(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
     parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
     for strat in parsed.values():
         for src in strat.sources:
             require(src in parsed and STRATEGIES[src].fine_tunes, f"strategies.{strat.name}.of",
-                  f"{src!r} is not a fine-tuning strategy of this spec")
+                  f"{quote(src)} is not a fine-tuning strategy of this spec")
 
     seeds = raw.get("seeds", [0])
     seeds = [seeds] if isinstance(seeds, int) else seeds
     require(isinstance(seeds, list) and seeds and all(is_int(s) and 0 <= s < 2**32 for s in seeds),
-            "seeds", f"must be a non-empty list of integers in [0, 2**32), got {seeds!r}")
+            "seeds", f"must be a non-empty list of integers in [0, 2**32), got {quote(seeds)}")
+    # A repeated seed reruns another seed's run and counts it as a second one (a narrower interval).
+    require(len(set(seeds)) == len(seeds), "seeds", f"must be unique, got {quote(seeds)}")
     replicate = integer(raw, "replicate", 0, 0, MAX_REPLICATE)
 
     metric = raw.get("metric", "id_val")
     metric = [metric] if isinstance(metric, str) else metric
     require(isinstance(metric, list) and metric, "metric", "must be a metric name or a list of them")
     for m in metric:
-        require(m in METRICS, "metric", f"{m!r} is not one of {', '.join(METRICS)}")
+        require(m in METRICS, "metric", f"{quote(m)} is not one of {', '.join(METRICS)}")
     scheduler = raw.get("scheduler", "fifo")
-    require(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {scheduler!r}")
+    require(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {quote(scheduler)}")
     if scheduler == "asha" and len(metric) > 1:
         raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
     cpu, gpu = resources(raw.get("resources"))
@@ -310,10 +313,10 @@ def _loggers(raw: dict) -> dict[str, dict[str, str]]:
     out = {}
     for name, options in value.items():
         options = {} if options is None else options
-        require(isinstance(options, dict), f"loggers.{name}", f"must be a mapping of options, got {options!r}")
-        require(not options or TRACKERS[name].options, f"loggers.{name}", f"takes no options, got {options!r}")
+        require(isinstance(options, dict), f"loggers.{name}", f"must be a mapping of options, got {quote(options)}")
+        require(not options or TRACKERS[name].options, f"loggers.{name}", f"takes no options, got {quote(options)}")
         known_keys(options, TRACKERS[name].options, f"loggers.{name}", "option")
         for key, v in options.items():
-            require(isinstance(v, str) and v, f"loggers.{name}.{key}", f"must be a non-empty string, got {v!r}")
+            require(isinstance(v, str) and v, f"loggers.{name}.{key}", f"must be a non-empty string, got {quote(v)}")
         out[name] = dict(options)
     return out

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import yaml
 
 from lpft.dataset import write_trial
 from lpft.errors import InputError
 from lpft.results import RunResult
+from lpft.safe_yaml import load_yaml
 from lpft.storage import locate
 from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.paths import import_plugins
@@ -41,7 +41,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
     for needed in ("spec.yaml", "trials.parquet"):
         if not (root / needed).exists():
             raise InputError(f"{root}: no {needed} (give a sweep folder written by lpft sweep)")
-    raw = yaml.safe_load((root / "spec.yaml").read_bytes())
+    raw = load_yaml((root / "spec.yaml").read_bytes(), str(root / "spec.yaml"))
     import_plugins(raw, Path.cwd())  # the sweep's own plugins (its paths are already absolute)
     spec = parse_spec(raw, str(root / "spec.yaml"))
     trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
