@@ -57,3 +57,17 @@ def test_resamples_with_one_distinct_id_accuracy_are_left_out():
     lo, hi = bootstrap_ci(ids, oods, 0.55, 0.35)
     assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi
     assert bootstrap_ci(np.full(5, 0.5), oods, 0.55, 0.35) == (pytest.approx(math.nan, nan_ok=True),) * 2
+
+
+def test_the_caveats_say_the_shape_of_the_line_and_the_width_of_the_interval():
+    from lpft.analysis.robustness import ProbitFit, line_problem, width_problem
+
+    tail = ("on probit axes): among its models higher ID accuracy does not predict higher OOD accuracy, "
+            "so distance from the line is not robustness")
+    assert line_problem(ProbitFit(-0.5, 0.1)) == f"the baseline fit slopes down (slope -0.50 {tail}"
+    assert line_problem(ProbitFit(0.0, 0.1)) == f"the baseline fit is flat (slope 0.00 {tail}"
+    assert line_problem(ProbitFit(0.01, -3.0)) == ""
+    assert width_problem(0.05, 0.17) == ("the 90% interval spans 12.0 points (over 10): more baseline points or "
+                                         "seeds are needed before the sign means anything")
+    assert width_problem(0.0, 0.1) == ""  # 10 points exactly: not over
+    assert width_problem(0.0, 0.0999) == ""
