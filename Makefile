@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,mutation]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,6 +27,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/lp_path.py
 	$(BIN)/python bench/ray_overhead.py
 	$(BIN)/python bench/analyze_1m.py
+
+# Not part of `make test` (hours on 2 cores): how many deliberate bugs in the code behind the
+# published numbers the tests catch. MUTATION_ARGS: --fresh, --retest, --only 'lpft.best.*', --report.
+mutation: $(STAMP)
+	$(BIN)/python bench/mutation_score.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

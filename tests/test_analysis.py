@@ -159,6 +159,21 @@ def test_each_strategys_frontier_matches_brute_force():
             np.testing.assert_array_equal(mine, pareto_mask(part.id_test.to_numpy(), part[col].to_numpy()))
 
 
+def test_points_keep_the_order_of_their_first_rows_whether_their_rows_are_together_or_apart():
+    """`wide` lists points as their rows first appear (files as listed, steps as written): the
+    frontier's tie rule ("the first duplicate wins") and every table's row order rest on it."""
+    from lpft.analysis.selection import wide
+
+    rng = np.random.default_rng(5)
+    trials = [f"t{i:03d}" for i in rng.permutation(400)]  # not sorted: the order is the rows'
+    points = [(t, step) for t in trials for step in (2, 0, 1)]
+    together = [r for t, step in points for r in rows("ft", t, 0, 0.1, {step: tuple(rng.uniform(0, 1, 3))})]
+    apart = sorted(together, key=lambda r: r["eval_set"] != "id_val")  # each set's rows one block: runs break
+    for layout in (together, apart):
+        got = wide(pa.Table.from_pylist(layout)).frame
+        assert list(zip(got.trial_id, got.step)) == points
+
+
 def test_points_do_not_depend_on_the_rows_order(results):
     """lpft writes a point's rows together (a run); rows joined in any order, or an evaluation
     written twice, must give the same (trial, step) table."""

@@ -119,3 +119,42 @@ def test_the_sweep_summary_says_when_its_selection_is_a_tie_or_its_val_set_small
     assert notes[1].startswith("selection tie: ft has 1 other config at the selected one's id_val")
     apart = [{**t, "n_id_val": 500, "id_val": v} for t, v in zip(tied, (0.9, 0.85, 0.8))]
     assert selection_notes(apart) == []
+
+
+def test_ties_go_to_numbers_then_text_then_missing_values_and_never_merge_configs():
+    # One config per kind of value, all scoring the same: the documented order decides, in any order.
+    kinds = [{"opt": None}, {"opt": float("nan")}, {"opt": "sgd"}, {"opt": "adam"}, {"opt": 5.0}, {"opt": 2}]
+    keys = [config_key(h) for h in kinds]
+    assert len(set(keys)) == 5  # None and NaN are one missing value; two texts are two configs
+    for order in (keys, keys[::-1], keys[2:] + keys[:2]):
+        assert best_config([Scored(k, 0, 0.5) for k in order]) == config_key({"opt": 2})
+    rest = [k for k in keys if k not in (config_key({"opt": 2}), config_key({"opt": 5.0}))]
+    for order in (rest, rest[::-1]):
+        assert best_config([Scored(k, 0, 0.5) for k in order]) == config_key({"opt": "adam"})
+    missing = [config_key({"opt": float("nan")}), config_key({"opt": "zzz"})]
+    assert best_config([Scored(k, 0, 0.5) for k in missing]) == config_key({"opt": "zzz"})
+    assert best_config([Scored(config_key({"x": float("nan")}), 0, 0.5),
+                        Scored(config_key({"x": 5.0}), 0, 0.5)]) == config_key({"x": 5.0})
+
+
+def test_a_config_with_no_finite_score_ranks_last_and_ties_with_nothing():
+    from lpft.best import config_scores, tied_configs
+
+    nan, a, b, c = float("nan"), config_key({"lr": 0.1}), config_key({"lr": 0.2}), config_key({"lr": 0.3})
+    scores = config_scores([Scored(a, 0, nan), Scored(a, 1, nan), Scored(b, 0, 0.2), Scored(b, 1, 0.4)])
+    assert scores[a] == float("-inf") and scores[b] == pytest.approx(0.3)
+    assert best_config([Scored(a, 0, nan), Scored(b, 0, 0.01)]) == b  # lr 0.1 sorts first but has no score
+    assert tied_configs([]) == 0
+    assert tied_configs([Scored(a, 0, nan), Scored(b, 0, nan)]) == 0  # nothing was chosen on a score
+    assert tied_configs([Scored(a, 0, 0.5), Scored(b, 0, 0.5), Scored(c, 0, 0.4)]) == 1
+    assert config_scores([Scored(a, 0, nan), Scored(a, 0, 0.6)])[a] == pytest.approx(0.6)  # a NaN rerun is left out
+
+
+@pytest.mark.parametrize("n, noted", [(0, False), (1, True), (199, True), (200, False), (10_000, False)])
+def test_a_validation_set_is_small_below_200_examples(n, noted):
+    from lpft.best import small_val_note
+
+    note = small_val_note(n, "val")
+    assert bool(note) is noted
+    if noted:  # a step of one example, in points, as a hand computation gives it
+        assert f"val has {n} examples" in note and f"steps of {100 / n:.2f} points" in note

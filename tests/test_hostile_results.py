@@ -208,3 +208,23 @@ def test_a_damaged_trials_table_or_spec_beside_the_results_is_ignored_not_a_trac
     assert analyze(root, "--out", tmp_path / "r") == 0, capsys.readouterr().err
     assert "\x1b" not in capsys.readouterr().out
     assert "<title>lpft report: data</title>" in (tmp_path / "r" / "report.html").read_text()
+
+
+def _add_rows(file, rows):
+    """`rows` (dicts of some columns) appended to the file, the rest of each copied from its first row."""
+    t = pq.read_table(file)
+    first = t.slice(0, 1).to_pylist()[0]
+    extra = pa.Table.from_pylist([{**first, **r} for r in rows], schema=t.schema)
+    pq.write_table(pa.concat_tables([t, extra]), file)
+
+
+def test_a_conflict_names_its_file_step_and_eval_set_and_an_adapted_score_is_no_conflict(tmp_path, capsys):
+    root = sweep_folder(tmp_path)
+    a = next(f for f in every_file(root) if "trial_id=a" in str(f) or f.stem == "a")
+    # A BatchNorm-adapted score of the same step and set is another evaluation, not a repeat.
+    _add_rows(a, [{"step": 2, "eval_set": "shift", "role": "ood", "accuracy": 0.77, "adapt": "bn"}])
+    assert analyze(root, "--out", tmp_path / "rep1") == 0
+    _add_rows(a, [{"step": 2, "eval_set": "shift", "role": "ood", "accuracy": 0.11}])
+    assert analyze(root, "--out", tmp_path / "rep2") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{a}: step 2 on shift is recorded twice with different accuracies" in err[0], err

@@ -1,7 +1,9 @@
 """Intervals over seeds, comparisons and selection caveats, each against an independent
 computation (scipy's t-tests and quantiles, or a case worked by hand)."""
 
+import dataclasses
 import io
+import math
 
 import numpy as np
 import pandas as pd
@@ -243,3 +245,41 @@ def test_a_strategy_name_that_is_no_folder_name_is_refused():
     with pytest.raises(InputError, match="it names a folder"):
         strategy("a/b", FTParams, "a name with a separator")(lambda *a, **k: None)
     assert "a/b" not in STRATEGIES
+
+
+def _fields(d) -> list:
+    """A Difference as a list that compares NaN equal to NaN and floats to 1e-12."""
+    return [("nan" if isinstance(v, float) and math.isnan(v) else pytest.approx(v, abs=1e-12))
+            if isinstance(v, float) else v for v in dataclasses.astuple(d)]
+
+
+def test_every_field_of_a_difference_in_each_case_is_the_hand_worked_one():
+    from scipy import stats
+
+    from lpft.analysis.intervals import Difference, difference_interval
+
+    nan = math.nan
+
+    def check(got, *want):
+        assert _fields(got) == _fields(Difference(*want))
+
+    # both deterministic: exact; a NaN seed is dropped, not counted
+    check(difference_interval({0: 0.75}, {0: 0.5, 1: nan}, constant="ab"),
+          0.25, nan, "exact", 1, 1, 0, nan, "both deterministic: exact")
+    # one side deterministic: the other's one-sample t interval at the level asked, shifted
+    v = [0.80, 0.84, 0.86]
+    half95 = stats.t.ppf(0.975, 2) * stats.tstd(v) / math.sqrt(3)
+    check(difference_interval(dict(enumerate(v)), {0: 0.7}, constant="b", level=0.95),
+          sum(v) / 3 - 0.7, half95, "one-sample", 3, 1, 0, 2.0, "")
+    check(difference_interval({0: 0.7}, {**dict(enumerate(v)), 5: nan}, constant="a", level=0.95),
+          0.7 - sum(v) / 3, half95, "one-sample", 1, 3, 0, 2.0, "")
+    two = [0.5, 0.75]
+    check(difference_interval(dict(enumerate(two)), {0: 0.25}, constant="b"),
+          0.375, stats.t.ppf(0.95, 1) * stats.tstd(two) / math.sqrt(2), "one-sample", 2, 1, 0, 1.0, "")
+    check(difference_interval({3: 0.5}, {0: 0.25}, constant="b"),
+          0.25, nan, "one-sample", 1, 1, 0, nan, "one seed against a deterministic run")
+    # paired, the same difference on every seed (binary-exact values): no interval, said why
+    check(difference_interval({0: 0.75, 1: 0.5, 2: 0.5}, {0: 0.5, 1: 0.25}),
+          0.25, nan, "paired", 3, 2, 2, 1, "the same difference on every seed")
+    check(difference_interval({0: 0.5, 1: None}, {0: 0.25, 1: None}, constant="ab"),  # None: no value, as NaN
+          0.25, nan, "exact", 1, 1, 0, nan, "both deterministic: exact")

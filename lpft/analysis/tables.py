@@ -19,6 +19,7 @@ from lpft.analysis.selection import Chosen
 from lpft.text import comparison, format_table, pct
 
 PAPER_ORDER = ("lp", "ft", "lpft")
+TABLE_FORMATS = ("text", "md", "latex", "csv")
 Cell = Estimate  # a table cell: a strategy's mean over seeds on one column, with its interval
 
 
@@ -71,6 +72,8 @@ def _best(columns: list[str], cells: dict[str, dict[str, Cell]]) -> dict[str, st
 
 
 def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
+    if fmt not in TABLE_FORMATS:  # never a text table in place of the format asked for
+        raise ValueError(f"table format must be one of {', '.join(TABLE_FORMATS)}, got {fmt!r}")
     columns, cells = summarize(chosen, ci)
     best = _best(columns, cells)
     seeds = {s: max(c.n for c in row.values()) for s, row in cells.items()}

@@ -1,0 +1,73 @@
+"""Effective robustness's bootstrap against a plain numpy/scipy one: its level, its seed, and the
+resamples it must leave out (one distinct ID accuracy: no line through them)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import linregress, norm
+
+from lpft.analysis.robustness import bootstrap_ci, bootstrap_lines
+
+
+def baseline(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.uniform(0.6, 0.9, n)
+    oods = norm.cdf(1.2 * norm.ppf(ids) - 0.5) + rng.normal(0, 0.02, n)
+    return ids, oods
+
+
+def reference(ids, oods, model_id, model_ood, levels, draws=4000, seed=99):
+    """The intervals by linregress on each resample: quantiles of the model's distance from each line."""
+    rng = np.random.default_rng(seed)
+    x, y = norm.ppf(ids), norm.ppf(oods)
+    values = []
+    for _ in range(draws):
+        p = rng.integers(0, len(x), len(x))
+        if np.ptp(x[p]) > 0:
+            line = linregress(x[p], y[p])
+            values.append(model_ood - norm.cdf(line.slope * norm.ppf(model_id) + line.intercept))
+    return {level: tuple(np.quantile(values, [(1 - level) / 2, (1 + level) / 2])) for level in levels}
+
+
+def test_the_interval_is_a_plain_bootstraps_at_the_level_asked():
+    ids, oods = baseline()
+    want = reference(ids, oods, 0.8, 0.6, (0.5, 0.9, 0.99))
+    for level, interval in want.items():
+        assert bootstrap_ci(ids, oods, 0.8, 0.6, n=4000, level=level) == pytest.approx(interval, abs=0.004), level
+
+
+def test_the_seed_draws_the_resamples_and_either_draw_is_the_same_interval_within_its_error():
+    ids, oods = baseline()
+    a, b = bootstrap_ci(ids, oods, 0.8, 0.6, n=500, seed=0), bootstrap_ci(ids, oods, 0.8, 0.6, n=500, seed=1)
+    assert a != b  # another seed, other resamples
+    assert a == bootstrap_ci(ids, oods, 0.8, 0.6, n=500, seed=0)  # the same seed, the same interval
+    assert a == pytest.approx(b, abs=0.01)
+    assert bootstrap_lines(ids, oods, 50, seed=3) != bootstrap_lines(ids, oods, 50, seed=4)
+
+
+def test_resamples_with_one_distinct_id_accuracy_are_left_out():
+    # Four of five points share an ID accuracy: a resample of them alone, (4/5)^5 + (1/5)^5 of all
+    # resamples, has no line through it.
+    ids, oods = np.array([0.5, 0.5, 0.5, 0.5, 0.6]), np.array([0.3, 0.32, 0.31, 0.33, 0.4])
+    fits = bootstrap_lines(ids, oods, 2000, seed=0)
+    kept = 1 - (0.8 ** 5 + 0.2 ** 5)
+    assert abs(len(fits) - 2000 * kept) < 5 * math.sqrt(2000 * kept * (1 - kept))
+    assert all(math.isfinite(f.slope) and math.isfinite(f.intercept) for f in fits)
+    lo, hi = bootstrap_ci(ids, oods, 0.55, 0.35)
+    assert math.isfinite(lo) and math.isfinite(hi) and lo <= hi
+    assert bootstrap_ci(np.full(5, 0.5), oods, 0.55, 0.35) == (pytest.approx(math.nan, nan_ok=True),) * 2
+
+
+def test_the_caveats_say_the_shape_of_the_line_and_the_width_of_the_interval():
+    from lpft.analysis.robustness import ProbitFit, line_problem, width_problem
+
+    tail = ("on probit axes): among its models higher ID accuracy does not predict higher OOD accuracy, "
+            "so distance from the line is not robustness")
+    assert line_problem(ProbitFit(-0.5, 0.1)) == f"the baseline fit slopes down (slope -0.50 {tail}"
+    assert line_problem(ProbitFit(0.0, 0.1)) == f"the baseline fit is flat (slope 0.00 {tail}"
+    assert line_problem(ProbitFit(0.01, -3.0)) == ""
+    assert width_problem(0.05, 0.17) == ("the 90% interval spans 12.0 points (over 10): more baseline points or "
+                                         "seeds are needed before the sign means anything")
+    assert width_problem(0.0, 0.1) == ""  # 10 points exactly: not over
+    assert width_problem(0.0, 0.0999) == ""
