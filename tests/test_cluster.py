@@ -152,6 +152,16 @@ def steps_in(path: Path) -> int:
         return 0
 
 
+def test_a_module_named_by_imports_is_shipped_to_both_nodes(cluster, tmp_path):
+    """A spec's `imports:` and `import_path:` reach every node through Ray's runtime_env: the test
+    plugin's benchmark and strategy (tests/plugin_example) run on both. On this module's cluster
+    (an own one was a cluster start of 20 s); test_plugins.py has the installed case."""
+    from test_plugins import PLUGIN, spec, sweep_on_both_nodes
+
+    path = spec(tmp_path, "imported", imports=["lpft_example_plugin"], import_path=[str(PLUGIN)])
+    sweep_on_both_nodes(cluster, path, cluster.env, "imported")
+
+
 def test_losing_a_node_loses_no_trial(cluster, tmp_path):
     """Runs last in this module: it kills the second node."""
     head, second = cluster.node_ids()

@@ -35,7 +35,7 @@ def sweep_on_both_nodes(cluster: LocalCluster, spec_path: Path, env: dict, name:
     assert set(trials[trials.strategy == "centroid"].node) == nodes  # the plugin's strategy ran on both
 
 
-@pytest.mark.slow  # a minute: its own two-node cluster; the imports: test below ships the same package
+@pytest.mark.slow  # a minute: its own two-node cluster; test_cluster.py ships the same package by imports:
 def test_an_installed_plugin_reaches_both_nodes(tmp_path):
     site, source = tmp_path / "site", tmp_path / "plugin"
     shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
@@ -46,16 +46,6 @@ def test_an_installed_plugin_reaches_both_nodes(tmp_path):
     try:
         cluster.start(nodes=2)
         sweep_on_both_nodes(cluster, spec(tmp_path, "installed"), cluster.env, "installed")
-    finally:
-        cluster.stop()
-
-
-def test_a_module_named_by_imports_is_shipped_to_both_nodes(tmp_path):
-    cluster = LocalCluster(cpus_per_node=1)
-    try:
-        cluster.start(nodes=2)
-        path = spec(tmp_path, "imported", imports=["lpft_example_plugin"], import_path=[str(PLUGIN)])
-        sweep_on_both_nodes(cluster, path, cluster.env, "imported")
     finally:
         cluster.stop()
 
