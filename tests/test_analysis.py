@@ -330,16 +330,39 @@ def test_golden_results_give_the_expected_table_and_frontier():
 
     from oracle import selected
 
-    lines = {line.split()[0]: line for line in table.splitlines()[4:]}
-    for strategy, chosen in selected(pd.read_parquet(golden / "results")).items():
-        for column in ("id_test", "ood"):
-            v = chosen[column].to_numpy()
+    import re
+
+    rows = {cells[0]: cells for cells in (re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[4:])}
+    header = re.split(r"\s{2,}", table.splitlines()[2].strip())
+    assert header == ["strategy", "seeds", "id_test", "ood", "ood_avg"]
+    chosen_by = selected(pd.read_parquet(golden / "results"))
+    means = {}
+    for strategy, chosen in chosen_by.items():
+        assert rows[strategy][1] == str(len(chosen))
+        for column in ("id_test", "ood", "ood_avg"):
+            v = chosen["ood" if column == "ood_avg" else column].to_numpy()  # one OOD set: its average is it
+            means[strategy, column] = v.mean()
             if np.ptp(v) > 0:
                 half = stats.t.ppf(0.95, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
                 cell = f"{half_up(v.mean())} ± {half_up(half)}"
             else:
                 cell = f"{half_up(v.mean())} (identical)"
-            assert cell in lines[strategy], (strategy, column, cell, lines[strategy])
+            assert rows[strategy][header.index(column)].lstrip("*") == cell, (strategy, column, rows[strategy])
+    for column in ("id_test", "ood", "ood_avg"):  # the best mean of each column, and only it, is marked
+        best = max(chosen_by, key=lambda s: means[s, column])
+        assert [s for s in rows if rows[s][header.index(column)].startswith("*")] == [best], column
+    # The frontier by brute force over every evaluated (trial, step) point: not dominated by any other.
+    long = pd.read_parquet(golden / "results")
+    long["eval_set"] = long["eval_set"].astype(str)
+    points = long.pivot_table(index=["strategy", "trial_id", "step"], columns="eval_set", values="accuracy").reset_index()
+    x, y = points["id_test"].to_numpy(), points["ood"].to_numpy()
+    front = [i for i in range(len(points))
+             if not any(x[j] >= x[i] and y[j] >= y[i] and (x[j] > x[i] or y[j] > y[i]) for j in range(len(points)))]
+    got = pd.read_csv(golden / "expected_frontier.csv")
+    values = {(round(x[i], 4), round(y[i], 4)) for i in front}  # equal points (LP-FT's seeds agree): one kept
+    assert sorted(zip(got.id_test, got.ood_avg)) == sorted(values)
+    owners = {(points.trial_id[i], points.step[i]) for i in front}
+    assert set(zip(got.trial_id, got.step)) <= owners
 
 
 def _copy(results, tmp_path):

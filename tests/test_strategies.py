@@ -27,7 +27,7 @@ def test_digits_end_to_end_on_pretrained_lite0(strategy, small_digits):
     # every accuracy is a count over its eval set: k / n, n the set's size, as the row records it
     sizes = {name: len(split) for name, split in small_digits.eval_sets.items()}
     assert all(e.n == sizes[e.eval_set] and abs(e.accuracy * e.n - round(e.accuracy * e.n)) < 1e-6
-               for e in r.evaluations)
+               and 0 <= round(e.accuracy * e.n) <= e.n for e in r.evaluations)
     if strategy != "lp":
         assert steps == {1, 2}
     assert r.final["id_val"] > 0.25  # well above chance (0.1) after a probe or two epochs
