@@ -71,3 +71,29 @@ def test_the_caveats_say_the_shape_of_the_line_and_the_width_of_the_interval():
                                          "seeds are needed before the sign means anything")
     assert width_problem(0.0, 0.1) == ""  # 10 points exactly: not over
     assert width_problem(0.0, 0.0999) == ""
+
+
+def test_the_seed_bootstrap_resamples_the_strategys_seeds_as_a_plain_bootstrap_does():
+    from lpft.analysis.robustness import seed_bootstrap_ci
+
+    ids, oods = baseline()
+    fits = bootstrap_lines(ids, oods, 3000, seed=0)
+    seeds_id, seeds_ood = np.array([0.62, 0.75, 0.88]), np.array([0.5, 0.5, 0.5])  # the seeds disagree in ID only
+    got = seed_bootstrap_ci(fits, seeds_id, seeds_ood, seed=0)
+    rng = np.random.default_rng(7)
+    values = []
+    for f in fits:  # each line with its own resample of the seeds
+        k = rng.integers(0, 3, 3)
+        values.append(seeds_ood[k].mean() - norm.cdf(f.slope * norm.ppf(seeds_id[k].mean()) + f.intercept))
+    assert got == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])), abs=0.01)
+    assert got == seed_bootstrap_ci(fits, list(seeds_id), list(seeds_ood), seed=0)  # reproducible, lists or arrays
+    assert seed_bootstrap_ci([], seeds_id, seeds_ood) == (pytest.approx(math.nan, nan_ok=True),) * 2
+
+
+def test_the_extrapolation_caveat_names_the_range_and_the_margin():
+    from lpft.analysis.robustness import extrapolation
+
+    base = np.array([0.6, 0.65, 0.7])
+    assert extrapolation(base, 0.75) == ("extrapolated: ID 75.0% is outside the baseline's ID range 60.0–70.0% "
+                                         "by more than 2 points")
+    assert extrapolation(base, 0.71) == "" and extrapolation(base, 0.59) == ""
