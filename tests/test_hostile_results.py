@@ -228,3 +228,14 @@ def test_a_conflict_names_its_file_step_and_eval_set_and_an_adapted_score_is_no_
     assert analyze(root, "--out", tmp_path / "rep2") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{a}: step 2 on shift is recorded twice with different accuracies" in err[0], err
+
+
+def test_two_strategies_may_name_a_trial_alike_without_a_conflict(tmp_path, capsys):
+    """A trial is named within its strategy (results/strategy=<s>/<trial>.parquet): the same name
+    under two strategies is two trials, not one evaluation recorded twice."""
+    root = sweep_folder(tmp_path)
+    rows = [{"sweep": "s", "strategy": "lp", "trial_id": "a", "seed": 0, "step": step, "eval_set": name,
+             "role": role, "accuracy": acc - 0.02 * step, "hp.lr": None, "hp.seed": 0}
+            for step in (1, 2) for (name, role), acc in zip(SETS, (.7, .7, .6))]
+    write_trial(root / "results", "lp", "a", rows, HPARAMS)
+    assert analyze(root, "--out", tmp_path / "rep") == 0, capsys.readouterr().err
