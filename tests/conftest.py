@@ -92,3 +92,14 @@ def half_up(x: float) -> str:
     from decimal import ROUND_HALF_UP, Decimal
 
     return str(round(Decimal(100 * float(x)), 9).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+# Under mutmut (`make mutation`) a mutant is killed by its first failing test (pytest -x): the
+# small, precise tests go first, so a mutant they catch is not first run through every report test.
+MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        order = {name: k for k, name in enumerate(MUTATION_FIRST)}
+        items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: file order kept within
