@@ -283,3 +283,21 @@ def test_every_field_of_a_difference_in_each_case_is_the_hand_worked_one():
           0.25, nan, "paired", 3, 2, 2, 1, "the same difference on every seed")
     check(difference_interval({0: 0.5, 1: None}, {0: 0.25, 1: None}, constant="ab"),  # None: no value, as NaN
           0.25, nan, "exact", 1, 1, 0, nan, "both deterministic: exact")
+    # paired with a spread, at the level asked: ttest_rel's interval
+    a, b = [0.80, 0.84, 0.86], [0.70, 0.71, 0.74]
+    paired = stats.ttest_rel(a, b).confidence_interval(0.95)
+    check(difference_interval(dict(enumerate(a)), dict(enumerate(b)), level=0.95),
+          float(np.mean(a) - np.mean(b)), (paired.high - paired.low) / 2, "paired", 3, 3, 3, 2, "")
+    # no common seeds: Welch's interval and degrees of freedom
+    a, b = [0.5, 0.75], [0.25, 0.5, 0.0]
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    ci = welch.confidence_interval(0.9)
+    check(difference_interval({0: a[0], 1: a[1]}, {2: b[0], 3: b[1], 4: b[2]}),
+          float(np.mean(a) - np.mean(b)), (ci.high - ci.low) / 2, "welch", 2, 3, 0, float(welch.df), "")
+    check(difference_interval({0: 0.5, 1: 0.5}, {2: 0.25, 3: 0.25}), 0.25, nan, "welch", 2, 2, 0, nan,
+          "no spread in either")
+    # too little to say
+    check(difference_interval({}, {0: 0.5}), nan, nan, "none", 0, 1, 0, nan, "no value")
+    check(difference_interval({0: 0.5}, {1: nan}), nan, nan, "none", 1, 0, 0, nan, "no value")
+    check(difference_interval({0: 0.5}, {1: 0.25}), 0.25, nan, "none", 1, 1, 0, nan, "one seed")
+    check(difference_interval({0: 0.5, 1: 0.75}, {1: 0.25}), 0.375, nan, "none", 2, 1, 1, nan, "one seed on one side")
