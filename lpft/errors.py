@@ -1,7 +1,9 @@
 """The one error type for bad user input, and the one way to check for it: the CLI turns an
 InputError into one line and exit status 2."""
 
+import json
 import reprlib
+from typing import Any
 
 # How much of a value a message quotes: enough to recognise it, never a value's whole expansion
 # (a YAML alias bomb's list is gigabytes when written out).
@@ -36,3 +38,13 @@ def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
     except (ValueError, TypeError, RecursionError):  # an int past Python's digit limit, a broken __repr__
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def json_object(body: bytes) -> "dict[str, Any] | str":
+    """The JSON object a file of lpft's own holds, or what is wrong with it ("not JSON", "not a
+    JSON object"): a ledger entry or a lock someone edited or damaged is named, not a traceback."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    return value if isinstance(value, dict) else "not a JSON object"

@@ -17,14 +17,13 @@ ended. The trials table is this record rendered (`SweepOutcome`).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lpft.errors import InputError, quote
+from lpft.errors import InputError, json_object, quote
+from lpft.names import is_name
 from lpft.storage import Location, join_uri
-from lpft.sweeps.spec import NAME
 
 FOLDER = "ledger"
 
@@ -68,29 +67,23 @@ class Ledger:
             with self.where.fs.open_input_stream(path) as f:
                 body = f.read()
             stem = Path(path).stem
-            problem = entry_problem(body, stem, models)
+            body = json_object(body)
+            problem = body if isinstance(body, str) else entry_problem(body, stem, models)
             if problem:
                 results = f"{self.where.parent / 'results'}/strategy=*/{stem}.parquet"
                 raise InputError(f"{path}: not a ledger entry as lpft writes it ({problem}); the sweep's ledger "
                                  f"was edited or damaged: restore it, or delete it and {results} (if there) "
                                  "so that the trial runs again")
-            body = json.loads(body)
             found.append(Entry(stem, body["order"], body["config"], body.get("row")))
         return {e.trial: e for e in sorted(found, key=lambda e: e.order)}
 
 
-def entry_problem(body: bytes, stem: str, models: str) -> str | None:
+def entry_problem(body: dict[str, Any], stem: str, models: str) -> str | None:
     """What is wrong with a ledger file named `<stem>.json`, or None for an entry as `Ledger` writes
     it. Its trial name becomes a path (checkpoints/<trial>), and a wise trial's `model` is read:
     one that is not the sweep's own `models/<trial>.pt` is refused, not loaded from elsewhere."""
-    try:
-        body = json.loads(body)
-    except ValueError:
-        return "not JSON"
-    if not isinstance(body, dict):
-        return "not a JSON object"
     trial, order, config, row = (body.get(k) for k in ("trial", "order", "config", "row"))
-    if not isinstance(trial, str) or not re.fullmatch(NAME, trial) or trial != stem:
+    if not is_name(trial) or trial != stem:
         return f"trial name {quote(trial)} is not this file's plain name"
     if isinstance(order, bool) or not isinstance(order, int) or order < 0:
         return f"order is {quote(order)}"
@@ -99,7 +92,7 @@ def entry_problem(body: bytes, stem: str, models: str) -> str | None:
     if config.get("trial", trial) != trial:
         return f"config.trial is {quote(config.get('trial'))}"
     source = config.get("source_trial")
-    if "model" in config and not (isinstance(source, str) and re.fullmatch(NAME, source)
+    if "model" in config and not (is_name(source)
                                   and config["model"] == join_uri(models, f"{source}.pt")):
         return f"config.model {quote(config['model'])} is not one of this sweep's saved models"
     if row is not None and not isinstance(row, dict):

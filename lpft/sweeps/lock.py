@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lpft.errors import InputError, quote
+from lpft.errors import InputError, json_object, quote
 from lpft.processes import is_alive, this_process
 from lpft.storage import Location
 
@@ -44,14 +44,8 @@ def is_stale(holder: dict[str, Any], now: float | None = None) -> bool:
     return (now or time.time()) - float(holder.get("heartbeat", 0.0)) > STALE_S
 
 
-def holder_problem(body: bytes) -> str | None:
-    """What is wrong with a lock file's contents, or None when it names a holder as lpft writes one."""
-    try:
-        holder = json.loads(body)
-    except ValueError:
-        return "not JSON"
-    if not isinstance(holder, dict):
-        return "not a JSON object"
+def holder_problem(holder: dict[str, Any]) -> str | None:
+    """What is wrong with a lock file's object, or None when it names a holder as lpft writes one."""
     kinds = {"host": (str,), "pid": (int,), "since": (int, float), "heartbeat": (int, float)}
     for key, kind in kinds.items():
         value = holder.get(key)
@@ -105,11 +99,12 @@ class SweepLock:
             return numbers[-1], {"host": "?", "pid": "?", "since": time.time(), "heartbeat": time.time()}
         # Written whole (a hard link, a rename, one PUT), a lock is never half a file: one that
         # does not read as a holder was damaged, and "held" would be said of it forever.
-        problem = holder_problem(body)
+        holder = json_object(body)
+        problem = holder if isinstance(holder, str) else holder_problem(holder)
         if problem:
             raise InputError(f"sweep {self.name!r}: its lock {where} is damaged ({problem}); if no sweep of that "
                              f"name is running, clear it with: {clear_command(where)}")
-        return numbers[-1], json.loads(body)
+        return numbers[-1], holder
 
     def _refuse(self, holder: dict[str, Any]) -> InputError:
         since = datetime.fromtimestamp(float(holder.get("since", 0)), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
