@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-slow bench mutation clean
+.PHONY: demo test test-slow lint bench mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,mutation]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint,mutation]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
+lint: $(STAMP)
+	$(BIN)/ruff check lpft tests bench examples
+	$(BIN)/mypy
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

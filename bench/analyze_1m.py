@@ -4,7 +4,8 @@ Writes ~1M rows as one Parquet file per trial (the layout lpft.dataset writes), 
   lpft: load_results (polars scan, schema/range/duplicate checks) -> (trial, step) points ->
         id_val selection -> table -> Pareto frontiers (every OOD set)
   baseline: pandas read_parquet -> groupby/idxmax selection -> groupby mean table
-Each arm runs --repeat times, interleaved; the medians' ratio is the figure (target <= 0.5). Then the whole `lpft analyze` (figures, CSVs, HTML) in a
+Each arm runs --repeat times, interleaved; the medians' ratio is the figure (target <= 0.5).
+Then the whole `lpft analyze` (figures, CSVs, HTML) in a
 child process: its time, peak memory and report size (issue 13's targets at a million rows:
 under 1 GB and under 20 MB).
 

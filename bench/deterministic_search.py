@@ -22,8 +22,8 @@ import time
 from lpft.demo import quick
 from lpft.sweeps import load_spec
 from lpft.sweeps.launch import run_sweep
-from lpft.sweeps.ray_start import init_ray
 from lpft.sweeps.outcome import selection
+from lpft.sweeps.ray_start import init_ray
 
 
 def arm(specs: list, deterministic: bool) -> tuple[float, list]:
@@ -59,10 +59,10 @@ def main() -> None:
             shown = ", ".join(f"{sweep}/{name} {trial}" + (f" lr {lr:.3g}" if lr else "")
                               for sweep, name, trial, lr in chosen)
             print(f"run {r + 1} {label}: {seconds:.1f} s; selected {shown}", flush=True)
-    for label in times:
+    for label, spent in times.items():
         same = all(p == picks[label][0] for p in picks[label])
-        print(f"{label}: median {statistics.median(times[label]):.1f} s (range {min(times[label]):.1f}-"
-              f"{max(times[label]):.1f}); the same selections in every run: {same}")
+        print(f"{label}: median {statistics.median(spent):.1f} s (range {min(spent):.1f}-"
+              f"{max(spent):.1f}); the same selections in every run: {same}")
     ratio = statistics.median(times["deterministic"]) / statistics.median(times["async"])
     print(f"deterministic vs async search, demo sweeps ({args.specs}), {args.repeat} runs each: ratio {ratio:.3f}")
 

@@ -2,7 +2,8 @@
 
 Each run goes through `lpft run --json` (the CLI a researcher uses), so the numbers are
 what the command prints. Usage:
-    python bench/digits_table.py [--epochs 3] [--ft-lrs 0.003,0.01,0.03] [--lpft-lrs 0.0003,0.001,0.003] [--set k=v] [--ft-set bn=eval]
+    python bench/digits_table.py [--epochs 3] [--ft-lrs 0.003,0.01,0.03] [--lpft-lrs 0.0003,0.001,0.003]
+                                  [--set k=v] [--ft-set bn=eval]
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = [("lp", "-", run("lp", args.set))]
     for strategy, lrs in (("ft", args.ft_lrs), ("lpft", args.lpft_lrs)):
-        runs = [(lr, run(strategy, [*args.set, *args.ft_set, f"lr={lr}", f"epochs={args.epochs}"])) for lr in lrs.split(",")]
+        runs = [(lr, run(strategy, [*args.set, *args.ft_set, f"lr={lr}", f"epochs={args.epochs}"]))
+                for lr in lrs.split(",")]
         for lr, r in runs:
             print(f"  {strategy} lr={lr}: " + " ".join(f"{k}={100 * v:.1f}" for k, v in r["final"].items()),
                   file=sys.stderr)

@@ -32,7 +32,7 @@ def write_files(root: Path, n: int, folders: int) -> None:
             f.write(b"x" * (100 + i % 50))
 
 
-def timed(fn) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn) -> tuple[float, object]:
     start = time.perf_counter()
     out = fn()
     return time.perf_counter() - start, out

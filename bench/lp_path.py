@@ -19,8 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lpft.data import load_benchmark
 from lpft.models import build_backbone, cached_features
-from lpft.strategies.lp import c_path, fit_path
-from lpft.strategies.lp import LPParams
+from lpft.strategies.lp import LPParams, c_path, fit_path
 
 
 def plain_loop(feats: dict, labels: dict, eval_sets: list[str], hp: LPParams) -> dict[str, float]:

@@ -62,7 +62,8 @@ def timed_trial(spec: Any, threads: int) -> dict[str, float]:
         end = time.perf_counter()
     finally:
         trial_module.load_benchmark, trial_module.build_backbone, training.batches = load, build, batches
-    return {"benchmark build": marks["benchmark"] - start, "backbone and weights": marks["backbone"] - marks["benchmark"],
+    return {"benchmark build": marks["benchmark"] - start,
+            "backbone and weights": marks["backbone"] - marks["benchmark"],
             "setup to the first batch": marks["first_batch"] - marks["backbone"],
             "training and evaluation": end - marks["first_batch"], "total": end - start}
 

@@ -51,7 +51,7 @@ def arms(spec):
         grid_strats[name] = dataclasses.replace(s, grid={"lr": log_grid(lr, n)}, num_samples=n,
                                                 space={k: p for k, p in s.space.items() if k != "lr"})
         search_strats[name] = dataclasses.replace(s, num_samples=n)
-    common = dict(replicate=0, max_concurrent=1, seeds=(spec.seeds[0],))
+    common = {"replicate": 0, "max_concurrent": 1, "seeds": (spec.seeds[0],)}
     grid = dataclasses.replace(spec, name=f"{spec.name}-grid", strategies=grid_strats, search="grid",
                                scheduler="fifo", **common)
     search = dataclasses.replace(spec, name=f"{spec.name}-search", strategies=search_strats, search="optuna",

@@ -57,7 +57,8 @@ def cmd_du(args: argparse.Namespace) -> int:
     found = entries(root, describe=False)
     rows = [(folder, len(part), human(sum(e.size for e in part)))
             for folder in FOLDERS for part in [[e for e in found if e.path.parent.name == folder]]]
-    print(format_table(("folder", "entries", "size"), [*rows, ("total", len(found), human(sum(e.size for e in found)))]))
+    total = ("total", len(found), human(sum(e.size for e in found)))
+    print(format_table(("folder", "entries", "size"), [*rows, total]))
     print(f"root: {root}")
     return 0
 
@@ -109,8 +110,9 @@ def add_cache_parser(sub: argparse._SubParsersAction) -> None:
     prune = verbs.add_parser("prune", help="remove entries unused for a while, or the least recently used "
                                            "beyond a size")
     prune.add_argument("--older-than", metavar="AGE", help="last used longer ago than this: 30d, 12h, 90m, 2w")
-    prune.add_argument("--max-size", metavar="SIZE", help="then least recently used first until the cache holds "
-                                                          "at most this: 500M, 20G, 1.5GiB (K/M/G: 1024s; KB/MB/GB: 1000s)")
+    prune.add_argument("--max-size", metavar="SIZE",
+                       help="then least recently used first until the cache holds at most this: 500M, 20G, 1.5GiB "
+                            "(K/M/G: 1024s; KB/MB/GB: 1000s)")
     prune.set_defaults(fn=cmd_prune)
     clear = verbs.add_parser("clear", help="remove every entry")
     clear.set_defaults(fn=cmd_clear)

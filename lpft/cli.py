@@ -7,8 +7,9 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from lpft.errors import InputError
 from lpft.text import format_table, pct
@@ -294,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "instead of one per sweep")
     analyze.set_defaults(fn=cmd_analyze)
 
-    address = dict(required=True, help="the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "
-                                        "RAY_AUTH_TOKEN or ~/.ray/auth_token)")
+    address = {"required": True, "help": "the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "
+                                        "RAY_AUTH_TOKEN or ~/.ray/auth_token)"}
     submit = sub.add_parser("submit", help="the same sweep as a Ray job on a cluster (Ray Jobs SDK)")
     submit.add_argument("spec", help="a YAML spec path or a built-in name")
     submit.add_argument("--address", **address)

@@ -14,10 +14,11 @@ import os
 import site
 import sys
 import sysconfig
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 from lpft.errors import InputError
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -43,11 +44,11 @@ class Location:
             return self.path
         return f"{self.scheme}://{self.path}" + (f"?{self.query}" if self.query else "")
 
-    def __truediv__(self, part: str) -> "Location":
+    def __truediv__(self, part: str) -> Location:
         return Location(self.fs, f"{self.path.rstrip('/')}/{part}", self.scheme, self.query)
 
     @property
-    def parent(self) -> "Location":
+    def parent(self) -> Location:
         return Location(self.fs, self.path.rstrip("/").rsplit("/", 1)[0], self.scheme, self.query)
 
     @property

@@ -8,9 +8,10 @@ then the strategy's hyperparameters; an unknown key is an InputError naming it.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError, quote

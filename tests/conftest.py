@@ -39,14 +39,14 @@ def small_digits():
     return load_benchmark("digits", **SMALL_DIGITS)
 
 
-def code_running_pickle(value_key: object, marker) -> bytes:  # noqa: ANN001
+def code_running_pickle(value_key: object, marker) -> bytes:
     """A pickled {value_key: payload} whose unpickling would run `touch marker` (os.system):
     loaders must refuse it before the marker appears."""
     import os
     import pickle
 
     class Payload:
-        def __reduce__(self):  # noqa: ANN204
+        def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
     return pickle.dumps({value_key: Payload()}, protocol=2)

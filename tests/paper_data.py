@@ -8,6 +8,7 @@ mirrored read moves or turns the bar) and that labels travel with their images.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import pickle
 from pathlib import Path
@@ -88,7 +89,7 @@ def write_cifar101(root: Path, n: int = 20) -> np.ndarray:
 def write_breeds(root: Path, train_per_class: int = 3, val_per_class: int = 2) -> dict:
     edges, names, leaves = [], {}, []
     chain = ["n00001740", "n00001930", "n00002684", "n00003553", "n00004258"]
-    for p, c in zip(chain, chain[1:]):
+    for p, c in itertools.pairwise(chain):
         edges.append((p, c))
     names.update({"n00001740": "entity", "n00004258": "living thing", "n03000000": "artifact"})
     edges.append(("n00003553", "n03000000"))
@@ -158,7 +159,7 @@ def write_fmow(root: Path, categories: tuple[str, ...] = ("airport", "dam", "par
     rows = []
     for split, year in (("train", 2010), ("val", 2011), ("test", 2012), ("val", 2014), ("test", 2017), ("seq", 2010)):
         for country in FMOW_COUNTRIES:
-            for label, cat in enumerate(categories):
+            for _label, cat in enumerate(categories):
                 rows.append({"split": split, "img_filename": f"{cat}_{len(rows)}.jpg", "category": cat,
                              "country_code": country, "timestamp": f"{year}-06-01T10:00:00Z", "cloud_cover": 0})
     with open(folder / "rgb_metadata.csv", "w", newline="") as f:

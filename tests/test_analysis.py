@@ -1,12 +1,14 @@
 """lpft.analysis: loading with schema checks, selection by hand-computed example, frontiers, robustness."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute below)
+import pyarrow.compute  # makes pa.compute available below
 import pyarrow.parquet as pq
 import pytest
+from conftest import half_up
 from scipy import stats
 from scipy.stats import linregress, norm
 
@@ -14,10 +16,8 @@ from lpft.analysis.frontier import pareto_mask
 from lpft.analysis.robustness import effective_robustness, fit_baseline
 from lpft.analysis.selection import SELECTIONS
 from lpft.analysis.tables import paper_sentence, render
-from lpft.errors import InputError
 from lpft.dataset import HparamColumns, read_results, write_trial
-
-from conftest import half_up
+from lpft.errors import InputError
 
 HPARAMS = HparamColumns({"lr": float, "seed": int})
 
@@ -154,7 +154,7 @@ def test_each_strategys_frontier_matches_brute_force():
     flags = frontier_points(points, ["ood_avg", "b"])
     for col in ("ood_avg", "b"):
         np.testing.assert_array_equal(flags[f"frontier.{col}"], pareto_mask(points.id_test.to_numpy(), points[col]))
-        for name, part in points.groupby("strategy"):
+        for _name, part in points.groupby("strategy"):
             mine = flags.loc[part.index, f"strategy_frontier.{col}"].to_numpy()
             np.testing.assert_array_equal(mine, pareto_mask(part.id_test.to_numpy(), part[col].to_numpy()))
 
@@ -185,14 +185,15 @@ def test_points_do_not_depend_on_the_rows_order(results):
     key = ["trial_id", "step"]
     a, b = (p.frame.sort_values(key).reset_index(drop=True) for p in (ordered, shuffled))
     assert len(a) == 10 and ordered.repeated == shuffled.repeated == 0
-    np.testing.assert_allclose(a[["id_val", "id_test", "shift", "ood_avg"]], b[["id_val", "id_test", "shift", "ood_avg"]])
+    columns = ["id_val", "id_test", "shift", "ood_avg"]
+    np.testing.assert_allclose(a[columns], b[columns])
     assert list(a.trial_id) == list(b.trial_id) and list(a.config) == list(b.config)
     twice = wide(pa.concat_tables([table, table.slice(0, 1)]))
     assert twice.repeated == 1 and len(twice.frame) == 10
     # One point's eval sets in another order: no longer every k-th row per set (the group-by's case).
     swapped = wide(table.take(np.r_[1, 0, 2:table.num_rows]))
     c = swapped.frame.sort_values(key).reset_index(drop=True)
-    np.testing.assert_allclose(a[["id_val", "id_test", "shift", "ood_avg"]], c[["id_val", "id_test", "shift", "ood_avg"]])
+    np.testing.assert_allclose(a[columns], c[columns])
     assert swapped.repeated == 0
 
 
@@ -326,11 +327,10 @@ def test_golden_results_give_the_expected_table_and_frontier():
     assert frontier == (golden / "expected_frontier.csv").read_text()
     # The golden numbers, recomputed here from the Parquet rows with pandas and scipy alone
     # (tests/oracle.py: the paper's selection), then the mean and Student-t half-width.
-    import pandas as pd
-
-    from oracle import selected
-
     import re
+
+    import pandas as pd
+    from oracle import selected
 
     rows = {cells[0]: cells for cells in (re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[4:])}
     header = re.split(r"\s{2,}", table.splitlines()[2].strip())
@@ -354,7 +354,8 @@ def test_golden_results_give_the_expected_table_and_frontier():
     # The frontier by brute force over every evaluated (trial, step) point: not dominated by any other.
     long = pd.read_parquet(golden / "results")
     long["eval_set"] = long["eval_set"].astype(str)
-    points = long.pivot_table(index=["strategy", "trial_id", "step"], columns="eval_set", values="accuracy").reset_index()
+    points = long.pivot_table(index=["strategy", "trial_id", "step"], columns="eval_set",
+                              values="accuracy").reset_index()
     x, y = points["id_test"].to_numpy(), points["ood"].to_numpy()
     front = [i for i in range(len(points))
              if not any(x[j] >= x[i] and y[j] >= y[i] and (x[j] > x[i] or y[j] > y[i]) for j in range(len(points)))]
@@ -536,7 +537,7 @@ def test_the_legend_hides_no_selected_model_and_the_axes_hold_them_all(tmp_path,
         labels = [t for t in ax.get_xticklabels() if t.get_text()]
         assert labels and all(t.get_text().endswith("%") for t in labels)
         boxes = sorted((t.get_window_extent() for t in labels), key=lambda b: b.x0)
-        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in labels]  # no collisions
+        assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes)), [t.get_text() for t in labels]  # no collisions
     assert any("points outside the axes" in ax.get_xlabel() for ax in fig.axes)
 
 
@@ -559,7 +560,8 @@ def test_the_html_report_renders_in_a_real_browser(results, tmp_path):
     write_report(analyze([results]), tmp_path / "report")
     page = tmp_path / "report" / "report.html"
     shot = tmp_path / "shot.png"
-    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'p'}"]
+    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'p'}"]
     p = subprocess.run([*args, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
                        capture_output=True, text=True, timeout=120)
     assert shot.is_file(), p.stderr[-2000:]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import LAYERS, cycles, graph, layer, modules, reaches, unit, upward  # noqa: E402
+from import_graph import LAYERS, cycles, graph, layer, modules, reaches, unit, upward
 
 GRAPH = graph()
 

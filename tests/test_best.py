@@ -8,10 +8,9 @@ import pytest
 from lpft.analysis.selection import SELECTIONS
 from lpft.best import Scored, best_config, config_key
 from lpft.dataset import HparamColumns, read_results, write_trial
-from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
-
 from lpft.storage import locate
 from lpft.sweeps.ledger import Ledger
+from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
 from lpft.sweeps.searcher import SweepSearcher
 
 LR = SUMMARY_HEADER.index("best lr")
@@ -111,7 +110,8 @@ def test_a_seed_run_twice_counts_as_its_mean_in_any_order():
 def test_the_sweep_summary_says_when_its_selection_is_a_tie_or_its_val_set_small():
     from lpft.sweeps.outcome import selection_notes
 
-    tied = [{**trial("a", 0.1, 0, "search", 0.9), "n_id_val": 24}, {**trial("b", 0.3, 0, "search", 0.9), "n_id_val": 24},
+    tied = [{**trial("a", 0.1, 0, "search", 0.9), "n_id_val": 24},
+            {**trial("b", 0.3, 0, "search", 0.9), "n_id_val": 24},
             {**trial("c", 1.0, 0, "search", 0.8), "n_id_val": 24}]
     notes = selection_notes(tied)
     assert notes[0].startswith("small validation set: id_val has 24 examples, so ID val accuracy moves in steps of "

@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lpft.cachedir import STALE_TEMP_S, parse_age, parse_size
@@ -42,7 +41,7 @@ def test_the_spec_field_is_checked_and_read_in_bytes():
     spec = {"name": "s", "benchmark": {"name": "synthetic"}, "strategies": {"lp": {}}}
     assert parse_spec(spec).cache_max_size is None
     assert parse_spec({**spec, "cache_max_size": "2G"}).cache_max_size == 2 * 2**30
-    with pytest.raises(InputError, match="^cache_max_size must be a size"):
+    with pytest.raises(InputError, match=r"^cache_max_size must be a size"):
         parse_spec({**spec, "cache_max_size": "big"})
 
 
@@ -118,7 +117,7 @@ def test_prune_removes_the_least_recently_used_down_to_the_size(cache, capsys):
     assert main(["cache", "prune", "--max-size", str(limit)]) == 0
     assert sorted(files(root)) == order[-3:]
     assert sum(s.st_size for s in files(root).values()) <= limit
-    assert capsys.readouterr().out.splitlines()[-1].startswith(f"removed 3 entries, ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("removed 3 entries, ")
 
 
 def test_prune_older_than_and_clear(cache, capsys):

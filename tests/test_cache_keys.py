@@ -9,9 +9,18 @@ import shutil
 
 import numpy as np
 import pytest
+from image_folders import write_tree
+from paper_data import (
+    write_breeds,
+    write_cifar10,
+    write_cifar101,
+    write_domainnet,
+    write_fmow,
+    write_imagenet,
+    write_stl10,
+)
 from PIL import Image
 
-from image_folders import write_tree
 from lpft.data import load_benchmark
 from lpft.data.images import IMAGE_EXTENSIONS
 from lpft.data.registry import _build
@@ -20,8 +29,7 @@ from lpft.models import build_backbone, cached_features
 from lpft.models.features import extract, feature_key
 from lpft.strategies.lp import LPParams, lp_head
 from lpft.trial import run_trial
-from paper_data import write_breeds, write_cifar10, write_cifar101, write_domainnet, write_fmow, write_imagenet, \
-    write_stl10
+
 
 def small_cifar(d):
     write_cifar10(d / "cifar10", per_class_per_batch=1, test_per_class=1)  # 50 training images, 10 test
@@ -204,8 +212,8 @@ def test_a_cached_array_made_for_another_key_or_of_another_shape_is_made_again(t
     drop_last_row(ood)
     capfd.readouterr()
     got = cached_features(backbone, bench)
-    for name in truth:
-        np.testing.assert_array_equal(got[name], truth[name], err_msg=name)
+    for name, want in truth.items():
+        np.testing.assert_array_equal(got[name], want, err_msg=name)
     lines = capfd.readouterr().err.splitlines()
     assert len(lines) == 2, lines  # one line each, saying why
     assert f"rebuilding {test}: it was made for features of {bench.key}/id_val" in lines[0]

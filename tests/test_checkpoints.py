@@ -1,6 +1,7 @@
 """Backbones from the paper's checkpoint files: each converter against its reference module."""
 
 import os
+import re
 
 import pytest
 import torch
@@ -116,7 +117,7 @@ def test_hf_cache_is_read_offline_and_a_missing_entry_says_how(tmp_path, images,
     from safetensors.torch import save_file
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(InputError, match="timm/test_vit.r160_in1k is not in the Hugging Face cache"):
+    with pytest.raises(InputError, match=re.escape("timm/test_vit.r160_in1k is not in the Hugging Face cache")):
         build_backbone("test_vit.r160_in1k", "hf-cache", images)
     # Populate the cache the way huggingface_hub lays it out: refs/main -> snapshots/<commit>/.
     ref = timm.create_model("test_vit", num_classes=1000)

@@ -142,13 +142,13 @@ def test_a_sweep_killed_at_any_instant_resumes_to_every_trial_exactly_once(tmp_p
     print("\n".join(matrix))  # the kill matrix, for the record (pytest -s)
 
     resumed = lpft_sweep(path, tmp_path, "--resume")
-    out, err = resumed.communicate(timeout=600)
+    _out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]
     check_complete(root)
     # Resuming a finished sweep runs nothing again and changes nothing.
     before = {p: p.stat().st_mtime_ns for p in (root / "results").rglob("*.parquet")}
     again = lpft_sweep(path, tmp_path, "--resume")
-    out, err = again.communicate(timeout=600)
+    _out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err[-3000:]
     assert {p: p.stat().st_mtime_ns for p in (root / "results").rglob("*.parquet")} == before
     check_complete(root)
@@ -167,7 +167,7 @@ def test_a_second_sweep_of_the_same_name_is_refused_while_the_first_runs(tmp_pat
     try:
         for extra in ((), ("--resume",)):
             second = lpft_sweep(path, tmp_path, *extra)
-            out, err = second.communicate(timeout=300)
+            _out, err = second.communicate(timeout=300)
             lines = err.strip().splitlines()
             assert second.returncode == 2 and len(lines) == 1 and "already running" in lines[0], err[-2000:]
             assert f"pid {first.pid}" in lines[0]
@@ -191,9 +191,8 @@ def test_a_second_sweep_of_the_same_name_is_refused_while_the_first_runs(tmp_pat
 
 def test_the_lock_is_exclusive_and_taken_over_only_from_a_dead_holder(tmp_path):
     root = locate(tmp_path)
-    with SweepLock(root, "x"):
-        with pytest.raises(InputError, match="already running"):
-            SweepLock(root, "x").acquire()
+    with SweepLock(root, "x"), pytest.raises(InputError, match="already running"):
+        SweepLock(root, "x").acquire()
     with SweepLock(root, "x"):  # released: the next one takes it
         pass
     # A holder on this machine whose process is gone (a SIGKILLed sweep) is stale at once.

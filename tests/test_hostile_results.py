@@ -42,7 +42,7 @@ def set_column(name, values):
 
 
 def files_under(root):
-    return {p for p in root.rglob("*")}
+    return set(root.rglob("*"))
 
 
 def analyze(*args):

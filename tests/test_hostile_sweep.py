@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
-
 from conftest import code_running_pickle
+
 from lpft.cli import main
 
 
@@ -85,7 +85,7 @@ def test_a_damaged_lock_is_reported_with_the_command_that_clears_it(tmp_path, bo
     with pytest.raises(InputError) as e:
         SweepLock(locate(str(tmp_path)), "s").acquire()
     message = str(e.value)
-    assert f"its lock {path} is damaged ({problem})" in message and "running" not in message.split(";")[0]
+    assert f"its lock {path} is damaged ({problem})" in message and "running" not in message.split(";", maxsplit=1)[0]
     command = message.rsplit("clear it with: ", 1)[1]
     assert command == f"rm {path}"
     subprocess.run(command, shell=True, check=True)  # the command given clears it: the sweep takes the lock

@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from image_folders import CLASSES, LEVEL, write_set, write_tree
+
 from lpft.cli import main
 from lpft.data import load_benchmark
 from lpft.data.images import to_rgb

@@ -9,8 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from lpft.data import load_benchmark
 from lpft.models import build_backbone, cached_features
-from lpft.strategies.lp import c_path, fit_path, full_head, lp, lp_head
-from lpft.strategies.lp import LPParams
+from lpft.strategies.lp import LPParams, c_path, fit_path, full_head, lp, lp_head
 
 
 def cold_selected_index(feats, labels, hp, fit_intercept):

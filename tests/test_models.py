@@ -1,5 +1,7 @@
 """Backbones: the packaged ImageNet Lite0 weights through an explicit key map, local files, the cache."""
 
+import re
+
 import numpy as np
 import pytest
 import timm
@@ -8,9 +10,8 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 
 from lpft.errors import InputError
-from lpft.models import build_backbone, cached_features, create_timm
+from lpft.models import build_backbone, cached_features, create_timm, lite0
 from lpft.models import features as features_module
-from lpft.models import lite0
 
 # ImageNet classes of buildings (and their parts) a photo of a Chinese palace may fairly get.
 BUILDINGS = {442, 449, 483, 497, 538, 663, 668, 698, 832}  # bell cote, boathouse, castle, church,
@@ -52,7 +53,7 @@ def test_local_checkpoint_file(tmp_path):
     backbone = build_backbone("resnet10t", str(path), bench)
     for k, v in source.state_dict().items():
         torch.testing.assert_close(backbone.module.state_dict()[k], v)
-    with pytest.raises(InputError, match="missing.pth"):
+    with pytest.raises(InputError, match=re.escape("missing.pth")):
         build_backbone("resnet10t", str(tmp_path / "missing.pth"), bench)
     with pytest.raises(InputError, match="not a timm model"):
         build_backbone("no_such_net", "none", bench)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
-
 from image_folders import write_tree
 
 

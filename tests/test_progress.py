@@ -30,7 +30,7 @@ def row(strategy, status, id_val=0.9, ood=0.5, seconds=10.0):
 def test_the_plain_line_comes_at_most_once_per_interval_and_counts_every_status(clock):
     out = io.StringIO()
     p = Progress({"lp": 1, "ft": 4}, every=10, stream=out, live=False)
-    for second in range(35):  # the Tune loop ticks often
+    for _second in range(35):  # the Tune loop ticks often
         clock.now += 1
         p.tick()
     assert out.getvalue().count("progress |") == 3  # at 10, 20 and 30 s

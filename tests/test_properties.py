@@ -6,7 +6,6 @@ covers it; intervals are scipy's; the probit line is linregress's; a trial's bes
 earliest of its highest scores."""
 
 import math
-import random
 
 import numpy as np
 import pandas as pd
@@ -148,8 +147,6 @@ def test_each_trials_best_step_is_the_earliest_of_its_highest_scores(rows, rnd):
     assert list(got.trial_id) == sorted(set(w.trial_id))
     for trial, part in w.groupby("trial_id"):
         finite = part.dropna(subset=["score"])
-        if len(finite):
-            expected = finite[finite.score == finite.score.max()].step.min()
-        else:
-            expected = part.step.min()  # no score at all: its earliest step (NaN)
+        # no score at all: its earliest step (NaN)
+        expected = finite[finite.score == finite.score.max()].step.min() if len(finite) else part.step.min()
         assert got.loc[got.trial_id == trial, "step"].item() == expected, (trial, part)

@@ -3,8 +3,8 @@ http://user:pass@host` repeated the password, in lpft's words and in the Ray SDK
 
 import pytest
 import yaml
-
 from conftest import free_port
+
 from lpft.cli import main
 
 

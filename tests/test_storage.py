@@ -1,6 +1,5 @@
 """Sweeps writing to an S3-compatible object store (moto's server on loopback), read back by analyze."""
 
-import os
 import subprocess
 import sys
 
@@ -9,10 +8,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from conftest import half_up
-from lpft.storage import locate
 from oracle import selected, table_means
+
+from lpft.storage import locate
 
 
 def lpft(*args, env, timeout=600):
@@ -65,7 +64,8 @@ def test_sweep_results_on_s3_read_back_by_analyze(tmp_path, s3_env, monkeypatch)
     for strategy, trials in chosen.items():
         for column in ("id_test", "ood_avg"):
             assert means[strategy, column] == pytest.approx(trials[column].mean(), abs=1e-12), (strategy, column)
-        assert half_up(trials["id_test"].mean()) in printed[strategy].replace("*", " ").split()  # * marks a column's best
+        # * marks a column's best
+        assert half_up(trials["id_test"].mean()) in printed[strategy].replace("*", " ").split()
     assert not (tmp_path / "s3sweep").exists()
 
 
@@ -90,8 +90,7 @@ def test_the_sweep_lock_on_s3_is_a_conditional_create(s3_env, monkeypatch):
     root = locate("s3://lpft/locktest")
     assert _create_exclusive(root / "once.json", b"1") and not _create_exclusive(root / "once.json", b"2")
     assert (root / "once.json").read_bytes() == b"1"
-    with SweepLock(root, "locktest"):
-        with pytest.raises(InputError, match="already running"):
-            SweepLock(root, "locktest").acquire()
+    with SweepLock(root, "locktest"), pytest.raises(InputError, match="already running"):
+        SweepLock(root, "locktest").acquire()
     with SweepLock(root, "locktest") as lock:  # the first released it
         assert lock.mine is not None and lock.mine.exists()

@@ -2,13 +2,12 @@
 
 import pytest
 import torch
+from conftest import SMALL_DIGITS
 
-from lpft.models import build_backbone
 from lpft.dataset import REQUIRED
+from lpft.models import build_backbone
 from lpft.results import COMPLETED, DIVERGED
 from lpft.trial import run_trial
-
-from conftest import SMALL_DIGITS
 
 
 @pytest.mark.parametrize("strategy", ["lp", "ft", "lpft"])

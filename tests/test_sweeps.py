@@ -1,5 +1,6 @@
 """`lpft sweep` on a real local Ray instance: the dataset, divergence, SIGKILL + resume, bad specs."""
 
+import itertools
 import os
 import re
 import signal
@@ -13,12 +14,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
-from lpft.errors import InputError
-from lpft.dataset import REQUIRED
-from lpft.sweeps import builtin_specs, load_spec, parse_spec
-
 from conftest import half_up
+
+from lpft.dataset import REQUIRED
+from lpft.errors import InputError
+from lpft.sweeps import builtin_specs, load_spec, parse_spec
 
 
 def small_spec(name, **overrides):
@@ -104,7 +104,7 @@ def test_synthetic_sweep_dataset(tmp_path):
     # The progress view (stdout is a pipe: plain lines, at most one a second), ending on the trials table's counts.
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("progress |")]
     elapsed = [int(m[0]) * 60 + int(m[1]) for m in (re.search(r"elapsed (\d+):(\d\d)", ln).groups() for ln in lines)]
-    assert len(lines) >= 3 and all(b - a >= 1 for a, b in zip(elapsed[:-2], elapsed[1:-1]))  # the last: at the end
+    assert len(lines) >= 3 and all(b - a >= 1 for a, b in itertools.pairwise(elapsed[:-1]))  # the last: at the end
     assert lines[-1].endswith("done")
     # One number in every view: the selected config, recomputed here from trials.parquet (best mean
     # ID val on the seed every config ran, here the search seed 0; then its mean over its seeds),
@@ -199,7 +199,8 @@ def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
 
 def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
     strategies = {"lp": {"num_cs": 10},
-                  "ft": {"num_samples": 4, "epochs": 60, "eval_every": 10, "lr": {"low": 0.001, "high": 1.0, "log": True}}}
+                  "ft": {"num_samples": 4, "epochs": 60, "eval_every": 10,
+                         "lr": {"low": 0.001, "high": 1.0, "log": True}}}
     p = sweep(write_spec(tmp_path, small_spec("s5", strategies=strategies, scheduler="asha", max_concurrent=4)),
               "--storage", tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]

@@ -3,9 +3,9 @@ quantile, numpy means, a half-up rounding written here) on a hand-made selection
 strategy's cell, its interval, the note for a cell without one, the best mark, the legend, the
 escaping of users' strategy names, and the frontier's owners line."""
 
-from decimal import ROUND_HALF_UP, Decimal
 import io
 import math
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd

@@ -10,9 +10,8 @@ from lpft.models.classifier import Classifier
 from lpft.strategies import STRATEGIES
 from lpft.strategies.ft import FTParams
 from lpft.strategies.l2sp import L2SPParams
-from lpft.strategies.partial import PartialParams
+from lpft.strategies.partial import PartialParams, blocks
 from lpft.strategies.sgd_params import SGDParams
-from lpft.strategies.partial import blocks
 from lpft.strategies.training import param_groups
 from lpft.sweeps import parse_spec
 
@@ -47,9 +46,9 @@ def test_l2sp_weight_zero_is_ft_and_a_large_weight_keeps_the_pretrained_backbone
 def test_ft_partial_leaves_frozen_blocks_bit_for_bit(bench):
     before = {k: v.clone() for k, v in build_backbone("tf_efficientnet_lite0", "imagenet", bench)
               .module.state_dict().items()}
-    backbone, result = run(bench, "ft-partial", train_blocks=2)
+    _backbone, result = run(bench, "ft-partial", train_blocks=2)
     parts = blocks(result.model.backbone)
-    assert [b.name for b in parts][0] == "stem" and parts[-1].name == "neck" and len(parts) == 9
+    assert next(b.name for b in parts) == "stem" and parts[-1].name == "neck" and len(parts) == 9
     trained = {id(p) for b in parts[-2:] for p in b.parameters()}
     after = result.model.backbone.state_dict()
     names = dict(result.model.backbone.named_parameters())
@@ -120,7 +119,6 @@ def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path):
     # Each variant's numbers in table.csv are what the rows say (tests/oracle.py, pandas alone).
     import pandas as pd
     import pyarrow.dataset as ds
-
     from oracle import selected, table_means
 
     written = ds.dataset(tmp_path / "variants" / "results", format="parquet", partitioning="hive")

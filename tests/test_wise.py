@@ -48,8 +48,8 @@ def test_wise_refuses_a_missing_or_foreign_model(tmp_path):
     with pytest.raises(InputError, match="model file not found"):
         run_trial("synthetic", "wise", {**SYNTH, "model": str(tmp_path / "none.pt")})
     p = subprocess.run([sys.executable, "-m", "lpft.cli", "run", "digits", "--strategy", "ft", "--save-model",
-                        str(tmp_path / "digits.pt"), *sum((["--set", f"{k}={v}"] for k, v in
-                                                         {**DIGITS, "epochs": 1}.items()), [])],
+                        str(tmp_path / "digits.pt"),
+                        *[a for k, v in {**DIGITS, "epochs": 1}.items() for a in ("--set", f"{k}={v}")]],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and (tmp_path / "digits.pt").is_file(), p.stderr[-2000:]
     with pytest.raises(InputError, match="is not a fine-tuned"):

@@ -10,7 +10,6 @@ from lpft.best import SMALL_VAL, small_val_note
 from lpft.text import pct
 
 
-
 def eval_set_sizes(frame: pl.DataFrame) -> dict[str, int]:
     """Examples per eval set, from the results' `n_examples` column (null in older files)."""
     if "n_examples" not in frame.columns:

@@ -36,7 +36,7 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
     """One row per (pair, metric): each OOD set, the OOD average and ID test."""
     frame = chosen.frame
     metrics = ["id_test", *chosen.ood_sets, "ood_avg"]
-    by = {s: g for s, g in frame.groupby("strategy")}
+    by = dict(frame.groupby("strategy"))
     rows = []
     for a, b in pairs(list(by)):
         for metric in metrics:

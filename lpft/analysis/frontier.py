@@ -29,8 +29,8 @@ def pareto_masks(x: np.ndarray, ys: list[np.ndarray], order: np.ndarray | None =
     starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.zeros(0, int)
     group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1 if len(xs) else np.zeros(0, int)
     masks = []
-    for y in ys:
-        y = np.asarray(y, float)
+    for column in ys:
+        y = np.asarray(column, float)
         mask = np.zeros(len(x), bool)
         if not len(x):
             masks.append(mask)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
             by_set.append({"strategy": strategy, "cells": [{**_er(er[s]), "flag": bool(er[s].caveat)} for s in sets]})
     return env.get_template("report.html.j2").render(
         by_set=by_set, set_headers=[set_label(s) for s in sets],
-        sweeps=report.context, version=_version(), generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        sweeps=report.context, version=_version(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
         rows=_results_rows(columns, cells, report.chosen, report.frontier),
         legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons),

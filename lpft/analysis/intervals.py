@@ -10,8 +10,8 @@ estimate, which is not the same as certainty), and every view says which.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from scipy import stats

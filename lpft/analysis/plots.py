@@ -136,8 +136,8 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
                    marker=shapes[strategy], rasterized=dense)
     if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
         labelled = set()
-        for (strategy, _), group in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
-            group = group.sort_values("path")
+        for (strategy, _), unsorted in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
+            group = unsorted.sort_values("path")
             ax.plot(group["id_test"], group[column], "-", marker=".", ms=3, lw=1, alpha=0.8,
                     color=palette[strategy], label=None if strategy in labelled else f"{strategy} path")
             labelled.add(strategy)

@@ -39,7 +39,8 @@ class Chosen:
     frame: pd.DataFrame
     ood_sets: list[str]
     label: str  # the selection method, as tables and plots name it
-    ties: dict[str, tuple[int, float]] = field(default_factory=dict)  # strategy -> (configs tied with its winner, score)
+    # strategy -> (configs tied with its winner, score)
+    ties: dict[str, tuple[int, float]] = field(default_factory=dict)
     metric: str = "id_val"  # what configs were ranked on
     deterministic: frozenset[str] = frozenset()  # strategies whose runs' seed changes nothing
 
@@ -86,7 +87,8 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     ood_avg = (pl.when(pl.any_horizontal([pl.col(s).is_null() for s in ood])).then(float("nan"))
                .otherwise(pl.mean_horizontal(ood))) if ood else pl.lit(float("nan"))
     out = (grouped.drop("_rows").join(config, on="trial_id", how="left", maintain_order="left")
-           .select(*KEYS, *sets, ood_avg.alias("ood_avg"), "config", *hp, *steps, *(["path"] if path else []))).to_pandas()
+           .select(*KEYS, *sets, ood_avg.alias("ood_avg"), "config", *hp, *steps, *(["path"] if path else []))
+           ).to_pandas()
     out["config"] = out["config"].astype(object)
     return Points(out, ood, keys, repeated)
 
@@ -174,7 +176,8 @@ class Selection:
                       zip(group["config"], group["seed"], group[self.config_metric])]
             best = best_config(scored)
             scores = config_scores(scored)
-            ties[str(strategy)] = (tied_configs(scored), scores.get(best, float("nan")) if best is not None else float("nan"))
+            score = scores.get(best, float("nan")) if best is not None else float("nan")
+            ties[str(strategy)] = (tied_configs(scored), score)
             winners |= {(strategy, c) for c in group["config"].unique() if points.configs.get(c, ()) == best}
         mask = [(s, c) in winners for s, c in zip(picked["strategy"], picked["config"])]
         chosen = picked[mask].reset_index(drop=True)

@@ -21,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from lpft.cluster.warm import WARM_NODE_ENV
 
@@ -102,11 +103,12 @@ class LocalCluster:
         env = {**NO_DRAIN, **self.env, **(WARM_NODE_ENV if self.warm else {})}
         cores = self.node_cores(len(self.nodes)) if self.pin else None
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=on_cores(cores))
+                                start_new_session=True,
+                                preexec_fn=on_cores(cores))  # noqa: PLW1509 - one syscall, no lock a thread could hold
         self.nodes.append(proc)
         return proc
 
-    def start(self, nodes: int = 2, timeout: float = 120) -> "LocalCluster":
+    def start(self, nodes: int = 2, timeout: float = 120) -> LocalCluster:
         self._ray("--head", "--port", str(self.port), "--temp-dir", self.temp_dir, "--include-dashboard", "true",
                   "--dashboard-host", "127.0.0.1", "--dashboard-port", str(self.dashboard_port))
         self.wait_for(1, timeout)
@@ -124,11 +126,12 @@ class LocalCluster:
 
     def node_ids(self) -> list[str]:
         """Alive node ids, head first (asked of the cluster by a short-lived driver)."""
-        code = ("import json, ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+        code = (f"import json, ray; ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False); "
                 "nodes = [n for n in ray.nodes() if n['Alive'] and n.get('Resources', {}).get('CPU')]; "
                 "nodes.sort(key=lambda n: 'node:__internal_head__' not in n['Resources']); "
-                "print(json.dumps([n['NodeID'] for n in nodes]))") % self.address
-        p = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=120)
+                "print(json.dumps([n['NodeID'] for n in nodes]))")
+        p = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, text=True, timeout=120,
+                           check=False)  # a failed ask means no nodes yet
         if p.returncode != 0:
             return []
         return json.loads(p.stdout.strip().splitlines()[-1])
@@ -205,7 +208,7 @@ class LocalCluster:
         if self._own_temp:  # ~3 MB of logs per cluster, which every test run left in /tmp
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
-    def __enter__(self) -> "LocalCluster":
+    def __enter__(self) -> LocalCluster:
         return self.start(nodes=1)  # add_node() for more
 
     def __exit__(self, *exc: object) -> None:

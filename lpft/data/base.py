@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from lpft.data.images import ImageSource
+from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError, quote
 from lpft.names import RULE, is_name
-from lpft.data.transforms import ImageTransforms
 
 
 @dataclass

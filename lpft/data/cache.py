@@ -17,9 +17,10 @@ import inspect
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

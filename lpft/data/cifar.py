@@ -14,14 +14,15 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.fingerprint import fingerprint
 from lpft.data.images import ArraySource
 from lpft.data.layout import ImageParams, data_root, fine_tuning_defaults, id_splits, need
+from lpft.data.registry import register
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError
 
@@ -37,11 +38,12 @@ class _CifarUnpickler(pickle.Unpickler):
     """Only what CIFAR-10's published pickles hold: dicts, lists, bytes, numbers and numpy arrays.
     Any other global (os.system, a crafted reduce) is refused, so a tampered file cannot run code."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+    ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")})
 
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+    def find_class(self, module: str, name: str) -> type:  # pickle.Unpickler's signature
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"refusing {module}.{name}: not part of the CIFAR-10 format")
         return super().find_class(module, name)

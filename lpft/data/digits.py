@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.registry import register
 from lpft.errors import InputError
 
 N_MNIST = 5000

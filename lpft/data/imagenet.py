@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
 from lpft.data.fingerprint import fingerprint
 from lpft.data.images import FileSource, list_images
 from lpft.data.layout import ImageParams, data_root, expand, fine_tuning_defaults, id_splits, need
+from lpft.data.registry import register
 from lpft.data.transforms import ImageTransforms
 from lpft.errors import InputError, quote
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -41,7 +42,7 @@ class ArraySource:
     def load(self, i: int) -> Image.Image:
         return Image.fromarray(self.images[i])
 
-    def subset(self, idx: np.ndarray) -> "ArraySource":
+    def subset(self, idx: np.ndarray) -> ArraySource:
         return ArraySource(self.images[idx])
 
 
@@ -86,7 +87,7 @@ class FileSource:
             img.load()  # decode inside the context: a truncated file is named, not a traceback
             return to_rgb(img)
 
-    def subset(self, idx: np.ndarray) -> "FileSource":
+    def subset(self, idx: np.ndarray) -> FileSource:
         return FileSource([self.paths[i] for i in idx])
 
 

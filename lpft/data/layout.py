@@ -59,7 +59,7 @@ def holdout(n: int, n_val: int, seed: int, benchmark: str) -> tuple[np.ndarray, 
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def id_splits(train: Any, train_y: np.ndarray, test: Any, test_y: np.ndarray, p: "ImageParams",
+def id_splits(train: Any, train_y: np.ndarray, test: Any, test_y: np.ndarray, p: ImageParams,
               benchmark: str) -> dict[str, Split]:
     """id_train and id_val (`p.n_val` held out of the training source), and id_test."""
     tr, va = holdout(len(train_y), p.n_val, p.split_seed, benchmark)

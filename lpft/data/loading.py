@@ -9,8 +9,8 @@ resumes exactly: each batch's random crops are seeded from (epoch seed, its posi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import torch

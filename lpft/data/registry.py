@@ -7,9 +7,10 @@ so a new benchmark is one new file there (or a module anywhere else, once import
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from lpft.data.base import Benchmark
 from lpft.registry import Registry

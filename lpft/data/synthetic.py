@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lpft.data.registry import register
 from lpft.data.base import Benchmark, Split
+from lpft.data.registry import register
 from lpft.errors import InputError
-
 
 # Every worker builds the benchmark in its own memory: a size alone, or all of them together,
 # that would not fit a node is refused (d=10^8 grew to 23 GB before the OOM killer; classes=10^8
@@ -82,10 +81,7 @@ def build(p: SyntheticParams) -> Benchmark:
     basis = _orthonormal(rng, p.id_dim, p.d).T  # d x id_dim, columns span S
 
     def split(n: int, role: str, iso: bool) -> Split:
-        if iso:
-            x = rng.standard_normal((n, p.d))
-        else:
-            x = rng.standard_normal((n, p.id_dim)) @ basis.T
+        x = rng.standard_normal((n, p.d)) if iso else rng.standard_normal((n, p.id_dim)) @ basis.T
         y = np.argmax(x @ b_star.T @ v_star.T, axis=1)
         return Split(x, y.astype(np.int64), role)  # float64: FT's B-only-in-S holds to ~1e-15
 

@@ -8,8 +8,8 @@ Both end with ToTensor and the backbone's own normalisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from PIL import Image

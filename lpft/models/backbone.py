@@ -10,17 +10,17 @@ or `benchmark` (weights the benchmark itself defines).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from lpft.data.base import Benchmark
+from lpft.data.layout import expand
 from lpft.data.loading import Inputs
 from lpft.errors import InputError, quote
-from lpft.data.layout import expand
 from lpft.models import checkpoints, lite0
 from lpft.models.factory import call_factory, is_factory
 from lpft.models.linear import LinearFeatures
@@ -84,7 +84,7 @@ def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) ->
     """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
     import timm
 
-    if not timm.is_model(name.split(".")[0]):  # a pretrained tag (.openai) may follow
+    if not timm.is_model(name.split(".", maxsplit=1)[0]):  # a pretrained tag (.openai) may follow
         raise InputError(f"backbone {quote(name)} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects

@@ -22,9 +22,9 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -136,7 +136,7 @@ def from_file(name: str, path: Path, num_classes: int = 0) -> nn.Module:
     layout = detect_layout(state)
     if layout == "timm":
         return timm.create_model(name, pretrained=True, num_classes=num_classes,
-                                 pretrained_cfg_overlay=dict(file=str(path)))
+                                 pretrained_cfg_overlay={"file": str(path)})
     return CONVERTERS[layout].build(name, state, path)
 
 
@@ -163,6 +163,6 @@ def from_hf_cache(name: str) -> nn.Module:
         if isinstance(found, str):
             # CLIP towers keep their projection (the image embedding); others drop the classifier.
             keep = {} if "clip" in name else {"num_classes": 0}
-            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=found), **keep)
+            return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": found}, **keep)
     raise InputError(f"weights hf-cache: {repo} is not in the Hugging Face cache at {cache}; on a machine "
                      f"with network run `huggingface-cli download {repo}` and copy the cache, or give a local file")

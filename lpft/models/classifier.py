@@ -18,7 +18,7 @@ class Classifier(nn.Module):
         self.head = nn.Linear(num_features, num_classes, bias=bias)
 
     @classmethod
-    def for_backbone(cls, backbone: "Backbone", num_classes: int, bias: bool = True) -> "Classifier":
+    def for_backbone(cls, backbone: Backbone, num_classes: int, bias: bool = True) -> Classifier:
         """A fresh head (from torch's current RNG) on `backbone.module`, in the backbone's dtype."""
         return cls(backbone.module, backbone.num_features, num_classes, bias).to(backbone.dtype)
 

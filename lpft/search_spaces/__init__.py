@@ -9,8 +9,9 @@ spec overrides or adds parameters per strategy; a constant pins a hyperparameter
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)

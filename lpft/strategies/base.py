@@ -12,14 +12,15 @@ anywhere else registers by being imported.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lpft.dataset import HparamColumns
 from lpft.errors import InputError, quote
 from lpft.names import RULE, is_name
 from lpft.registry import Registry
-from lpft.results import Evaluation, RunResult
+from lpft.results import RunResult
 from lpft.search_spaces import Param, default_space, paper_grid
 from lpft.strategies.sgd_params import SGDParams
 

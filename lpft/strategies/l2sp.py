@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 from lpft.data.base import Benchmark
+from lpft.errors import require
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
-from lpft.errors import require
 from lpft.search_spaces import hparam, log_float
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.sgd_params import SGDParams

@@ -20,10 +20,10 @@ from torch import nn
 
 from lpft.data.base import Benchmark, predict
 from lpft.data.cache import cache_root
+from lpft.errors import InputError, require
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
 from lpft.models.features import adapted_features, cached_array, cached_features, feature_key
-from lpft.errors import InputError, require
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.base import EpochCallback, SeedContext, strategy
 
@@ -39,7 +39,7 @@ class LPHeadParams:
     num_cs: int = 50
     max_iter: int = 1000
 
-    def lp(self) -> "LPParams":
+    def lp(self) -> LPParams:
         """The LP whose head is used; building it validates the C path."""
         return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
                         max_iter=self.max_iter)

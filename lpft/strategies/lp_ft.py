@@ -14,10 +14,10 @@ import torch
 from torch import nn
 
 from lpft.data.base import Benchmark
+from lpft.errors import require
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.features import cached_features
-from lpft.errors import require
 from lpft.results import DIVERGED, RunResult
 from lpft.search_spaces import hparam, log_float
 from lpft.strategies.base import EpochCallback, strategy

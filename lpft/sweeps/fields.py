@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from lpft.errors import InputError, clip, quote, require
 from lpft.search_spaces import Param

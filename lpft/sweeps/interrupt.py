@@ -28,7 +28,8 @@ import os
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray.tune.stopper import Stopper
 

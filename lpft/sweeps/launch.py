@@ -27,19 +27,19 @@ import yaml
 
 from lpft.results import ENDED, INTERRUPTED, RUNNING
 from lpft.storage import Location, locate, outside
-from lpft.text import pct
 from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome, selection
-from lpft.sweeps.progress import Progress
-from lpft.sweeps.rows import trial_row, unfinished_row
-from lpft.sweeps.study import journal
-from lpft.sweeps.trackers import trial_name, tracker_callbacks, tracker_env
 from lpft.sweeps.preflight import check_resources, check_state, preflight, ray_nodes, stored_spec
+from lpft.sweeps.progress import Progress
 from lpft.sweeps.ray_start import init_ray
+from lpft.sweeps.rows import trial_row, unfinished_row
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.sweeps.stragglers import end_stragglers
+from lpft.sweeps.study import journal
+from lpft.sweeps.trackers import tracker_callbacks, tracker_env, trial_name
+from lpft.text import pct
 from lpft.trainables import TrialContext, lpft_trainable
 
 if TYPE_CHECKING:

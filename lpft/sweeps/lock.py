@@ -19,7 +19,7 @@ import shlex
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ class SweepLock:
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
-    def __enter__(self) -> "SweepLock":
+    def __enter__(self) -> SweepLock:
         self.acquire()
         return self
 
@@ -107,7 +107,7 @@ class SweepLock:
         return numbers[-1], holder
 
     def _refuse(self, holder: dict[str, Any]) -> InputError:
-        since = datetime.fromtimestamp(float(holder.get("since", 0)), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        since = datetime.fromtimestamp(float(holder.get("since", 0)), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         age = time.time() - float(holder.get("heartbeat", 0))
         return InputError(f"sweep {self.name!r} at {self.folder.parent} is already running (pid {holder.get('pid')} "
                           f"on {holder.get('host')}, since {since}, last heartbeat {age:.0f} s ago): wait for it to "

@@ -174,7 +174,8 @@ class Progress:
         from rich.table import Table
 
         table = Table(title="lpft sweep", caption=self._timing(), title_justify="left", caption_justify="left")
-        for header in ("strategy", "done", "running", "stopped", "diverged", "errors", "selected ID val", "its OOD avg"):
+        for header in ("strategy", "done", "running", "stopped", "diverged", "errors", "selected ID val",
+                       "its OOD avg"):
             table.add_column(header, justify="left" if header == "strategy" else "right", no_wrap=True)
         for name, t in self.tallies.items():
             best = (pct(t.best[0]), pct(t.best[1])) if t.best else ("–", "–")

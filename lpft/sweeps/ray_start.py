@@ -68,7 +68,7 @@ def init_ray(address: str | None, dashboard: bool = False) -> None:
         return
     from lpft import plugins
 
-    kwargs: dict[str, Any] = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
+    kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR, "configure_logging": True}
     # Every worker loads the plugins this driver loaded; inside `lpft submit`'s job the job's
     # runtime_env already does (a second one for the same fields is a conflict for Ray).
     loaded = plugins.worker_env()

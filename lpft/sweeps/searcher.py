@@ -18,7 +18,8 @@ issued again first under their own names. Ray's pickled searcher state is not us
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray.tune.search import Searcher
 
@@ -82,7 +83,8 @@ class OptunaBranch:
                                          sampler=sampler, load_if_exists=True)
         name_metrics(self.study, metrics)
         self.study_id = self.storage.get_study_id_from_name(name)
-        held = {t.user_attrs["trial_id"]: t for t in self.study.get_trials(deepcopy=False) if "trial_id" in t.user_attrs}
+        held = {t.user_attrs["trial_id"]: t for t in self.study.get_trials(deepcopy=False)
+                if "trial_id" in t.user_attrs}
         self.told = {n for n, t in held.items() if t.state.is_finished()}  # ended in an earlier run
         # lpft trial name -> its Optuna trial's storage id, while it runs (or was left running)
         self.open = {n: self._storage_id(t.number) for n, t in held.items() if not t.state.is_finished()}
@@ -174,7 +176,7 @@ class SweepSearcher(Searcher):
         self.replicate_seeds = list(replicate_seeds)
         self.rank_metric = metric
         self.ledger = ledger
-        self.issued = {name: 0 for name in branches}
+        self.issued = dict.fromkeys(branches, 0)
         self.order = 0  # trials asked for so far (the ledger's order)
         self.entries: dict[str, Entry] = {}  # trial name -> its ledger entry
         self.running: dict[str, str] = {}  # Ray trial id -> trial name
@@ -270,7 +272,7 @@ class SweepSearcher(Searcher):
         """Tells Optuna the held results of `name`'s trials 0..`upto`, in order; False (telling
         nothing) while one of them is still running."""
         held = self.held[name]
-        ended = {i for i in held} | {_index(t) for t in self.branches[name].told} \
+        ended = set(held) | {_index(t) for t in self.branches[name].told} \
             if isinstance(self.branches[name], OptunaBranch) else set(held)
         if any(i not in ended for i in range(upto + 1) if i < self.issued[name]):
             return False

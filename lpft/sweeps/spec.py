@@ -46,9 +46,9 @@ from typing import Any
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, clip, quote, require
 from lpft.names import NAME, RULE, is_name  # noqa: F401 (NAME: the ledger's and wise's too)
-from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
 from lpft.search_spaces import Param, grid_size
 from lpft.strategies import STRATEGIES
+from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
 
 METRICS = ("id_val", "id_test", "ood_avg")
 RESERVED = ("num_samples", "epochs", "resources", "of")
@@ -311,8 +311,8 @@ def _loggers(raw: dict) -> dict[str, dict[str, str]]:
     require(isinstance(value, dict), "loggers", shape)
     known_keys(value, TRACKERS.names(), "loggers", "logger")
     out = {}
-    for name, options in value.items():
-        options = {} if options is None else options
+    for name, given in value.items():
+        options = {} if given is None else given
         require(isinstance(options, dict), f"loggers.{name}", f"must be a mapping of options, got {quote(options)}")
         require(not options or TRACKERS[name].options, f"loggers.{name}", f"takes no options, got {quote(options)}")
         known_keys(options, TRACKERS[name].options, f"loggers.{name}", "option")

@@ -1,9 +1,10 @@
 """`lpft wise RESULTS`: WiSE curves for a finished sweep's best fine-tuned models, without Ray.
 
 Reads the sweep's `spec.yaml` (benchmark, backbone) and `trials.parquet`, takes each source
-strategy's best search trial (`lpft.best`, on the sweep's ranking metric, as its searcher did), interpolates its saved model (`models/<trial>.pt`,
-kept when the sweep ran with `save_models: true` or a `wise` stage) with the LP model, and
-adds the evaluations to the sweep's results as strategy `wise`, trial `<trial>-wise`.
+strategy's best search trial (`lpft.best`, on the sweep's ranking metric, as its searcher did),
+interpolates its saved model (`models/<trial>.pt`, kept when the sweep ran with `save_models:
+true` or a `wise` stage) with the LP model, and adds the evaluations to the sweep's results as
+strategy `wise`, trial `<trial>-wise`.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ supervisors included. A module that fails to import here is logged by Ray and im
 by the trial, which then reports the error.
 """
 
-import torch  # noqa: F401
+import torch
 import torch._dynamo  # noqa: F401  (torch.optim imports it on the first optimizer: ~1 s)
 from ray import tune  # noqa: F401
 
-import lpft.dataset  # noqa: F401
-import lpft.strategies  # noqa: F401
-import lpft.trainables.trainable  # noqa: F401
+import lpft.dataset
+import lpft.strategies
+import lpft.trainables.trainable
 import lpft.trial  # noqa: F401
