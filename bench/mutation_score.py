@@ -1,10 +1,11 @@
 """Mutation score of the code behind lpft's published numbers (`make mutation`, issue 31).
 
 mutmut 3 (configured in pyproject.toml's [tool.mutmut]) copies lpft/ into mutants/ and makes
-mutants of lpft/best.py, lpft/dataset.py and lpft/analysis/ (not plots.py or html.py: a
-picture or markup, not a number): one small deliberate bug each (an operator, a constant, a
-string, a dropped argument), each run against the fast, Ray-free tests that cover its
-function. A mutant counts as killed when a test fails or times out. Prints one line per
+mutants of lpft/best.py, lpft/row_checks.py (the checks a results file's rows pass before
+they count) and lpft/analysis/'s frontier, intervals, robustness, selection and tables (not
+plots.py or html.py: a picture or markup, not a number): one small deliberate bug each (an
+operator, a constant, a string, a dropped argument), each run against the fast, Ray-free
+tests that cover its function. A mutant counts as killed when a test fails or times out. Prints one line per
 module and then the overall line
 
     killed K of N mutants (score S)

@@ -239,3 +239,20 @@ def test_two_strategies_may_name_a_trial_alike_without_a_conflict(tmp_path, caps
             for step in (1, 2) for (name, role), acc in zip(SETS, (.7, .7, .6))]
     write_trial(root / "results", "lp", "a", rows, HPARAMS)
     assert analyze(root, "--out", tmp_path / "rep") == 0, capsys.readouterr().err
+
+
+def test_with_a_real_repeat_found_a_namesake_trial_and_an_adapted_score_are_still_no_repeat(tmp_path, capsys):
+    """The two cases above one at a time never reach the full duplicate search (the analysis's pivot
+    finds no repeat first); beside a real repeat they do, and must still not count as repeats."""
+    root = sweep_folder(tmp_path)
+    rows = [{"sweep": "s", "strategy": "lp", "trial_id": "a", "seed": 0, "step": step, "eval_set": name,
+             "role": role, "accuracy": acc - 0.02 * step, "hp.lr": None, "hp.seed": 0}
+            for step in (1, 2) for (name, role), acc in zip(SETS, (.7, .7, .6))]
+    write_trial(root / "results", "lp", "a", rows, HPARAMS)  # ft's trial "a" has other accuracies
+    ft = root / "results" / "strategy=ft"
+    _add_rows(ft / "b.parquet", [{"step": 2, "eval_set": "shift", "role": "ood", "accuracy": 0.77, "adapt": "bn"}])
+    _add_rows(ft / "c.parquet", [{"step": 2, "eval_set": "shift", "role": "ood", "accuracy": 0.11}])  # the repeat
+    assert analyze(root, "--skip-bad", "--out", tmp_path / "rep") == 0
+    out = capsys.readouterr()
+    assert "left out 1 bad results file (--skip-bad)" in out.out, out
+    assert "c.parquet: step 2 on shift is recorded twice" in out.out + out.err, out

@@ -36,7 +36,8 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
     """One row per (pair, metric): each OOD set, the OOD average and ID test."""
     frame = chosen.frame
     metrics = ["id_test", *chosen.ood_sets, "ood_avg"]
-    by = dict(frame.groupby("strategy"))
+    # not dict(groupby): a GroupBy has a .keys attribute, so dict() takes it for a mapping
+    by = {s: g for s, g in frame.groupby("strategy")}  # noqa: C416
     rows = []
     for a, b in pairs(list(by)):
         for metric in metrics:
@@ -70,6 +71,6 @@ def sentences(table: pd.DataFrame) -> list[str]:
     out = []
     for (a, b), group in table.groupby(["strategy", "against"], sort=False):
         rows = {r.metric: r for r in group.itertuples()}
-        parts = [_part(rows[m], label) for m, label in METRICS if m in rows]  # type: ignore[arg-type]
+        parts = [_part(rows[m], label) for m, label in METRICS if m in rows]
         out.append(f"{_name(a)} vs {_name(b)}: " + ", ".join(parts))
     return out
