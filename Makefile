@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-slow lint bench mutation clean
+.PHONY: demo test test-slow lint docs bench mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint,mutation]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint,mutation,docs]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,8 +22,13 @@ test: $(STAMP)
 
 # ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
 lint: $(STAMP)
-	$(BIN)/ruff check lpft tests bench examples
+	$(BIN)/ruff check lpft tests bench examples docs
 	$(BIN)/mypy
+
+# The documentation site (mkdocs.yml, docs/) into site/; CI runs this after lint. Not --quiet:
+# MkDocs then drops its warnings before --strict counts them, and a broken link would pass.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
@@ -39,4 +44,4 @@ mutation: $(STAMP)
 	$(BIN)/python bench/mutation_score.py $(MUTATION_ARGS)
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache site

@@ -736,7 +736,7 @@ def test_ood_avg_is_the_mean_over_every_ood_set_and_nan_with_one_missing(tmp_pat
 
 
 def test_effective_robustness_at_accuracies_0_and_1_and_at_the_extrapolation_margin():
-    """Φ⁻¹ of 0 and 1 is infinite: lpft clips to [1e-4, 1 − 1e-4] (README), on the baseline's
+    """Φ⁻¹ of 0 and 1 is infinite: lpft clips to [1e-4, 1 − 1e-4] (docs/analysis.md), on the baseline's
     points and on the model's alike; by hand with scipy on those clipped values. The baseline's
     ID range .6–.8 covers a model up to 2 points beyond it, and flags one further out."""
     from lpft.analysis.robustness import extrapolation, fit_baseline

@@ -104,7 +104,7 @@ def test_a_jobs_secrets_reach_it_and_no_log_listing_or_argv(cluster, tmp_path, s
     secret = "sekrit-4242-never-echoed"
     endpoint = s3_env["AWS_ENDPOINT_URL"].split("//", 1)[1]
     storage = f"s3://lpftid:{secret}@lpft/jobs?endpoint_override={endpoint}&scheme=http"
-    # The README's recipe: the token alone, no RAY_AUTH_MODE.
+    # The recipe in docs/clusters.md: the token alone, no RAY_AUTH_MODE.
     env = {k: v for k, v in cluster.env.items() if k != "RAY_AUTH_MODE"}
     p = lpft("submit", spec_file(tmp_path, "secret"), "--address", cluster.dashboard, "--storage", storage,
              "--env", "AWS_ACCESS_KEY_ID=lpftid", "--env", f"AWS_SECRET_ACCESS_KEY={secret}",
