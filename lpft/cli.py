@@ -295,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "instead of one per sweep")
     analyze.set_defaults(fn=cmd_analyze)
 
-    address = {"required": True, "help": "the cluster's dashboard, e.g. http://HEAD:8265 (token auth: "
-                                        "RAY_AUTH_TOKEN or ~/.ray/auth_token)"}
+    address: dict[str, Any] = {"required": True, "help": "the cluster's dashboard, e.g. http://HEAD:8265 "
+                                                         "(token auth: RAY_AUTH_TOKEN or ~/.ray/auth_token)"}
     submit = sub.add_parser("submit", help="the same sweep as a Ray job on a cluster (Ray Jobs SDK)")
     submit.add_argument("spec", help="a YAML spec path or a built-in name")
     submit.add_argument("--address", **address)
@@ -376,7 +376,7 @@ def run() -> NoReturn:
     from lpft.leave import leave
 
     try:
-        code = main()
+        code: str | int | None = main()
     except SystemExit as e:  # argparse's --help and usage errors
         code = e.code
     if isinstance(code, str):

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -212,10 +212,10 @@ def _footer(path: Location, file: str) -> tuple[str, Callable[[], pa.Schema], by
                 None if constant is None else constant.encode()
     with path.fs.open_input_file(file) as f:
         schema = pq.read_schema(f)
-    meta = dict(schema.metadata or {})
-    constant = meta.pop(CONSTANT_KEY, None)
-    schema = schema.with_metadata(meta)
-    return schema.to_string(show_schema_metadata=True), lambda: schema, constant
+    stored = dict(schema.metadata or {})
+    stored_constant = stored.pop(CONSTANT_KEY, None)
+    schema = schema.with_metadata(stored)
+    return schema.to_string(show_schema_metadata=True), lambda: schema, stored_constant
 
 
 @dataclass
@@ -290,7 +290,7 @@ def _scan(path: Location, found: _Files, filters: dict[str, str], without: tuple
         [index[tagged.fragment.path]] * tagged.record_batch.num_rows, pa.uint32()))
         for tagged in dataset.scanner(columns=columns, filter=expr).scan_batches()]
     schema = pa.schema([*dataset.schema.empty_table().select(columns).schema, pa.field(FILE, pa.uint32())])
-    return pl.from_arrow(pa.Table.from_batches(batches, schema=schema))
+    return cast("pl.DataFrame", pl.from_arrow(pa.Table.from_batches(batches, schema=schema)))  # a Table: a DataFrame
 
 
 def _check_rows(frame: pl.DataFrame, path: Location, files: list[str], skip_bad: bool, skipped: list[Skipped],

@@ -14,8 +14,8 @@ class InputError(ValueError):
     """A user-supplied value (benchmark, key, path, field) is wrong; the message names it."""
 
 
-def require(condition: bool, *message: str) -> None:
-    """Raises InputError unless `condition`; the message parts are joined by spaces, so a spec
+def require(condition: object, *message: str) -> None:
+    """Raises InputError unless `condition` is truthy; the message parts are joined by spaces, so a spec
     check reads `require(ok, "strategies.ft.lr", "must be > 0")`."""
     if not condition:
         raise InputError(" ".join(message))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import unquote
 
 import numpy as np
@@ -51,7 +51,7 @@ def scan_varying(files: list[str], footers: list[bytes | None], schema: pa.Schem
     if any(c is None for c in footers) or not all(p.startswith("strategy=") for p in parents):
         return None
     try:
-        parsed = [json.loads(c) for c in footers]
+        parsed = [json.loads(c) for c in footers if c is not None]  # every one is: checked just above
         rows = [int(f["rows"]) for f in parsed]
         values = [f["columns"] for f in parsed]
     except (ValueError, KeyError, TypeError):
@@ -70,14 +70,16 @@ def scan_varying(files: list[str], footers: list[bytes | None], schema: pa.Schem
     varying = [c for c in schema.names if c not in constant and c not in without]
     if not keep or not varying:
         return None
-    frame = pl.scan_parquet([files[i] for i in keep], hive_partitioning=False, glob=False)
-    frame = frame.select(varying).collect().rechunk()
+    lazy = pl.scan_parquet([files[i] for i in keep], hive_partitioning=False, glob=False)
+    frame = lazy.select(varying).collect().rechunk()
     if frame.height != sum(rows[i] for i in keep):
         return None
     index = pl.Series(np.repeat(np.arange(len(keep), dtype=np.uint32), [rows[i] for i in keep]))
     try:
-        repeated = {c: pl.from_arrow(pa.array([values[i][c] for i in keep], type=schema.field(c).type)).gather(index)
-                    for c in constant}
+        # from_arrow of one pa.Array is a Series (its stubs say DataFrame | Series)
+        repeated: dict[str, pl.Series] = {
+            c: cast("pl.Series", pl.from_arrow(pa.array([values[i][c] for i in keep], type=schema.field(c).type)))
+            .gather(index) for c in constant}
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         return None  # a footer value that is not of its column's type: read the column instead
     repeated["strategy"] = pl.Series([strategies[i] for i in keep], dtype=pl.String).gather(index)

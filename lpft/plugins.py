@@ -48,10 +48,10 @@ def load_entry_points() -> list[str]:
 
 def import_modules(names: Iterable[str], search_path: Iterable[str | Path] = ()) -> list[ModuleType]:
     """Imports each named module, looking first in `search_path` (e.g. the spec's folder)."""
-    names, search_path = list(names), [str(Path(p)) for p in search_path]
+    names, folders = list(names), [str(Path(p)) for p in search_path]
     if not names:  # nothing to import: leave sys.path alone (a folder's yaml.py must not shadow PyYAML)
         return []
-    for folder in reversed(search_path):
+    for folder in reversed(folders):
         if folder not in sys.path:
             sys.path.insert(0, folder)
     modules = []
@@ -63,7 +63,7 @@ def import_modules(names: Iterable[str], search_path: Iterable[str | Path] = ())
             _modules[name] = modules[-1]
         except ModuleNotFoundError as e:
             if e.name == name or name.startswith(f"{e.name}."):  # the module itself, not one it imports
-                where = ", ".join(str(p) for p in search_path) or "the Python path"
+                where = ", ".join(folders) or "the Python path"
                 raise InputError(f"imports: no module named {name!r} (looked in {where} and on the Python path)") \
                     from None
             raise InputError(f"imports: {name} failed: {type(e).__name__}: {_first_line(e)}") from None

@@ -76,7 +76,8 @@ def probit_axes(ax: Any, lo: tuple[float, float], hi: tuple[float, float], max_t
 def _ticks(a: float, b: float, max_ticks: int) -> list[float]:
     """Multiples of the coarsest round step giving 3 or more ticks over [a, b], thinned so
     neighbours are at least 1/max_ticks of the probit span apart (the scale stretches the ends)."""
-    span, best = probit(b) - probit(a), []
+    span = probit(b) - probit(a)
+    best: list[float] = []
     for step in TICK_STEPS:
         kept: list[float] = []
         for k in range(int(np.ceil(a / step)), int(np.floor(b / step)) + 1):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 EPS = 1e-4  # accuracies of exactly 0 or 1 are clipped to [EPS, 1 - EPS] before Φ⁻¹
@@ -18,11 +19,11 @@ EXTRAPOLATED = "extrapolated"  # how a caveat that says so begins (plots mark th
 MAX_CI_WIDTH = 0.10  # an interval wider than this (10 points) is said to be too wide to read
 
 
-def probit(acc: np.ndarray) -> np.ndarray:
+def probit(acc: ArrayLike) -> np.ndarray:
     return norm.ppf(np.clip(np.asarray(acc, float), EPS, 1 - EPS))
 
 
-def clipped(acc: np.ndarray) -> int:
+def clipped(acc: ArrayLike) -> int:
     """How many accuracies the probit transform had to clip."""
     a = np.asarray(acc, float)
     return int(((a < EPS) | (a > 1 - EPS)).sum())
@@ -33,11 +34,11 @@ class ProbitFit:
     slope: float
     intercept: float
 
-    def predict(self, id_acc: np.ndarray) -> np.ndarray:
+    def predict(self, id_acc: ArrayLike) -> np.ndarray:
         return norm.cdf(self.slope * probit(id_acc) + self.intercept)
 
 
-def fit_baseline(id_acc: np.ndarray, ood_acc: np.ndarray) -> ProbitFit:
+def fit_baseline(id_acc: ArrayLike, ood_acc: ArrayLike) -> ProbitFit:
     return fit_line(probit(id_acc), probit(ood_acc))
 
 
@@ -52,7 +53,7 @@ def fit_line(x: np.ndarray, y: np.ndarray) -> ProbitFit:
     return ProbitFit(slope, float(my - slope * mx))
 
 
-def bootstrap_lines(base_id: np.ndarray, base_ood: np.ndarray, n: int, seed: int = 0) -> list[ProbitFit]:
+def bootstrap_lines(base_id: ArrayLike, base_ood: ArrayLike, n: int, seed: int = 0) -> list[ProbitFit]:
     """The baseline line refit on `n` resamples of its points (those with one distinct ID
     accuracy are skipped). Φ⁻¹ is taken once, not per resample: at a million rows the
     transform inside each refit was most of the analysis's time."""
@@ -66,7 +67,7 @@ def bootstrap_lines(base_id: np.ndarray, base_ood: np.ndarray, n: int, seed: int
     return fits
 
 
-def baseline_problem(base_id: np.ndarray) -> str:
+def baseline_problem(base_id: ArrayLike) -> str:
     """Why no line fit on these baseline ID accuracies can be trusted ('' if one can)."""
     a = np.asarray(base_id, float)
     if len(a) < MIN_BASELINE_POINTS:
@@ -78,7 +79,7 @@ def baseline_problem(base_id: np.ndarray) -> str:
     return ""
 
 
-def extrapolation(base_id: np.ndarray, id_acc: float) -> str:
+def extrapolation(base_id: ArrayLike, id_acc: float) -> str:
     """'' if a model at `id_acc` lies within the baseline's ID range (plus the margin), else how far out."""
     lo, hi = float(np.min(base_id)), float(np.max(base_id))
     if lo - EXTRAPOLATION_MARGIN <= id_acc <= hi + EXTRAPOLATION_MARGIN:
@@ -104,18 +105,18 @@ def width_problem(lo: float, hi: float) -> str:
     return ""
 
 
-def effective_robustness(id_acc: np.ndarray, ood_acc: np.ndarray, fit: ProbitFit) -> np.ndarray:
+def effective_robustness(id_acc: ArrayLike, ood_acc: ArrayLike, fit: ProbitFit) -> np.ndarray:
     return np.asarray(ood_acc, float) - fit.predict(id_acc)
 
 
-def bootstrap_ci(base_id: np.ndarray, base_ood: np.ndarray, id_acc: float, ood_acc: float,
+def bootstrap_ci(base_id: ArrayLike, base_ood: ArrayLike, id_acc: float, ood_acc: float,
                  n: int = 1000, seed: int = 0, level: float = 0.9) -> tuple[float, float]:
     """CI of one model's effective robustness, resampling the baseline points the line is fit on
     (NaN when every resample had one distinct ID accuracy)."""
     return seed_bootstrap_ci(bootstrap_lines(base_id, base_ood, n, seed), [id_acc], [ood_acc], seed, level)
 
 
-def seed_bootstrap_ci(fits: list[ProbitFit], ids: np.ndarray, oods: np.ndarray, seed: int = 0,
+def seed_bootstrap_ci(fits: list[ProbitFit], ids: ArrayLike, oods: ArrayLike, seed: int = 0,
                       level: float = 0.9) -> tuple[float, float]:
     """CI of a strategy's effective robustness over resampled baseline lines (`bootstrap_lines`)
     *and* resampled seeds of the strategy (`ids`, `oods`: one accuracy per seed). With one seed

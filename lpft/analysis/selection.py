@@ -8,6 +8,7 @@ at their picked steps. `oracle` selects on OOD accuracy and is labelled so every
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -51,8 +52,9 @@ def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | froz
     columns that vary along a trial (`lpft.dataset.step_hparams`). Every k-th row per eval set
     when the rows are laid out as lpft writes them, else one polars group-by (a million rows:
     0.06 s and 0.09 s, where pandas' pivot_table took 0.45 s)."""
-    df = data if isinstance(data, pl.DataFrame) else pl.from_arrow(data) if isinstance(data, pa.Table) else \
-        pl.from_pandas(data)
+    # from_arrow of a Table is a DataFrame (its stubs say DataFrame | Series)
+    df = data if isinstance(data, pl.DataFrame) else cast(pl.DataFrame, pl.from_arrow(data)) \
+        if isinstance(data, pa.Table) else pl.from_pandas(data)
     hp = [c for c in df.columns if c.startswith("hp.") and c not in per_step and c != "hp.seed"]
     # Per-step ones (LP's C) are not part of a config, but each point shows its own value.
     steps = [c for c in df.columns if c in per_step and c != "hp.seed"]

@@ -82,12 +82,12 @@ def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         half = f"ci{100 * LEVEL:.0f}_{ci}"  # the column names the method: id_test_ci90_t
-        rows = [{"strategy": s, "seeds": seeds[s], "selection": label, "interval": METHODS[ci].label,
-                 **{k: v for c in columns for k, v in (
-                     (f"{c}_mean", cells[s][c].mean), (f"{c}_n", cells[s][c].n), (f"{c}_sd", cells[s][c].sd),
-                     (f"{c}_{half}", cells[s][c].half), (f"{c}_note", cells[s][c].why))}}
-                for s in cells]
-        pd.DataFrame(rows).to_csv(buf, index=False)
+        records = [{"strategy": s, "seeds": seeds[s], "selection": label, "interval": METHODS[ci].label,
+                    **{k: v for c in columns for k, v in (
+                        (f"{c}_mean", cells[s][c].mean), (f"{c}_n", cells[s][c].n), (f"{c}_sd", cells[s][c].sd),
+                        (f"{c}_{half}", cells[s][c].half), (f"{c}_note", cells[s][c].why))}}
+                   for s in cells]
+        pd.DataFrame(records).to_csv(buf, index=False)
         return buf.getvalue()
     if fmt == "latex":
         lines = [f"% selection: {label}; accuracy %, {legend}", r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}",

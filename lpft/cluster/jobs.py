@@ -34,9 +34,10 @@ def client(address: str) -> Any:
     from ray.exceptions import RayError  # AuthenticationError's base
     from ray.job_submission import JobSubmissionClient
 
+    errors: tuple[type[BaseException], ...] = (*SDK_ERRORS, RayError)  # mypy cannot read `except (*a, b)`
     try:
         return JobSubmissionClient(address)
-    except (*SDK_ERRORS, RayError) as e:
+    except errors as e:
         raise InputError(redact_text(f"--address {address}: {_first_line(e)}")) from None
 
 
@@ -48,9 +49,10 @@ def _first_line(e: BaseException) -> str:
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     from ray.exceptions import RayError
 
+    errors: tuple[type[BaseException], ...] = (*SDK_ERRORS, RayError)
     try:
         return fn(*args, **kwargs)
-    except (*SDK_ERRORS, RayError) as e:
+    except errors as e:
         raise InputError(redact_text(f"{what}: {_first_line(e)}")) from None
 
 

@@ -73,7 +73,7 @@ class Hierarchy:
         level: dict[str, int] = {}
         todo = [(ROOT_WNID, 0)]
         while todo:
-            nxt = []
+            nxt: list[tuple[str, int]] = []
             for n, d in todo:
                 if level.get(n, -1) >= d:
                     continue

@@ -84,8 +84,9 @@ def _arrays(bench: Benchmark) -> dict[str, np.ndarray] | None:
         return None
     if json.loads(text) != meta:  # a tuple in strategy_defaults would come back a list
         return None
-    out = {"meta": np.frombuffer(text.encode(), np.uint8)}
+    out: dict[str, np.ndarray] = {"meta": np.frombuffer(text.encode(), np.uint8)}
     for n, s in bench.splits.items():
+        assert isinstance(s.x, np.ndarray)  # every split is an array: checked above
         out[f"x/{n}"], out[f"y/{n}"] = s.x, s.y
         if s.classes is not None:
             out[f"classes/{n}"] = s.classes
@@ -112,8 +113,8 @@ def _read(path: Path, params: Any) -> Benchmark:
         meta = json.loads(z["meta"].tobytes())
         splits = {n: Split(z[f"x/{n}"], z[f"y/{n}"], s["role"], z[f"classes/{n}"] if s["classes"] else None)
                   for n, s in meta["splits"].items()}
-        return Benchmark(params=params, splits=splits, **{k: meta[k] for k in SCALARS},
-                         **{k: tuple(meta[k]) for k in TUPLES},
+        tuples: dict[str, Any] = {k: tuple(meta[k]) for k in TUPLES}
+        return Benchmark(params=params, splits=splits, **{k: meta[k] for k in SCALARS}, **tuples,
                          pretrained={k: z[f"pretrained/{k}"] for k in meta["pretrained"]},
                          truth={k: z[f"truth/{k}"] for k in meta["truth"]})
 
@@ -130,7 +131,7 @@ def cached_build(name: str, params: Any, build: Callable[[Any], Benchmark], file
     except Exception:  # noqa: BLE001 (absent, truncated, or written by an incompatible version: build)
         pass
     bench = build(params)
-    arrays = _arrays(bench)
+    arrays: dict[str, Any] | None = _arrays(bench)  # Any: savez's **kwds would otherwise match allow_pickle: bool
     if arrays is not None:
         try:
             _prune(path.parent)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -97,7 +98,9 @@ def build(p: FmowParams) -> Benchmark:
     empty = [k for k, s in splits.items() if len(s) == 0]
     if empty:
         raise InputError(f"fmow: no images for split {empty[0]!r} in {root / 'rgb_metadata.csv'}")
-    read = [*(root / t for t in TABLES), *(path for s in splits.values() for path in s.x.paths)]
+    # every split's x is the FileSource `split` made
+    read: list[str | Path] = [*(root / t for t in TABLES),
+                              *(path for s in splits.values() for path in cast(FileSource, s.x).paths)]
     return Benchmark(name="fmow", params=p, splits=splits, num_classes=len(classes),
                      default_backbone=("resnet50", "none"), class_names=tuple(classes),
                      transforms=ImageTransforms(p.image_size, p.image_size, p.augment),

@@ -93,7 +93,7 @@ class FileSource:
 
 def list_images(folder: Path) -> list[Path]:
     """Image files under `folder` (recursively), sorted, so every node lists them in one order."""
-    out = []
+    out: list[Path] = []
     for root, _, names in os.walk(folder):
         out.extend(Path(root) / n for n in names if n.lower().endswith(IMAGE_EXTENSIONS))
     return sorted(out)

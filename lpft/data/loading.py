@@ -61,6 +61,7 @@ class _Images(Dataset):
     """
 
     def __init__(self, split: Split, transform) -> None:
+        assert not isinstance(split.x, np.ndarray)  # array splits never get here (`batches`)
         self.source, self.labels, self.transform = split.x, split.y, transform
 
     def __len__(self) -> int:
@@ -89,13 +90,14 @@ def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int,
             workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yields (x, y) on `device`. With `train`, shuffles and augments from `generator`."""
     gen = generator if train else None
-    if split.is_array:
+    if isinstance(split.x, np.ndarray):  # split.is_array
         y_all = torch.from_numpy(split.y)
         for idx in order(len(split), batch_size, gen):
             yield inputs.tensor(split.x[idx], device), y_all[idx].to(device)
         return
     if benchmark.transforms is None or inputs.mean is None:
         raise InputError(f"benchmark {benchmark.name!r} has image files but no transforms or image backbone")
+    assert inputs.std is not None  # set with mean (Backbone.inputs)
     transform = benchmark.transforms.build(inputs.mean, inputs.std, train=train, size=inputs.size)
     idx_batches = order(len(split), batch_size or len(split), gen)
     if train and benchmark.transforms.augment:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -64,7 +65,8 @@ ARCHITECTURES: Registry[Callable[[Benchmark, str, int], Backbone]] = Registry("a
 
 @ARCHITECTURES.register("linear")
 def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
-    if not benchmark.train.is_array or benchmark.train.x.ndim != 2 or "weight" not in benchmark.pretrained:
+    if not isinstance(benchmark.train.x, np.ndarray) or benchmark.train.x.ndim != 2 \
+            or "weight" not in benchmark.pretrained:
         raise InputError(f"backbone 'linear' needs a vector benchmark with its own extractor; "
                          f"{benchmark.name!r} has none")
     shape = benchmark.pretrained["weight"].shape
@@ -136,12 +138,13 @@ def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0)
             ext = call_factory(name, weights)
         return Backbone(name, weights, ext.module, ext.num_features, tuple(ext.mean), tuple(ext.std),
                         state_digest(ext.module), input_size=ext.input_size)
-    if benchmark.train.is_array and benchmark.train.x.ndim != 4:
+    if isinstance(benchmark.train.x, np.ndarray) and benchmark.train.x.ndim != 4:
         raise InputError(f"backbone {quote(name)} needs images; benchmark {benchmark.name!r} has vectors")
     import timm.data
 
     model = create_timm(name, weights, num_classes=0, seed=seed)
     cfg = timm.data.resolve_data_config({}, model=model)
-    # A CLIP tower keeps its projection: its output, not num_features, is the feature size.
-    dim = model.num_classes or model.num_features
+    # A CLIP tower keeps its projection: its output, not num_features, is the feature size. Both are
+    # a timm model's ints (nn.Module's __getattr__ is typed Tensor | Module).
+    dim = cast(int, model.num_classes or model.num_features)
     return Backbone(name, weights, model, dim, tuple(cfg["mean"]), tuple(cfg["std"]), state_digest(model))

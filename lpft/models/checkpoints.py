@@ -25,6 +25,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -162,7 +163,7 @@ def from_hf_cache(name: str) -> nn.Module:
         found = try_to_load_from_cache(repo, filename, cache_dir=str(cache))
         if isinstance(found, str):
             # CLIP towers keep their projection (the image embedding); others drop the classifier.
-            keep = {} if "clip" in name else {"num_classes": 0}
+            keep: dict[str, Any] = {} if "clip" in name else {"num_classes": 0}
             return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": found}, **keep)
     raise InputError(f"weights hf-cache: {repo} is not in the Hugging Face cache at {cache}; on a machine "
                      f"with network run `huggingface-cli download {repo}` and copy the cache, or give a local file")

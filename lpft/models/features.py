@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,8 @@ def cached_features(backbone: Backbone, benchmark: Benchmark, device: str = "cpu
     """Features of every split, read from the cache or extracted once and written to it."""
     folder = (root or cache_root()) / "features"
     return {name: _features(folder, backbone, benchmark, name, "",
-                            lambda split=split, name=name: extract(backbone, benchmark, split, device=device,
-                                                                   workers=workers,
-                                                                   desc=f"features {benchmark.name}/{name}"))
+                            partial(extract, backbone, benchmark, split, device=device, workers=workers,
+                                    desc=f"features {benchmark.name}/{name}"))
             for name, split in benchmark.splits.items()}
 
 
@@ -122,5 +122,5 @@ def adapted_features(backbone: Backbone, benchmark: Benchmark, device: str = "cp
 
     folder = (root or cache_root()) / "features"
     return {name: _features(folder, backbone, benchmark, name, "bnadapt",
-                            lambda name=name, split=split: compute(name, split))
+                            partial(compute, name, split))
             for name, split in benchmark.splits.items()}

@@ -29,6 +29,7 @@ class Param:
         if self.kind == "float":
             return trial.suggest_float(name, self.low, self.high, log=self.log)
         if self.kind == "int":
+            assert self.low is not None and self.high is not None  # a range has both bounds
             return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
         if self.kind == "categorical":
             return trial.suggest_categorical(name, list(self.choices))

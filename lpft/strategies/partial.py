@@ -52,7 +52,8 @@ class Block:
 
 def blocks(module: nn.Module) -> list[Block]:
     """The backbone's blocks, input to output (a module with no stages is one block)."""
-    stem, stages, neck = Block("stem", params=list(module.parameters(recurse=False))), [], Block("neck")
+    stem, neck = Block("stem", params=list(module.parameters(recurse=False))), Block("neck")
+    stages: list[Block] = []
     for name, child in module.named_children():
         if name in STAGE_CONTAINERS and isinstance(child, (nn.Sequential, nn.ModuleList)) and len(child) > 1:
             stages.extend(Block(f"{name}.{i}", [c]) for i, c in enumerate(child))

@@ -240,12 +240,14 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
         with (root / "spec.yaml").open_write() as f:  # never a credential at rest
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
+    by_strategy = {s: spec.resources_of(s) for s in spec.strategies}
+    # Ray types a resources callable as returning a PlacementGroupFactory, yet converts a dict it returns (Trial)
     trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
-                                    StrategyResources({s: spec.resources_of(s) for s in spec.strategies}))
+                                    StrategyResources(by_strategy))  # type: ignore[arg-type]  # Ray stub: see above
     outcome = SweepOutcome(spec, root, budgets=trial_budgets(spec))
     progress = Progress(outcome.budgets, every=progress_every, metric=spec.metric[0])
     for entry in ledger.entries().values():
-        if entry.ended:
+        if entry.row is not None:  # entry.ended
             progress.restored(entry.row)
     interrupt.say = progress.say
     try:
@@ -265,7 +267,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     # told the progress view, which counts down to them).
     outcome.budgets = {name: progress.tallies[name].budget for name in outcome.budgets}
     cut_off = INTERRUPTED if outcome.interrupted is not None else RUNNING
-    rows = [e.row if e.ended else unfinished_row(e, cut_off) for e in ledger.entries().values()]
+    rows = [e.row if e.row is not None else unfinished_row(e, cut_off) for e in ledger.entries().values()]
     outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
     live = root.is_local  # the Optuna searches' studies are in the journal already (lpft.sweeps.study)
     chosen = {f"{spec.name}.{name}": selection(outcome.trials, name, spec.metric[0]) for name in spec.strategies}

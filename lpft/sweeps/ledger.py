@@ -74,6 +74,7 @@ class Ledger:
                 raise InputError(f"{path}: not a ledger entry as lpft writes it ({problem}); the sweep's ledger "
                                  f"was edited or damaged: restore it, or delete it and {results} (if there) "
                                  "so that the trial runs again")
+            assert isinstance(body, dict)  # a str is what is wrong with it, raised just above
             found.append(Entry(stem, body["order"], body["config"], body.get("row")))
         return {e.trial: e for e in sorted(found, key=lambda e: e.order)}
 

@@ -104,6 +104,7 @@ class SweepLock:
         if problem:
             raise InputError(f"sweep {self.name!r}: its lock {where} is damaged ({problem}); if no sweep of that "
                              f"name is running, clear it with: {clear_command(where)}")
+        assert isinstance(holder, dict)  # a str is what is wrong with it, raised just above
         return numbers[-1], holder
 
     def _refuse(self, holder: dict[str, Any]) -> InputError:

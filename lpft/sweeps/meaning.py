@@ -73,6 +73,7 @@ def _param(p: Param) -> Any:
     if p.kind == "categorical":
         return {"choices": plain(p.choices)}
     # a range as one short value, so a message shows both ends (quote bounds each value)
+    assert p.low is not None and p.high is not None  # a range has both bounds
     kind = int if p.kind == "int" else float
     return f"{kind(p.low)!r}..{kind(p.high)!r}" + (" log" if p.log else "") + (" int" if p.kind == "int" else "")
 

@@ -41,7 +41,7 @@ class Tally:
         return self.completed + self.stopped + self.diverged + self.errored
 
     def end(self, row: dict[str, Any]) -> None:
-        status = row.get("status")
+        status: Any = row.get("status")  # whatever the row holds: only the four statuses are counted
         field = {COMPLETED: "completed", STOPPED: "stopped", DIVERGED: "diverged", ERROR: "errored"}.get(status)
         if field:
             setattr(self, field, getattr(self, field) + 1)

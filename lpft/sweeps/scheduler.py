@@ -16,7 +16,7 @@ from lpft.sweeps.stages import SEARCH
 class PerStrategyASHA(FIFOScheduler):
     def __init__(self, metric: str, mode: str = "max") -> None:
         super().__init__()
-        self._args = {"metric": metric, "mode": mode, "grace_period": 1, "reduction_factor": 2}
+        self._args: dict[str, Any] = {"metric": metric, "mode": mode, "grace_period": 1, "reduction_factor": 2}
         self._ashas: dict[str, ASHAScheduler] = {}
 
     def _asha(self, trial: Any) -> ASHAScheduler | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from ray.tune.search import Searcher
 
@@ -77,7 +77,7 @@ class OptunaBranch:
         self.metrics = metrics
         self.searched = {k: p for k, p in space.items() if p.kind != "constant"}
         self.storage = storage or optuna.storages.InMemoryStorage()
-        directions = ["maximize"] * len(metrics)
+        directions: list[Literal["maximize"]] = ["maximize"] * len(metrics)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget))
         self.study = optuna.create_study(storage=self.storage, study_name=name, directions=directions,
                                          sampler=sampler, load_if_exists=True)
@@ -134,7 +134,7 @@ class OptunaBranch:
     def _outcome(self, result: dict | None, error: bool) -> tuple[Any, list[float] | None]:
         import optuna
 
-        values = [(result or {}).get(m) for m in self.metrics]
+        values: list[Any] = [(result or {}).get(m) for m in self.metrics]  # numbers when `ok`
         ok = not error and result is not None and result.get("status") in (COMPLETED, DIVERGED) \
             and all(isinstance(v, (int, float)) for v in values)
         state = optuna.trial.TrialState.COMPLETE if ok else (
@@ -207,14 +207,14 @@ class SweepSearcher(Searcher):
             self.order = max(self.order, entry.order + 1)
             if stage == SEARCH and name in self.issued:
                 self.issued[name] += 1
-            if not entry.ended:
+            if entry.row is None:  # not entry.ended
                 self.queue.append(config)
             elif stage == SEARCH and name in self.branches:
                 self._search_ended(name, config, entry.row, entry.row.get("status") == ERROR, restored=True)
         for name in self.branches:
             self._maybe_queue_replicates(name)
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]  # Ray omits FINISHED
         config = self._next()
         if config is None:
             return None if self.running else Searcher.FINISHED
@@ -271,9 +271,8 @@ class SweepSearcher(Searcher):
     def _release(self, name: str, upto: int) -> bool:
         """Tells Optuna the held results of `name`'s trials 0..`upto`, in order; False (telling
         nothing) while one of them is still running."""
-        held = self.held[name]
-        ended = set(held) | {_index(t) for t in self.branches[name].told} \
-            if isinstance(self.branches[name], OptunaBranch) else set(held)
+        held, branch = self.held[name], self.branches[name]
+        ended = set(held) | {_index(t) for t in branch.told} if isinstance(branch, OptunaBranch) else set(held)
         if any(i not in ended for i in range(upto + 1) if i < self.issued[name]):
             return False
         for i in sorted(i for i in held if i <= upto):

@@ -210,8 +210,9 @@ def _check_values(name: str, space: dict[str, Param], where: str) -> None:
     from lpft.settings import parse_into
 
     fixed = {k: p.value for k, p in space.items() if p.kind == "constant"}
-    candidates = [(None, None)] + [(k, v) for k, p in space.items() if p.kind != "constant"
-                                   for v in (p.choices if p.kind == "categorical" else (p.low, p.high))]
+    candidates: list[tuple[str | None, Any]] = [(None, None)] + [
+        (k, v) for k, p in space.items() if p.kind != "constant"
+        for v in (p.choices if p.kind == "categorical" else (p.low, p.high))]
     for key, value in candidates:
         values = fixed if key is None else {**fixed, key: int(value) if space[key].kind == "int" else value}
         try:

@@ -24,8 +24,10 @@ def distribution(param: Param) -> Any:
     import optuna.distributions as d
 
     if param.kind == "float":
+        assert param.low is not None and param.high is not None  # a range has both bounds
         return d.FloatDistribution(param.low, param.high, log=param.log)
     if param.kind == "int":
+        assert param.low is not None and param.high is not None  # a range has both bounds
         return d.IntDistribution(int(param.low), int(param.high), log=param.log)
     return d.CategoricalDistribution(list(param.choices))
 

@@ -75,7 +75,7 @@ def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     state = read_torch(data, where or str(source), "a plain lpft checkpoint")
     if not (isinstance(state, dict) and isinstance(state.get("epoch"), int)):
-        raise InputError(f"{where or source}: refused: not a plain lpft checkpoint (no epoch); "
+        raise InputError(f"{where or str(source)}: refused: not a plain lpft checkpoint (no epoch); "
                          "delete it to run its trial from the checkpoint before it")
     return state
 
