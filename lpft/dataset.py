@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -31,6 +31,9 @@ import pyarrow.parquet as pq
 
 from lpft.errors import InputError, quote
 from lpft.footer import CONSTANT_KEY, constants, scan_varying
+from lpft.looks import LOOKS_KEY, Look
+from lpft.looks import decode as decode_looks
+from lpft.looks import encode as encode_looks
 from lpft.storage import Location, locate
 
 if TYPE_CHECKING:
@@ -65,19 +68,24 @@ _ARROW = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_
 
 @dataclass(frozen=True)
 class HparamColumns:
-    """The `hp.*` columns every file carries: name -> Python type, and which vary per step."""
+    """The `hp.*` columns every file carries: name -> Python type, and which vary per step; and
+    how each registered strategy is shown (`lpft.looks`), which the files declare beside them."""
 
     types: Mapping[str, type]
     per_step: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()
+    looks: Mapping[str, Look] = field(default_factory=dict)
 
     def schema(self) -> pa.Schema:
         return pa.schema([pa.field(f"hp.{k}", _ARROW[t]) for k, t in sorted(self.types.items())])
 
     def metadata(self) -> dict[bytes, bytes]:
+        # The same for every file a sweep writes (every registered strategy's, not the file's
+        # own): one schema, which the reader decodes once.
         return {VERSION_KEY: str(SCHEMA_VERSION).encode(),
                 STEP_HPARAMS_KEY: json.dumps(sorted(self.per_step)).encode(),
-                PATH_HPARAMS_KEY: json.dumps(sorted(self.paths)).encode()}
+                PATH_HPARAMS_KEY: json.dumps(sorted(self.paths)).encode(),
+                **({LOOKS_KEY: encode_looks(self.looks)} if self.looks else {})}
 
 
 def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
@@ -335,6 +343,7 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     frames = []
     skipped = [] if skipped is None else skipped
     declared: dict[bytes, set[str]] = {STEP_HPARAMS_KEY: set(), PATH_HPARAMS_KEY: set()}
+    looks: dict[str, Look] = {}
     filters = {k: v for k, v in (("sweep", sweep), ("strategy", strategy), ("benchmark", benchmark),
                                  ("eval_set", eval_set)) if v is not None}
     without = tuple(c for c in without if c not in {f.name for f in REQUIRED})
@@ -346,8 +355,11 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
         for schema in found.schemas:
             for key, names in declared.items():
                 names.update(json.loads(_step_keys(schema)[key]))
+            for name, look in decode_looks((schema.metadata or {}).get(LOOKS_KEY)).items():  # none: BEFORE_LOOKS
+                looks.setdefault(name, look)  # the first folder's, where two disagree
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
-    return Loaded(frame, {key: json.dumps(sorted(names)).encode() for key, names in declared.items()})
+    metadata = {key: json.dumps(sorted(names)).encode() for key, names in declared.items()}
+    return Loaded(frame, {**metadata, LOOKS_KEY: encode_looks(looks)})
 
 
 def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strategy: str | None = None,

@@ -13,6 +13,7 @@ from typing import Any
 # interrupted when the sweep was stopped (SIGINT, SIGTERM) before it ended: `--resume` runs it
 # again from its last checkpoint. The ended ones count against a strategy's trial budget.
 COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING = "completed", "stopped", "diverged", "error", "running"
+STATUSES = (COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING)  # what a RunResult may say
 INTERRUPTED = "interrupted"
 ENDED = (COMPLETED, STOPPED, DIVERGED, ERROR)
 
@@ -55,7 +56,6 @@ def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
 class RunResult:
     """What a strategy returns: every evaluation, the status, and the trained model."""
 
-    strategy: str
     status: str
     evaluations: list[Evaluation]
     hparams: dict[str, Any]
@@ -65,6 +65,13 @@ class RunResult:
     # What a run measured about itself (train seconds per epoch, LP's chosen C, L2-SP's drift):
     # printed by `lpft run`, never part of the results dataset.
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    # The strategy's name: stamped by `@strategy` into what the function returns.
+    strategy: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:  # RunResult("ft", status, ...): the name is no longer passed
+            raise TypeError(f"RunResult(status, evaluations, hparams, ...): status {self.status!r} is not one "
+                            f"of {', '.join(STATUSES)} (@strategy fills in the strategy's name)")
 
     def metrics(self, step: int) -> dict[str, float]:
         """`step_metrics` of this run's evaluations at `step`."""

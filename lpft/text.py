@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -41,7 +41,6 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]], left: int
 
 
 PAPER_PAIRS = (("ft", "lp"), ("lpft", "ft"))  # the paper's two comparisons: (strategy, against)
-NAMES = {"lp": "LP", "ft": "FT", "lpft": "LP-FT"}
 
 
 def shown_difference(a: float, b: float) -> str:
@@ -51,11 +50,12 @@ def shown_difference(a: float, b: float) -> str:
     return "-" if pa is None or pb is None else pct((float(pa) - float(pb)) / 100, sign=True)
 
 
-def comparison(means: dict[str, tuple[float, float]]) -> str:
+def comparison(means: dict[str, tuple[float, float]], labels: Mapping[str, str]) -> str:
     """The paper's sentence, "FT vs LP: +x ID, -y OOD;  LP-FT vs FT: ...", from (ID, OOD) per
-    strategy: each difference is that of the rounded means a table shows."""
+    strategy, each named by its label: each difference is that of the rounded means a table shows."""
     def diff(a: str, b: str) -> str:
         return (f"{shown_difference(means[a][0], means[b][0])} ID, "
                 f"{shown_difference(means[a][1], means[b][1])} OOD")
 
-    return ";  ".join(f"{NAMES[a]} vs {NAMES[b]}: {diff(a, b)}" for a, b in PAPER_PAIRS if a in means and b in means)
+    return ";  ".join(f"{labels.get(a, a)} vs {labels.get(b, b)}: {diff(a, b)}"
+                      for a, b in PAPER_PAIRS if a in means and b in means)

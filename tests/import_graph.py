@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "lpft"
 # ARCHITECTURE.md's units, lowest first: a unit imports only units at or below its own layer.
 # analysis sits beside data/models/..., not above them: it must not reach them at all (see test).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "names", "safe_yaml", "atomic", "text", "registry", "settings", "storage", "plugins", "secrets",
+    ("errors", "names", "looks", "safe_yaml", "atomic", "text", "registry", "settings", "storage", "plugins", "secrets",
      "allocator", "processes"),
     ("results", "search_spaces", "footer", "row_checks", "dataset", "best", "cachedir"),
     ("data",),

@@ -13,7 +13,7 @@ from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
 from lpft.sweeps.searcher import SweepSearcher
 
-LR = SUMMARY_HEADER.index("best lr")
+LR = SUMMARY_HEADER.index("best hp")
 
 
 def searcher_after_search(tmp_path, replicate_seeds, metric):
@@ -59,8 +59,8 @@ def test_summary_names_the_config_the_searcher_replicated_on_its_metric(tmp_path
     searcher._maybe_queue_replicates("ft")
     assert {c["lr"] for c in searcher.queue} == {0.1} and [c["seed"] for c in searcher.queue] == [1, 2]
     row = summary_rows(TRIALS, "id_test")[0]
-    assert row[LR] == "0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
-    assert summary_rows(TRIALS, "id_val")[0][LR] == "0.3"  # ranked on id_val, a would win (one seed)
+    assert row[LR] == "lr 0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
+    assert summary_rows(TRIALS, "id_val")[0][LR] == "lr 0.3"  # ranked on id_val, a would win (one seed)
 
 
 def test_a_resume_reordering_trials_changes_nothing():

@@ -75,7 +75,7 @@ def test_full_demo(tmp_path):
 def test_demo_quick_runs_both_sweeps(tmp_path):
     p = lpft("demo", "--quick", "--storage", tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
-    for needle in ("== synthetic", "== digits-quick", "FT vs LP:", "LP-FT vs FT:", "ood avg", "best lr"):
+    for needle in ("== synthetic", "== digits-quick", "FT vs LP:", "LP-FT vs FT:", "ood avg", "best hp"):
         assert needle in p.stdout
     for strategy in ("lp", "ft", "lpft"):
         assert sum(line.startswith(strategy + " ") for line in p.stdout.splitlines()) == 2

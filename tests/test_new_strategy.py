@@ -10,6 +10,7 @@ import pytest
 from lpft.cli import main
 from lpft.dataset import read_results, step_hparams, write_trial
 from lpft.errors import require
+from lpft.looks import Look
 from lpft.models.features import cached_features
 from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.search_spaces import Param, hparam
@@ -18,6 +19,7 @@ from lpft.sweeps import parse_spec
 from lpft.trial import run_trial
 
 NAME = "centroid-test"
+LOOK = Look("Centroid", colour="#AA3377", order=-1, shown="shrink")  # first in tables, its own colour
 BENCH = {"eps": 0.1, "n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 100}
 
 
@@ -42,14 +44,14 @@ def centroid(benchmark, backbone, hp: CentroidParams, device="cpu", on_epoch=Non
         for name, split in benchmark.eval_sets.items():
             pred = np.argmin(((feats[name][:, None, :] - m[None]) ** 2).sum(-1), axis=1)
             evaluations.append(Evaluation(step, name, split.role, float((pred == split.y).mean())))
-    return RunResult(NAME, COMPLETED, evaluations, asdict(hp),
+    return RunResult(COMPLETED, evaluations, asdict(hp),
                      step_hparams={i: {"shrink": float(s)} for i, s in enumerate(shrinks)})
 
 
 @pytest.fixture
 def registered():
-    strategy(NAME, CentroidParams, "nearest class mean (a test's own strategy)", step_hparams={"shrink": float})(
-        centroid)
+    strategy(NAME, CentroidParams, "nearest class mean (a test's own strategy)", step_hparams={"shrink": float},
+             look=LOOK)(centroid)
     yield STRATEGIES[NAME]
     STRATEGIES.unregister(NAME)  # other tests' files keep the built-in columns only
 
@@ -71,10 +73,10 @@ def test_lpft_run_uses_it_and_checks_its_params(registered, capsys):
 
 
 def test_results_and_analysis_carry_it(registered, tmp_path):
-    from lpft.analysis.report import analyze
+    from lpft.analysis.report import analyze, write_report
 
     for k, (strategy_name, hp) in enumerate(((NAME, {"shrink_max": 0.0}), (NAME, {"shrink_max": 0.9}),
-                                             ("lp", {"num_cs": 5}))):
+                                             ("lp", {"num_cs": 5}), ("ft", {"epochs": 4, "eval_every": 2}))):
         for seed in (0, 1):
             trial = run_trial("synthetic", strategy_name, {**BENCH, **hp, "seed": seed})
             trial_id = f"{strategy_name}-{k}-{seed}"  # a plain name, as a sweep's are (ft-003)
@@ -89,3 +91,14 @@ def test_results_and_analysis_carry_it(registered, tmp_path):
     # one config, both seeds: the per-step shrink is not part of the config
     assert len(mine) == 2 and mine["config"].nunique() == 1
     assert NAME in report.tables["text"]
+    # Shown as it declared (its results carry the look; the analysis never asks the registry):
+    # first in the table (order -1, before LP's 0), named by its label, in its own colour.
+    lines = report.tables["text"].splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    rows = [line.split()[0] for line in lines[rule + 1:] if line.strip()]
+    assert rows[:3] == [NAME, "lp", "ft"], report.tables["text"]
+    assert "Centroid vs FT: " in report.sentence and "FT vs LP: " in report.sentence, report.sentence
+    write_report(report, tmp_path / "report")
+    svg = (tmp_path / "report" / "frontier_ood_avg.svg").read_text().lower()
+    assert "#aa3377" in svg and "#d55e00" in svg  # its colour, and FT's
+

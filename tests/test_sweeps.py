@@ -100,7 +100,7 @@ def test_synthetic_sweep_dataset(tmp_path):
     best = search.sort_values("id_val").groupby("strategy").tail(1).set_index("strategy")
     assert replicate.set_index("strategy").loc["ft", "hp.lr"] == best.loc["ft", "hp.lr"]
     assert best.loc["ft", "ood_avg"] < best.loc["lp", "ood_avg"]
-    assert "best lr" in p.stdout  # the per-strategy table (its numbers: below)
+    assert "best hp" in p.stdout  # the per-strategy table (its numbers: below)
     # The progress view (stdout is a pipe: plain lines, at most one a second), ending on the trials table's counts.
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith("progress |")]
     elapsed = [int(m[0]) * 60 + int(m[1]) for m in (re.search(r"elapsed (\d+):(\d\d)", ln).groups() for ln in lines)]

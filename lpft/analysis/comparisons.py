@@ -16,19 +16,23 @@ import pandas as pd
 from lpft.analysis.intervals import LEVEL, METHODS, difference_interval
 from lpft.analysis.selection import Chosen
 from lpft.analysis.tables import strategy_order
-from lpft.text import NAMES, PAPER_PAIRS, pct, shown_difference
+from lpft.looks import Look
+from lpft.text import PAPER_PAIRS, pct, shown_difference
 
 COLUMNS = ["strategy", "against", "metric", "difference", "shown", "ci_low", "ci_high", "interval", "method",
            "n_strategy", "n_against", "pairs", "df", "note"]
 METRICS = (("id_test", "ID"), ("ood_avg", "OOD"))
 
 
-def pairs(strategies: list[str]) -> list[tuple[str, str]]:
+PAPERS = {s for pair in PAPER_PAIRS for s in pair}  # the paper's three strategies
+
+
+def pairs(strategies: list[str], looks: dict[str, Look] | None = None) -> list[tuple[str, str]]:
     """The paper's comparisons (FT vs LP, LP-FT vs FT) where both ran, then every other strategy vs FT."""
     have = set(strategies)
     out = [(a, b) for a, b in PAPER_PAIRS if a in have and b in have]
     if "ft" in have:
-        out += [(s, "ft") for s in strategy_order(list(have)) if s not in NAMES]
+        out += [(s, "ft") for s in strategy_order(list(have), looks) if s not in PAPERS]
     return out
 
 
@@ -39,7 +43,7 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
     # not dict(groupby): a GroupBy has a .keys attribute, so dict() takes it for a mapping
     by = {s: g for s, g in frame.groupby("strategy")}  # noqa: C416
     rows = []
-    for a, b in pairs(list(by)):
+    for a, b in pairs(list(by), chosen.looks or None):
         for metric in metrics:
             va = dict(zip(by[a]["seed"].astype(int), by[a][metric].astype(float)))
             vb = dict(zip(by[b]["seed"].astype(int), by[b][metric].astype(float)))
@@ -52,8 +56,8 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _name(s: str) -> str:
-    return NAMES.get(s, s)
+def _name(s: str, looks: dict[str, Look]) -> str:
+    return looks[s].label if s in looks else s
 
 
 def _part(row: pd.Series, label: str) -> str:
@@ -66,11 +70,12 @@ def _part(row: pd.Series, label: str) -> str:
     return f"{row.shown} {label} ({LEVEL:.0%} CI {pct(row.ci_low, sign=True)} to {pct(row.ci_high, sign=True)}, {how})"
 
 
-def sentences(table: pd.DataFrame) -> list[str]:
-    """Per pair, "LP-FT vs FT: +3.8 ID (90% CI ...), +9.2 OOD (...)" from `compare`'s rows."""
+def sentences(table: pd.DataFrame, looks: dict[str, Look]) -> list[str]:
+    """Per pair, "LP-FT vs FT: +3.8 ID (90% CI ...), +9.2 OOD (...)" from `compare`'s rows, each
+    strategy named by its label."""
     out = []
     for (a, b), group in table.groupby(["strategy", "against"], sort=False):
         rows = {r.metric: r for r in group.itertuples()}
         parts = [_part(rows[m], label) for m, label in METRICS if m in rows]
-        out.append(f"{_name(a)} vs {_name(b)}: " + ", ".join(parts))
+        out.append(f"{_name(a, looks)} vs {_name(b, looks)}: " + ", ".join(parts))
     return out

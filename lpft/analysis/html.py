@@ -15,6 +15,7 @@ import pandas as pd
 
 from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
+from lpft.looks import Look
 from lpft.names import is_name
 from lpft.storage import locate
 from lpft.text import pct
@@ -72,15 +73,13 @@ def _results_rows(columns: list[str], cells: dict[str, dict[str, Cell]], chosen:
     return rows
 
 
-def _comparisons(table: pd.DataFrame | None) -> list[dict[str, str]]:
+def _comparisons(table: pd.DataFrame | None, looks: dict[str, Look]) -> list[dict[str, str]]:
     """Each comparison's ID and OOD-average difference with its interval, as `comparisons.csv` has them."""
-    from lpft.text import NAMES
-
     if table is None or table.empty:
         return []
     out = []
     for (a, b), group in table.groupby(["strategy", "against"], sort=False):
-        row = {"name": f"{NAMES.get(a, a)} vs {NAMES.get(b, b)}"}
+        row = {"name": f"{looks[a].label if a in looks else a} vs {looks[b].label if b in looks else b}"}
         for r in group.itertuples():
             if r.metric not in ("id_test", "ood_avg"):
                 continue
@@ -138,7 +137,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         sweeps=report.context, version=_version(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
         rows=_results_rows(columns, cells, report.chosen, report.frontier),
-        legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons),
+        legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons, report.looks),
         no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,

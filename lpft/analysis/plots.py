@@ -12,17 +12,20 @@ per strategy. Sizes: `single` (3.5 in, one paper column) and `double` (7 in).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from lpft.analysis.appearance import looks_for
 from lpft.analysis.groups import base_strategy
 from lpft.analysis.robustness import EPS, EXTRAPOLATED, baseline_problem, bootstrap_lines, fit_baseline, probit
+from lpft.looks import Look
 
-# Okabe & Ito's colour-blind-safe palette: the paper's three fixed, others in sorted order.
-PALETTE = {"lp": "#0072B2", "ft": "#D55E00", "lpft": "#009E73"}
+# Okabe & Ito's colour-blind-safe palette, for strategies that declare no colour of their own
+# (the paper's three declare theirs: `lpft.looks`), in sorted order.
 MORE_COLOURS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 TICK_STEPS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)  # round accuracy steps, coarsest first
 RASTERIZE_ABOVE = 2000  # points per panel drawn as vectors; more are rasterised (at the figure's dpi)
@@ -34,11 +37,14 @@ VECTOR_DPI = 120  # the faint cloud's raster inside an SVG or PDF (at a million 
 MARKERS = ["o", "s", "^", "D", "v", "P"]  # one per compared sweep
 
 
-def colours(strategies: list[str]) -> dict[str, str]:
-    """Colour by strategy; a compared sweep's `<sweep>/<strategy>` takes its strategy's."""
+def colours(strategies: list[str], looks: Mapping[str, Look] | None = None) -> dict[str, str]:
+    """Colour by strategy: its declared one, else the next of MORE_COLOURS; a compared sweep's
+    `<sweep>/<strategy>` takes its strategy's. `looks`: as `appearance.looks_for` gives them."""
     bases = sorted({base_strategy(s) for s in strategies})
-    others = [s for s in bases if s not in PALETTE]
-    by_base = {**PALETTE, **{s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)}}
+    declared = looks_for(bases) if looks is None else {b: looks[b] for b in bases if b in looks}
+    by_base = {b: look.colour for b, look in declared.items() if look.colour}
+    others = [s for s in bases if s not in by_base]
+    by_base.update({s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)})
     return {**by_base, **{s: by_base[base_strategy(s)] for s in strategies}}
 
 
@@ -102,13 +108,13 @@ def _limits(values: list[np.ndarray]) -> tuple[float, float]:
 
 def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: str, baseline: str,
                    frontier_col: str, caveats: dict[str, str] | None = None, fit_axes: bool = True,
-                   max_ticks: int = 7) -> int:
+                   max_ticks: int = 7, looks: Mapping[str, Look] | None = None) -> int:
     """One panel. `caveats`: strategy -> why its effective robustness is not to be trusted
     (its label says so). `fit_axes`: fit the axes to the selected models and the frontier
     rather than every point (a C path down to chance would crowd them into a corner).
     Returns how many points fall outside the axes (the panel says so too)."""
     caveats = caveats or {}
-    palette = colours(sorted(points.strategy.unique()))
+    palette = colours(sorted(points.strategy.unique()), looks)
     shapes = markers(sorted(points.strategy.unique()))
     front = points[points[frontier_col]].sort_values("id_test")
     base = points[points.strategy.map(base_strategy) == baseline]
@@ -167,7 +173,8 @@ def _legend(fig: Any, ax: Any) -> None:
 
 
 def frontier_figure(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
-                    caveats: dict[str, str] | None = None, size: str = "double") -> Any:
+                    caveats: dict[str, str] | None = None, size: str = "double",
+                    looks: Mapping[str, Look] | None = None) -> Any:
     """One panel per column (a grid of up to three per row), one legend below them."""
     import matplotlib.pyplot as plt
 
@@ -178,7 +185,7 @@ def frontier_figure(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[st
     with plt.rc_context({"font.size": font}):
         fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False, layout="constrained")
         for ax, column in zip(axes.flat, columns):
-            frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats,
+            frontier_panel(ax, points, chosen, column, baseline, f"frontier.{column}", caveats, looks=looks,
                            max_ticks=max(3, int(width / cols / 0.5)))  # a label per half inch
         for ax in list(axes.flat)[len(columns):]:
             ax.axis("off")
@@ -194,7 +201,8 @@ def grid_columns(columns: list[str]) -> list[str]:
 
 
 def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
-                 out: Path, caveats: dict[str, str] | None = None) -> list[Path]:
+                 out: Path, caveats: dict[str, str] | None = None, looks: Mapping[str, Look] | None = None
+                 ) -> list[Path]:
     """frontier_<set>.{png,svg,pdf} (one column wide) and frontier_grid.{png,svg,pdf} (two)."""
     import matplotlib
 
@@ -202,11 +210,11 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
     import matplotlib.pyplot as plt
 
     written = []
+    grid = grid_columns(columns)
     for stem, fig in [*((f"frontier_{c}", frontier_figure(points, chosen, [c], baseline, selection, caveats,
-                                                          "single")) for c in columns),
-                      ("frontier_grid", frontier_figure(points, chosen, grid_columns(columns), baseline, selection,
-                                                        caveats, "double" if len(grid_columns(columns)) > 1
-                                                        else "single"))]:
+                                                          "single", looks)) for c in columns),
+                      ("frontier_grid", frontier_figure(points, chosen, grid, baseline, selection, caveats,
+                                                        "double" if len(grid) > 1 else "single", looks))]:
         for ext in ("png", "svg", "pdf"):  # in SVG and PDF the dpi is the rasterised cloud's alone
             fig.savefig(out / f"{stem}.{ext}", dpi=DPI if ext == "png" else VECTOR_DPI)
             written.append(out / f"{stem}.{ext}")

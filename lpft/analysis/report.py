@@ -10,6 +10,7 @@ import pandas as pd
 import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
+from lpft.analysis.appearance import looks_for
 from lpft.analysis.caveats import deterministic_strategies, eval_set_sizes, selection_notes
 from lpft.analysis.comparisons import compare, sentences
 from lpft.analysis.frontier import id_order, ownership, pareto_masks
@@ -22,6 +23,7 @@ from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import owners_line, render, summarize  # noqa: F401 (owners_line: re-exported)
 from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
+from lpft.looks import Look
 
 # What each trial must hold: the selection's ID val, the frontier's ID test, an OOD set to plot against.
 ROLES = ("id_val", "id_test", "ood")
@@ -47,6 +49,7 @@ class Report:
     robustness_by_set: pd.DataFrame | None = None  # effective robustness per strategy and eval set
     comparisons: pd.DataFrame | None = None  # strategy vs strategy with intervals (`comparisons.compare`)
     ci: str = "t"  # the interval method (`lpft.analysis.intervals.METHODS`)
+    looks: dict[str, Look] = field(default_factory=dict)  # how each strategy is shown (`lpft.looks`)
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -104,7 +107,8 @@ def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, co
     for label, part in split_groups(loaded.frame, compare).items():
         sweeps = set(part["sweep"].unique().to_list()) if "sweep" in part.columns else set()
         reports[label] = _report(part, step_hparams(loaded.metadata), selection, baseline, skipped,
-                                 [c for c in context if c["name"] in sweeps] or context, paths, ci, checked)
+                                 [c for c in context if c["name"] in sweeps] or context, paths, ci, checked,
+                                 loaded.metadata)
     return reports
 
 
@@ -113,7 +117,8 @@ class _Repeated(Exception):
 
 
 def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: str, baseline: str,
-            skipped: list[Skipped], context: list[dict], paths: list[str], ci: str, checked: bool) -> Report:
+            skipped: list[Skipped], context: list[dict], paths: list[str], ci: str, checked: bool,
+            metadata: dict[bytes, bytes]) -> Report:
     df, adapted = split_adapted(frame.drop([c for c in ("sweep", "benchmark") if c in frame.columns]))
     if not df.height:
         raise InputError(f"{', '.join(map(str, paths))}: no plain evaluations to analyze (every row is "
@@ -124,6 +129,7 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
         raise _Repeated
     chosen = SELECTIONS[selection]().select_points(wide_points)
     chosen.deterministic = deterministic_strategies(df)
+    chosen.looks = looks_for(wide_points.frame["strategy"].unique(), metadata)
     points, ood = wide_points.frame, wide_points.ood_sets
     notes = [f"left out {len(skipped)} bad results file{'s' if len(skipped) > 1 else ''} (--skip-bad), "
              f"e.g. {skipped[0].path}: {skipped[0].reason}"] if skipped else []
@@ -141,11 +147,11 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
               .reset_index(drop=True))
     notes += selection_notes(chosen, eval_set_sizes(df), "id_val")
     versus = compare(chosen, ci)
-    return Report({f: render(chosen, f, ci) for f in FORMATS}, "\n".join(sentences(versus)),
+    return Report({f: render(chosen, f, ci) for f in FORMATS}, "\n".join(sentences(versus, chosen.looks)),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen, ci), context, by_set, versus, ci)
+                  summarize(chosen, ci), context, by_set, versus, ci, chosen.looks)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -176,7 +182,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
         extra.append(out / "bn_adaptation.csv")
     caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
     figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out,
-                           caveats)
+                           caveats, report.looks or None)
     files = [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures]
     html = out / "report.html"
     html.write_text(render_html(report, out, out / "frontier_grid.png", files))

@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from lpft.best import ConfigKey, Scored, best_config, config_key, config_scores, tied_configs
+from lpft.looks import Look
 from lpft.registry import Registry
 
 KEYS = ["strategy", "trial_id", "seed", "step"]
@@ -44,6 +45,7 @@ class Chosen:
     ties: dict[str, tuple[int, float]] = field(default_factory=dict)
     metric: str = "id_val"  # what configs were ranked on
     deterministic: frozenset[str] = frozenset()  # strategies whose runs' seed changes nothing
+    looks: dict[str, Look] = field(default_factory=dict)  # how each is shown (`appearance.looks_for`)
 
 
 def wide(data: pd.DataFrame | pa.Table | pl.DataFrame, per_step: set[str] | frozenset[str] = frozenset(),

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pandas as pd
 
+from lpft.analysis.appearance import looks_for
 from lpft.analysis.intervals import LEVEL, METHODS, Estimate, mean_interval
 from lpft.analysis.selection import Chosen
+from lpft.looks import Look, ordered
 from lpft.text import comparison, format_table, pct
 
-PAPER_ORDER = ("lp", "ft", "lpft")
 TABLE_FORMATS = ("text", "md", "latex", "csv")
 Cell = Estimate  # a table cell: a strategy's mean over seeds on one column, with its interval
 
 
-def strategy_order(names: list[str]) -> list[str]:
-    """The paper's three first, in its order, then any others alphabetically: stable rows everywhere."""
-    return sorted(names, key=lambda s: (PAPER_ORDER.index(s) if s in PAPER_ORDER else len(PAPER_ORDER), s))
+def strategy_order(names: list[str], looks: Mapping[str, Look] | None = None) -> list[str]:
+    """In the strategies' declared order (the paper's LP, FT, LP-FT first), then by name: stable
+    rows everywhere. `looks`: as `appearance.looks_for` gives them (None: looked up)."""
+    return ordered(names, looks_for(names) if looks is None else looks)
 
 
 def summarize(chosen: Chosen, ci: str = "t") -> tuple[list[str], dict[str, dict[str, Cell]]]:
@@ -33,7 +36,7 @@ def summarize(chosen: Chosen, ci: str = "t") -> tuple[list[str], dict[str, dict[
     METHODS[ci]  # an unknown method: one line naming the known ones
     cells: dict[str, dict[str, Cell]] = {}
     groups = dict(list(chosen.frame.groupby("strategy")))
-    for strategy in strategy_order(list(groups)):
+    for strategy in strategy_order(list(groups), chosen.looks or None):
         group = groups[strategy]
         row = {c: mean_interval(group[c].to_numpy(float), ci) for c in columns}
         if strategy in chosen.deterministic:  # no spread because none is possible: say so
@@ -125,7 +128,8 @@ def paper_sentence(chosen: Chosen) -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: ..." from the selected models' means, each
     difference that of the rounded means the table shows (`lpft.text.comparison`)."""
     means = chosen.frame.groupby("strategy")[["id_test", "ood_avg"]].mean()
-    return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()})
+    looks = chosen.looks or looks_for(list(means.index))
+    return comparison({s: (r.id_test, r.ood_avg) for s, r in means.iterrows()}, {s: looks[s].label for s in looks})
 
 
 def owners_line(owners: list[tuple[str, float, float]]) -> str:

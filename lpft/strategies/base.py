@@ -1,7 +1,10 @@
 """What a strategy is, and the registry of them.
 
 A strategy is a plain function `fn(benchmark, backbone, hp, device="cpu", on_epoch=None,
-resume=None, workers=0) -> RunResult`, registered with `@strategy(name, Params, description)`.
+resume=None, workers=0) -> RunResult`, registered with `@strategy(name, Params, description,
+look=Look(...))`; the decorator stamps `name` into every RunResult the function returns, and
+`look` (`lpft.looks`: label, colour, order, the hyperparameter a summary shows) is how tables,
+figures and sentences show it.
 Its params dataclass declares each field's default, and with `hparam(..., search=..., grid=...)`
 its default search distribution and the paper's grid; hyperparameters that change along one
 trial (LP's C path, WiSE's alpha grid) are declared as `step_hparams`. So one file holds a
@@ -11,6 +14,8 @@ anywhere else registers by being imported.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +23,7 @@ from typing import Any
 
 from lpft.dataset import HparamColumns
 from lpft.errors import InputError, quote
+from lpft.looks import Look, checked
 from lpft.names import RULE, is_name
 from lpft.registry import Registry
 from lpft.results import RunResult
@@ -70,6 +76,11 @@ class Strategy:
     # filled by the sweep) instead of searching a space of its own: WiSE.
     derived: bool = False
     seed_controls: SeedControls = seed_unknown  # what its seed changes (() : nothing)
+    look: Look | None = None  # how it is shown (see `lpft.looks`); None: its name, plainly
+
+    @property
+    def display(self) -> Look:
+        return self.look or Look(label=self.name)
 
     @property
     def space(self) -> dict[str, Param]:
@@ -93,18 +104,25 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 
 def strategy(name: str, params: type, description: str, step_hparams: dict[str, type] | None = None,
              path_hparams: tuple[str, ...] = (), derived: bool = False,
-             seed_controls: SeedControls = seed_unknown) -> Callable[[StrategyFn], StrategyFn]:
-    """Registers the decorated function as strategy `name` (the `strategy` column of results).
+             seed_controls: SeedControls = seed_unknown,
+             look: Look | None = None) -> Callable[[StrategyFn], StrategyFn]:
+    """Registers the decorated function as strategy `name` (the `strategy` column of results:
+    stamped into each RunResult it returns, so the function never writes its name again).
     `seed_controls` declares what the seed changes (see `SeedControls`); without it, the seed is
-    taken to matter and replicates always run."""
+    taken to matter and replicates always run. `look`: how it is shown (`lpft.looks`)."""
 
     def add(fn: StrategyFn) -> StrategyFn:
         # The name is a folder of every results dataset (`strategy=<name>/`): one safe path component.
         if not is_name(name):
             raise InputError(f"strategy name {quote(name)}: {RULE} (it names a folder)")
-        STRATEGIES.register(name)(Strategy(name, params, fn, description, dict(step_hparams or {}),
-                                           tuple(path_hparams), derived, seed_controls))
-        return fn
+
+        @functools.wraps(fn)
+        def named(*args: Any, **kwargs: Any) -> RunResult:
+            return dataclasses.replace(fn(*args, **kwargs), strategy=name)
+
+        STRATEGIES.register(name)(Strategy(name, params, named, description, dict(step_hparams or {}),
+                                           tuple(path_hparams), derived, seed_controls, checked(name, look)))
+        return named
 
     return add
 
@@ -122,4 +140,4 @@ def hparam_columns() -> HparamColumns:
         paths.update(dict.fromkeys(s.path_hparams))
         for key, kind in typing.get_type_hints(s.params).items():
             types.setdefault(key, kind)
-    return HparamColumns(types, tuple(per_step), tuple(paths))
+    return HparamColumns(types, tuple(per_step), tuple(paths), {name: STRATEGIES[name].display for name in STRATEGIES})

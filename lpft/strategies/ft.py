@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from lpft.data.base import Benchmark
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
@@ -18,10 +19,11 @@ class FTParams(SGDParams):
     """FT has exactly the SGD loop's hyperparameters."""
 
 
-@strategy("ft", FTParams, "full fine-tuning from a fresh head", seed_controls=sgd_seed_controls)
+@strategy("ft", FTParams, "full fine-tuning from a fresh head", seed_controls=sgd_seed_controls,
+          look=Look("FT", colour="#D55E00", order=1, shown="lr"))
 def ft(benchmark: Benchmark, backbone: Backbone, hp: FTParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers)
-    return RunResult("ft", log.status, log.evaluations, asdict(hp), model=model, diagnostics=log.diagnostics())
+    return RunResult(log.status, log.evaluations, asdict(hp), model=model, diagnostics=log.diagnostics())

@@ -14,6 +14,7 @@ import torch
 
 from lpft.data.base import Benchmark
 from lpft.errors import require
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
@@ -33,7 +34,8 @@ class L2SPParams(SGDParams):
         require(self.l2sp_weight >= 0, f"l2sp_weight must be >= 0, got {self.l2sp_weight}")
 
 
-@strategy("l2sp", L2SPParams, "fine-tuning pulled toward the pretrained weights (L2-SP)")
+@strategy("l2sp", L2SPParams, "fine-tuning pulled toward the pretrained weights (L2-SP)",
+          look=Look("L2-SP", shown="lr"))
 def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
@@ -52,5 +54,5 @@ def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str =
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers, after_step=pull)
     with torch.no_grad():
         drift = max((float((p - p0).abs().max()) for p, p0 in anchor), default=0.0)
-    return RunResult("l2sp", log.status, log.evaluations, asdict(hp), model=model,
+    return RunResult(log.status, log.evaluations, asdict(hp), model=model,
                      diagnostics={**log.diagnostics(), "max_drift": drift})

@@ -21,6 +21,7 @@ from torch import nn
 from lpft.data.base import Benchmark, predict
 from lpft.data.cache import cache_root
 from lpft.errors import InputError, require
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import has_batchnorm
 from lpft.models.features import adapted_features, cached_array, cached_features, feature_key
@@ -151,7 +152,8 @@ def lp_seed_controls(hp: LPParams, context: SeedContext) -> tuple[str, ...]:
 
 
 @strategy("lp", LPParams, "linear probe: logistic regression on frozen features over a C path",
-          step_hparams={"C": float}, seed_controls=lp_seed_controls)
+          step_hparams={"C": float}, seed_controls=lp_seed_controls,
+          look=Look("LP", colour="#0072B2", order=0, shown="C"))
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     feats = cached_features(backbone, benchmark, device=device, workers=workers)
@@ -167,7 +169,7 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
         evaluations += fit_path(adapted, labels, roles, hp, benchmark.num_classes,
                                 fit_intercept=benchmark.head_bias, classes=classes, adapt=BN_ADAPTED)[0]
     cs = c_path(hp)
-    return RunResult("lp", COMPLETED, evaluations, asdict(hp),
+    return RunResult(COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},
                      diagnostics={"C": head.C, "head_norm": float(np.linalg.norm(head.weight))})
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from lpft.data.base import Benchmark
 from lpft.errors import require
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.features import cached_features
@@ -61,7 +62,8 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
     return head
 
 
-@strategy("lpft", LPFTParams, "linear probe, then full fine-tuning from that head", seed_controls=sgd_seed_controls)
+@strategy("lpft", LPFTParams, "linear probe, then full fine-tuning from that head", seed_controls=sgd_seed_controls,
+          look=Look("LP-FT", colour="#009E73", order=2, shown="lr"))
 def lp_ft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
           on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
@@ -76,8 +78,8 @@ def lp_ft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str 
     else:
         probed = probe_head(benchmark, backbone, hp, device, workers)
         if probed is None:
-            return RunResult("lpft", DIVERGED, [], asdict(hp))
+            return RunResult(DIVERGED, [], asdict(hp))
         model.head.load_state_dict(probed.state_dict())
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers)
-    return RunResult("lpft", log.status, log.evaluations, asdict(hp), model=model,
+    return RunResult(log.status, log.evaluations, asdict(hp), model=model,
                      diagnostics={**diagnostics, **log.diagnostics()})

@@ -17,6 +17,7 @@ from torch import nn
 
 from lpft.data.base import Benchmark
 from lpft.errors import InputError, require
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.results import RunResult
@@ -66,7 +67,8 @@ def blocks(module: nn.Module) -> list[Block]:
     return [b for b in (stem, *stages, neck) if b.parameters()]
 
 
-@strategy("ft-partial", PartialParams, "fine-tuning of the top k blocks (or one block) only")
+@strategy("ft-partial", PartialParams, "fine-tuning of the top k blocks (or one block) only",
+          look=Look("partial FT", shown="lr"))
 def ft_partial(benchmark: Benchmark, backbone: Backbone, hp: PartialParams, device: str = "cpu",
                on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     seed_everything(hp.seed)
@@ -82,5 +84,5 @@ def ft_partial(benchmark: Benchmark, backbone: Backbone, hp: PartialParams, devi
             p.requires_grad_(False)
     log = sgd_train(model, backbone, benchmark, hp, device, on_epoch, resume, workers,
                     frozen=[m for b in frozen for m in b.modules])
-    return RunResult("ft-partial", log.status, log.evaluations, asdict(hp), model=model,
+    return RunResult(log.status, log.evaluations, asdict(hp), model=model,
                      diagnostics={**log.diagnostics(), "trained_blocks": ",".join(b.name for b in chosen)})

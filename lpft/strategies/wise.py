@@ -18,6 +18,7 @@ import torch
 
 from lpft.data.base import Benchmark
 from lpft.errors import InputError, require
+from lpft.looks import Look
 from lpft.models.backbone import Backbone
 from lpft.models.classifier import Classifier
 from lpft.models.saved import load_model_state
@@ -60,7 +61,8 @@ def pretrained_with_lp_head(model: Classifier, benchmark: Benchmark, backbone: B
 
 
 @strategy("wise", WiseParams, "weight-space interpolation of the LP model and a fine-tuned one",
-          step_hparams={"alpha": float}, path_hparams=("alpha",), derived=True)
+          step_hparams={"alpha": float}, path_hparams=("alpha",), derived=True,
+          look=Look("WiSE", shown="alpha"))
 def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     if not hp.model:
@@ -80,6 +82,6 @@ def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str =
         evaluations.extend(evals)
         if on_epoch is not None:
             on_epoch(step, evals, None)  # seconds per alpha: rerun rather than resume
-    return RunResult("wise", COMPLETED, evaluations, asdict(hp), model=model,
+    return RunResult(COMPLETED, evaluations, asdict(hp), model=model,
                      step_hparams={i: {"alpha": a} for i, a in enumerate(grid)},
                      diagnostics={"interpolated": "weights and BatchNorm running statistics"})

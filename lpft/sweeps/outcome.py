@@ -19,9 +19,10 @@ from lpft.results import COMPLETED, DIVERGED, ENDED, ERROR
 from lpft.storage import Location
 from lpft.sweeps.spec import SweepSpec
 from lpft.sweeps.stages import REPLICATE, SEARCH
-from lpft.text import comparison, format_table, pct
+from lpft.text import PAPER_PAIRS, comparison, format_table, pct
+from lpft.trainables.trainable import SELECTED_HP
 
-SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best lr", "id_val", "id_test", "ood avg", "seeds"]
+SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best hp", "id_val", "id_test", "ood avg", "seeds"]
 
 
 @dataclass
@@ -119,21 +120,34 @@ def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[l
         if not runs:
             rows.append([strategy, len(search), diverged, errors, "-", "-", "-", "-", 0])
             continue
-        lr = runs[0].get("hp.lr")
         seeds = f"{len(runs)} (deterministic)" if len(runs) == 1 and runs[0].get("seed_controls") == "" else len(runs)
-        rows.append([strategy, len(search), diverged, errors, "-" if lr is None else f"{lr:.3g}",
+        rows.append([strategy, len(search), diverged, errors, shown_hparam(strategy, runs[0]),
                      *(pct(_mean(runs, k)) for k in ("id_val", "id_test", "ood_avg")), seeds])
     return rows
+
+
+def shown_hparam(strategy: str, run: dict[str, Any]) -> str:
+    """The hyperparameter the strategy's look names (FT: lr, LP: C at its selected step), as
+    "lr 0.105"; "-" when it declares none or the run lacks it."""
+    from lpft.strategies import STRATEGIES
+
+    name = STRATEGIES[strategy].display.shown if strategy in STRATEGIES else None
+    value = None if name is None else run.get(f"hp.{name}", run.get(f"{SELECTED_HP}{name}"))
+    return "-" if value is None or isinstance(value, bool) else f"{name} {value:.3g}" if isinstance(
+        value, (int, float)) else f"{name} {value}"
 
 
 def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: ..." from the selected configs' seed means."""
     means = {}
-    for s in ("lp", "ft", "lpft"):
+    for s in dict.fromkeys(s for pair in PAPER_PAIRS for s in pair):  # the paper's three
         runs = best_runs(trials, s, metric)
         if runs:
             means[s] = (_mean(runs, "id_test"), _mean(runs, "ood_avg"))
-    return comparison(means) or "(not enough completed strategies to compare)"
+    from lpft.strategies import STRATEGIES
+
+    labels = {s: STRATEGIES[s].display.label for s in means if s in STRATEGIES}
+    return comparison(means, labels) or "(not enough completed strategies to compare)"
 
 
 def selection_notes(trials: list[dict[str, Any]], metric: str = "id_val") -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from lpft.results import ERROR, RUNNING, STOPPED
 from lpft.storage import Location
 from lpft.sweeps.ledger import Entry
-from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
+from lpft.trainables.trainable import META_KEYS, SELECTED_HP, TRIAL_KEY
 
 
 def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
@@ -27,6 +27,8 @@ def trial_row(trial: Any, root: Location, error: bool) -> dict[str, Any]:
         "error": _error_line(trial) if error else None,
         "traceback": _uri(root, f"{trial.path}/error.txt") if error and trial.path else None,
         **_hp_columns(config),
+        # LP's C, WiSE's alpha at the selected step: not hp.* (not part of the config)
+        **({k: v for k, v in m.items() if k.startswith(SELECTED_HP)} if m.get("final") else {}),
     }
 
 

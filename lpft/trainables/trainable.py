@@ -53,6 +53,9 @@ def step_report(step: int, evals: list[Evaluation], signals: dict[str, float] | 
     return {**step_metrics(evals), **(signals or {}), "step": step, "timesteps_total": step}
 
 
+SELECTED_HP = "selected_hp."  # a final report's per-step hyperparameters at its selected step
+
+
 def final_metrics(result: RunResult) -> dict[str, Any]:
     """The selected (best ID val) step's metrics; zeros when nothing was evaluated, so searchers rank it last."""
     step = result.selected_step
@@ -62,8 +65,10 @@ def final_metrics(result: RunResult) -> dict[str, Any]:
     metrics = {k: (v if isinstance(v, float) and math.isfinite(v) else 0.0) for k, v in metrics.items()}
     # How many ID val examples selection ranked on (0: unknown): the summary warns below 200.
     n_val = max((e.n for e in result.evaluations if e.role == "id_val"), default=0)
+    # The selected step's own hyperparameters (LP's C, WiSE's alpha): what a summary shows for it.
+    at_step = {f"{SELECTED_HP}{k}": v for k, v in result.step_hparams.get(step, {}).items()} if step is not None else {}
     return {**metrics, "selected_step": -1 if step is None else step, "status": result.status, "final": True,
-            "n_id_val": n_val}
+            "n_id_val": n_val, **at_step}
 
 
 def load_state(source: Path | bytes, where: str = "") -> dict[str, Any]:
@@ -187,7 +192,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         # stops (or that is killed) still has them, with its full hyperparameters.
         # The checkpoint first: once these evaluations are visible, the trial can resume from them.
         checkpoints.save(step, state())
-        partial = RunResult(strategy, RUNNING, list(seen), full).rows(**columns)
+        partial = RunResult(RUNNING, list(seen), full, strategy=strategy).rows(**columns)
         write_trial(results, strategy, trial_id, partial, hp_columns)
         tune.report(metrics)
 

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lpft.looks import Look
 from lpft.models.features import cached_features
 from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.search_spaces import Param, hparam
@@ -18,7 +19,9 @@ class CentroidParams:
     busy_s: float = 0.0  # seconds of busy work first: lets a test see trials spread over nodes
 
 
-@strategy("centroid", CentroidParams, "nearest class mean on frozen features (an example plugin)")
+# Its look: how tables, figures and sentences show it, carried by its results (`lpft.looks`).
+@strategy("centroid", CentroidParams, "nearest class mean on frozen features (an example plugin)",
+          look=Look("Centroid", colour="#AA3377", order=3, shown="shrink"))
 def centroid(benchmark, backbone, hp, device="cpu", on_epoch=None, resume=None, workers=0):
     end = time.perf_counter() + hp.busy_s
     while time.perf_counter() < end:
@@ -33,4 +36,4 @@ def centroid(benchmark, backbone, hp, device="cpu", on_epoch=None, resume=None, 
         evals.append(Evaluation(0, name, split.role, float((pred == split.y).mean())))
     if on_epoch is not None:
         on_epoch(0, evals, None)
-    return RunResult("centroid", COMPLETED, evals, asdict(hp))
+    return RunResult(COMPLETED, evals, asdict(hp))
