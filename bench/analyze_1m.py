@@ -23,6 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lpft.allocator import configure
+
+configure()  # as the `lpft` command does, before polars is imported (bench/README.md: the allocator)
+
 from lpft.analysis.report import frontier_points
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render

@@ -24,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from answer import orderings, time_to_answer  # bench/answer.py, beside this script
+
 from lpft.search_spaces import Param
 from lpft.storage import locate
 from lpft.sweeps import load_spec
-from lpft.sweeps.answer import orderings, time_to_answer
 from lpft.sweeps.launch import run_sweep
 from lpft.sweeps.ray_start import init_ray
 

@@ -1,4 +1,5 @@
-"""Polars' allocator settings for lpft's processes, applied before polars is first imported.
+"""Polars' allocator settings for the `lpft` command, applied before polars is first imported
+(by `lpft.cli.run`; importing lpft as a library changes no environment variable).
 
 Polars' jemalloc hands freed pages back to the OS after 500 ms (`dirty_decay_ms:500`, set by
 polars at import). An analysis frees and allocates hundreds of MB between its stages (scan,

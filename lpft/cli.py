@@ -373,7 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The `lpft` command: `main`, then the process leaves (`lpft.leave`)."""
+    from lpft.allocator import configure
     from lpft.leave import leave
+
+    configure()  # polars' allocator, before anything imports polars (the command's, not `import lpft`'s)
 
     try:
         code: str | int | None = main()

@@ -424,9 +424,10 @@ def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
     is compact; and the bootstrap CI is the one the per-resample refit gave."""
     import re
 
+    from test_robustness import bootstrap_ci
+
     from lpft.analysis.plots import RASTERIZE_ABOVE
     from lpft.analysis.report import analyze, write_report
-    from lpft.analysis.robustness import bootstrap_ci
 
     rng = np.random.default_rng(0)
     trials, steps = 30, 100
@@ -638,8 +639,9 @@ def test_compare_puts_one_benchmarks_sweeps_side_by_side(tmp_path):
 def test_effective_robustness_per_ood_set_and_over_seeds(tmp_path):
     """Each OOD set gets its own line and number; the interval resamples seeds too, so a strategy
     whose seeds disagree gets a wider one than resampling baseline points alone would give."""
+    from test_robustness import bootstrap_ci
+
     from lpft.analysis.report import analyze
-    from lpft.analysis.robustness import bootstrap_ci
 
     sets = (("id_val", "id_val"), ("id_test", "id_test"), ("p", "ood"), ("q", "ood"))
     rng = np.random.default_rng(2)

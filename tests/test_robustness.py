@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from scipy.stats import linregress, norm
 
-from lpft.analysis.robustness import bootstrap_ci, bootstrap_lines
+from lpft.analysis.robustness import bootstrap_lines, seed_bootstrap_ci
+
+
+def bootstrap_ci(base_id, base_ood, id_acc, ood_acc, n=1000, seed=0, level=0.9):
+    """One model's (one seed's) interval: the baseline's points resampled, as the analysis does."""
+    return seed_bootstrap_ci(bootstrap_lines(base_id, base_ood, n, seed), [id_acc], [ood_acc], seed, level)
 
 
 def baseline(n=30, seed=0):

@@ -109,18 +109,11 @@ def effective_robustness(id_acc: ArrayLike, ood_acc: ArrayLike, fit: ProbitFit) 
     return np.asarray(ood_acc, float) - fit.predict(id_acc)
 
 
-def bootstrap_ci(base_id: ArrayLike, base_ood: ArrayLike, id_acc: float, ood_acc: float,
-                 n: int = 1000, seed: int = 0, level: float = 0.9) -> tuple[float, float]:
-    """CI of one model's effective robustness, resampling the baseline points the line is fit on
-    (NaN when every resample had one distinct ID accuracy)."""
-    return seed_bootstrap_ci(bootstrap_lines(base_id, base_ood, n, seed), [id_acc], [ood_acc], seed, level)
-
-
 def seed_bootstrap_ci(fits: list[ProbitFit], ids: ArrayLike, oods: ArrayLike, seed: int = 0,
                       level: float = 0.9) -> tuple[float, float]:
     """CI of a strategy's effective robustness over resampled baseline lines (`bootstrap_lines`)
     *and* resampled seeds of the strategy (`ids`, `oods`: one accuracy per seed). With one seed
-    this is `bootstrap_ci`'s interval."""
+    it resamples the baseline's points only (NaN when every resample had one distinct ID accuracy)."""
     if not fits:
         return float("nan"), float("nan")
     ids, oods = np.asarray(ids, float), np.asarray(oods, float)

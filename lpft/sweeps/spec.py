@@ -107,10 +107,6 @@ class SweepSpec:
     cache_max_size: int | None = None  # bytes; the cache's least recently used entries evicted beyond it
     raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
 
-    @property
-    def multi_objective(self) -> bool:
-        return len(self.metric) > 1
-
     def replicate_seeds(self) -> list[int]:
         """The seeds after the first, then new ones counting up from the largest (linear time)."""
         extra = list(self.seeds[1:self.replicate + 1])
