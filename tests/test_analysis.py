@@ -741,8 +741,10 @@ def test_effective_robustness_at_accuracies_0_and_1_and_at_the_extrapolation_mar
     """Φ⁻¹ of 0 and 1 is infinite: lpft clips to [1e-4, 1 − 1e-4] (docs/analysis.md), on the baseline's
     points and on the model's alike; by hand with scipy on those clipped values. The baseline's
     ID range .6–.8 covers a model up to 2 points beyond it, and flags one further out."""
-    from lpft.analysis.robustness import extrapolation, fit_baseline
+    from lpft.analysis.robustness import clipped, extrapolation, fit_baseline
 
+    # What the report's note counts: values beyond the bounds, not the bounds themselves (by hand).
+    assert clipped([0.0, 5e-5, 1e-4, 0.5, 1 - 1e-4, 1.0]) == 3 and clipped([0.2, 0.9]) == 0
     base_id = np.array([0.6, 0.65, 0.7, 0.75, 0.8, 1.0])
     base_ood = np.array([0.3, 0.33, 0.4, 0.42, 0.5, 1.0])
     fit = fit_baseline(base_id, base_ood)
