@@ -19,23 +19,29 @@ import functools
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from lpft.dataset import HparamColumns
 from lpft.errors import InputError, quote
 from lpft.looks import Look, checked
 from lpft.names import RULE, is_name
 from lpft.registry import Registry
-from lpft.results import RunResult
+from lpft.results import Evaluation, RunResult
 from lpft.search_spaces import Param, default_space, paper_grid
 from lpft.strategies.sgd_params import SGDParams
 
-# Called after each evaluated step with (step, its evaluations, state[, signals]): a trainable
-# reports from it. `state` is None or a zero-argument function returning everything needed to
-# resume (pass it back as `resume=`), built only when called, so runs that never checkpoint pay
-# nothing. `signals`, from training loops, says how training went: {"train_loss": the epoch's
-# mean loss, "lr": the backbone's learning rate at its end}; they go to trackers, not results.
-EpochCallback = Callable[..., None]
+
+class EpochCallback(Protocol):
+    """Called after each evaluated step: a trainable reports from it."""
+
+    def __call__(self, step: int, evals: list[Evaluation], state: Callable[[], dict[str, Any]] | None,
+                 signals: dict[str, float] | None = None, /) -> None:
+        """`state`: None, or a zero-argument function returning everything needed to resume (pass
+        it back as `resume=`), built only when called, so runs that never checkpoint pay nothing.
+        `signals`, from training loops, says how training went: {"train_loss": the epoch's mean
+        loss, "lr": the backbone's learning rate at its end}; they go to trackers, not results."""
+
+
 StrategyFn = Callable[..., RunResult]
 
 

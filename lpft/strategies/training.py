@@ -4,6 +4,7 @@ on every eval set."""
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -174,5 +175,5 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: S
             log.evaluations.extend(evals)
             if on_epoch is not None:
                 signals = {"train_loss": loss_sum.item() / max(i, 1), "lr": opt.param_groups[0]["lr"]}
-                on_epoch(epoch, evals, lambda epoch=epoch: state(epoch), signals)
+                on_epoch(epoch, evals, functools.partial(state, epoch), signals)
     return log
