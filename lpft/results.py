@@ -6,15 +6,28 @@ The results dataset these become (its schema, writing and reading) is `lpft.data
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-# Trial statuses: a strategy's result (completed, diverged), and in a sweep's per-trial table
-# also stopped (by ASHA) and error (the trial raised); a trial is running until it ends, and
-# interrupted when the sweep was stopped (SIGINT, SIGTERM) before it ended: `--resume` runs it
-# again from its last checkpoint. The ended ones count against a strategy's trial budget.
-COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING = "completed", "stopped", "diverged", "error", "running"
+
+class Status(StrEnum):
+    """A trial's status: a strategy's result (completed, diverged), and in a sweep's per-trial
+    table also stopped (by ASHA) and error (the trial raised); a trial is running until it ends,
+    and interrupted when the sweep was stopped (SIGINT, SIGTERM) before it ended: `--resume` runs
+    it again from its last checkpoint. The ended ones count against a strategy's trial budget.
+    Members are strings: a status read back from a file (a plain str) compares equal."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    ERROR = "error"
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+
+
+COMPLETED, STOPPED, DIVERGED, ERROR = Status.COMPLETED, Status.STOPPED, Status.DIVERGED, Status.ERROR
+RUNNING, INTERRUPTED = Status.RUNNING, Status.INTERRUPTED
 STATUSES = (COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING)  # what a RunResult may say
-INTERRUPTED = "interrupted"
 ENDED = (COMPLETED, STOPPED, DIVERGED, ERROR)
 
 

@@ -4,4 +4,13 @@ search: a strategy's searcher picked the config; replicate: a strategy's best co
 seed (`lpft.best`); wise: WiSE interpolating a fine-tuning strategy's best search trial.
 """
 
-SEARCH, REPLICATE, WISE = "search", "replicate", "wise"
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    SEARCH = "search"
+    REPLICATE = "replicate"
+    WISE = "wise"
+
+
+SEARCH, REPLICATE, WISE = Stage.SEARCH, Stage.REPLICATE, Stage.WISE
