@@ -136,6 +136,7 @@ def resume_command(args: argparse.Namespace, storage: str) -> str:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from lpft.analysis.console import report_text
     from lpft.analysis.report import FORMATS, analyze_groups, write_report
 
     if args.format not in FORMATS:
@@ -146,7 +147,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for label, report in reports.items():
         if len(reports) > 1:  # never merged: each benchmark (and, unless compared, each sweep) alone
             print(f"== {label}")
-        print_report(report, args.format)
+        print(report_text(report, args.format), end="")
         where = out / label if len(reports) > 1 else out
         try:
             written = write_report(report, where)
@@ -154,37 +155,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise InputError(f"--out {out}: cannot write the report: {e.strerror or e}") from None
         print(f"wrote {len(written)} files to {where}")
     return 0
-
-
-def print_report(report: Any, fmt: str) -> None:
-    from lpft.analysis.report import owners_line
-
-    for sweep in report.context:  # first: the table below may be of half a sweep
-        if sweep.get("incomplete"):
-            print(f"note: {sweep['name']}: {sweep['incomplete']}")
-    print(report.tables[fmt], end="")
-    if report.sentence:
-        print(report.sentence)
-    print(owners_line(report.owners))
-    robust = report.robustness
-    fit = report.fit
-    numbers = robust.effective_robustness.notna().any()
-    formula = f" (OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f}))" if numbers else ""
-    print(f"effective robustness vs the {report.baseline} probit fit{formula}:")
-    width = max((len(s) for s in robust.strategy), default=6)
-    for r in robust.itertuples():
-        if r.effective_robustness != r.effective_robustness:  # NaN: the baseline cannot give one
-            print(f"  {r.strategy:{width}s} none: {r.caveat}")
-            continue
-        caveat = f"  [{r.caveat}]" if r.caveat else ""
-        print(f"  {r.strategy:{width}s} {pct(r.effective_robustness, sign=True)} points "
-              f"(90% CI {pct(r.er_ci90_low, sign=True)} .. {pct(r.er_ci90_high, sign=True)}){caveat}")
-    for note in report.notes:
-        print(f"note: {note}")
-    if report.adaptation is not None and not report.adaptation.empty:
-        from lpft.analysis.adaptation import render_adaptation
-
-        print(render_adaptation(report.adaptation))
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -249,33 +219,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return max((o.exit_status for o in outcomes.values() if o.interrupted is not None), default=0)
 
 
+def _options() -> dict[str, argparse.ArgumentParser]:
+    """Options several commands share, each written once (argparse parents)."""
+    imports = argparse.ArgumentParser(add_help=False)
+    imports.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
+    address = argparse.ArgumentParser(add_help=False)
+    address.add_argument("--address", required=True, help="the cluster's dashboard, e.g. http://HEAD:8265 "
+                                                          "(token auth: RAY_AUTH_TOKEN or ~/.ray/auth_token)")
+    sweeping = argparse.ArgumentParser(add_help=False)  # what `lpft sweep` and `lpft submit` both take
+    sweeping.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    sweeping.add_argument("--logger", action="append", default=[], metavar="NAME",
+                          help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
+    return {"imports": imports, "address": address, "sweeping": sweeping}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpft", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    shared = _options()
 
-    run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray")
-    run.add_argument("benchmark")
-    run.add_argument("--strategy", required=True)
+    run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray",
+                         parents=[shared["imports"]])
+    run.add_argument("benchmark", help="synthetic, digits, imagefolder, a paper benchmark or a plugin's")
+    run.add_argument("--strategy", required=True, help="lp, ft, lpft, l2sp, ft-partial, wise or a plugin's")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a benchmark parameter, backbone/weights/device, or hyperparameter")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.add_argument("--save-model", metavar="PATH", help="save the trained model's state dict (for wise)")
-    run.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     run.set_defaults(fn=cmd_run)
 
-    sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet")
+    sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet",
+                           parents=[shared["sweeping"], shared["imports"]])
     sweep.add_argument("spec", nargs="?", help="a YAML spec path or a built-in name")
     sweep.add_argument("--list", action="store_true", help="list the built-in specs")
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
     sweep.add_argument("--storage", help="results root (default: $LPFT_STORAGE if set, else the spec's storage)")
-    sweep.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    sweep.add_argument("--logger", action="append", default=[], metavar="NAME",
-                       help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
     sweep.add_argument("--dashboard", action="store_true",
                        help="a local sweep: serve Ray's dashboard while it runs (its address is printed)")
     sweep.add_argument("--progress-every", type=_positive, default=30.0, metavar="SECONDS",
                        help="where output is not a terminal: a progress line this often (default 30)")
-    sweep.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     sweep.set_defaults(fn=cmd_sweep)
 
     analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results")
@@ -295,28 +277,20 @@ def build_parser() -> argparse.ArgumentParser:
                               "instead of one per sweep")
     analyze.set_defaults(fn=cmd_analyze)
 
-    address: dict[str, Any] = {"required": True, "help": "the cluster's dashboard, e.g. http://HEAD:8265 "
-                                                         "(token auth: RAY_AUTH_TOKEN or ~/.ray/auth_token)"}
-    submit = sub.add_parser("submit", help="the same sweep as a Ray job on a cluster (Ray Jobs SDK)")
+    submit = sub.add_parser("submit", help="the same sweep as a Ray job on a cluster (Ray Jobs SDK)",
+                            parents=[shared["address"], shared["sweeping"], shared["imports"]])
     submit.add_argument("spec", help="a YAML spec path or a built-in name")
-    submit.add_argument("--address", **address)
     submit.add_argument("--storage", help="results root on the cluster: a shared path or s3://bucket/prefix")
-    submit.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     submit.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="an environment variable for the job (LPFT_DATA=/shared/data, ...)")
     submit.add_argument("--follow", action="store_true", help="stream the job's logs until it ends")
-    submit.add_argument("--logger", action="append", default=[], metavar="NAME",
-                        help="also send trials to this tracker: tensorboard, mlflow or wandb (repeatable)")
-    submit.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE", help=IMPORT_HELP)
     submit.set_defaults(fn=cmd_submit)
 
-    jobs = sub.add_parser("jobs", help="lpft's jobs on a cluster")
-    jobs.add_argument("--address", **address)
+    jobs = sub.add_parser("jobs", help="lpft's jobs on a cluster", parents=[shared["address"]])
     jobs.set_defaults(fn=cmd_jobs)
 
-    stop = sub.add_parser("stop", help="stop a submitted sweep")
+    stop = sub.add_parser("stop", help="stop a submitted sweep", parents=[shared["address"]])
     stop.add_argument("job", help="the job id that lpft submit printed")
-    stop.add_argument("--address", **address)
     stop.set_defaults(fn=cmd_stop)
 
     wise = sub.add_parser("wise", help="WiSE curves for a finished sweep's best fine-tuned models")

@@ -12,7 +12,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from lpft.analysis.report import analyze, owners_line, write_report
+from lpft.analysis.report import analyze, write_report
+from lpft.analysis.tables import owners_line
 from lpft.search_spaces import Param
 from lpft.sweeps import SweepSpec, load_spec
 from lpft.sweeps.launch import run_sweep, sweep_root

@@ -20,7 +20,7 @@ from lpft.analysis.intervals import METHODS
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
-from lpft.analysis.tables import owners_line, render, summarize  # noqa: F401 (owners_line: re-exported)
+from lpft.analysis.tables import render, summarize
 from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
 from lpft.looks import Look
