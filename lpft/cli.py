@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lpft import secrets
 
     if "RAY_JOB_CONFIG_JSON_ENV_VAR" in os.environ:  # the driver of an `lpft submit` job
-        from lpft.sweeps.ray_start import keep_from_tune
+        from lpft.sweeps.ray_patches import keep_from_tune
 
         keep_from_tune(secrets.load())
     if getattr(args, "address", None):  # before Ray is imported: it reads RAY_AUTH_MODE once

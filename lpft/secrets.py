@@ -36,7 +36,7 @@ def write(folder: Path, secrets: dict[str, str]) -> None:
 
 def load(folder: Path | None = None) -> list[str]:
     """The job's secrets into this process's environment, if it runs in a job that has some;
-    their names (the job's driver keeps Ray Tune from copying them: `sweeps.ray_start.keep_from_tune`)."""
+    their names (the job's driver keeps Ray Tune from copying them: `sweeps.ray_patches.keep_from_tune`)."""
     path = (folder or Path.cwd()) / FILE
     if not path.is_file():
         return []

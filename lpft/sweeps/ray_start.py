@@ -1,6 +1,6 @@
 """Ray for a sweep: a local instance sized to this machine, or a connection to a cluster, with
 Ray's and Tune's output and start-up trimmed to what lpft uses (its own line per trial, no
-telemetry, trial actors without a runtime env)."""
+telemetry, trial actors without a runtime env: `lpft.sweeps.ray_patches`)."""
 
 from __future__ import annotations
 
@@ -9,38 +9,7 @@ import os
 from typing import Any
 
 from lpft.errors import InputError
-
-
-def keep_from_tune(names: list[str]) -> None:
-    """Ray Tune copies AWS_* credentials from the driver's environment into each trial actor's
-    runtime_env, which Ray's runtime-env agent logs. A job's workers load its secrets from
-    their own file (`lpft.secrets`), so Tune is told to leave those names alone."""
-    if names:
-        from ray.tune.execution import class_cache
-
-        class_cache.ENV_VARS_TO_PROPAGATE.difference_update(names)
-
-
-def _no_callback_telemetry() -> None:
-    """Tune tags the callbacks it is given, for Ray's usage stats, by comparing them with its
-    MLflow, W&B, Comet and Aim integrations: that imports mlflow and wandb when installed, 1-2 s
-    of every sweep's start-up. With usage stats off the tag goes nowhere, so it is skipped."""
-    from ray._common.usage import usage_lib
-    from ray.air._internal import usage
-
-    if not usage_lib.usage_stats_enabled():
-        usage.tag_callbacks = lambda callbacks: False
-
-
-def _trial_actors_without_runtime_env() -> None:
-    """Tune gives every trial actor runtime_env {"env_vars": {"PL_DISABLE_FORK": "1"}} (for
-    PyTorch Lightning, which lpft does not use). A runtime env makes Ray start a fresh worker
-    for the actor through its runtime-env agent, so each node's first trial waited 0.6 s longer,
-    and the workers Ray pre-started (with torch imported: `lpft.trainables.preload`) went unused.
-    Variables Tune copies from the driver (AWS_*) still make a runtime env, as before."""
-    from ray.tune.execution import class_cache
-
-    class_cache.DEFAULT_ENV_VARS.pop("PL_DISABLE_FORK", None)
+from lpft.sweeps import ray_patches
 
 
 def init_ray(address: str | None, dashboard: bool = False) -> None:
@@ -62,8 +31,8 @@ def init_ray(address: str | None, dashboard: bool = False) -> None:
     # these two loggers: Tune's other messages stay as they were).
     for name in ("ray.tune.execution.tune_controller", "ray.tune.tune"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    _no_callback_telemetry()
-    _trial_actors_without_runtime_env()
+    ray_patches.no_callback_telemetry()
+    ray_patches.trial_actors_without_runtime_env()
     if ray.is_initialized():
         return
     from lpft import plugins
