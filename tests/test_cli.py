@@ -89,12 +89,13 @@ def test_demo_quick_runs_both_sweeps(tmp_path):
         # the printed summary gives each strategy the means of the models the paper's selection
         # picks from the results rows (tests/oracle.py: pandas alone), and so does table.csv
         from oracle import selected
+        from printed import summary_cells
 
         chosen = selected(pd.read_parquet(tmp_path / name / "results"))
         table = pd.read_csv(tmp_path / name / "report" / "table.csv").set_index("strategy")
         for strategy in ("lp", "ft", "lpft"):
             want = [half_up(chosen[strategy][c].mean()) for c in ("id_test", "ood_avg")]
-            row = next(line.split() for line in out.splitlines() if line.startswith(strategy + " "))
+            row = summary_cells(out, strategy)  # strategy, trials, diverged, errors, best hp, id_val, ...
             assert row[6:8] == want, (name, strategy, row, want)
             assert [half_up(table.loc[strategy, c]) for c in ("id_test_mean", "ood_avg_mean")] == want
 

@@ -109,8 +109,9 @@ def test_synthetic_sweep_dataset(tmp_path):
     # One number in every view: the selected config, recomputed here from trials.parquet (best mean
     # ID val on the seed every config ran, here the search seed 0; then its mean over its seeds),
     # is what the live line, the summary, the analysis table, the HTML and the Optuna study say.
-    summary = {ln.split()[0]: ln.split() for ln in p.stdout.splitlines() if ln.split()[:1] in (["lp"], ["ft"], ["lpft"])
-               and len(ln.split()) in (9, 10)}
+    from printed import summary_cells
+
+    summary = {s: summary_cells(p.stdout, s) for s in ("lp", "ft", "lpft")}
     selected = {}
     for strategy, group in trials.groupby("strategy"):
         assert f"{strategy} {len(group)}/{len(group)}" in lines[-1]
@@ -122,8 +123,8 @@ def test_synthetic_sweep_dataset(tmp_path):
         selected[strategy] = (runs, means)
         assert f"{strategy} {len(group)}/{len(group)} selected id_val {means['id_val']} ood {means['ood_avg']}" \
             in lines[-1]
-        seeds = ["1", "(deterministic)"] if strategy == "lp" else [str(len(runs))]
-        assert summary[strategy][5:] == [means["id_val"], means["id_test"], means["ood_avg"], *seeds]
+        seeds = "1 (deterministic)" if strategy == "lp" else str(len(runs))
+        assert summary[strategy][5:] == [means["id_val"], means["id_test"], means["ood_avg"], seeds]
     # Readable without lpft: pandas, polars and DuckDB straight from the folder.
     import duckdb
     import polars as pl
