@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/lpft demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15  # the slowest tests, for keeping the suite under 10 minutes
 
 # ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
 lint: $(STAMP)
