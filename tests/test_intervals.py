@@ -47,6 +47,9 @@ def test_welch_difference_without_common_seeds_is_scipys():
     ref = stats.ttest_ind([.90, .92, .95], [.80, .85], equal_var=False)
     assert d.kind == "welch" and d.df == pytest.approx(ref.df)
     assert (d.low, d.high) == pytest.approx(tuple(ref.confidence_interval(0.9)))
+    for level in (0.5, 0.99):  # at the level asked, as the paired interval is
+        d = difference_interval(a, b, level=level)
+        assert (d.low, d.high) == pytest.approx(tuple(ref.confidence_interval(level))), level
 
 
 def test_differences_without_spread_give_no_interval():

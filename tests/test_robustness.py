@@ -102,3 +102,18 @@ def test_the_extrapolation_caveat_names_the_range_and_the_margin():
     assert extrapolation(base, 0.75) == ("extrapolated: ID 75.0% is outside the baseline's ID range 60.0–70.0% "
                                          "by more than 2 points")
     assert extrapolation(base, 0.71) == "" and extrapolation(base, 0.59) == ""
+
+
+def test_a_baseline_line_needs_five_points_over_two_points_of_id_accuracy():
+    """The report's caveats, word for word: five points are enough, four are not; a span of 2
+    points of ID accuracy is enough, 1.99 is not."""
+    from lpft.analysis.robustness import baseline_problem
+
+    ok = [0.60, 0.61, 0.63, 0.62, 0.605]
+    assert baseline_problem(ok) == "" and baseline_problem(np.array(ok)) == ""
+    assert baseline_problem(ok[:4]) == (
+        "too few baseline points (4, need 5): every evaluated step of every baseline trial is a point, so "
+        "raise its num_samples or evaluate more often (epochs, eval_every)")
+    assert baseline_problem([0.60, 0.605, 0.61, 0.615, 0.6199]) == (
+        "baseline ID span too narrow (60.0–62.0%, need a span of 2.0 percentage points)")
+
