@@ -117,3 +117,25 @@ def test_a_baseline_line_needs_five_points_over_two_points_of_id_accuracy():
     assert baseline_problem([0.60, 0.605, 0.61, 0.615, 0.6199]) == (
         "baseline ID span too narrow (60.0–62.0%, need a span of 2.0 percentage points)")
 
+
+
+def test_the_robustness_table_gives_each_strategys_mean_id_and_ood_accuracy_with_or_without_a_line():
+    """effective_robustness.csv's id_test and ood columns: the selected models' means over seeds,
+    per eval set (pandas here), whether or not the baseline can give a line."""
+    import pandas as pd
+
+    from lpft.analysis.robustness import robustness_table
+
+    chosen = pd.DataFrame({"strategy": ["lp", "lp", "ft", "ft", "ft"], "id_test": [.70, .72, .80, .82, .84],
+                           "p": [.50, .54, .40, .41, .45], "ood_avg": [.55, .57, .45, .47, .49]})
+    base = pd.DataFrame({"id_test": [.70, .74, .78, .82, .86, .90], "p": [.30, .34, .37, .42, .44, .50],
+                         "ood_avg": [.35, .38, .41, .45, .48, .52]})
+    means = chosen.groupby("strategy")[["id_test", "p", "ood_avg"]].mean()
+    for b, lined in ((base, True), (base.head(4), False)):
+        table = robustness_table(chosen, b, ["p", "ood_avg"], n=50)
+        assert len(table) == 4
+        for r in table.itertuples():
+            assert (r.id_test, r.ood) == pytest.approx((means.loc[r.strategy, "id_test"],
+                                                        means.loc[r.strategy, r.eval_set])), r
+            assert math.isnan(r.effective_robustness) != lined, r
+            assert lined or r.caveat.startswith("too few baseline points (4, need 5)"), r
