@@ -258,6 +258,9 @@ def test_frontier_ownership_runs():
     x = np.array([0.70, 0.90, 0.95, 0.80, 0.60])
     y = np.array([0.80, 0.60, 0.50, 0.70, 0.10])  # the last point is dominated
     assert ownership(s, x, y) == [("lp", 0.70, 0.70), ("lpft", 0.80, 0.80), ("ft", 0.90, 0.95)]
+    # a run of three frontier points keeps its lowest ID (by hand: ft owns .90 to .99)
+    s, x, y = np.append(s, "ft"), np.append(x, 0.99), np.append(y, 0.40)
+    assert ownership(s, x, y) == [("lp", 0.70, 0.70), ("lpft", 0.80, 0.80), ("ft", 0.90, 0.99)]
 
 
 def test_effective_robustness_matches_scipy():
