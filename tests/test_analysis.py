@@ -140,6 +140,11 @@ def test_pareto_frontier_matches_brute_force():
     mask = pareto_mask(x, y)
     brute = np.array([not np.any((x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i]))) for i in range(len(x))])
     np.testing.assert_array_equal(mask, brute)
+    # no points, several OOD columns: one empty mask for each
+    from lpft.analysis.frontier import pareto_masks
+
+    masks = pareto_masks(np.zeros(0), [np.zeros(0), np.zeros(0), np.zeros(0)])
+    assert len(masks) == 3 and all(m.dtype == bool and m.shape == (0,) for m in masks)
 
 
 def test_each_strategys_frontier_matches_brute_force():
