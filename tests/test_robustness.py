@@ -139,3 +139,17 @@ def test_the_robustness_table_gives_each_strategys_mean_id_and_ood_accuracy_with
                                                         means.loc[r.strategy, r.eval_set])), r
             assert math.isnan(r.effective_robustness) != lined, r
             assert lined or r.caveat.startswith("too few baseline points (4, need 5)"), r
+
+
+def test_a_models_caveats_are_all_given_one_after_another():
+    """Far outside a falling baseline: both caveats, joined, the extrapolation first."""
+    import pandas as pd
+
+    from lpft.analysis.robustness import robustness_table
+
+    base = pd.DataFrame({"id_test": [.70, .74, .78, .82, .86, .90], "ood_avg": [.50, .47, .43, .40, .36, .31]})
+    chosen = pd.DataFrame({"strategy": ["lp"], "id_test": [.60], "ood_avg": [.55]})
+    (caveat,) = robustness_table(chosen, base, ["ood_avg"], n=50).caveat
+    first, second, *_ = caveat.split("; ")
+    assert first.startswith("extrapolated: ID 60.0% is outside the baseline's ID range 70.0–90.0%"), caveat
+    assert second.startswith("the baseline fit slopes down"), caveat

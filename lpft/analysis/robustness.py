@@ -133,19 +133,20 @@ def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str
     rows = []
     problem = baseline_problem(base["id_test"].to_numpy())
     for column in columns:
-        fit = fit_baseline(base["id_test"], base[column]) if not problem else None
-        shape = line_problem(fit) if fit is not None else ""
-        fits = bootstrap_lines(base["id_test"], base[column], n) if not problem else []
-        for strategy, group in chosen.groupby("strategy"):
-            mid, mood = float(group["id_test"].mean()), float(group[column].mean())
-            row = {"strategy": strategy, "eval_set": column, "id_test": mid, "ood": mood}
-            if fit is None:
-                rows.append({**row, "effective_robustness": float("nan"), "er_ci90_low": float("nan"),
-                             "er_ci90_high": float("nan"), "caveat": problem})
-                continue
+        means = [(strategy, float(group["id_test"].mean()), float(group[column].mean()), group)
+                 for strategy, group in chosen.groupby("strategy")]
+        if problem:  # no line: no number, and the columns below left empty (NaN) say so
+            rows += [{"strategy": s, "eval_set": column, "id_test": mid, "ood": mood, "caveat": problem}
+                     for s, mid, mood, _ in means]
+            continue
+        fit = fit_baseline(base["id_test"], base[column])
+        shape = line_problem(fit)
+        fits = bootstrap_lines(base["id_test"], base[column], n)
+        for strategy, mid, mood, group in means:
             lo, hi = seed_bootstrap_ci(fits, group["id_test"], group[column])
             caveat = "; ".join(c for c in (extrapolation(base["id_test"], mid), shape, width_problem(lo, hi)) if c)
-            rows.append({**row, "effective_robustness": float(effective_robustness(mid, mood, fit)),
+            rows.append({"strategy": strategy, "eval_set": column, "id_test": mid, "ood": mood,
+                         "effective_robustness": float(effective_robustness(mid, mood, fit)),
                          "er_ci90_low": lo, "er_ci90_high": hi, "caveat": caveat})
     return pd.DataFrame(rows, columns=["strategy", "eval_set", "id_test", "ood", "effective_robustness",
                                        "er_ci90_low", "er_ci90_high", "caveat"])
