@@ -143,6 +143,7 @@ def test_names_are_text_in_latex_and_markdown():
     assert latex_escape(r"\&%$#_{}~^x") == (r"\textbackslash{}\&\%\$\#\_\{\}\textasciitilde{}"
                                             r"\textasciicircum{}x")
     assert md_escape(r"\|*_`[]<>x&") == r"\\\|\*\_\`\[\]\<\>x&"
+    assert md_escape("XyZ-1.0") == "XyZ-1.0"  # only those characters
 
 
 def test_the_owners_line_gives_each_owners_id_range():
@@ -164,3 +165,16 @@ def test_a_selection_with_no_models_is_a_table_of_headers_only():
     assert render(empty).splitlines() == [
         "selection: x; accuracy %; * best", "mean ± 90% CI over seeds (Student t, n−1 df; n = seeds)",
         "strategy  seeds  id_test  ood_a  ood_avg", "--------  -----  -------  -----  -------"]
+
+
+def test_the_best_cell_skips_a_column_without_a_mean_and_rows_follow_the_declared_order():
+    from lpft.analysis.intervals import Estimate
+    from lpft.analysis.tables import _best, strategy_order
+    from lpft.looks import Look
+
+    nan = math.nan
+    cells = {"a": {"c": Estimate(nan, nan, 0)}, "b": {"c": Estimate(0.5, nan, 1)}, "d": {"c": Estimate(0.4, nan, 1)}}
+    assert _best(["c"], cells) == {"c": "b"}  # a's missing mean first in the row order: still b
+    looks = {"b": Look("B", order=-1), "z": Look("Z", order=-2)}
+    assert strategy_order(["a", "b", "z", "lp"], looks) == ["z", "b", "a", "lp"]  # the looks given, not lpft's
+

@@ -56,7 +56,7 @@ def cell_text(cell: Cell, pm: str = "±") -> str:
     return pct(cell.mean) + (f" ({cell.why})" if cell.why in ("identical", "deterministic") else "")
 
 
-def interval_legend(cells: dict[str, dict[str, Cell]], ci: str = "t") -> str:
+def interval_legend(cells: dict[str, dict[str, Cell]], ci: str) -> str:
     """What the ± means, and what a cell without one means, as every format's header says it."""
     text = f"mean ± {LEVEL:.0%} CI over seeds ({METHODS[ci].label}; n = seeds)"
     whys = {c.why for row in cells.values() for c in row.values()}
