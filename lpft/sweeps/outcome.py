@@ -133,8 +133,9 @@ def shown_hparam(strategy: str, run: dict[str, Any]) -> str:
 
     name = STRATEGIES[strategy].display.shown if strategy in STRATEGIES else None
     value = None if name is None else run.get(f"hp.{name}", run.get(f"{SELECTED_HP}{name}"))
-    return "-" if value is None or isinstance(value, bool) else f"{name} {value:.3g}" if isinstance(
-        value, (int, float)) else f"{name} {value}"
+    if value is None or isinstance(value, bool):
+        return "-"
+    return f"{name} {value:.3g}" if isinstance(value, (int, float)) else f"{name} {value}"
 
 
 def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
