@@ -14,7 +14,9 @@ and writes every mutant not killed, with its diff, to mutation-survivors.txt.
 
 mutmut keeps its verdicts in mutants/ and on a later run tests only the mutants of functions
 whose source changed. It cannot tell that a test got stronger: after adding tests, --retest
-runs the mutants not killed again; --fresh starts over.
+runs the mutants not killed again, with mutmut's map of which tests cover which function made
+anew (a kept map runs a mutant only against the tests that covered its function before, so a
+new test that would kill it never runs); --fresh starts over.
 
     python bench/mutation_score.py                        # run what has no verdict yet, then report
     python bench/mutation_score.py --only 'lpft.best.*'   # only these mutants (globs)
@@ -66,6 +68,9 @@ def retest(only: list[str]) -> int:
                 codes[name] = None
                 n += 1
         (MUTANTS / f"{module}.meta").write_text(json.dumps(meta, indent=4))
+    # mutmut maps tests to the functions they call once and keeps the map: made again, the tests
+    # added since (the reason to retest) count for the functions they cover.
+    (MUTANTS / "mutmut-stats.json").unlink(missing_ok=True)
     return n
 
 
