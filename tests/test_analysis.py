@@ -766,3 +766,20 @@ def test_effective_robustness_at_accuracies_0_and_1_and_at_the_extrapolation_mar
     assert extrapolation(base, 0.8 + 0.02) == "" and extrapolation(base, 0.6 - 0.02) == ""
     assert extrapolation(base, 0.8 + 0.0201).startswith("extrapolated: ID 82.0% is outside")
     assert extrapolation(base, 0.6 - 0.0201).startswith("extrapolated: ID 58.0% is outside")
+
+
+def test_a_seed_is_never_part_of_a_config_and_each_selection_names_its_metric():
+    """hp.seed (a strategy's seed field) is the run's seed, not a hyperparameter: two seeds of one
+    lr are one config. No path column without a path hyperparameter. The chosen table is
+    numbered from 0 and each selection says what it ranked configs on."""
+    from lpft.analysis.selection import SELECTIONS, wide
+
+    long = pa.Table.from_pylist([r for seed in (0, 1) for r in rows("ft", f"t{seed}", seed, 0.1,
+                                                                    {1: (.8, .8, .5), 2: (.9, .85, .6)})])
+    points = wide(long, frozenset({"hp.seed"}))  # even declared per step, the seed is not a hyperparameter
+    assert points.frame["config"].nunique() == 1 and "hp.seed" not in points.frame.columns
+    assert "path" not in points.frame.columns
+    for name, metric in (("id_val", "id_val"), ("oracle", "ood_avg"), ("last", "id_val")):
+        chosen = SELECTIONS[name]().select_points(points)
+        assert chosen.metric == metric and list(chosen.frame.index) == [0, 1], name
+        assert "index" not in chosen.frame.columns
