@@ -16,7 +16,7 @@ import pandas as pd
 from lpft.analysis.intervals import LEVEL, METHODS, difference_interval
 from lpft.analysis.selection import Chosen
 from lpft.analysis.tables import strategy_order
-from lpft.looks import Look
+from lpft.looks import Look, look_of
 from lpft.text import PAPER_PAIRS, pct, shown_difference
 
 COLUMNS = ["strategy", "against", "metric", "difference", "shown", "ci_low", "ci_high", "interval", "method",
@@ -56,10 +56,6 @@ def compare(chosen: Chosen, ci: str = "t") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _name(s: str, looks: dict[str, Look]) -> str:
-    return looks[s].label if s in looks else s
-
-
 def _part(row: pd.Series, label: str) -> str:
     if row.method == "exact":
         return f"{row.shown} {label} (exact: both deterministic)"
@@ -77,5 +73,5 @@ def sentences(table: pd.DataFrame, looks: dict[str, Look]) -> list[str]:
     for (a, b), group in table.groupby(["strategy", "against"], sort=False):
         rows = {r.metric: r for r in group.itertuples()}
         parts = [_part(rows[m], label) for m, label in METRICS if m in rows]
-        out.append(f"{_name(a, looks)} vs {_name(b, looks)}: " + ", ".join(parts))
+        out.append(f"{look_of(a, looks).label} vs {look_of(b, looks).label}: " + ", ".join(parts))
     return out

@@ -15,7 +15,7 @@ import pandas as pd
 
 from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
-from lpft.looks import Look
+from lpft.looks import Look, look_of
 from lpft.names import is_name
 from lpft.storage import locate
 from lpft.text import pct
@@ -79,7 +79,7 @@ def _comparisons(table: pd.DataFrame | None, looks: dict[str, Look]) -> list[dic
         return []
     out = []
     for (a, b), group in table.groupby(["strategy", "against"], sort=False):
-        row = {"name": f"{looks[a].label if a in looks else a} vs {looks[b].label if b in looks else b}"}
+        row = {"name": f"{look_of(a, looks).label} vs {look_of(b, looks).label}"}
         for r in group.itertuples():
             if r.metric not in ("id_test", "ood_avg"):
                 continue
