@@ -2,12 +2,15 @@
 
 - `cli.md` is generated from lpft's own argparse parser (`lpft.cli.build_parser`): every command
   and sub-command with its `--help` text, so the reference cannot drift from the code.
+- `spec.md` is generated from the spec file's JSON Schema (`lpft.sweeps.spec_schema`, the one the
+  pydantic model `lpft.sweeps.spec_file.SpecFile` emits): every field, its type, default and
+  description, and each registered strategy's, benchmark's and tracker's own keys.
 - `architecture.md` is ARCHITECTURE.md at the repository root (one copy: the file a code reader
   opens), with its links rewritten for the site.
 - `<!-- include README.md#NAME -->` in a page is replaced by the README's region between
   `<!-- NAME -->` and `<!-- /NAME -->` (the demo's output, the own-data steps): one copy of each.
 
-Neither generated page is a file under docs/: both are added as virtual files in `on_files`.
+No generated page is a file under docs/: each is added as a virtual file in `on_files`.
 Anything that cannot be generated raises, so `mkdocs build --strict` (CI) fails instead of
 publishing a stale or empty page.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import re
 from pathlib import Path
 
@@ -36,6 +40,8 @@ COMMAND_PAGES = {
     "wise": ("The strategies", "strategies.md#the-strategies"),
     "demo": ("Getting started", "getting-started.md"),
     "cache": ("The cache", "strategies.md#the-cache"),
+    "schema": ("The spec reference", "spec.md"),
+    "init": ("The spec reference", "spec.md"),
 }
 
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
@@ -104,6 +110,91 @@ def cli_markdown() -> str:
     return "\n".join(lines + _command_sections(parser, ["lpft"], 2))
 
 
+# -- spec.md --------------------------------------------------------------------------------------
+
+
+def _type(node: dict, defs: dict) -> str:
+    """A schema node as a short type: `integer ≥ 1`, `optuna | grid`, `list of integer`, a link to a shape."""
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        return f"[{defs[name].get('title', name)}](#{_anchor(defs[name].get('title', name))})"
+    if "anyOf" in node:
+        if sum("benchmark_" in n.get("$ref", "") for n in node["anyOf"]) > 1:  # one per registered benchmark
+            return "a benchmark's name, or its name and [parameters](#benchmarks)"
+        return " or ".join(dict.fromkeys(_type(n, defs) for n in node["anyOf"] if n.get("type") != "null"))
+    if "enum" in node:
+        return " | ".join(f"`{v}`" for v in node["enum"])
+    if "const" in node:
+        return f"`{node['const']}`"
+    kind = node.get("type", "any")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "array":
+        return f"list of {_type(node.get('items', {}), defs)}"
+    bounds = [f"≥ {node['minimum']}" if "minimum" in node else "", f"> {node['exclusiveMinimum']}"
+              if "exclusiveMinimum" in node else "", f"≤ {node['maximum']}" if "maximum" in node else ""]
+    return " ".join([kind, *[b for b in bounds if b]])
+
+
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "", title.lower().replace(" ", "-"))
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fields_table(node: dict, defs: dict) -> list[str]:
+    lines = ["| field | type | default | |", "|---|---|---|---|"]
+    required = set(node.get("required", []))
+    for key, prop in node.get("properties", {}).items():
+        default = prop.get("default")
+        # a nested shape's default is its fields' defaults, listed under it
+        default = "required" if key in required else "" if isinstance(default, dict) else f"`{json.dumps(default)}`"
+        about = _cell(prop.get("description", ""))
+        lines.append(f"| `{key}` | {_cell(_type(prop, defs))} | {_cell(default)} | {about} |")
+    return [*lines, ""]
+
+
+def spec_markdown() -> str:
+    try:
+        from lpft.sweeps.spec_schema import spec_schema
+    except ImportError as e:
+        raise PluginError(f"docs/hooks.py: cannot import lpft.sweeps.spec_schema ({e})") from e
+    schema = spec_schema()
+    defs = schema.get("$defs", {})
+    if not schema.get("properties"):
+        raise PluginError("docs/hooks.py: the spec schema has no fields")
+    lines = [
+        "# The spec reference",
+        "",
+        "Generated from the spec file's JSON Schema each time this site is built: the pydantic model",
+        "`lpft.sweeps.spec_file.SpecFile` with the built-in benchmarks, strategies and trackers. `lpft schema`",
+        "prints the same schema (`--import MODULE` adds a plugin's own entries); `lpft init` writes a first spec",
+        "whose first line names it, so an editor with the YAML language server completes and checks every",
+        "field. A field not listed here is refused with one line and a did-you-mean.",
+        "",
+        "## The spec file",
+        "",
+        *_fields_table(schema, defs),
+    ]
+    shapes = [n for n in ("Resources", "Backbone", "Range", "Choices") if n in defs]
+    for name in shapes:
+        node = defs[name]
+        lines += [f"## {node.get('title', name)}", "", node.get("description", ""), "", *_fields_table(node, defs)]
+    for group, prefix, what in (("Strategies", "strategy_", "Each strategy's entry under `strategies:`: its own "
+                                 "keys and its hyperparameters, each a fixed value, a [Range](#range) or "
+                                 "[Choices](#choices)."),
+                                ("Benchmarks", "benchmark_", "Each benchmark's parameters, under `benchmark:` "
+                                 "beside its `name`."),
+                                ("Loggers", "logger_", "Each tracker's options under `loggers:`.")):
+        lines += [f"## {group}", "", what, ""]
+        for key in sorted(k for k in defs if k.startswith(prefix)):
+            node = defs[key]
+            lines += [f"### {node.get('title', key)}", "", node.get("description", ""), "", *_fields_table(node, defs)]
+    return "\n".join(lines)
+
+
 # -- architecture.md ------------------------------------------------------------------------------
 
 
@@ -147,7 +238,8 @@ def readme_region(name: str) -> str:
 
 
 def on_files(files, config):
-    for name, make in (("cli.md", cli_markdown), ("architecture.md", architecture_markdown)):
+    for name, make in (("cli.md", cli_markdown), ("spec.md", spec_markdown),
+                       ("architecture.md", architecture_markdown)):
         if files.get_file_from_path(name) is not None:
             raise PluginError(f"docs/hooks.py: docs/{name} is generated; delete the file")
         files.append(File.generated(config, name, content=make()))
@@ -159,6 +251,6 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_serve(server, config, builder):
-    for path in ("README.md", "ARCHITECTURE.md", "lpft/cli.py", "lpft/cache_cli.py"):
+    for path in ("README.md", "ARCHITECTURE.md", "lpft/cli.py", "lpft/cache_cli.py", "lpft/sweeps/spec_file.py"):
         server.watch(str(ROOT / path))
     return server

@@ -18,6 +18,7 @@ has not yet opened it finds no entry and makes it again, and writers replace fil
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lpft.errors import InputError
+from lpft.errors import InputError, quote
 
 FOLDERS = ("features", "heads", "benchmarks")
 STALE_TEMP_S = 3600  # a temp file this old was left by a killed writer; a younger one may be a write
@@ -61,9 +62,10 @@ def parse_size(text: str | int, field: str = "size") -> int:
         return text
     m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-zA-Z]*)\s*", str(text))
     unit = m and UNITS.get(m.group(2).lower())
-    if not m or unit is None:
-        raise InputError(f"{field} must be a size such as 500M, 20G or 1.5GiB, got {text!r}")
-    return int(float(m.group(1)) * unit)
+    size = float(m.group(1)) * unit if m and unit is not None else math.nan
+    if not math.isfinite(size):  # no unit lpft knows, or more digits than a float holds
+        raise InputError(f"{field} must be a size such as 500M, 20G or 1.5GiB, got {quote(text)}")
+    return int(size)
 
 
 def parse_age(text: str, field: str = "--older-than") -> float:

@@ -84,8 +84,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from lpft.sweeps import builtin_specs, load_spec
 
     if args.list:
-        for name, path in builtin_specs().items():
-            first = path.read_text().splitlines()[0].lstrip("# ").strip()
+        from lpft.sweeps.spec_schema import MODELINE
+
+        for name, path in builtin_specs().items():  # each one's first comment, after its schema line
+            first = next(line for line in path.read_text().splitlines()
+                         if line.startswith("#") and not line.startswith(MODELINE)).lstrip("# ").strip()
             print(f"{name:14s} {first}")
         return 0
     if not args.spec:
@@ -305,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(fn=cmd_demo)
 
     from lpft.cache_cli import add_cache_parser
+    from lpft.spec_cli import add_spec_parsers
 
     add_cache_parser(sub)
+    add_spec_parsers(sub, [shared["imports"]])
     return p
 
 

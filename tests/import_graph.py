@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),
     ("cluster",),
     ("demo",),
-    ("cli", "cache_cli", "leave", "__main__", "__init__"),
+    ("cli", "cache_cli", "spec_cli", "leave", "__main__", "__init__"),
 ]
 
 

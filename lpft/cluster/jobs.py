@@ -99,7 +99,7 @@ def submit(spec_ref: str, address: str, storage: str | None = None, resume: bool
         args += ["--logger", name]
     with tempfile.TemporaryDirectory() as d:
         # the resolved spec: the job's working directory is not the spec's folder
-        (Path(d) / "spec.yaml").write_text(yaml.safe_dump({**spec.raw, "storage": redact(spec.storage)},
+        (Path(d) / "spec.yaml").write_text(yaml.safe_dump({**spec.stored(), "storage": redact(spec.storage)},
                                                           sort_keys=False))
         if hidden:
             secrets.write(Path(d), hidden)

@@ -237,7 +237,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
                            save_models=spec.saved_strategies(), models_dir=(root / "models").uri,
                            checkpoints_dir=(root / "checkpoints").uri, keep_checkpoints=spec.keep_checkpoints,
                            resample_split=spec.resample_split)
-    if spec.raw:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
+    if spec.file is not None:  # the spec beside its results: `lpft wise RESULTS` rebuilds the benchmark from it
         with (root / "spec.yaml").open_write() as f:  # never a credential at rest
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
     by_strategy = {s: spec.resources_of(s) for s in spec.strategies}

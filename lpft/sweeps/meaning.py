@@ -15,8 +15,8 @@ from lpft.search_spaces import Param
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 
 # Not the sweep's meaning: where it is stored is where it was found, trackers only receive
-# what trials report (and --logger adds them on any run), the YAML as given is what this replaces.
-IGNORED = ("storage", "loggers", "raw")
+# what trials report (and --logger adds them on any run), the spec file is what this is parsed from.
+IGNORED = ("storage", "loggers", "file")
 ABSENT = "(none)"
 
 

@@ -103,7 +103,7 @@ def check_state(root: Location, spec: SweepSpec, resume: bool) -> None:
     if resume and not ledger.exists() and (root / "results").files(".parquet"):
         raise InputError(f"{root}: its sweep was run by an lpft without a trial ledger and cannot be resumed; "
                          "start it again under another name or --storage")
-    if resume and spec.raw:
+    if resume and spec.file is not None:
         check_same_spec(root, spec)  # before any trial, and before spec.yaml is rewritten
 
 
@@ -125,10 +125,10 @@ def preflight(spec: SweepSpec, root: Location, resume: bool, local: bool) -> Non
 
 
 def stored_spec(spec: SweepSpec) -> dict[str, Any]:
-    """The spec as the sweep's spec.yaml keeps it: as parsed, storage without credentials."""
+    """The spec as the sweep's spec.yaml keeps it: dumped from its file, storage without credentials."""
     from lpft.storage import redact
 
-    return {**spec.raw, "storage": redact(spec.storage)}
+    return {**spec.stored(), "storage": redact(spec.storage)}
 
 
 def read_stored_spec(root: Location) -> dict[str, Any]:

@@ -1,63 +1,37 @@
-"""Sweep specs: YAML -> typed, checked SweepSpec. Every bad field is one InputError naming it.
+"""Sweep specs: a spec file (`lpft.sweeps.spec_file.SpecFile`, its declared shape) -> the typed,
+checked `SweepSpec` a sweep runs from. Every bad field is one InputError naming it.
 
-    name: synthetic
-    benchmark: {name: synthetic, eps: 0.1}      # + the benchmark's parameters
-    backbone: {name: linear, weights: benchmark}  # optional: the benchmark's default
-    strategies:
-      lp: {}
-      ft: {num_samples: 8, epochs: 300, lr: {low: 0.03, high: 3.0, log: true}}
-      lpft: {num_samples: 8, lr: {low: 1.0e-3, high: 0.1, log: true}, batch_size: 0}
-    seeds: [0, 1, 2]       # search on seeds[0]; replicate uses the next ones
-    replicate: 2           # re-run each strategy's best config on 2 more seeds
-    metric: id_val         # or a list (multi-objective; FIFO only)
-    search: optuna         # or grid: every point of the paper's grids, in a fixed order
-    scheduler: fifo        # or asha
-    resources: {cpu: 1, gpu: 0}   # per trial; a strategy may set its own (lp: {resources: {gpu: 0.25}})
-    max_concurrent: 2
-    deterministic_search: true   # ask/tell Optuna in trial order, so a rerun picks the same configs
-    max_failures: 1
-    storage: results       # a path, a shared file-system path, or s3://bucket/prefix
-    feature_cache: node    # or a shared path: features extracted once for the whole cluster
-    cache_max_size: 20G    # least recently used cache entries evicted beyond this (default: unbounded)
-    save_models: false     # keep fine-tuned models in <storage>/<name>/models/<trial_id>.pt
-    keep_checkpoints: 2    # each trial's latest checkpoints kept (a resume needs the last)
-    resample_split: false  # true: each seed also draws the benchmark's split (split_seed = seed), so
-                           # replicates measure split variance, and deterministic LP is replicated too
-    loggers: [tensorboard, mlflow, wandb]   # experiment trackers (none by default); or a mapping
-                           # name -> options: {mlflow: {tracking_uri: ...}, wandb: {project: ...}}
-    imports: [mymodule]    # modules registering benchmarks, strategies or backbones (every worker too)
-    import_path: [.]       # folders searched for them first (default: the spec's folder)
-
-Relative paths are the spec file's folder's (`lpft.sweeps.paths`).
+What the file's shape cannot say is checked here, against the registries: a benchmark's
+parameters and a strategy's hyperparameters against their registered dataclasses (a fixed
+value, each bound of a range and each choice), search: grid against ranges, wise's `of`,
+asha with several metrics, resample_split with a benchmark that has no split, trackers and
+their options. Relative paths are the spec file's folder's (`lpft.sweeps.paths`).
 
 `wise: {of: [ft, lpft]}` interpolates each listed strategy's best search trial with the LP
 model once that strategy's search is done (its models are kept automatically).
-
-Under a strategy, a mapping {low, high[, log][, type: int]} or {choices: [...]} is searched,
-a scalar is fixed; `num_samples` and `epochs` are the strategy's trial count and length.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Union
+
+from pydantic import Field, PlainValidator, create_model
 
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, clip, quote, require
-from lpft.names import NAME, RULE, is_name  # noqa: F401 (NAME: the ledger's and wise's too)
+from lpft.names import NAME  # noqa: F401 (the ledger's and wise's too)
 from lpft.search_spaces import Param, grid_size
 from lpft.strategies import STRATEGIES
-from lpft.sweeps.fields import boolean, integer, is_int, known_keys, param, resources
+from lpft.sweeps.fields import param
+from lpft.sweeps.spec_errors import validate
+from lpft.sweeps.spec_file import Choices, Range, Shape, SpecFile, StrategySettings, TrackerOption
 
-METRICS = ("id_val", "id_test", "ood_avg")
-RESERVED = ("num_samples", "epochs", "resources", "of")
-FIELDS = ("name", "benchmark", "backbone", "strategies", "seeds", "replicate", "metric", "search", "scheduler",
-          "resources", "max_concurrent", "max_failures", "storage", "feature_cache", "save_models", "imports",
-          "import_path", "keep_checkpoints", "loggers", "resample_split", "deterministic_search",
-          "cache_max_size")
-# Seeds beyond the search's: a hundred is more than any interval needs, and each is a trial per strategy.
-MAX_REPLICATE = 100
+RESERVED = tuple(StrategySettings.model_fields)  # a strategy's entry's own keys, not hyperparameters
 
 
 @dataclass(frozen=True)
@@ -105,7 +79,8 @@ class SweepSpec:
     resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
     deterministic_search: bool = True  # Optuna asked and told in trial order (`lpft.sweeps.searcher`)
     cache_max_size: int | None = None  # bytes; the cache's least recently used entries evicted beyond it
-    raw: dict = field(default_factory=dict, compare=False, repr=False)  # the YAML as given
+    # The spec file this was parsed from (paths resolved): what the sweep's spec.yaml is dumped from.
+    file: SpecFile | None = field(default=None, compare=False, repr=False)
 
     def replicate_seeds(self) -> list[int]:
         """The seeds after the first, then new ones counting up from the largest (linear time)."""
@@ -114,23 +89,32 @@ class SweepSpec:
         extra += list(range(top + 1, top + 1 + self.replicate - len(extra)))
         return extra
 
+    def stored(self) -> dict[str, Any]:
+        """The spec file as a sweep's spec.yaml keeps it: the fields it gave, paths resolved."""
+        assert self.file is not None, "a SweepSpec made by parse_spec"
+        return self.file.model_dump(mode="json", exclude_unset=True)
+
+    def with_file(self, **changes: Any) -> SweepSpec:
+        """This spec with fields of its file changed, parsed again: one source for both."""
+        return parse_spec({**self.stored(), **changes})
+
     def with_loggers(self, names: list[str]) -> SweepSpec:
         """Adds `--logger` trackers (with their default options) to the spec's own."""
-        added = _loggers({"loggers": names})
-        return dataclasses.replace(self, loggers={**added, **self.loggers})
+        if not names:
+            return self
+        return self.with_file(loggers={**{n: {} for n in names}, **self.stored().get("loggers", {})})
 
     def with_storage(self, storage: str) -> SweepSpec:
-        return dataclasses.replace(self, storage=storage)
+        return self.with_file(storage=storage)
 
     def with_imports(self, names: list[str], folder: str) -> SweepSpec:
         """Adds `--import` modules (found in `folder`), so the sweep's spec.yaml names them for
         --resume, lpft wise and a submitted job's driver."""
         if not names:
             return self
-        imports = tuple(dict.fromkeys([*self.imports, *names]))
-        raw = {**self.raw, "imports": list(imports),
-               "import_path": list(dict.fromkeys([*self.raw.get("import_path", []), folder]))}
-        return dataclasses.replace(self, imports=imports, raw=raw)
+        stored = self.stored()
+        return self.with_file(imports=list(dict.fromkeys([*self.imports, *names])),
+                              import_path=list(dict.fromkeys([*stored.get("import_path", []), folder])))
 
     def saved_strategies(self) -> tuple[str, ...]:
         """Strategies whose trained models are kept: all fine-tuning ones with save_models, else wise's sources."""
@@ -158,6 +142,29 @@ class SweepSpec:
         return locate_data(self.benchmark, self.benchmark_params)
 
 
+def strategy_model(name: str) -> type[StrategySettings]:
+    """The shape of strategy `name`'s entry: the entry's own keys and the strategy's registered
+    hyperparameters (each a fixed value of its type, a range or choices), for its checks and
+    the JSON Schema; each value is checked against the dataclass by `_check_values`."""
+    params = STRATEGIES[name].params
+    return _strategy_model(name, params)
+
+
+@functools.cache
+def _strategy_model(name: str, params: type) -> type[StrategySettings]:
+    hints = typing.get_type_hints(params)
+    hps = [f.name for f in dataclasses.fields(params)]
+    defaults = {f.name: f.default for f in dataclasses.fields(params) if f.default is not dataclasses.MISSING}
+    fields: dict[str, Any] = {  # each value is checked against the dataclass by _check_values, not here
+        hp: (Annotated[Any, PlainValidator(lambda v: v, json_schema_input_type=Union[hints[hp], Range, Choices])],  # noqa: UP007
+             Field(default=defaults.get(hp), description="a fixed value, a range {low, high} or {choices: [...]}"))
+        for hp in hps if hp not in RESERVED}
+    model = create_model(f"strategy {name}", __base__=StrategySettings, __doc__=STRATEGIES[name].description,
+                         **fields)
+    model.unknown, model.hyperparameters = f"hyperparameter of {name}", tuple(sorted(hps))
+    return model
+
+
 def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     where = f"strategies.{clip(name)}"
     if name not in STRATEGIES:
@@ -165,12 +172,14 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     raw = raw or {}
     require(isinstance(raw, dict), where, "must be a mapping")
     hp_fields = {f.name for f in dataclasses.fields(STRATEGIES[name].params)}
-    space = dict(STRATEGIES[name].space)
-    num_samples = integer(raw, "num_samples", 1, 1, 100_000, where)
     if "epochs" in raw:
         require("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
-        space["epochs"] = Param("constant", value=integer(raw, "epochs", 1, 1, where=where))
-    known_keys({k: v for k, v in raw.items() if k not in RESERVED}, hp_fields, where, f"hyperparameter of {name}")
+    if "of" in raw and not STRATEGIES[name].derived:
+        raise InputError(f"{where}.of: only a derived strategy (wise) runs on other strategies' trials")
+    settings = validate(strategy_model(name), raw, where)
+    space = dict(STRATEGIES[name].space)
+    if settings.epochs is not None:
+        space["epochs"] = Param("constant", value=settings.epochs)
     for key, value in raw.items():
         if key not in RESERVED:
             space[key] = param(value, f"{where}.{key}")
@@ -189,15 +198,11 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
             elif p.kind in ("float", "int") and key not in grid:
                 raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
         space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
-    own = resources(raw["resources"], f"{where}.resources") if "resources" in raw else None
-    sources: tuple[str, ...] = ()
-    if STRATEGIES[name].derived:
-        sources = tuple(raw.get("of") or ())
-        require(bool(sources) and all(isinstance(s, str) for s in sources), f"{where}.of",
-                "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
-    elif "of" in raw:
-        raise InputError(f"{where}.of: only a derived strategy (wise) runs on other strategies' trials")
-    return StrategySpec(name, num_samples, space, grid, own, sources)
+    own = (settings.resources.cpu, settings.resources.gpu) if settings.resources is not None else None
+    sources = tuple(settings.of or ())
+    require(not STRATEGIES[name].derived or bool(sources), f"{where}.of",
+            "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
+    return StrategySpec(name, settings.num_samples, space, grid, own, sources)
 
 
 def _check_values(name: str, space: dict[str, Param], where: str) -> None:
@@ -219,101 +224,69 @@ def _check_values(name: str, space: dict[str, Param], where: str) -> None:
 
 
 def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
+    """The SweepSpec of a spec file's contents (paths already resolved: `lpft.sweeps.paths`)."""
     require(isinstance(raw, dict), source, "must be a YAML mapping")
-    known_keys(raw, FIELDS, "", "spec field")
-    for key in ("name", "benchmark", "strategies"):
-        require(key in raw, key, "is missing")
-    name = raw["name"]
-    require(is_name(name), "name", f"must be {RULE} (it names the sweep's folder), got {quote(name)}")
-
-    bench = raw["benchmark"]
-    bench = {"name": bench} if isinstance(bench, str) else bench
-    require(isinstance(bench, dict) and "name" in bench, "benchmark.name", "is missing")
-    if bench["name"] not in BENCHMARKS:
-        raise InputError(f"benchmark.name: unknown benchmark {quote(bench['name'])} "
-                         f"(known: {', '.join(BENCHMARKS.names())})")
-    params = {k: v for k, v in bench.items() if k != "name"}
+    file = validate(SpecFile, raw)
+    bench = file.benchmark
+    params = dict(bench.model_extra or {})
     from lpft.settings import parse_into
 
     try:  # validates the parameters without building the data
-        parse_into(BENCHMARKS[bench["name"]].params, params, "benchmark")
+        parse_into(BENCHMARKS[bench.name].params, params, "benchmark")
     except InputError as e:
         raise InputError(str(e).replace("benchmark: ", "benchmark.", 1)) from None
-
-    backbone = raw.get("backbone") or {}
-    require(isinstance(backbone, dict), "backbone", "must be a mapping like {name: ..., weights: ...}")
-    known_keys(backbone, ("name", "weights"), "backbone", "backbone field")
-
-    search = raw.get("search", "optuna")
-    require(search in ("optuna", "grid"), "search", f"must be optuna or grid, got {quote(search)}")
-    strategies = raw["strategies"]
-    require(isinstance(strategies, dict) and strategies, "strategies", "must map strategy names to their settings")
-    parsed = {s: _strategy(s, v, search) for s, v in strategies.items()}
+    parsed = {s: _strategy(s, v, file.search) for s, v in file.strategies.items()}
     for strat in parsed.values():
         for src in strat.sources:
             require(src in parsed and STRATEGIES[src].fine_tunes, f"strategies.{strat.name}.of",
-                  f"{quote(src)} is not a fine-tuning strategy of this spec")
-
-    seeds = raw.get("seeds", [0])
-    seeds = [seeds] if isinstance(seeds, int) else seeds
-    require(isinstance(seeds, list) and seeds and all(is_int(s) and 0 <= s < 2**32 for s in seeds),
-            "seeds", f"must be a non-empty list of integers in [0, 2**32), got {quote(seeds)}")
-    # A repeated seed reruns another seed's run and counts it as a second one (a narrower interval).
-    require(len(set(seeds)) == len(seeds), "seeds", f"must be unique, got {quote(seeds)}")
-    replicate = integer(raw, "replicate", 0, 0, MAX_REPLICATE)
-
-    metric = raw.get("metric", "id_val")
-    metric = [metric] if isinstance(metric, str) else metric
-    require(isinstance(metric, list) and metric, "metric", "must be a metric name or a list of them")
-    for m in metric:
-        require(m in METRICS, "metric", f"{quote(m)} is not one of {', '.join(METRICS)}")
-    scheduler = raw.get("scheduler", "fifo")
-    require(scheduler in ("fifo", "asha"), "scheduler", f"must be fifo or asha, got {quote(scheduler)}")
-    if scheduler == "asha" and len(metric) > 1:
+                    f"{quote(src)} is not a fine-tuning strategy of this spec")
+    if file.scheduler == "asha" and len(file.metric) > 1:
         raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
-    cpu, gpu = resources(raw.get("resources"))
-    max_concurrent = integer(raw, "max_concurrent", 2, 1)
-    max_failures = integer(raw, "max_failures", 1, 0)
-    storage = raw.get("storage", "results")
-    require(isinstance(storage, str) and storage, "storage", "must be a path or URI (s3://bucket/prefix)")
-    feature_cache = raw.get("feature_cache", "node")
-    require(isinstance(feature_cache, str) and feature_cache and "://" not in feature_cache, "feature_cache",
-          "must be node (each node caches its own features) or a shared file-system path")
-    cache_max_size = raw.get("cache_max_size")
-    if cache_max_size is not None:
+    if file.resample_split:
+        require("split_seed" in {f.name for f in dataclasses.fields(BENCHMARKS[bench.name].params)},
+                "resample_split", f"benchmark {bench.name!r} has no split_seed for the seed to draw")
+    cache_max_size = None
+    if file.cache_max_size is not None:
         from lpft.cachedir import parse_size
 
-        cache_max_size = parse_size(cache_max_size, "cache_max_size")
-    resample = boolean(raw, "resample_split", False)
-    if resample:
-        require("split_seed" in {f.name for f in dataclasses.fields(BENCHMARKS[bench["name"]].params)},
-                "resample_split", f"benchmark {bench['name']!r} has no split_seed for the seed to draw")
-    return SweepSpec(name, bench["name"], params, backbone.get("name"), backbone.get("weights"), parsed,
-                     tuple(seeds), replicate, tuple(metric), search, scheduler, cpu, gpu, max_concurrent,
-                     max_failures, storage, feature_cache, boolean(raw, "save_models", False),
-                     tuple(raw.get("imports", ())), integer(raw, "keep_checkpoints", 2, 1), _loggers(raw),
-                     resample, boolean(raw, "deterministic_search", True), cache_max_size, dict(raw))
+        cache_max_size = parse_size(file.cache_max_size, "cache_max_size")
+    return SweepSpec(
+        name=file.name, benchmark=bench.name, benchmark_params=params, backbone=file.backbone.name,
+        weights=file.backbone.weights, strategies=parsed, seeds=tuple(file.seeds), replicate=file.replicate,
+        metric=tuple(file.metric), search=file.search, scheduler=file.scheduler, cpu=file.resources.cpu,
+        gpu=file.resources.gpu, max_concurrent=file.max_concurrent, max_failures=file.max_failures,
+        storage=file.storage, feature_cache=file.feature_cache, save_models=file.save_models,
+        imports=tuple(file.imports), keep_checkpoints=file.keep_checkpoints, loggers=_loggers(file.loggers),
+        resample_split=file.resample_split, deterministic_search=file.deterministic_search,
+        cache_max_size=cache_max_size, file=file)
 
 
-def _loggers(raw: dict) -> dict[str, dict[str, str]]:
-    """`loggers`: a name, a list of names, or a mapping of name to options (lpft.sweeps.trackers)."""
+@functools.cache
+def tracker_model(name: str) -> type[Shape]:
+    """The shape of tracker `name`'s options in `loggers:` (each a non-empty string)."""
     from lpft.sweeps.trackers import TRACKERS
 
-    shape = f"must be a list of names ({', '.join(TRACKERS.names())}) or a mapping of name to options"
-    value = raw.get("loggers", [])
-    value = [value] if isinstance(value, str) else value
-    if isinstance(value, list):
-        require(all(isinstance(v, str) for v in value), "loggers", shape)
-        value = {v: {} for v in value}
-    require(isinstance(value, dict), "loggers", shape)
-    known_keys(value, TRACKERS.names(), "loggers", "logger")
+    options: dict[str, Any] = {o: (TrackerOption, Field(default=None)) for o in TRACKERS[name].options}
+    model = create_model(f"logger {name}", __base__=Shape, **options)
+    model.unknown = "option"
+    return model
+
+
+def _loggers(given: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each tracker is registered and takes the options it is given (`lpft.sweeps.trackers`)."""
+    from lpft.sweeps.trackers import TRACKERS
+
     out = {}
-    for name, given in value.items():
-        options = {} if given is None else given
-        require(isinstance(options, dict), f"loggers.{name}", f"must be a mapping of options, got {quote(options)}")
-        require(not options or TRACKERS[name].options, f"loggers.{name}", f"takes no options, got {quote(options)}")
-        known_keys(options, TRACKERS[name].options, f"loggers.{name}", "option")
-        for key, v in options.items():
-            require(isinstance(v, str) and v, f"loggers.{name}.{key}", f"must be a non-empty string, got {quote(v)}")
-        out[name] = dict(options)
+    for name, options in given.items():
+        if name not in TRACKERS:
+            close = difflib.get_close_matches(clip(name), TRACKERS.names(), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"loggers.{clip(name)}: unknown logger ({hint}valid: {', '.join(TRACKERS.names())})")
+        given_options = {} if options is None else options
+        require(isinstance(given_options, dict), f"loggers.{name}",
+                f"must be a mapping of options, got {quote(given_options)}")
+        require(not given_options or TRACKERS[name].options, f"loggers.{name}",
+                f"takes no options, got {quote(given_options)}")
+        validate(tracker_model(name), given_options, f"loggers.{name}")
+        out[name] = dict(given_options)
     return out

@@ -1,0 +1,83 @@
+"""`lpft schema` and `lpft init`: the spec file's JSON Schema, and a first spec that names it.
+
+An editor with the YAML language server (VS Code's YAML extension, neovim, JetBrains) reads the
+`# yaml-language-server: $schema=...` first line and then completes every field, shows its
+description and marks a wrong key or type before the spec is run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+
+from lpft.errors import InputError
+from lpft.sweeps.spec_schema import MODELINE, SCHEMA_FILE
+
+INIT = """{modeline}
+# A sweep of {benchmark}: linear probing (LP), fine-tuning (FT) and LP-then-FT (LP-FT).
+# Run it with `lpft sweep {path}`; `lpft schema` prints every field this file may set.
+name: {name}
+benchmark: {{name: {benchmark}}}
+strategies:
+  lp: {{}}                 # C chosen on ID validation accuracy within each trial
+  ft:
+    num_samples: 4       # trials Optuna searches; lr over FT's default range, or set one:
+    # lr: {{low: 1.0e-3, high: 0.1, log: true}}
+  lpft:
+    num_samples: 4
+seeds: [0, 1, 2]         # the search runs on seed 0
+replicate: 2             # each best configuration again on seeds 1 and 2: its interval
+metric: id_val           # configurations ranked on ID validation accuracy
+max_concurrent: 2
+storage: results         # the sweep's folder: results/{name}/
+"""
+
+
+def schema_path() -> Path:
+    """The installed copy of the built-in registries' schema (what `lpft init` points an editor at)."""
+    return Path(str(resources.files("lpft.sweeps") / SCHEMA_FILE))
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from lpft.sweeps.spec_schema import schema_text
+
+    sys.stdout.write(schema_text())
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from lpft.data import BENCHMARKS
+    from lpft.sweeps.files import load_spec
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise InputError(f"{path}: already exists (pass --force to replace it)")
+    if args.benchmark not in BENCHMARKS:
+        raise InputError(f"--benchmark: unknown benchmark {args.benchmark!r} (known: {', '.join(BENCHMARKS.names())})")
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_")[:100] or "sweep"
+    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=args.benchmark, name=name, path=path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        load_spec(str(tmp))  # what it writes is a spec lpft runs
+        tmp.replace(path)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write it ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {path}: edit it, then `lpft sweep {path}`")
+    return 0
+
+
+def add_spec_parsers(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    schema = sub.add_parser("schema", help="print the spec file's JSON Schema (with --import plugins' entries)",
+                            parents=parents)
+    schema.set_defaults(fn=cmd_schema)
+    init = sub.add_parser("init", help="write a first spec file that names its schema, for an editor to check")
+    init.add_argument("path", nargs="?", default="sweep.yaml", help="the file to write (default: sweep.yaml)")
+    init.add_argument("--benchmark", default="synthetic", help="its benchmark (default: synthetic)")
+    init.add_argument("--force", action="store_true", help="replace the file if it exists")
+    init.set_defaults(fn=cmd_init)
