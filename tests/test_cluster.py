@@ -175,7 +175,9 @@ def test_losing_a_node_loses_no_trial(cluster, tmp_path):
         deadline = time.time() + 240
         while time.time() < deadline:
             files = [f for f in (tmp_path / "lost" / "results").rglob("*.parquet") if "strategy=lp/" not in str(f)]
-            if any(nodes_of(f) == {second} and 0 < steps_in(f) <= 1500 // 20 // 2 for f in files):
+            watched = [(f.stem, steps_in(f)) for f in files
+                       if nodes_of(f) == {second} and 0 < steps_in(f) <= 1500 // 20 // 2]
+            if watched:
                 break
             time.sleep(0.2)
         else:
@@ -193,7 +195,13 @@ def test_losing_a_node_loses_no_trial(cluster, tmp_path):
     steps = df[df.strategy != "lp"].groupby("trial_id").step.nunique()
     assert (steps == 1500 // 20).all()  # every FT/LP-FT trial has all its evaluations, once
     retried = trials[trials.resumed_from_step > 0]
-    assert len(retried) >= 1 and set(retried.node) == {head}  # resumed from a checkpoint, on the head
+    # Once flaky (1 run in 3, 2026-12-06): no trial resumed, with every other check passing. The
+    # checkpoint is written before the results file this waits for, so that is not the cause;
+    # what each trial did is printed for the next time.
+    shown = trials[["trial_id", "node", "status", "resumed_from_step"]].to_string()
+    assert len(retried) >= 1 and set(retried.node) == {head}, (  # resumed from a checkpoint, on the head
+        f"killed the second node ({second}) while {watched} (trial, evaluated steps) ran there;\n{shown}\n"
+        f"checkpoints left: {sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / 'lost').rglob('step-*.pt'))}")
 
 
 def test_a_head_whose_job_agent_is_not_up_yet_is_waited_for_not_refused():
