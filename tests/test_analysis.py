@@ -217,7 +217,7 @@ def test_constant_columns_come_from_the_footer_and_read_as_the_rows_are(results,
     footer = json.loads(pl.read_parquet_metadata(str(one))[CONSTANT_KEY.decode()])
     assert footer["rows"] == 6 and footer["columns"]["trial_id"] == "a" and footer["columns"]["hp.lr"] == 0.1
     assert {"step", "eval_set", "role", "accuracy"}.isdisjoint(footer["columns"])
-    from lpft.dataset import _folder, _good_files
+    from lpft.dataset.read import _folder, _good_files
     from lpft.footer import scan_varying
     from lpft.storage import locate
 

@@ -1,36 +1,23 @@
-"""The results dataset: its schema, how a trial's rows are written, and how results are read back.
-
-One row per evaluation of one model on one eval set (README, "Results schema"). Files are
-hive-partitioned by strategy, one Parquet file per trial, written whole (temp + rename, or one
-PUT): results/strategy=<s>/<trial>.parquet. The `strategy` column lives in the path only (a
-copy inside the files would clash with the partition key in pandas and pyarrow), so read the
-folder with hive partitioning. A reader (or a resumed sweep) never sees half a file, and a
-trial re-run under the same id replaces its file instead of adding rows.
-
-Every file carries every registered strategy's hyperparameters as `hp.<name>` columns (null
-where a strategy has no such field), so all files of a sweep share one schema and any reader
-can scan the folder without unifying schemas. Which of them change along a trial (LP's C,
-WiSE's alpha) is in the files' metadata. Local folders are scanned with polars (many small
-files: about twice as fast as pyarrow.dataset), object stores with pyarrow.dataset.
-
-No torch and no Ray here: the analysis reads through this module.
-"""
+"""Reading the results dataset back: folders listed, each file's footer and schema checked,
+its rows scanned (polars locally, Arrow's dataset on object stores) and checked
+(`lpft.row_checks`); a bad file is one line naming it, or left out and counted (`lpft.dataset`)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from lpft.errors import InputError, quote
-from lpft.footer import CONSTANT_KEY, constants, scan_varying
+from lpft.dataset.schema import PATH_HPARAMS_KEY, REQUIRED, STEP_HPARAMS_KEY, schema_problem, step_keys
+from lpft.errors import InputError
+from lpft.footer import CONSTANT_KEY, scan_varying
 from lpft.looks import LOOKS_KEY, Look
 from lpft.looks import decode as decode_looks
 from lpft.looks import encode as encode_looks
@@ -38,86 +25,6 @@ from lpft.storage import Location, locate
 
 if TYPE_CHECKING:
     import polars as pl
-
-SCHEMA_VERSION = 1
-
-# The required columns, in order; `strategy` is the hive partition key, not stored in the files.
-REQUIRED = pa.schema([
-    ("sweep", pa.string()), ("strategy", pa.string()), ("trial_id", pa.string()), ("seed", pa.int64()),
-    ("step", pa.int64()), ("eval_set", pa.string()), ("role", pa.string()), ("accuracy", pa.float64()),
-])
-# Stored after the required ones: what the trial ran on, whether the score is BatchNorm-adapted,
-# how many examples it scored, and what the trial's seed changed ("" for nothing: a deterministic
-# run); null in files written before lpft recorded them.
-CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string()),
-                     ("n_examples", pa.int64()), ("seed_controls", pa.string())])
-
-VERSION_KEY = b"lpft.schema_version"
-STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
-PATH_HPARAMS_KEY = b"lpft.path_hparams"  # JSON list: those whose steps form a path drawn as a curve
-# trials.parquet's footer (written by lpft.sweeps.outcome, read by `lpft analyze`): each strategy's
-# trial budget (JSON), and the signal that interrupted the sweep (absent when none did). In the
-# footer, not a column: a strategy an interrupted sweep never reached has no rows to carry one.
-BUDGET_KEY = b"lpft.budget"
-INTERRUPTED_KEY = b"lpft.interrupted"
-# Version-1 files written before these keys existed: the per-step hyperparameters lpft had then.
-BEFORE_STEP_KEYS = {STEP_HPARAMS_KEY: b'["C", "alpha"]', PATH_HPARAMS_KEY: b'["alpha"]'}
-
-_ARROW = {int: pa.int64(), float: pa.float64(), str: pa.string(), bool: pa.bool_()}
-
-
-@dataclass(frozen=True)
-class HparamColumns:
-    """The `hp.*` columns every file carries: name -> Python type, and which vary per step; and
-    how each registered strategy is shown (`lpft.looks`), which the files declare beside them."""
-
-    types: Mapping[str, type]
-    per_step: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
-    looks: Mapping[str, Look] = field(default_factory=dict)
-
-    def schema(self) -> pa.Schema:
-        return pa.schema([pa.field(f"hp.{k}", _ARROW[t]) for k, t in sorted(self.types.items())])
-
-    def metadata(self) -> dict[bytes, bytes]:
-        # The same for every file a sweep writes (every registered strategy's, not the file's
-        # own): one schema, which the reader decodes once.
-        return {VERSION_KEY: str(SCHEMA_VERSION).encode(),
-                STEP_HPARAMS_KEY: json.dumps(sorted(self.per_step)).encode(),
-                PATH_HPARAMS_KEY: json.dumps(sorted(self.paths)).encode(),
-                **({LOOKS_KEY: encode_looks(self.looks)} if self.looks else {})}
-
-
-def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
-    """Rows -> the stored table: required columns (but `strategy`), context, then hp.*."""
-    stored = [f for f in REQUIRED if f.name != "strategy"]
-    fields = stored + list(CONTEXT) + list(hparams.schema())
-    schema = pa.schema(fields, metadata=hparams.metadata())
-    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
-
-
-def write_table(table: pa.Table, where: Location | str | Path, footer: Mapping[bytes, bytes] | None = None) -> None:
-    """The whole file or nothing: see `Location.open_write`. `footer`: key-value metadata of the
-    Parquet file only, not of the Arrow schema stored in it (which then stays the same across a
-    sweep's files, so a reader decodes it once)."""
-    with locate(where).open_write() as f, pq.ParquetWriter(f, table.schema) as writer:
-        writer.write_table(table)
-        if footer:
-            writer.add_key_value_metadata(dict(footer))
-
-
-def trial_path(results: Location | str | Path, strategy: str, trial_id: str) -> Location:
-    return locate(results) / f"strategy={strategy}" / f"{trial_id}.parquet"
-
-
-def write_trial(results: Location | str | Path, strategy: str, trial_id: str, rows: list[dict[str, Any]],
-                hparams: HparamColumns) -> Location | None:
-    if not rows:
-        return None
-    where = trial_path(results, strategy, trial_id)
-    table = rows_table(rows, hparams)
-    write_table(table, where, {CONSTANT_KEY: constants(table)})
-    return where
 
 
 def sweep_folders(paths: Iterable[str | Path]) -> list[str]:
@@ -147,31 +54,6 @@ def sweep_folders(paths: Iterable[str | Path]) -> list[str]:
 def _folder(where: Location) -> Location:
     """A sweep folder (holding results/) or the results folder itself."""
     return where / "results" if (where / "results").is_dir() else where
-
-
-def _schema_problem(schema: pa.Schema) -> str | None:
-    """What makes one file's schema not lpft's (None if nothing): version, columns, types."""
-    version = (schema.metadata or {}).get(VERSION_KEY)
-    if version is not None and version != str(SCHEMA_VERSION).encode():
-        return f"results schema version {version.decode(errors='replace')}, this lpft reads {SCHEMA_VERSION}"
-    for expected in REQUIRED:
-        if expected.name == "strategy" and expected.name not in schema.names:
-            continue  # the partition key, in the path
-        if expected.name not in schema.names:
-            return f"not an lpft results file: column {expected.name!r} is missing"
-        actual = schema.field(expected.name).type
-        if pa.types.is_dictionary(actual):
-            actual = actual.value_type
-        if actual != expected.type:
-            return f"column {expected.name!r} has type {actual}, expected {expected.type}"
-    for key, value in _step_keys(schema).items():  # read as JSON by every load: checked here, per file
-        try:
-            names = json.loads(value)
-        except ValueError:
-            names = None
-        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            return f"metadata {key.decode()} is not a JSON list of names: {quote(value.decode(errors='replace'))}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -246,7 +128,7 @@ def _good_files(path: Location, raw: str | Path, skip_bad: bool, skipped: list[S
             key, schema, constant = _footer(path, file)
             if key not in problems:
                 schemas[key] = schema()
-                problems[key] = _schema_problem(schemas[key])
+                problems[key] = schema_problem(schemas[key])
             problem = problems[key]
         except (pa.ArrowInvalid, OSError, ValueError) as e:  # truncated, garbage, empty, a schema not base64
             problem = f"unreadable Parquet ({str(e).splitlines()[0]})"
@@ -354,7 +236,7 @@ def load_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
                                   check_duplicates, roles))
         for schema in found.schemas:
             for key, names in declared.items():
-                names.update(json.loads(_step_keys(schema)[key]))
+                names.update(json.loads(step_keys(schema)[key]))
             for name, look in decode_looks((schema.metadata or {}).get(LOOKS_KEY)).items():  # none: BEFORE_LOOKS
                 looks.setdefault(name, look)  # the first folder's, where two disagree
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
@@ -383,14 +265,3 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
 
 
-def _step_keys(schema: pa.Schema) -> dict[bytes, bytes]:
-    meta = schema.metadata or {}
-    return {key: meta.get(key, before) for key, before in BEFORE_STEP_KEYS.items()}
-
-
-def step_hparams(schema: pa.Schema | Mapping[bytes, bytes]) -> tuple[set[str], set[str]]:
-    """(per-step, path) hyperparameter names, as the files declare them (a table's schema, or
-    `Loaded.metadata`): their `hp.*` columns."""
-    keys = _step_keys(schema if isinstance(schema, pa.Schema) else pa.schema([], metadata=dict(schema)))
-    per_step, paths = json.loads(keys[STEP_HPARAMS_KEY]), json.loads(keys[PATH_HPARAMS_KEY])
-    return {f"hp.{k}" for k in per_step}, {f"hp.{k}" for k in paths}
