@@ -107,7 +107,9 @@ class Range(Shape):
 
     unknown = "range field"
     low: Finite
+    """The smallest value sampled."""
     high: Finite
+    """The largest value sampled (>= low)."""
     log: Bool = False
     """Sample on a log scale (then low > 0)."""
     type: Annotated[Literal["float", "int"], Says("must be float or int, got {got}")] = "float"
@@ -127,6 +129,7 @@ class Choices(Shape):
 
     unknown = "search field"
     choices: Annotated[list[Any], Field(min_length=1), Says("must be a non-empty list")]
+    """Each value is tried (search: grid) or sampled (optuna)."""
 
 
 class StrategySettings(Shape):
