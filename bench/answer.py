@@ -49,9 +49,9 @@ def _search_trials(root: Location) -> list[dict[str, Any]]:
     for entry in entries:
         row = entry.row
         assert row is not None  # ended entries only (above)
-        if row.get("stage") != SEARCH or row.get("status") not in (COMPLETED, STOPPED):
+        if row.stage != SEARCH or row.status not in (COMPLETED, STOPPED):
             continue
-        out.append({**row, "epochs": int(last.get(entry.trial, 0) or 0)})
+        out.append({**row.record(), "epochs": int(last.get(entry.trial, 0) or 0)})
     return out
 
 

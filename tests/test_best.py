@@ -12,6 +12,7 @@ from lpft.storage import locate
 from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.outcome import SUMMARY_HEADER, best_runs, summary_rows
 from lpft.sweeps.searcher import SweepSearcher
+from lpft.sweeps.trial_row import TrialRow
 
 LR = SUMMARY_HEADER.index("best hp")
 
@@ -24,6 +25,11 @@ def searcher_after_search(tmp_path, replicate_seeds, metric):
         searcher.finished["ft"].append(({"strategy": "ft", "stage": "search", "seed": 0, "lr": t["hp.lr"]},
                                         {**t, "trial_id": t["trial_id"]}))
     return searcher
+
+
+def as_rows(records):
+    """Trials-table records as the summary reads them."""
+    return [TrialRow.from_record(r) for r in records]
 
 
 def trial(tid, lr, seed, stage, id_val, id_test=0.5, status="completed"):
@@ -58,9 +64,9 @@ def test_summary_names_the_config_the_searcher_replicated_on_its_metric(tmp_path
     searcher = searcher_after_search(tmp_path, [1, 2], "id_test")
     searcher._maybe_queue_replicates("ft")
     assert {c["lr"] for c in searcher.queue} == {0.1} and [c["seed"] for c in searcher.queue] == [1, 2]
-    row = summary_rows(TRIALS, "id_test")[0]
+    row = summary_rows(as_rows(TRIALS), "id_test")[0]
     assert row[LR] == "lr 0.1" and row[-1] == 3  # best lr and its seeds: the replicated config
-    assert summary_rows(TRIALS, "id_val")[0][LR] == "lr 0.3"  # ranked on id_val, a would win (one seed)
+    assert summary_rows(as_rows(TRIALS), "id_val")[0][LR] == "lr 0.3"  # ranked on id_val, a would win (one seed)
 
 
 def test_a_resume_reordering_trials_changes_nothing():
@@ -69,7 +75,7 @@ def test_a_resume_reordering_trials_changes_nothing():
     firsts = set()
     for _ in range(6):
         random.shuffle(tie)
-        firsts.add((best_runs(tie, "ft")[0]["trial_id"], len(best_runs(tie, "ft"))))
+        firsts.add((best_runs(as_rows(tie), "ft")[0].trial_id, len(best_runs(as_rows(tie), "ft"))))
     assert firsts == {("y", 2)}
 
 
@@ -85,7 +91,7 @@ def test_analysis_selects_what_the_sweep_replicated(tmp_path):
     chosen = SELECTIONS["id_val"]().select(read_results([tmp_path]).to_pandas())
     assert sorted(chosen.frame.trial_id) == ["a0", "a1", "a2"]
     summary = [trial(t, lr, seed, "search" if seed == 0 else "replicate", v) for (t, lr, seed), v in runs.items()]
-    assert best_runs(summary, "ft")[0]["trial_id"] == "a0"
+    assert best_runs(as_rows(summary), "ft")[0].trial_id == "a0"
 
 
 # By hand, on TRIALS' search seed 0 (the seed every config ran): on id_val a (.90) beats b (.85);
@@ -96,7 +102,7 @@ def test_summary_and_searcher_agree_on_either_metric(tmp_path, metric, winner):
     searcher.derived = {"ft": [{"strategy": "wise"}]}
     searcher._maybe_queue_replicates("ft")
     assert searcher.queue[0]["source_trial"] == winner
-    assert best_runs(TRIALS, "ft", metric)[0]["trial_id"] == winner
+    assert best_runs(as_rows(TRIALS), "ft", metric)[0].trial_id == winner
 
 
 def test_a_seed_run_twice_counts_as_its_mean_in_any_order():
@@ -113,12 +119,12 @@ def test_the_sweep_summary_says_when_its_selection_is_a_tie_or_its_val_set_small
     tied = [{**trial("a", 0.1, 0, "search", 0.9), "n_id_val": 24},
             {**trial("b", 0.3, 0, "search", 0.9), "n_id_val": 24},
             {**trial("c", 1.0, 0, "search", 0.8), "n_id_val": 24}]
-    notes = selection_notes(tied)
+    notes = selection_notes(as_rows(tied))
     assert notes[0].startswith("small validation set: id_val has 24 examples, so ID val accuracy moves in steps of "
                                "4.17 points")
     assert notes[1].startswith("selection tie: ft has 1 other config at the selected one's id_val")
     apart = [{**t, "n_id_val": 500, "id_val": v} for t, v in zip(tied, (0.9, 0.85, 0.8))]
-    assert selection_notes(apart) == []
+    assert selection_notes(as_rows(apart)) == []
 
 
 def test_ties_go_to_numbers_then_text_then_missing_values_and_never_merge_configs():

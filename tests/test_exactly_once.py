@@ -22,6 +22,7 @@ import yaml
 from lpft.errors import InputError
 from lpft.storage import locate
 from lpft.sweeps.lock import SweepLock, is_stale
+from lpft.sweeps.trial_row import TrialRow
 
 EPOCHS, EVERY = 2000, 200  # a few seconds per trial: long enough to be killed inside one
 
@@ -234,11 +235,11 @@ def test_a_searcher_rebuilt_from_the_ledger_reissues_unended_trials_and_never_en
     done = {"status": "completed", "id_val": 0.9, "id_test": 0.9, "ood_avg": 0.5, "final": True}
     for x in (a, c):  # ft-000 and ft-002 end; ft-001 is running when the driver dies
         first.on_trial_complete(f"ray{[a, b, c].index(x)}", done)
-        ledger.ended(first.entries[x["trial"]], {**done, "trial_id": x["trial"]})
+        ledger.ended(first.entries[x["trial"]], TrialRow.from_record({**done, "trial_id": x["trial"]}))
     d = first.suggest("ray3")
     assert d["trial"] == "lpft-000"
     first.on_trial_complete("ray3", done)
-    ledger.ended(first.entries["lpft-000"], {**done, "trial_id": "lpft-000"})
+    ledger.ended(first.entries["lpft-000"], TrialRow.from_record({**done, "trial_id": "lpft-000"}))
 
     second = build()
     second.restore_from(ledger.entries())
@@ -250,7 +251,7 @@ def test_a_searcher_rebuilt_from_the_ledger_reissues_unended_trials_and_never_en
     assert second.suggest("new9") is None  # FT's replicate waits for FT's search to end
     second.on_trial_complete("new1", done)
     second.on_trial_complete("new0", {**done, "id_val": 0.95})
-    ledger.ended(second.entries["ft-001"], {**done, "trial_id": "ft-001"})
+    ledger.ended(second.entries["ft-001"], TrialRow.from_record({**done, "trial_id": "ft-001"}))
     replicate = second.suggest("new2")
     assert replicate["trial"] == "ft-seed7" and replicate["lr"] == b["lr"] and replicate["seed"] == 7
     second.on_trial_complete("new2", done)

@@ -11,6 +11,7 @@ from lpft.looks import BEFORE_LOOKS, Look, decode, encode, ordered
 from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.strategies import STRATEGIES, strategy
 from lpft.sweeps.outcome import shown_hparam
+from lpft.sweeps.trial_row import TrialRow
 from lpft.trainables.trainable import final_metrics
 
 
@@ -71,7 +72,8 @@ def test_the_summary_shows_each_strategys_own_hyperparameter_at_its_selected_ste
     result = RunResult(COMPLETED, evals, {"seed": 0}, step_hparams={0: {"C": 0.01}, 1: {"C": 0.316}, 2: {"C": 10.0}})
     final = final_metrics(result)
     assert final["selected_step"] == 1 and final["selected_hp.C"] == 0.316
-    assert shown_hparam("lp", final) == "C 0.316"
-    assert shown_hparam("ft", {"hp.lr": 0.10512}) == "lr 0.105"
-    assert shown_hparam("ft", {}) == "-" and shown_hparam("no-such-strategy", {"hp.lr": 0.1}) == "-"
+    row = TrialRow.from_record
+    assert shown_hparam("lp", row(final)) == "C 0.316"
+    assert shown_hparam("ft", row({"hp.lr": 0.10512})) == "lr 0.105"
+    assert shown_hparam("ft", row({})) == "-" and shown_hparam("no-such-strategy", row({"hp.lr": 0.1})) == "-"
     assert asdict(STRATEGIES["wise"].display)["shown"] == "alpha"

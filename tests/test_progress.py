@@ -6,6 +6,7 @@ import pytest
 
 from lpft.sweeps import progress as progress_module
 from lpft.sweeps.progress import Progress
+from lpft.sweeps.trial_row import TrialRow
 
 
 class Clock:
@@ -23,8 +24,9 @@ def clock(monkeypatch):
     return c
 
 
-def row(strategy, status, id_val=0.9, ood=0.5, seconds=10.0):
-    return {"strategy": strategy, "status": status, "id_val": id_val, "ood_avg": ood, "wall_time_s": seconds}
+def row(strategy, status, id_val=0.9, ood=0.5, seconds=10.0, **more):
+    return TrialRow.from_record({"strategy": strategy, "status": status, "id_val": id_val, "ood_avg": ood,
+                                 "wall_time_s": seconds, **more})
 
 
 def test_the_plain_line_comes_at_most_once_per_interval_and_counts_every_status(clock):
@@ -71,7 +73,7 @@ def test_the_live_view_shows_the_summarys_selection_not_the_single_best_trial(cl
     p = Progress({"ft": 4}, stream=io.StringIO(), live=False)
     for i, (lr, seed, val, ood) in enumerate(((0.1, 0, .95, .30), (0.1, 1, .81, .40), (0.3, 0, .90, .50),
                                               (0.3, 1, .90, .5095))):
-        p.ended(str(i), "ft", {**row("ft", "completed", val, ood), "hp.lr": lr, "seed": seed, "stage": "search"}, "")
+        p.ended(str(i), "ft", row("ft", "completed", val, ood, **{"hp.lr": lr, "seed": seed, "stage": "search"}), "")
     # lr 0.3: ID val (0.90 + 0.90) / 2, OOD (0.50 + 0.5095) / 2 = 0.50475 -> 50.5 (half up)
     assert "selected id_val 90.0 ood 50.5" in p.line()
 

@@ -118,21 +118,21 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
                 progress.paused(trial.trial_id)
                 return
             row = trial_row(trial, root, error)
-            entry = searcher.entries.get(row["trial_id"])
+            entry = searcher.entries.get(row.trial_id)
             if entry is not None:
                 ledger.ended(entry, row)
                 done = root / "checkpoints" / entry.trial
                 if outside(done, root) is None:  # a link made meanwhile: its target is not ours to delete
                     done.discard()  # an ended trial is never resumed
-            hp = {k.removeprefix("hp."): v for k, v in row.items() if k.startswith("hp.")}
-            shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(hp.items()))
+            shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in sorted(row.hparams.items()))
             if error:
-                line = f"  [{_label(trial.config)}] {row['trial_id']} error: {row['error']}"
+                line = f"  [{_label(trial.config)}] {row.trial_id} error: {row.error}"
             else:
-                scores = f"id_val {pct(row['id_val'] or 0)} ood_avg {pct(row['ood_avg'] or 0)}"
-                line = f"  [{_label(trial.config)}] {row['trial_id']} {row['status']}: {scores}" + \
+                scores = f"id_val {pct(row.id_val or 0)} ood_avg {pct(row.ood_avg or 0)}"
+                line = f"  [{_label(trial.config)}] {row.trial_id} {row.status}: {scores}" + \
                     (f"  ({shown})" if shown else "")
-            progress.ended(trial.trial_id, row["strategy"], row, line)
+            progress.ended(trial.trial_id, str(row.strategy), row, line)
 
     return [Record()]
 
@@ -268,12 +268,12 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     outcome.budgets = {name: progress.tallies[name].budget for name in outcome.budgets}
     cut_off = INTERRUPTED if outcome.interrupted is not None else RUNNING
     rows = [e.row if e.row is not None else unfinished_row(e, cut_off) for e in ledger.entries().values()]
-    outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(t["strategy"]), t["stage"] != SEARCH))
+    outcome.trials = sorted(rows, key=lambda t: (list(spec.strategies).index(str(t.strategy)), t.stage != SEARCH))
     live = root.is_local  # the Optuna searches' studies are in the journal already (lpft.sweeps.study)
     chosen = {f"{spec.name}.{name}": selection(outcome.trials, name, spec.metric[0]) for name in spec.strategies}
     export_studies(root / "optuna.journal", [
         (f"{spec.name}.{name}", strat.full_space(),
-         [t for t in outcome.trials if t["strategy"] == name and t["stage"] == SEARCH and t["status"] in ENDED])
+         [t for t in outcome.trials if t.strategy == name and t.stage == SEARCH and t.status in ENDED])
         for name, strat in spec.strategies.items() if not (live and _searched_by_optuna(strat))], spec.metric,
         {k: v for k, v in chosen.items() if v is not None})
     write_trials_table(root / "trials.parquet", outcome.trials, outcome.budgets, outcome.signal_name)

@@ -24,6 +24,7 @@ from typing import Any
 from lpft.errors import InputError, json_object, quote
 from lpft.names import is_name
 from lpft.storage import Location, join_uri
+from lpft.sweeps.trial_row import TrialRow
 
 FOLDER = "ledger"
 
@@ -33,7 +34,7 @@ class Entry:
     trial: str  # the trial's name: its results file, checkpoints and saved model are named by it
     order: int  # when it was asked for, so a resume re-issues in the same order
     config: dict[str, Any]
-    row: dict[str, Any] | None = None  # the trials-table row once it ended; None while asked only
+    row: TrialRow | None = None  # the trials-table row once it ended; None while asked only
 
     @property
     def ended(self) -> bool:
@@ -50,11 +51,12 @@ class Ledger:
     def asked(self, trial: str, order: int, config: dict[str, Any]) -> None:
         self._write(Entry(trial, order, config))
 
-    def ended(self, entry: Entry, row: dict[str, Any]) -> None:
+    def ended(self, entry: Entry, row: TrialRow) -> None:
         self._write(Entry(entry.trial, entry.order, entry.config, row))
 
     def _write(self, entry: Entry) -> None:
-        body = {"trial": entry.trial, "order": entry.order, "config": entry.config, "row": entry.row}
+        row = None if entry.row is None else entry.row.record()
+        body = {"trial": entry.trial, "order": entry.order, "config": entry.config, "row": row}
         with (self.where / f"{entry.trial}.json").open_write() as f:
             f.write(json.dumps(body, default=_plain).encode())
 
@@ -75,7 +77,8 @@ class Ledger:
                                  f"was edited or damaged: restore it, or delete it and {results} (if there) "
                                  "so that the trial runs again")
             assert isinstance(body, dict)  # a str is what is wrong with it, raised just above
-            found.append(Entry(stem, body["order"], body["config"], body.get("row")))
+            row = body.get("row")
+            found.append(Entry(stem, body["order"], body["config"], None if row is None else TrialRow.from_record(row)))
         return {e.trial: e for e in sorted(found, key=lambda e: e.order)}
 
 

@@ -19,8 +19,8 @@ from lpft.results import COMPLETED, DIVERGED, ENDED, ERROR
 from lpft.storage import Location
 from lpft.sweeps.spec import SweepSpec
 from lpft.sweeps.stages import REPLICATE, SEARCH
+from lpft.sweeps.trial_row import TrialRow
 from lpft.text import PAPER_PAIRS, comparison, format_table, pct
-from lpft.trainables.trainable import SELECTED_HP
 
 SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best hp", "id_val", "id_test", "ood avg", "seeds"]
 
@@ -29,7 +29,7 @@ SUMMARY_HEADER = ["strategy", "trials", "diverged", "errors", "best hp", "id_val
 class SweepOutcome:
     spec: SweepSpec
     root: Location
-    trials: list[dict[str, Any]] = field(default_factory=list)  # the per-trial table's rows
+    trials: list[TrialRow] = field(default_factory=list)  # the per-trial table's rows
     wall_time_s: float = 0.0
     budgets: dict[str, int] = field(default_factory=dict)  # trials per strategy (launch.trial_budgets)
     interrupted: int | None = None  # the signal that stopped the sweep (SIGINT, SIGTERM), if one did
@@ -50,8 +50,8 @@ class SweepOutcome:
         """Per strategy short of its budget: (trials missing, of which cut off while running)."""
         out = {}
         for name, budget in self.budgets.items():
-            mine = [t for t in self.trials if t["strategy"] == name]
-            ended = sum(t["status"] in ENDED for t in mine)
+            mine = [t for t in self.trials if t.strategy == name]
+            ended = sum(t.status in ENDED for t in mine)
             if ended < budget:
                 out[name] = (budget - ended, len(mine) - ended)
         return out
@@ -61,84 +61,89 @@ class SweepOutcome:
         return self.root / "results"
 
     @property
-    def errors(self) -> list[dict[str, Any]]:
+    def errors(self) -> list[TrialRow]:
         """The trials that ended in error (after their retries)."""
-        return [t for t in self.trials if t["status"] == ERROR]
+        return [t for t in self.trials if t.status == ERROR]
 
 
-def write_trials_table(path: Location, trials: list[dict[str, Any]], budgets: dict[str, int] | None = None,
+def write_trials_table(path: Location, trials: list[TrialRow], budgets: dict[str, int] | None = None,
                        interrupted: str | None = None) -> None:
     if not trials:
         return
-    names = sorted({k for t in trials for k in t}, key=lambda k: (k.startswith("hp."), k))
+    records = [t.record() for t in trials]
+    names = sorted({k for r in records for k in r}, key=lambda k: (k.startswith("hp."), k))
     footer = {BUDGET_KEY: json.dumps(budgets).encode()} if budgets else {}
     if interrupted:
         footer[INTERRUPTED_KEY] = interrupted.encode()
-    write_table(pa.Table.from_pylist([{k: t.get(k) for k in names} for t in trials]), path, footer)
+    write_table(pa.Table.from_pylist([{k: r.get(k) for k in names} for r in records]), path, footer)
 
 
-def _config(trial: dict[str, Any]) -> tuple:
-    return config_key({k.removeprefix("hp."): v for k, v in trial.items() if k.startswith("hp.")})
+def _config(trial: TrialRow) -> tuple:
+    return config_key(trial.hparams)
 
 
-def best_runs(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val") -> list[dict[str, Any]]:
+def _score(trial: TrialRow, metric: str) -> Scored:
+    return Scored(_config(trial), trial.seed or 0, trial.metric(metric) or 0.0)
+
+
+def best_runs(trials: list[TrialRow], strategy: str, metric: str = "id_val") -> list[TrialRow]:
     """The best config's completed trials, its search trial first, then its replicates ([] if none).
 
     The candidates are the search and replicate trials; a derived stage (wise) searches nothing,
     so for it they are its own completed trials."""
-    done = [t for t in trials if t.get("strategy") == strategy and t.get("status") == COMPLETED]
-    candidates = [t for t in done if t.get("stage", SEARCH) in (SEARCH, REPLICATE)] or done
-    best = best_config(Scored(_config(t), t.get("seed", 0), t.get(metric) or 0.0) for t in candidates)
+    done = [t for t in trials if t.strategy == strategy and t.status == COMPLETED]
+    candidates = [t for t in done if (t.stage or SEARCH) in (SEARCH, REPLICATE)] or done
+    best = best_config(_score(t, metric) for t in candidates)
     runs = [t for t in candidates if _config(t) == best]
-    return sorted(runs, key=lambda t: t.get("stage", SEARCH) != SEARCH)
+    return sorted(runs, key=lambda t: (t.stage or SEARCH) != SEARCH)
 
 
-def _mean(runs: list[dict[str, Any]], key: str) -> float:
-    values = [t[key] for t in runs if t.get(key) is not None]
+def _mean(runs: list[TrialRow], metric: str) -> float:
+    values = [v for t in runs if (v := t.metric(metric)) is not None]
     return statistics.fmean(values) if values else math.nan
 
 
-def selection(trials: list[dict[str, Any]], strategy: str, metric: str = "id_val") -> dict[str, Any] | None:
+def selection(trials: list[TrialRow], strategy: str, metric: str = "id_val") -> dict[str, Any] | None:
     """The strategy's selected config as every view names it: its search trial, hyperparameters,
     seeds and seed means (None when it has no completed trial)."""
     runs = best_runs(trials, strategy, metric)
     if not runs:
         return None
-    hp = {k.removeprefix("hp."): v for k, v in runs[0].items() if k.startswith("hp.") and v is not None}
-    return {"trial_id": runs[0].get("trial_id"), "params": hp, "seeds": [t.get("seed", 0) for t in runs],
+    hp = {k: v for k, v in runs[0].hparams.items() if v is not None}
+    return {"trial_id": runs[0].trial_id, "params": hp, "seeds": [t.seed or 0 for t in runs],
             **{k: _mean(runs, k) for k in ("id_val", "id_test", "ood_avg")}}
 
 
-def summary_rows(trials: list[dict[str, Any]], metric: str = "id_val") -> list[list[Any]]:
+def summary_rows(trials: list[TrialRow], metric: str = "id_val") -> list[list[Any]]:
     """Per strategy: search trials ended (diverged, errors), the best config (by `metric`), its mean over seeds."""
     rows = []
-    for strategy in dict.fromkeys(t["strategy"] for t in trials):
-        search = [t for t in trials if t["strategy"] == strategy and t["stage"] == SEARCH and t["status"] in ENDED]
-        diverged = sum(t["status"] == DIVERGED for t in search)
-        errors = sum(t["status"] == ERROR for t in trials if t["strategy"] == strategy)
+    for strategy in dict.fromkeys(str(t.strategy) for t in trials):
+        search = [t for t in trials if t.strategy == strategy and t.stage == SEARCH and t.status in ENDED]
+        diverged = sum(t.status == DIVERGED for t in search)
+        errors = sum(t.status == ERROR for t in trials if t.strategy == strategy)
         runs = best_runs(trials, strategy, metric)
         if not runs:
             rows.append([strategy, len(search), diverged, errors, "-", "-", "-", "-", 0])
             continue
-        seeds = f"{len(runs)} (deterministic)" if len(runs) == 1 and runs[0].get("seed_controls") == "" else len(runs)
+        seeds = f"{len(runs)} (deterministic)" if len(runs) == 1 and runs[0].seed_controls == "" else len(runs)
         rows.append([strategy, len(search), diverged, errors, shown_hparam(strategy, runs[0]),
                      *(pct(_mean(runs, k)) for k in ("id_val", "id_test", "ood_avg")), seeds])
     return rows
 
 
-def shown_hparam(strategy: str, run: dict[str, Any]) -> str:
+def shown_hparam(strategy: str, run: TrialRow) -> str:
     """The hyperparameter the strategy's look names (FT: lr, LP: C at its selected step), as
     "lr 0.105"; "-" when it declares none or the run lacks it."""
     from lpft.strategies import STRATEGIES
 
     name = STRATEGIES[strategy].display.shown if strategy in STRATEGIES else None
-    value = None if name is None else run.get(f"hp.{name}", run.get(f"{SELECTED_HP}{name}"))
+    value = None if name is None else run.hparams.get(name, run.selected.get(name))
     if value is None or isinstance(value, bool):
         return "-"
     return f"{name} {value:.3g}" if isinstance(value, (int, float)) else f"{name} {value}"
 
 
-def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
+def paper_sentence(trials: list[TrialRow], metric: str = "id_val") -> str:
     """"FT vs LP: +x ID, -y OOD; LP-FT vs FT: ..." from the selected configs' seed means."""
     means = {}
     for s in dict.fromkeys(s for pair in PAPER_PAIRS for s in pair):  # the paper's three
@@ -151,16 +156,16 @@ def paper_sentence(trials: list[dict[str, Any]], metric: str = "id_val") -> str:
     return comparison(means, labels) or "(not enough completed strategies to compare)"
 
 
-def selection_notes(trials: list[dict[str, Any]], metric: str = "id_val") -> list[str]:
+def selection_notes(trials: list[TrialRow], metric: str = "id_val") -> list[str]:
     """What the summary's selection cannot tell: a small ID val set, configs tied with the winner."""
     notes = []
-    sizes = [t["n_id_val"] for t in trials if t.get("status") == COMPLETED and t.get("n_id_val")]
+    sizes = [t.n_id_val for t in trials if t.status == COMPLETED and t.n_id_val]
     if metric == "id_val" and sizes and small_val_note(min(sizes)):
         notes.append(small_val_note(min(sizes)))
-    for strategy in dict.fromkeys(t["strategy"] for t in trials):
-        done = [t for t in trials if t["strategy"] == strategy and t["status"] == COMPLETED
-                and t.get("stage", SEARCH) in (SEARCH, REPLICATE)]
-        tied = tied_configs(Scored(_config(t), t.get("seed", 0), t.get(metric) or 0.0) for t in done)
+    for strategy in dict.fromkeys(str(t.strategy) for t in trials):
+        done = [t for t in trials if t.strategy == strategy and t.status == COMPLETED
+                and (t.stage or SEARCH) in (SEARCH, REPLICATE)]
+        tied = tied_configs(_score(t, metric) for t in done)
         if tied:
             notes.append(f"selection tie: {strategy} has {tied} other config{'s' if tied > 1 else ''} at the "
                          f"selected one's {metric}; lpft.best's tie rule (hyperparameters sorted) took it")
@@ -186,7 +191,7 @@ def print_outcome(outcome: SweepOutcome, resume: str | None = None, sentence: bo
     metric = outcome.spec.metric[0]
     if outcome.interrupted is not None:
         print(interrupted_line(outcome, resume))
-    ended = sum(t["status"] in ENDED for t in outcome.trials)
+    ended = sum(t.status in ENDED for t in outcome.trials)
     print(f"== {outcome.spec.name}: {ended} trials in {outcome.wall_time_s:.0f} s; "
           f"results in {outcome.results_dir}")
     print(format_table(SUMMARY_HEADER, summary_rows(outcome.trials, metric)))
@@ -197,4 +202,4 @@ def print_outcome(outcome: SweepOutcome, resume: str | None = None, sentence: bo
     if outcome.errors:
         print(f"{len(outcome.errors)} of {ended} trials ended in error:")
         for t in outcome.errors:
-            print(f"  [{t['strategy']}] {t['trial_id']}: {t.get('error')}\n    traceback: {t.get('traceback')}")
+            print(f"  [{t.strategy}] {t.trial_id}: {t.error}\n    traceback: {t.traceback}")

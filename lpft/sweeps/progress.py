@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
 from lpft.sweeps.outcome import selection
+from lpft.sweeps.trial_row import TrialRow
 from lpft.text import pct
 
 
@@ -34,21 +35,21 @@ class Tally:
     seconds: float = 0.0  # the ended trials' wall time, for the ETA
     best: tuple[float, float] | None = None  # (ID val, OOD avg) of the config selected so far
     metric: str = "id_val"
-    rows: list[dict[str, Any]] = field(default_factory=list)  # the ended trials' rows
+    rows: list[TrialRow] = field(default_factory=list)  # the ended trials' rows
 
     @property
     def ended(self) -> int:
         return self.completed + self.stopped + self.diverged + self.errored
 
-    def end(self, row: dict[str, Any]) -> None:
-        status: Any = row.get("status")  # whatever the row holds: only the four statuses are counted
+    def end(self, row: TrialRow) -> None:
+        status: Any = row.status  # whatever the row holds: only the four statuses are counted
         field = {COMPLETED: "completed", STOPPED: "stopped", DIVERGED: "diverged", ERROR: "errored"}.get(status)
         if field:
             setattr(self, field, getattr(self, field) + 1)
-        self.seconds += float(row.get("wall_time_s") or 0.0)
+        self.seconds += float(row.wall_time_s or 0.0)
         self.rows.append(row)
         # The summary's rule on the trials ended so far: the same config, the same seed means.
-        chosen = selection(self.rows, str(row.get("strategy")), self.metric) if row.get("strategy") else None
+        chosen = selection(self.rows, row.strategy, self.metric) if row.strategy else None
         self.best = (chosen["id_val"], chosen["ood_avg"]) if chosen else None
 
 
@@ -75,9 +76,9 @@ class Progress:
         self._live: Any = None
 
     # What the sweep tells it.
-    def restored(self, row: dict[str, Any]) -> None:
+    def restored(self, row: TrialRow) -> None:
         """A trial that ended in an earlier run of this sweep (`--resume`)."""
-        self._tally(row.get("strategy")).end(row)
+        self._tally(row.strategy).end(row)
 
     def started(self, trial: str, strategy: str) -> None:
         self.running[trial] = strategy
@@ -97,7 +98,7 @@ class Progress:
         """The sweep was stopped (SIGINT, SIGTERM): its trials that had not ended run no more."""
         self.running.clear()
 
-    def ended(self, trial: str, strategy: str, row: dict[str, Any], line: str) -> None:
+    def ended(self, trial: str, strategy: str, row: TrialRow, line: str) -> None:
         self.running.pop(trial, None)
         self._tally(strategy).end(row)
         self.say(line)

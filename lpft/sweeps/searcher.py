@@ -210,7 +210,8 @@ class SweepSearcher(Searcher):
             if entry.row is None:  # not entry.ended
                 self.queue.append(config)
             elif stage == SEARCH and name in self.branches:
-                self._search_ended(name, config, entry.row, entry.row.get("status") == ERROR, restored=True)
+                # as Ray reported it: the row's record holds the same metrics under the same names
+                self._search_ended(name, config, entry.row.record(), entry.row.status == ERROR, restored=True)
         for name in self.branches:
             self._maybe_queue_replicates(name)
 

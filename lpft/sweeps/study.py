@@ -17,6 +17,7 @@ from typing import Any
 from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
 from lpft.search_spaces import Param
 from lpft.storage import Location
+from lpft.sweeps.trial_row import TrialRow
 
 
 def distribution(param: Param) -> Any:
@@ -63,7 +64,7 @@ def journal(where: Location) -> Any:
     return JournalStorage(JournalFileBackend(where.path))
 
 
-def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], list[dict[str, Any]]]],
+def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], list[TrialRow]]],
                    metrics: tuple[str, ...], selections: dict[str, dict[str, Any]] | None = None) -> None:
     """These strategies' studies (rebuilt from their ended trials) into the journal: appended to
     a local one, else built locally and written whole to `where`. `selections`: study name ->
@@ -83,7 +84,7 @@ def export_studies(where: Location, studies: list[tuple[str, dict[str, Param], l
                 f.write(path.read_bytes())
 
 
-def export_study(path: Path, study_name: str, space: dict[str, Param], trials: list[dict[str, Any]],
+def export_study(path: Path, study_name: str, space: dict[str, Param], trials: list[TrialRow],
                  metrics: tuple[str, ...]) -> None:
     import optuna
     from optuna.storages import JournalStorage
@@ -98,15 +99,16 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
     name_metrics(study, metrics)
     searched = {k: p for k, p in space.items() if p.kind != "constant"}
     for t in trials:
-        done = t["status"] in (COMPLETED, DIVERGED) and all(t.get(m) is not None for m in metrics)
-        params = {k: t.get(f"hp.{k}") for k in searched}
+        scores = [t.metric(m) for m in metrics]
+        done = t.status in (COMPLETED, DIVERGED) and all(v is not None for v in scores)
+        params = {k: t.hparams.get(k) for k in searched}
         if any(v is None for v in params.values()):
             continue
         study.add_trial(optuna.trial.create_trial(
             params=params, distributions={k: distribution(p) for k, p in searched.items()},
-            values=[float(t[m]) for m in metrics] if done else None,
+            values=[float(v) for v in scores if v is not None] if done else None,
             state=optuna.trial.TrialState.COMPLETE if done else optuna.trial.TrialState.FAIL,
-            user_attrs={"trial_id": t["trial_id"], **trial_attrs(t, error=False)}))
+            user_attrs={"trial_id": t.trial_id, **trial_attrs(t.record(), error=False)}))
 
 
 SELECTED = "lpft_selected"  # the study user attribute naming lpft's selection

@@ -24,6 +24,7 @@ from lpft.sweeps.outcome import best_runs
 from lpft.sweeps.paths import import_plugins
 from lpft.sweeps.preflight import check_links, read_stored_spec
 from lpft.sweeps.spec import NAME, parse_spec
+from lpft.sweeps.trial_row import TrialRow
 
 
 @dataclass
@@ -48,10 +49,11 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
     import_plugins(raw, Path.cwd())  # the sweep's own plugins (its paths are already absolute)
     spec = parse_spec(raw, str(root / "spec.yaml"))
     try:
-        trials = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
+        records = pq.read_table((root / "trials.parquet").path, filesystem=root.fs).to_pylist()
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"{root / 'trials.parquet'}: not a trials table lpft wrote "
                          f"({clip(str(e).splitlines()[0] if str(e) else type(e).__name__)})") from None
+    trials = [TrialRow.from_record(r) for r in records]
     sources = sources or [s for s in spec.strategies if STRATEGIES[s].fine_tunes]
     curves = []
     for source in sources:
@@ -60,23 +62,23 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
             raise InputError(f"{root}: no completed {source} trial to interpolate")
         best = runs[0]
         # read back from a file: a path component only once it is one (no '..', no separators)
-        if not re.fullmatch(NAME, str(best["trial_id"])):
-            raise InputError(f"{root / 'trials.parquet'}: trial id {best['trial_id']!r} is not a plain name")
-        model = root / "models" / f"{best['trial_id']}.pt"
+        if not re.fullmatch(NAME, str(best.trial_id)):
+            raise InputError(f"{root / 'trials.parquet'}: trial id {best.trial_id!r} is not a plain name")
+        model = root / "models" / f"{best.trial_id}.pt"
         target = outside(model, root)
         if target is not None:  # models/ or the file, a link: a model lpft did not save
             raise InputError(f"{model}: a symbolic link out of the sweep folder (to {quote(target)}); refused: "
                              "a sweep reads its own saved models only")
         if not model.exists():
-            raise InputError(f"{root}: no saved model for {source}'s best trial {best['trial_id']} "
+            raise InputError(f"{root}: no saved model for {source}'s best trial {best.trial_id} "
                              f"(expected {model}); rerun the sweep with save_models: true")
-        settings = {**spec.benchmark_params, "model": model.uri, "source_trial": best["trial_id"],
-                    "num_alphas": num_alphas, "seed": int(best.get("seed") or 0)}
+        settings = {**spec.benchmark_params, "model": model.uri, "source_trial": best.trial_id,
+                    "num_alphas": num_alphas, "seed": int(best.seed or 0)}
         settings.update({k: v for k, v in (("backbone", spec.backbone), ("weights", spec.weights)) if v})
         trial = run_trial(spec.benchmark, "wise", settings)
-        trial_id = f"{best['trial_id']}-wise"
+        trial_id = f"{best.trial_id}-wise"
         rows = trial.result.rows(sweep=spec.name, trial_id=trial_id, seed=settings["seed"],
                                  benchmark=spec.benchmark, node="local")
         write_trial(root / "results", "wise", trial_id, rows, hparam_columns())
-        curves.append(WiseCurve(source, best["trial_id"], trial.result))
+        curves.append(WiseCurve(source, best.trial_id, trial.result))
     return curves
