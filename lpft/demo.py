@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lpft.analysis.report import analyze, write_report
 from lpft.analysis.tables import owners_line
-from lpft.search_spaces import Param
+from lpft.search_spaces import Kind, Param
 from lpft.sweeps import SweepSpec, load_spec
 from lpft.sweeps.launch import run_sweep, sweep_root
 from lpft.sweeps.outcome import SweepOutcome, print_outcome
@@ -30,8 +30,8 @@ def quick(spec: SweepSpec) -> SweepSpec:
         space = dict(s.space)
         if "epochs" in space:
             short = 1 if spec.benchmark == "digits" else 60
-            space["epochs"] = Param("constant", value=short)
-            space["eval_every"] = Param("constant", value=1 if spec.benchmark == "digits" else 20)
+            space["epochs"] = Param(Kind.CONSTANT, value=short)
+            space["eval_every"] = Param(Kind.CONSTANT, value=1 if spec.benchmark == "digits" else 20)
         strategies[name] = dataclasses.replace(s, num_samples=min(s.num_samples, 2), space=space)
     params = {**spec.benchmark_params, **(QUICK_DIGITS if spec.benchmark == "digits" else {})}
     return dataclasses.replace(spec, strategies=strategies, benchmark_params=params, replicate=0)

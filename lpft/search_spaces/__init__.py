@@ -11,37 +11,50 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Kind(StrEnum):
+    """What a `Param` is: a range of floats or ints, choices, or one fixed value."""
+
+    FLOAT = "float"
+    INT = "int"
+    CATEGORICAL = "categorical"
+    CONSTANT = "constant"
 
 
 @dataclass(frozen=True)
 class Param:
     """float/int range (log scale optional), categorical choices, or a constant."""
 
-    kind: str  # "float" | "int" | "categorical" | "constant"
+    kind: Kind  # a name ("float") is made the member; an unknown one is a ValueError
     low: float | None = None
     high: float | None = None
     log: bool = False
     choices: tuple[Any, ...] = ()
     value: Any = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", Kind(self.kind))
+
     def suggest(self, trial: Any, name: str) -> Any:
-        if self.kind == "float":
+        if self.kind == Kind.FLOAT:
             return trial.suggest_float(name, self.low, self.high, log=self.log)
-        if self.kind == "int":
+        if self.kind == Kind.INT:
             assert self.low is not None and self.high is not None  # a range has both bounds
             return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
-        if self.kind == "categorical":
+        if self.kind == Kind.CATEGORICAL:
             return trial.suggest_categorical(name, list(self.choices))
         return self.value
 
 
 def log_float(low: float, high: float) -> Param:
-    return Param("float", low, high, log=True)
+    return Param(Kind.FLOAT, low, high, log=True)
 
 
 def choice(*values: Any) -> Param:
-    return Param("categorical", choices=tuple(values))
+    return Param(Kind.CATEGORICAL, choices=tuple(values))
 
 
 SEARCH, GRID = "lpft.search", "lpft.grid"  # dataclass field metadata keys
@@ -81,7 +94,7 @@ class DefineByRun:
         constants = {}
         for name, param in sorted(self.space.items()):
             value = param.suggest(trial, name)
-            if param.kind == "constant":
+            if param.kind == Kind.CONSTANT:
                 constants[name] = value
         return constants
 

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from lpft.errors import require
-from lpft.search_spaces import Param
+from lpft.search_spaces import Kind, Param
 
 
 def is_int(value: Any) -> bool:
@@ -22,8 +22,8 @@ def param(value: Any, where: str) -> Param:
     if not isinstance(value, dict):
         if isinstance(value, float):  # a fixed value is checked as a range's bounds are
             require(math.isfinite(value), where, f"must be finite, got {value!r}")
-        return Param("constant", value=value)
+        return Param(Kind.CONSTANT, value=value)
     if "choices" in value:
-        return Param("categorical", choices=tuple(validate(Choices, value, where).choices))
+        return Param(Kind.CATEGORICAL, choices=tuple(validate(Choices, value, where).choices))
     r = validate(Range, value, where)
     return Param(r.type, r.low, r.high, log=r.log)

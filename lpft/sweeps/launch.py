@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from lpft.results import ENDED, INTERRUPTED, RUNNING
+from lpft.search_spaces import Kind
 from lpft.storage import Location, locate, outside
 from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.lock import SweepLock
@@ -69,10 +70,10 @@ def _branch(spec: SweepSpec, strat: StrategySpec, storage: Any) -> Any:
     from lpft.sweeps.searcher import OptunaBranch, grid_configs
 
     constants = {"strategy": strat.name, "seed": spec.seeds[0],
-                 **{k: p.value for k, p in strat.space.items() if p.kind == "constant"}}
+                 **{k: p.value for k, p in strat.space.items() if p.kind == Kind.CONSTANT}}
     if strat.grid:
         return grid_configs(strat.grid, constants)
-    searched = {k: p for k, p in strat.space.items() if p.kind != "constant"}
+    searched = {k: p for k, p in strat.space.items() if p.kind != Kind.CONSTANT}
     return OptunaBranch(f"{spec.name}.{strat.name}", searched, constants, list(spec.metric), spec.seeds[0],
                         storage, budget=strat.search_trials)
 
@@ -162,7 +163,7 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     budgets = {name: s.search_trials for name, s in searched.items()}
     derived: dict[str, list[dict[str, Any]]] = {}
     for name, s in spec.strategies.items():
-        template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == "constant"}}
+        template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == Kind.CONSTANT}}
         for source in s.sources:
             derived.setdefault(source, []).append(template)
     searcher = SweepSearcher(branches, budgets, spec.replicate_seeds(), spec.metric[0], ledger, derived,

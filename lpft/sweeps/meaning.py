@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lpft.search_spaces import Param
+from lpft.search_spaces import Kind, Param
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 
 # Not the sweep's meaning: where it is stored is where it was found, trackers only receive
@@ -68,14 +68,14 @@ def _strategy(s: StrategySpec, spec: SweepSpec) -> dict[str, Any]:
 
 
 def _param(p: Param) -> Any:
-    if p.kind == "constant":
+    if p.kind == Kind.CONSTANT:
         return plain(p.value)
-    if p.kind == "categorical":
+    if p.kind == Kind.CATEGORICAL:
         return {"choices": plain(p.choices)}
     # a range as one short value, so a message shows both ends (quote bounds each value)
     assert p.low is not None and p.high is not None  # a range has both bounds
-    kind = int if p.kind == "int" else float
-    return f"{kind(p.low)!r}..{kind(p.high)!r}" + (" log" if p.log else "") + (" int" if p.kind == "int" else "")
+    kind = int if p.kind == Kind.INT else float
+    return f"{kind(p.low)!r}..{kind(p.high)!r}" + (" log" if p.log else "") + (" int" if p.kind == Kind.INT else "")
 
 
 def plain(value: Any) -> Any:

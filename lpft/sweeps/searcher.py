@@ -25,7 +25,7 @@ from ray.tune.search import Searcher
 
 from lpft.best import Scored, best_config, config_key
 from lpft.results import COMPLETED, DIVERGED, ERROR
-from lpft.search_spaces import Param
+from lpft.search_spaces import Kind, Param
 from lpft.storage import join_uri
 from lpft.sweeps.ledger import Entry, Ledger
 from lpft.sweeps.stages import REPLICATE, SEARCH, WISE
@@ -75,7 +75,7 @@ class OptunaBranch:
         from lpft.search_spaces import define_by_run
 
         self.metrics = metrics
-        self.searched = {k: p for k, p in space.items() if p.kind != "constant"}
+        self.searched = {k: p for k, p in space.items() if p.kind != Kind.CONSTANT}
         self.storage = storage or optuna.storages.InMemoryStorage()
         directions: list[Literal["maximize"]] = ["maximize"] * len(metrics)
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(budget))
@@ -88,7 +88,7 @@ class OptunaBranch:
         self.told = {n for n, t in held.items() if t.state.is_finished()}  # ended in an earlier run
         # lpft trial name -> its Optuna trial's storage id, while it runs (or was left running)
         self.open = {n: self._storage_id(t.number) for n, t in held.items() if not t.state.is_finished()}
-        constant_params = {k: Param("constant", value=v) for k, v in constants.items()}
+        constant_params = {k: Param(Kind.CONSTANT, value=v) for k, v in constants.items()}
         metric: Any = metrics if len(metrics) > 1 else metrics[0]
         mode: Any = ["max"] * len(metrics) if len(metrics) > 1 else "max"
         # OptunaSearch loads the study above (same storage and name) instead of making its own.

@@ -25,7 +25,7 @@ from pydantic import Field, PlainValidator, create_model
 from lpft.data import BENCHMARKS
 from lpft.errors import InputError, clip, quote, require
 from lpft.names import NAME  # noqa: F401 (the ledger's and wise's too)
-from lpft.search_spaces import Param, grid_size
+from lpft.search_spaces import Kind, Param, grid_size
 from lpft.strategies import STRATEGIES
 from lpft.sweeps.fields import param
 from lpft.sweeps.spec_errors import validate
@@ -50,7 +50,7 @@ class StrategySpec:
 
     def full_space(self) -> dict[str, Param]:
         """The space with grid values as categorical choices: what Optuna samples from."""
-        return {**self.space, **{k: Param("categorical", choices=tuple(v)) for k, v in self.grid.items()}}
+        return {**self.space, **{k: Param(Kind.CATEGORICAL, choices=tuple(v)) for k, v in self.grid.items()}}
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     settings = validate(strategy_model(name), raw, where)
     space = dict(STRATEGIES[name].space)
     if settings.epochs is not None:
-        space["epochs"] = Param("constant", value=settings.epochs)
+        space["epochs"] = Param(Kind.CONSTANT, value=settings.epochs)
     for key, value in raw.items():
         if key not in RESERVED:
             space[key] = param(value, f"{where}.{key}")
@@ -188,16 +188,16 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     if search == "grid":
         grid = dict(STRATEGIES[name].grid)
         for key, p in space.items():  # a spec's own choices replace the paper's grid for that key
-            if p.kind == "categorical":
+            if p.kind == Kind.CATEGORICAL:
                 grid[key] = list(p.choices)
-            elif p.kind == "constant" and key in raw:  # and its own fixed value takes that key out of it
+            elif p.kind == Kind.CONSTANT and key in raw:  # and its own fixed value takes that key out of it
                 grid.pop(key, None)
-            elif p.kind in ("float", "int") and key in raw:
+            elif p.kind in (Kind.FLOAT, Kind.INT) and key in raw:
                 raise InputError(f"{where}.{key}: search: grid takes choices ({key}: {{choices: [...]}}), "
                                  "not a range; or leave it out for the paper's grid")
-            elif p.kind in ("float", "int") and key not in grid:
+            elif p.kind in (Kind.FLOAT, Kind.INT) and key not in grid:
                 raise InputError(f"{where}.{key}: search: grid needs choices, not a range")
-        space = {k: p for k, p in space.items() if p.kind == "constant" and k not in grid}
+        space = {k: p for k, p in space.items() if p.kind == Kind.CONSTANT and k not in grid}
     own = (settings.resources.cpu, settings.resources.gpu) if settings.resources is not None else None
     sources = tuple(settings.of or ())
     require(not STRATEGIES[name].derived or bool(sources), f"{where}.of",
@@ -210,12 +210,12 @@ def _check_values(name: str, space: dict[str, Param], where: str) -> None:
     rather than failing in every trial: each candidate value in turn, the rest fixed."""
     from lpft.settings import parse_into
 
-    fixed = {k: p.value for k, p in space.items() if p.kind == "constant"}
+    fixed = {k: p.value for k, p in space.items() if p.kind == Kind.CONSTANT}
     candidates: list[tuple[str | None, Any]] = [(None, None)] + [
-        (k, v) for k, p in space.items() if p.kind != "constant"
-        for v in (p.choices if p.kind == "categorical" else (p.low, p.high))]
+        (k, v) for k, p in space.items() if p.kind != Kind.CONSTANT
+        for v in (p.choices if p.kind == Kind.CATEGORICAL else (p.low, p.high))]
     for key, value in candidates:
-        values = fixed if key is None else {**fixed, key: int(value) if space[key].kind == "int" else value}
+        values = fixed if key is None else {**fixed, key: int(value) if space[key].kind == Kind.INT else value}
         try:
             parse_into(STRATEGIES[name].params, values, name)
         except InputError as e:

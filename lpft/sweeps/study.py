@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lpft.results import COMPLETED, DIVERGED, ERROR, STOPPED
-from lpft.search_spaces import Param
+from lpft.search_spaces import Kind, Param
 from lpft.storage import Location
 from lpft.sweeps.trial_row import TrialRow
 
@@ -24,10 +24,10 @@ def distribution(param: Param) -> Any:
     """A Param as the Optuna distribution it samples from."""
     import optuna.distributions as d
 
-    if param.kind == "float":
+    if param.kind == Kind.FLOAT:
         assert param.low is not None and param.high is not None  # a range has both bounds
         return d.FloatDistribution(param.low, param.high, log=param.log)
-    if param.kind == "int":
+    if param.kind == Kind.INT:
         assert param.low is not None and param.high is not None  # a range has both bounds
         return d.IntDistribution(int(param.low), int(param.high), log=param.log)
     return d.CategoricalDistribution(list(param.choices))
@@ -97,7 +97,7 @@ def export_study(path: Path, study_name: str, space: dict[str, Param], trials: l
         pass
     study = optuna.create_study(study_name=study_name, storage=storage, directions=["maximize"] * len(metrics))
     name_metrics(study, metrics)
-    searched = {k: p for k, p in space.items() if p.kind != "constant"}
+    searched = {k: p for k, p in space.items() if p.kind != Kind.CONSTANT}
     for t in trials:
         scores = [t.metric(m) for m in metrics]
         done = t.status in (COMPLETED, DIVERGED) and all(v is not None for v in scores)
