@@ -24,6 +24,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check lpft tests bench examples docs
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # ARCHITECTURE.md's layering: the contracts in pyproject.toml
 
 # The documentation site (mkdocs.yml, docs/) into site/; CI runs this after lint. Not --quiet:
 # MkDocs then drops its warnings before --strict counts them, and a broken link would pass.

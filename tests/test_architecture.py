@@ -1,47 +1,77 @@
-"""The layering ARCHITECTURE.md describes, checked on the source: imports go one way, no circles,
-strategies and data never reach Ray, the analysis never reaches torch."""
+"""The layering ARCHITECTURE.md describes: import-linter's contracts in pyproject.toml (`make lint`
+runs `lint-imports`; so does this test, so `make test` alone checks it too), every unit placed in
+a layer, the contracts able to fail, and the analysis importing without torch or Ray at run time."""
 
+import os
 import subprocess
 import sys
+import textwrap
+import tomllib
 from pathlib import Path
 
-import pytest
+import grimp
 
-sys.path.insert(0, str(Path(__file__).parent))
-from import_graph import LAYERS, cycles, graph, layer, modules, reaches, unit, upward
+REPO = Path(__file__).resolve().parents[1]
+CONTRACTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+CONTRACTS_TYPES = {c["type"] for c in CONTRACTS}
 
-GRAPH = graph()
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    # the checkout's lpft (PYTHONPATH), not whichever one is installed
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run([str(Path(sys.executable).parent / "lint-imports")], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+
+
+def test_the_import_contracts_hold():
+    out = lint_imports(REPO)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert f"Contracts: {len(CONTRACTS)} kept, 0 broken." in out.stdout
 
 
 def test_every_unit_has_a_layer():
-    units = {unit(m) for m in modules()}
-    placed = {u for names in LAYERS for u in names}
+    layers = next(c for c in CONTRACTS if c["type"] == "layers")["layers"]
+    placed = {name.strip() for line in layers for name in line.split(":")}
+    units = {m for m in grimp.build_graph("lpft").modules if m.count(".") == 1}
     assert units <= placed, f"units missing from ARCHITECTURE.md's layers: {sorted(units - placed)}"
 
 
-def test_no_import_circles():
-    assert cycles(GRAPH) == []
-
-
-def test_imports_only_go_down():
-    assert upward(GRAPH) == []
-
-
-@pytest.mark.parametrize("unit_name", ["strategies", "data", "models", "trial", "analysis", "dataset", "best"])
-def test_no_ray_below_the_trainables(unit_name):
-    for m in GRAPH:
-        if unit(m) == unit_name:
-            assert "external:ray" not in reaches(GRAPH, m), f"{m} reaches ray"
-
-
-def test_analysis_reaches_only_the_results_layer_and_never_torch():
-    for m in GRAPH:
-        if unit(m) != "analysis":
-            continue
-        reached = reaches(GRAPH, m)
-        assert not {"external:torch", "external:timm", "external:ray"} & reached, m
-        below = {t for t in reached if not t.startswith("external:") and unit(t) != "analysis"}
-        assert all(layer(t) <= 1 for t in below), f"{m} reaches {sorted(t for t in below if layer(t) > 1)}"
+def test_the_contracts_fail_on_a_circle_an_upward_arrow_and_ray_below_the_trial(tmp_path):
+    """The same contracts, on a package with a circle inside one unit, a data -> sweeps import
+    and `import ray` in data, all inside functions: each is named."""
+    pkg = tmp_path / "lpft"
+    for unit in ("data", "sweeps", "analysis"):
+        (pkg / unit).mkdir(parents=True)
+        (pkg / unit / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "data" / "a.py").write_text("def f():\n    from lpft.data import b\n    from lpft.sweeps import launch\n")
+    (pkg / "data" / "b.py").write_text("def f():\n    import lpft.data.a\n    import ray\n")
+    (pkg / "sweeps" / "launch.py").write_text("")
+    # the same contract types as pyproject.toml's, over this package's units
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent("""\
+        [tool.importlinter]
+        root_package = "lpft"
+        include_external_packages = true
+        [[tool.importlinter.contracts]]
+        name = "layers"
+        type = "layers"
+        layers = ["lpft.analysis", "lpft.sweeps", "lpft.data"]
+        [[tool.importlinter.contracts]]
+        name = "no circle"
+        type = "acyclic_siblings"
+        ancestors = ["lpft"]
+        [[tool.importlinter.contracts]]
+        name = "no ray"
+        type = "forbidden"
+        source_modules = ["lpft.data"]
+        forbidden_modules = ["ray"]
+        """))
+    out = lint_imports(tmp_path).stdout
+    assert {"layers", "acyclic_siblings", "forbidden"} == CONTRACTS_TYPES  # what this checks can fail
+    assert "lpft.data.a -> lpft.sweeps.launch" in out  # the upward arrow
+    assert "lpft.data.b -> ray" in out  # Ray below the trial
+    assert "No cycles are allowed in lpft.data." in out  # the circle a <-> b inside one unit
+    assert "Contracts: 0 kept, 3 broken." in out, out
 
 
 def test_analysis_imports_without_torch_or_ray_at_run_time():
@@ -50,19 +80,3 @@ def test_analysis_imports_without_torch_or_ray_at_run_time():
              "print(sorted(m for m in ('torch', 'ray', 'timm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-def test_the_checker_sees_a_circle_and_an_upward_arrow(tmp_path):
-    """The checks above can fail: a package with a circle and a data -> sweeps import."""
-    pkg = tmp_path / "lpft"
-    (pkg / "data").mkdir(parents=True)
-    (pkg / "sweeps").mkdir()
-    for f in ("__init__.py", "data/__init__.py", "sweeps/__init__.py"):
-        (pkg / f).write_text("")
-    (pkg / "data" / "a.py").write_text("from lpft.data import b\nfrom lpft.sweeps import launch\n")
-    (pkg / "data" / "b.py").write_text("def f():\n    import lpft.data.a\n")
-    (pkg / "sweeps" / "launch.py").write_text("import ray\n")
-    g = graph(pkg)
-    assert cycles(g) == [["lpft.data.a", "lpft.data.b"]]
-    assert upward(g) == [("lpft.data.a", "lpft.sweeps.launch")]
-    assert "external:ray" in reaches(g, "lpft.data.b")
