@@ -153,3 +153,12 @@ def test_a_models_caveats_are_all_given_one_after_another():
     first, second, *_ = caveat.split("; ")
     assert first.startswith("extrapolated: ID 60.0% is outside the baseline's ID range 70.0–90.0%"), caveat
     assert second.startswith("the baseline fit slopes down"), caveat
+
+
+def test_a_baseline_spanning_exactly_the_minimum_is_enough():
+    """The span rule is "at least MIN_BASELINE_SPAN": 0 to exactly that span passes, a hair less does not."""
+    from lpft.analysis.robustness import MIN_BASELINE_SPAN, baseline_problem
+
+    assert np.ptp([0.0, MIN_BASELINE_SPAN]) == MIN_BASELINE_SPAN  # exact in binary: the boundary itself
+    assert baseline_problem([0.0, 0.0, 0.0, 0.0, MIN_BASELINE_SPAN]) == ""
+    assert baseline_problem([0.0, 0.0, 0.0, 0.0, MIN_BASELINE_SPAN * 0.99]).startswith("baseline ID span too narrow")

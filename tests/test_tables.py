@@ -178,3 +178,21 @@ def test_the_best_cell_skips_a_column_without_a_mean_and_rows_follow_the_declare
     looks = {"b": Look("B", order=-1), "z": Look("Z", order=-2)}
     assert strategy_order(["a", "b", "z", "lp"], looks) == ["z", "b", "a", "lp"]  # the looks given, not lpft's
 
+
+
+def test_summarize_defaults_to_student_t_and_orders_rows_as_the_results_declare():
+    """Called as the report calls it (no `ci`): Student t over seeds, checked with scipy; rows in
+    the order the files' looks declare ("b" first), not by name."""
+    from lpft.analysis.tables import summarize
+    from lpft.looks import Look
+
+    frame = pd.DataFrame({"strategy": ["a", "a", "b", "b", "b"], "id_test": [0.50, 0.60, 0.70, 0.80, 0.75],
+                          "shift": [0.3, 0.4, 0.5, 0.5, 0.6], "ood_avg": [0.3, 0.4, 0.5, 0.5, 0.6]})
+    chosen = Chosen(frame, ["shift"], "ID val", looks={"a": Look("A", order=5), "b": Look("B", order=-1)})
+    columns, cells = summarize(chosen)
+    assert columns == ["id_test", "shift", "ood_avg"] and list(cells) == ["b", "a"]
+    for strategy, values in (("a", [0.50, 0.60]), ("b", [0.70, 0.80, 0.75])):
+        n = len(values)
+        half = stats.t.ppf(0.95, n - 1) * np.std(values, ddof=1) / math.sqrt(n)
+        assert cells[strategy]["id_test"].mean == pytest.approx(np.mean(values))
+        assert cells[strategy]["id_test"].half == pytest.approx(half)
