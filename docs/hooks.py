@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import json
 import re
 from pathlib import Path
@@ -131,9 +132,22 @@ def _type(node: dict, defs: dict) -> str:
         return " or ".join(kind)
     if kind == "array":
         return f"list of {_type(node.get('items', {}), defs)}"
-    bounds = [f"≥ {node['minimum']}" if "minimum" in node else "", f"> {node['exclusiveMinimum']}"
-              if "exclusiveMinimum" in node else "", f"≤ {node['maximum']}" if "maximum" in node else ""]
-    return " ".join([kind, *[b for b in bounds if b]])
+    return f"{kind} {_bounds(node)}".strip()
+
+
+def _bounds(node: dict) -> str:
+    """`in [0, 100]`, `≥ 1`, `> 0`, `in [0, 4294967296)`, or ''."""
+    lo = ("[", node["minimum"]) if "minimum" in node else ("(", node["exclusiveMinimum"]) \
+        if "exclusiveMinimum" in node else None
+    hi = ("]", node["maximum"]) if "maximum" in node else (")", node["exclusiveMaximum"]) \
+        if "exclusiveMaximum" in node else None
+    if lo and hi:
+        return f"in {lo[0]}{lo[1]}, {hi[1]}{hi[0]}"
+    if lo:
+        return f"{'≥' if lo[0] == '[' else '>'} {lo[1]}"
+    if hi:
+        return f"{'≤' if hi[0] == ']' else '<'} {hi[1]}"
+    return ""
 
 
 def _anchor(title: str) -> str:
@@ -141,16 +155,23 @@ def _anchor(title: str) -> str:
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Table-cell text: `<storage>` outside code spans is text, not an HTML tag; no `|` or newline."""
+    parts = re.split(r"(`[^`]*`)", str(text))
+    text = "".join(p if p.startswith("`") else html.escape(p, quote=False) for p in parts)
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def _fields_table(node: dict, defs: dict) -> list[str]:
-    lines = ["| field | type | default | |", "|---|---|---|---|"]
+    if not node.get("properties"):
+        return ["No options.", ""]
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
     required = set(node.get("required", []))
     for key, prop in node.get("properties", {}).items():
         default = prop.get("default")
-        # a nested shape's default is its fields' defaults, listed under it
-        default = "required" if key in required else "" if isinstance(default, dict) else f"`{json.dumps(default)}`"
+        # a nested shape's default is its fields' defaults, listed under it; a range or choices is shown
+        shown = "" if "default" not in prop or (isinstance(default, dict) and not default.keys() & {"low", "choices"}) \
+            else f"`{json.dumps(default)}`"
+        default = "required" if key in required else shown
         about = _cell(prop.get("description", ""))
         lines.append(f"| `{key}` | {_cell(_type(prop, defs))} | {_cell(default)} | {about} |")
     return [*lines, ""]
@@ -182,7 +203,7 @@ def spec_markdown() -> str:
     for name in shapes:
         node = defs[name]
         lines += [f"## {node.get('title', name)}", "", node.get("description", ""), "", *_fields_table(node, defs)]
-    for group, prefix, what in (("Strategies", "strategy_", "Each strategy's entry under `strategies:`: its own "
+    for group, prefix, what in (("Strategies", "strategy_", "Each strategy's entry under `strategies`: its own "
                                  "keys and its hyperparameters, each a fixed value, a [Range](#range) or "
                                  "[Choices](#choices)."),
                                 ("Benchmarks", "benchmark_", "Each benchmark's parameters, under `benchmark:` "

@@ -10,6 +10,7 @@ that contains itself) is refused too. Anything the file gets wrong is one InputE
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -19,7 +20,16 @@ from lpft.errors import QUOTE_LIMIT, InputError
 # A hand-written spec holds tens of values and a generated one hundreds; ten thousand leaves room
 # for long choice lists and stops a bomb before it is expanded.
 MAX_VALUES = 10_000
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: ~10x faster
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: ~10x faster
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]  # one of PyYAML's two safe loaders
+    """PyYAML's safe loader, reading exponents as YAML 1.2 does: YAML 1.1 wants a dot, so `lr: 1e-4`
+    was the string '1e-4' (refused as "must be a number", or fixed as a string) while `1.0e-4` was a float."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
 
 
 def load_yaml(text: str | bytes, source: str) -> Any:

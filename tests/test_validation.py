@@ -132,3 +132,32 @@ def test_fixed_values_are_finite_and_seeds_unique(changes, needle):
 def test_lpft_run_refuses_a_value_that_is_not_finite(setting, capsys):
     assert main(["run", "synthetic", "--strategy", "ft", "--set", setting]) == 2
     assert f"{setting.split('=')[0]}: must be finite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"benchmark": {"name": "synthetic", "epss": 0.1}},
+     "benchmark.epss: unknown parameter of synthetic (did you mean 'eps'?"),  # was "benchmark.unknown key 'epss'"
+    ({"strategies": {"ft": {"num_sample": 3}}}, "strategies.ft.num_sample: unknown hyperparameter of ft (did you "
+                                                "mean 'num_samples'?"),  # the entry's own keys are candidates too
+    ({1: 2}, "1: unknown spec field ("),  # a key YAML read as a number: named, not an empty path
+    ({"strategies": {"wise": {False: ["ft"]}, "ft": {}}}, "strategies.wise.False: unknown hyperparameter of wise"),
+])
+def test_misspelt_and_misread_keys_are_named_with_a_suggestion(changes, needle):
+    with pytest.raises(InputError) as err:
+        parse_spec(spec(**changes) if all(isinstance(k, str) for k in changes) else {**spec(), **changes})
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_spec_file_that_is_not_utf8_is_one_line_and_an_exponent_without_a_dot_is_a_number(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"name: x\nbenchmark: digits\nstrategies: {lp: {}}\n# \xff\xfe\n")
+    assert main(["sweep", str(bad), "--storage", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: not valid YAML" in err and err.count("\n") == 1 and not (tmp_path / "out").exists()
+    good = tmp_path / "e.yaml"  # YAML 1.1 (PyYAML) read 1e-4 as the string '1e-4'; YAML 1.2 reads a number
+    good.write_text("name: e\nbenchmark: synthetic\nstrategies: {ft: {lr: {low: 1e-4, high: 1E-2, log: true}, "
+                    "wd: 5e-5}}\n")
+    from lpft.sweeps import load_spec
+
+    ft = load_spec(str(good)).strategies["ft"]
+    assert (ft.space["lr"].low, ft.space["lr"].high, ft.space["wd"].value) == (1e-4, 1e-2, 5e-5)

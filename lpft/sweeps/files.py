@@ -38,7 +38,9 @@ def spec_source(name_or_path: str) -> Path | Traversable:
 def load_spec(name_or_path: str) -> SweepSpec:
     """A YAML path, or the name of a built-in spec (`lpft sweep --list`)."""
     path = spec_source(name_or_path)
-    raw = load_yaml(path.read_text(), str(path))  # bounded: no alias bomb, no recursive value
+    # bytes: the YAML reader decodes (UTF-8, or UTF-16 with its byte-order mark), and names the
+    # file if it cannot, rather than a UnicodeDecodeError
+    raw = load_yaml(path.read_bytes(), str(path))  # bounded: no alias bomb, no recursive value
     # a spec file's relative paths are its folder's; a built-in's, the current directory's
     base = Path(name_or_path).resolve().parent if isinstance(path, Path) else Path.cwd()
     return parse_spec(prepare(raw, base), str(path))

@@ -14,7 +14,6 @@ model once that strategy's search is done (its models are kept automatically).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import typing
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from lpft.names import NAME  # noqa: F401 (the ledger's and wise's too)
 from lpft.search_spaces import Kind, Param, grid_size
 from lpft.strategies import STRATEGIES
 from lpft.sweeps.fields import param
-from lpft.sweeps.spec_errors import validate
+from lpft.sweeps.spec_errors import unknown_key, validate
 from lpft.sweeps.spec_file import Choices, Range, Shape, SpecFile, StrategySettings, TrackerOption
 
 RESERVED = tuple(StrategySettings.model_fields)  # a strategy's entry's own keys, not hyperparameters
@@ -154,15 +153,35 @@ def strategy_model(name: str) -> type[StrategySettings]:
 def _strategy_model(name: str, params: type) -> type[StrategySettings]:
     hints = typing.get_type_hints(params)
     hps = [f.name for f in dataclasses.fields(params)]
-    defaults = {f.name: f.default for f in dataclasses.fields(params) if f.default is not dataclasses.MISSING}
     fields: dict[str, Any] = {  # each value is checked against the dataclass by _check_values, not here
         hp: (Annotated[Any, PlainValidator(lambda v: v, json_schema_input_type=Union[hints[hp], Range, Choices])],  # noqa: UP007
-             Field(default=defaults.get(hp), description="a fixed value, a range {low, high} or {choices: [...]}"))
+             Field(default=_shown_default(name, hp), description=_hp_description(name, hp)))
         for hp in hps if hp not in RESERVED}
     model = create_model(f"strategy {name}", __base__=StrategySettings, __doc__=STRATEGIES[name].description,
                          **fields)
-    model.unknown, model.hyperparameters = f"hyperparameter of {name}", tuple(sorted(hps))
+    # what a misspelt key is matched against: the hyperparameters and the entry's own keys that apply
+    own = ["num_samples", "resources", *(["of"] if STRATEGIES[name].derived else [])]
+    model.unknown, model.hyperparameters = f"hyperparameter of {name}", tuple(sorted({*hps, *own}))
     return model
+
+
+def _shown_default(strategy: str, hp: str) -> Any:
+    """What a spec that leaves `hp` out gets, as a spec would write it: the default search space
+    (FT's lr: {low: 3e-05, high: 0.01, log: true}), else the dataclass's default value."""
+    p = STRATEGIES[strategy].space.get(hp)
+    if p is not None and p.kind == Kind.CATEGORICAL:
+        return {"choices": list(p.choices)}
+    if p is not None and p.kind in (Kind.FLOAT, Kind.INT):
+        return {"low": p.low, "high": p.high, "log": p.log, **({"type": "int"} if p.kind == Kind.INT else {})}
+    field = next(f for f in dataclasses.fields(STRATEGIES[strategy].params) if f.name == hp)
+    return None if field.default is dataclasses.MISSING else field.default
+
+
+def _hp_description(strategy: str, hp: str) -> str:
+    searched = STRATEGIES[strategy].space.get(hp)
+    if searched is not None and searched.kind != Kind.CONSTANT:
+        return "searched by default over the range shown; set a value, a range {low, high} or {choices: [...]}"
+    return "a fixed value (default shown), a range {low, high} or {choices: [...]} to search"
 
 
 def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
@@ -229,6 +248,10 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     file = validate(SpecFile, raw)
     bench = file.benchmark
     params = dict(bench.model_extra or {})
+    allowed = sorted(f.name for f in dataclasses.fields(BENCHMARKS[bench.name].params))
+    for key in params:
+        if key not in allowed:
+            raise InputError(unknown_key("benchmark", key, allowed, f"parameter of {bench.name}"))
     from lpft.settings import parse_into
 
     try:  # validates the parameters without building the data
@@ -279,9 +302,7 @@ def _loggers(given: dict[str, Any]) -> dict[str, dict[str, str]]:
     out = {}
     for name, options in given.items():
         if name not in TRACKERS:
-            close = difflib.get_close_matches(clip(name), TRACKERS.names(), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise InputError(f"loggers.{clip(name)}: unknown logger ({hint}valid: {', '.join(TRACKERS.names())})")
+            raise InputError(unknown_key("loggers", name, TRACKERS.names(), "logger"))
         given_options = {} if options is None else options
         require(isinstance(given_options, dict), f"loggers.{name}",
                 f"must be a mapping of options, got {quote(given_options)}")

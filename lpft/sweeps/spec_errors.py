@@ -36,12 +36,12 @@ def line(error: ValidationError, model: type[Shape], raw: Any, where: str = "") 
         loc += (first["ctx"]["at"],)
         return _join(_path(loc, where), first["ctx"]["text"])
     if first["type"] in UNKNOWN_KEY:
-        owner = _walk(model, loc[:-1])[2]
+        base, key = (loc[:-2], loc[-2]) if loc[-1] == "[key]" else (loc[:-1], loc[-1])
+        given = _value(raw, base)  # pydantic reports a key YAML read as false as 0: the key as read
+        key = next((k for k in given if k == key and type(k) is not type(key)), key) if isinstance(given, dict) else key
+        owner = _walk(model, base)[2]
         allowed = owner.known() if owner is not None else []
-        close = difflib.get_close_matches(clip(loc[-1]), allowed, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        what = owner.unknown if owner is not None else "key"
-        return f"{_path(loc, where)}: unknown {what} ({hint}valid: {', '.join(allowed)})"
+        return unknown_key(_path(base, where), key, allowed, owner.unknown if owner is not None else "key")
     if first["type"] == "missing":
         return _join(_path(loc, where), "is missing")
     says, depth, _ = _walk(model, loc)
@@ -52,6 +52,16 @@ def line(error: ValidationError, model: type[Shape], raw: Any, where: str = "") 
     # not str.format: a message may show braces ("a mapping like {cpu: 1, gpu: 0}")
     text = says.template(first["type"]).replace("{got}", quote(got)).replace("{input}", quote(first["input"]))
     return _join(_path(at + ((says.at,) if says.at else ()), where), text)
+
+
+def unknown_key(path: str, key: object, allowed: list[str], what: str) -> str:
+    """`path.key: unknown <what> (did you mean 'k'? valid: ...)`; a key YAML read as something
+    else (`off:` is False, `1:` an int) is shown as it was read."""
+    close = difflib.get_close_matches(clip(key), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    if isinstance(key, bool):
+        hint = f"YAML reads an unquoted yes, no, on or off as {str(key).lower()}: quote the key; " + hint
+    return f"{'.'.join(p for p in (path, clip(key)) if p)}: unknown {what} ({hint}valid: {', '.join(allowed)})"
 
 
 def _join(path: str, text: str) -> str:

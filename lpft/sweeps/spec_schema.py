@@ -79,8 +79,11 @@ def spec_schema() -> dict[str, Any]:
         props = schema["$defs"][f"strategy_{name}"]["properties"] if f"strategy_{name}" in schema["$defs"] else None
         if props is None:
             continue
-        if "epochs" not in strategy_model(name).hyperparameters:
+        epochs = next((f for f in dataclasses.fields(STRATEGIES[name].params) if f.name == "epochs"), None)
+        if epochs is None:
             props.pop("epochs", None)
+        elif epochs.default is not dataclasses.MISSING:
+            props["epochs"]["default"] = epochs.default  # the strategy's own, which "not given" means
         if not STRATEGIES[name].derived:
             props.pop("of", None)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
