@@ -776,6 +776,7 @@ def test_a_seed_is_never_part_of_a_config_and_each_selection_names_its_metric():
 
     long = pa.Table.from_pylist([r for seed in (0, 1) for r in rows("ft", f"t{seed}", seed, 0.1,
                                                                     {1: (.8, .8, .5), 2: (.9, .85, .6)})])
+    assert wide(long).frame["config"].nunique() == 1  # hp.seed is no part of a config
     points = wide(long, frozenset({"hp.seed"}))  # even declared per step, the seed is not a hyperparameter
     assert points.frame["config"].nunique() == 1 and "hp.seed" not in points.frame.columns
     assert "path" not in points.frame.columns

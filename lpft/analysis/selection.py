@@ -176,13 +176,13 @@ class Selection:
         picked = self.pick_steps(points.frame)
         winners, ties = set(), {}
         for strategy, group in picked.groupby("strategy"):
-            scored = [Scored(points.configs.get(c, ()), int(s), float(v)) for c, s, v in
+            # every config label has its key (`wide` made both), and a group has a row: a best
+            scored = [Scored(points.configs[c], int(s), float(v)) for c, s, v in
                       zip(group["config"], group["seed"], group[self.config_metric])]
             best = best_config(scored)
-            scores = config_scores(scored)
-            score = scores.get(best, float("nan")) if best is not None else float("nan")
-            ties[str(strategy)] = (tied_configs(scored), score)
-            winners |= {(strategy, c) for c in group["config"].unique() if points.configs.get(c, ()) == best}
+            assert best is not None  # scored is not empty
+            ties[str(strategy)] = (tied_configs(scored), config_scores(scored)[best])
+            winners |= {(strategy, c) for c in group["config"].unique() if points.configs[c] == best}
         mask = [(s, c) in winners for s, c in zip(picked["strategy"], picked["config"])]
         chosen = picked[mask].reset_index(drop=True)
         return Chosen(chosen, points.ood_sets, self.label, ties, self.config_metric)
