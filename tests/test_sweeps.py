@@ -255,10 +255,11 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
         os.kill(pid, signal.SIGSTOP)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait()
-    # What the resume must end: the stopped workers still recorded once the driver is dead. A trial
-    # that ended just before the kill had its record removed by then (its worker exited or serves
-    # no trial): counting `old` instead made this test flaky (2026-12-06, "ended 1" for 2).
-    recorded = {pid for pid in workers(tmp_path / "s4") if pid in old}
+    # What the resume must end: the stopped workers still recorded, and still there, once the driver
+    # is dead. A trial that ended just before the kill had its record removed by then, and a worker
+    # the group kill reached is gone: counting every worker recorded before the kill made this test
+    # flaky (two clean runs on 2026-12-06: "ended 1" for 2, then no note for 2).
+    recorded = {pid for pid, start in workers(tmp_path / "s4").items() if pid in old and runs(pid, start)}
     killed_with = len(list((tmp_path / "s4" / "results").rglob("*.parquet")))
     assert killed_with < 6  # part-way
 
@@ -278,9 +279,9 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     assert resumed.returncode == 0, err[-3000:]
     note = re.search(r"note: ended (\d+) trial workers? of the sweep's previous run, still running here "
                      r"\(pid ([\d, ]+)\)", out.read_text())
-    assert note, out.read_text()[-2000:]
-    ended = {int(p) for p in note.group(2).split(", ")}
-    assert recorded and recorded <= ended and int(note.group(1)) == len(ended)
+    ended = {int(p) for p in note.group(2).split(", ")} if note else set()
+    assert recorded <= ended, (recorded, out.read_text()[-2000:])  # every straggler ended, and named
+    assert not note or int(note.group(1)) == len(ended)
     df = read_results(tmp_path / "s4")
     assert df.groupby("strategy").trial_id.nunique().to_dict() == {"lp": 1, "ft": 3, "lpft": 2}
     assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
