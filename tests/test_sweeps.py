@@ -260,6 +260,7 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     # the group kill reached is gone: counting every worker recorded before the kill made this test
     # flaky (two clean runs on 2026-12-06: "ended 1" for 2, then no note for 2).
     recorded = {pid for pid, start in workers(tmp_path / "s4").items() if pid in old and runs(pid, start)}
+    groups = {pid: os.getpgid(pid) for pid in recorded}  # shown if the check below fails: who leads which group
     killed_with = len(list((tmp_path / "s4" / "results").rglob("*.parquet")))
     assert killed_with < 6  # part-way
 
@@ -280,7 +281,7 @@ def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     note = re.search(r"note: ended (\d+) trial workers? of the sweep's previous run, still running here "
                      r"\(pid ([\d, ]+)\)", out.read_text())
     ended = {int(p) for p in note.group(2).split(", ")} if note else set()
-    assert recorded <= ended, (recorded, out.read_text()[-2000:])  # every straggler ended, and named
+    assert recorded <= ended, (groups, out.read_text()[-2000:])  # every straggler ended, and named
     assert not note or int(note.group(1)) == len(ended)
     df = read_results(tmp_path / "s4")
     assert df.groupby("strategy").trial_id.nunique().to_dict() == {"lp": 1, "ft": 3, "lpft": 2}
