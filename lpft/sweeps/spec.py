@@ -266,8 +266,8 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     if file.scheduler == "asha" and len(file.metric) > 1:
         raise InputError("scheduler: asha stops trials on one metric; a multi-objective metric needs fifo")
     if file.resample_split:
-        require("split_seed" in {f.name for f in dataclasses.fields(BENCHMARKS[bench.name].params)},
-                "resample_split", f"benchmark {bench.name!r} has no split_seed for the seed to draw")
+        require("split_seed" in allowed, "resample_split",
+                f"benchmark {bench.name!r} has no split_seed for the seed to draw")
     cache_max_size = None
     if file.cache_max_size is not None:
         from lpft.cachedir import parse_size
