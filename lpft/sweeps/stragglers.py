@@ -1,7 +1,8 @@
 """The trial workers a killed driver left running, ended before `--resume` runs their trials again.
 
-A local sweep's trial workers lead process groups of their own (Ray makes them so), and notice
-that the driver's Ray is gone only after a while: seconds here, 30-40 s on a loaded machine. A
+A local sweep's trial workers lead process groups of their own (Ray makes them so), so killing the
+driver's group misses them: some die with their raylet anyway, others notice that their Ray is
+gone only after a while (seconds here, 30-40 s on a loaded machine). A
 resume started at once re-ran their trials meanwhile, two processes writing one trial's
 checkpoints and results file. Each trial records the process that runs it
 (`checkpoints/<trial>/worker.json`, `lpft.trainables.trainable.Checkpoints.record_worker`); once
