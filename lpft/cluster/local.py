@@ -98,8 +98,11 @@ class LocalCluster:
 
     def _ray(self, *args: str) -> subprocess.Popen:
         ray = str(Path(sys.executable).with_name("ray"))
+        # Each node's dashboard agent on a port of its own: Ray's fixed default (52365) is taken by
+        # whichever Ray on this machine started first (another node, a local sweep), and a head
+        # without its agent refuses every job ("No available agent to submit job").
         cmd = [ray, "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
-               "--num-cpus", str(self.cpus_per_node), *args]
+               "--num-cpus", str(self.cpus_per_node), "--dashboard-agent-listen-port", str(free_port()), *args]
         env = {**NO_DRAIN, **self.env, **(WARM_NODE_ENV if self.warm else {})}
         cores = self.node_cores(len(self.nodes)) if self.pin else None
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
