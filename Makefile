@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/lpft demo
 
+# Two pytest-xdist workers, one per CI core; the tests that time kills and signals run one at a
+# time on one of them (tests/conftest.py). --durations: the slowest tests, to keep it under 10 min.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15  # the slowest tests, for keeping the suite under 10 minutes
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 # ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
 lint: $(STAMP)

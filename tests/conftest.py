@@ -99,7 +99,25 @@ def half_up(x: float) -> str:
 MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
 
 
+# `make test` runs two pytest-xdist workers (-n 2 --dist loadgroup): half the suite's time on
+# CI's 2 cores. The modules whose tests time what they do to a running sweep or cluster (a SIGKILL
+# at a chosen instant, a lost node, Ctrl-C, a cache pruned under a trial, warm workers going idle),
+# or compare two runs form one group, run one test at a time on one worker, so no other test's
+# load moves their instants. Every other test runs on the other worker
+# meanwhile, sweeps too (WiSE, trackers, own data, S3, the demo): two Ray instances at once are
+# slower each, never wrong (LocalCluster gives each node's dashboard agent a port of its own).
+ONE_AT_A_TIME = {
+    "test_benchmark_cache.py", "test_bounded_input.py", "test_cache_command.py",
+    "test_cluster.py", "test_deploy.py", "test_deterministic_search.py", "test_exactly_once.py",
+    "test_hostile_sweep.py", "test_interrupt.py", "test_live_study.py", "test_plugins.py",
+    "test_preflight.py", "test_preload.py", "test_sweeps.py", "test_validation.py", "test_warm_nodes.py",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in ONE_AT_A_TIME:
+            item.add_marker(pytest.mark.xdist_group("ray"))
     if os.environ.get("MUTANT_UNDER_TEST"):
         order = {name: k for k, name in enumerate(MUTATION_FIRST)}
         items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: file order kept within
