@@ -9,7 +9,9 @@ from typing import Any
 from lpft.errors import InputError, quote
 
 
-def _convert(key: str, value: Any, kind: type) -> Any:
+def _convert(key: str, value: Any, kind: type, strict: bool) -> Any:
+    if strict and isinstance(value, str) and kind is not str:  # a spec's YAML types its own values
+        raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}")
     converted = _typed(key, value, kind)
     # inf and nan pass every `> 0` or `>= 0` check a dataclass makes (nan fails none as "< 0"):
     # a learning rate of inf ran, "diverged" and the sweep exited 0.
@@ -35,14 +37,16 @@ def _typed(key: str, value: Any, kind: type) -> Any:
         raise InputError(f"{key}: expected {kind.__name__}, got {quote(value)}") from None
 
 
-def parse_into(cls: type, values: dict[str, Any], where: str) -> Any:
-    """Build dataclass `cls` from string or typed values, converting by field type."""
+def parse_into(cls: type, values: dict[str, Any], where: str, strict: bool = False) -> Any:
+    """Build dataclass `cls` from string or typed values, converting by field type. `strict`: a
+    string only where the field is one (a spec file, as its JSON Schema says: `lr: "0.1"` is
+    refused there, while `--set lr=0.1` on the command line is a string to convert)."""
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise InputError(f"{where}: unknown key {quote(unknown[0])} (valid: {', '.join(sorted(hints))})")
     try:  # a value of the wrong type or not finite, or one the dataclass refuses: named under `where`
-        return cls(**{k: _convert(k, v, hints[k]) for k, v in values.items()})
+        return cls(**{k: _convert(k, v, hints[k], strict) for k, v in values.items()})
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
 

@@ -25,6 +25,11 @@ def spec(**changes):
     ({"name": "x" * 300}, "name must be 1-100 letters"),
     ({"name": "a/b"}, "name must be 1-100 letters"),
     ({"strategies": {"ft": {"lr": "abc"}}}, "strategies.ft: lr: expected float, got 'abc'"),
+    # a quoted number is a string in YAML: refused as the JSON Schema refuses it (it was converted)
+    ({"strategies": {"ft": {"lr": "0.1"}}}, "strategies.ft: lr: expected float, got '0.1'"),
+    ({"strategies": {"ft": {"epochs": 2, "batch_size": {"choices": [8, "16"]}}}},
+     "strategies.ft.batch_size: batch_size: expected int, got '16'"),
+    ({"benchmark": {"name": "synthetic", "eps": "0.1"}}, "benchmark.eps: expected float, got '0.1'"),
     ({"strategies": {"ft": {"lr": -0.1}}}, "strategies.ft: lr must be > 0, got -0.1"),
     ({"strategies": {"ft": {"momentum": 5}}}, "strategies.ft: momentum must be in [0, 1)"),
     ({"strategies": {"ft": {"bn": {"choices": ["train", "evil"]}}}}, "strategies.ft.bn: bn must be 'train' or 'eval'"),

@@ -236,7 +236,7 @@ def _check_values(name: str, space: dict[str, Param], where: str) -> None:
     for key, value in candidates:
         values = fixed if key is None else {**fixed, key: int(value) if space[key].kind == Kind.INT else value}
         try:
-            parse_into(STRATEGIES[name].params, values, name)
+            parse_into(STRATEGIES[name].params, values, name, strict=True)
         except InputError as e:
             field = f"{where}.{key}" if key else where
             raise InputError(f"{field}: {str(e).removeprefix(f'{name}: ')}") from None
@@ -255,7 +255,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     from lpft.settings import parse_into
 
     try:  # validates the parameters without building the data
-        parse_into(BENCHMARKS[bench.name].params, params, "benchmark")
+        parse_into(BENCHMARKS[bench.name].params, params, "benchmark", strict=True)
     except InputError as e:
         raise InputError(str(e).replace("benchmark: ", "benchmark.", 1)) from None
     parsed = {s: _strategy(s, v, file.search) for s, v in file.strategies.items()}
