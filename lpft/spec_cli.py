@@ -20,7 +20,7 @@ INIT = """{modeline}
 # A sweep of {benchmark}: linear probing (LP), fine-tuning (FT) and LP-then-FT (LP-FT).
 # Run it with `lpft sweep {path}`; `lpft schema` prints every field this file may set.
 name: {name}
-benchmark: {{name: {benchmark}}}
+{benchmark_entry}
 strategies:
   lp: {{}}                 # C chosen on ID validation accuracy within each trial
   ft:
@@ -34,6 +34,15 @@ metric: id_val           # configurations ranked on ID validation accuracy
 max_concurrent: 2
 storage: results         # the sweep's folder: results/{name}/
 """
+
+
+def benchmark_entry(name: str, folder: str) -> str:
+    """The spec's benchmark: a benchmark that reads files gets a `root:` to edit, so the sweep's
+    first refusal is not a missing key the file never showed."""
+    if not folder:  # its data ships with a package, or is generated
+        return f"benchmark: {{name: {name}}}"
+    return (f"benchmark:\n  name: {name}\n"
+            f"  root: path/to/data       # the folder holding {folder}'s files (or drop this line and set LPFT_DATA)")
 
 
 def schema_path() -> Path:
@@ -58,7 +67,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     if args.benchmark not in BENCHMARKS:
         raise InputError(f"--benchmark: unknown benchmark {args.benchmark!r} (known: {', '.join(BENCHMARKS.names())})")
     name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_")[:100] or "sweep"
-    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=args.benchmark, name=name, path=path)
+    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=args.benchmark, name=name, path=path,
+                       benchmark_entry=benchmark_entry(args.benchmark, BENCHMARKS[args.benchmark].folder))
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text)

@@ -84,6 +84,19 @@ def test_lpft_init_writes_a_spec_that_runs_and_names_the_schema(tmp_path, monkey
     assert main(["init", "x.yaml", "--benchmark", "nope"]) == 2 and not (tmp_path / "x.yaml").exists()
 
 
+def test_lpft_init_for_a_benchmark_that_reads_files_asks_for_their_folder(tmp_path, monkeypatch, capsys):
+    """Its sweep's first refusal is the root the file shows, not a key it never mentioned."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "mine.yaml", "--benchmark", "imagefolder"]) == 0
+    spec = load_spec(str(tmp_path / "mine.yaml"))
+    assert spec.benchmark_params == {"root": str(tmp_path / "path" / "to" / "data")}  # resolved beside the spec
+    assert list(validator().iter_errors(yaml.safe_load((tmp_path / "mine.yaml").read_text()))) == []
+    capsys.readouterr()
+    assert main(["sweep", "mine.yaml"]) == 2
+    assert capsys.readouterr().err.strip() == f"lpft: error: imagefolder: data root not found: {tmp_path}/path/to/data"
+    assert not (tmp_path / "results").exists()
+
+
 def test_lpft_schema_with_a_plugin_has_its_strategy_and_benchmark():
     out = subprocess.run([sys.executable, "-m", "lpft", "schema", "--import", "lpft_example_plugin"],
                          capture_output=True, text=True, cwd=PLUGIN, check=True).stdout
