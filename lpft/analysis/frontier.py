@@ -48,9 +48,10 @@ def pareto_masks(x: np.ndarray, ys: list[np.ndarray], order: np.ndarray | None =
 def ownership(strategy: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[tuple[str, float, float]]:
     """Which strategy owns which stretch of the overall frontier: (strategy, lowest ID, highest ID),
     in order of increasing ID accuracy, one entry per run of consecutive frontier points."""
-    mask = pareto_mask(x, y)
-    order = np.argsort(np.asarray(x, float)[mask], kind="stable")
-    s, xs = np.asarray(strategy)[mask][order], np.asarray(x, float)[mask][order]
+    ids = np.asarray(x, float)
+    mask = pareto_mask(ids, y)
+    order = np.argsort(ids[mask])  # any sort: no two frontier points share an ID accuracy
+    s, xs = np.asarray(strategy)[mask][order], ids[mask][order]
     runs: list[tuple[str, float, float]] = []
     for name, value in zip(s, xs):
         if runs and runs[-1][0] == name:
