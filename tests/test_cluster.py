@@ -47,31 +47,26 @@ def results(root: Path) -> pd.DataFrame:
     return pd.read_parquet(root / "results")
 
 
-def test_a_sweep_runs_trials_on_both_nodes(cluster, tmp_path):
-    spec = spec_file(tmp_path, "both", feature_cache=str(tmp_path / "shared-cache"))
+def test_submit_runs_the_sweep_as_a_job_with_trials_on_both_nodes(cluster, tmp_path):
+    """`lpft submit`: the sweep's driver runs on the head as a Ray job, its trials on both nodes.
+    (`lpft sweep --address`, a driver here, is test_losing_a_node_loses_no_trial's and the plugins'.)"""
+    storage = tmp_path / "store"
+    spec = spec_file(tmp_path, "job", feature_cache=str(tmp_path / "shared-cache"))
     raw = yaml.safe_load(spec.read_text())
     raw["strategies"]["lp"]["resources"] = {"cpu": 0.5}  # a strategy's own (fractional) resources
     spec.write_text(yaml.safe_dump(raw))
-    p = lpft("sweep", spec, "--address", cluster.address, "--storage", tmp_path, env=cluster.env)
-    assert p.returncode == 0, p.stderr[-3000:]
-    df = results(tmp_path / "both")
-    assert df.trial_id.nunique() == 6
-    assert set(df.node) == set(cluster.node_ids())  # node ids recorded in every row
-    trials = pq.read_table(tmp_path / "both" / "trials.parquet").to_pandas()
-    assert set(trials.status) == {"completed"} and set(trials.node) == set(df.node)
-    assert trials.set_index("strategy").cpus.to_dict()["lp"] == 0.5 and set(trials.cpus) == {0.5, 1.0}
-    assert list((tmp_path / "shared-cache" / "features").glob("*.npz"))  # the spec's shared feature cache
-
-
-def test_submit_runs_the_sweep_as_a_job(cluster, tmp_path):
-    storage = tmp_path / "store"
-    p = lpft("submit", spec_file(tmp_path, "job"), "--address", cluster.dashboard, "--storage", storage,
-             "--follow", env=cluster.env)
+    p = lpft("submit", spec, "--address", cluster.dashboard, "--storage", storage, "--follow", env=cluster.env)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-2000:])
     job_id = p.stdout.splitlines()[0].strip()
     assert job_id.startswith("raysubmit_") and f"job {job_id}: SUCCEEDED" in p.stdout
     assert "== job: 6 trials" in p.stdout  # the sweep's own summary, streamed from the cluster
-    assert results(storage / "job").trial_id.nunique() == 6
+    df = results(storage / "job")
+    assert df.trial_id.nunique() == 6
+    assert set(df.node) == set(cluster.node_ids())  # node ids recorded in every row
+    trials = pq.read_table(storage / "job" / "trials.parquet").to_pandas()
+    assert set(trials.status) == {"completed"} and set(trials.node) == set(df.node)
+    assert trials.set_index("strategy").cpus.to_dict()["lp"] == 0.5 and set(trials.cpus) == {0.5, 1.0}
+    assert list((tmp_path / "shared-cache" / "features").glob("*.npz"))  # the spec's shared feature cache
     listed = lpft("jobs", "--address", cluster.dashboard, env=cluster.env)
     assert listed.returncode == 0 and job_id in listed.stdout and "SUCCEEDED" in listed.stdout
     # Token authentication is on: without the token the dashboard refuses, in one line, exit 2.

@@ -201,6 +201,12 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
     root = tmp_path / "store" / "t"
     proc = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store")
     wait_for(proc, lambda: results_of(root, "ft"), "the trial's first checkpoint")
+    if how == "sigterm":  # while it runs, a second sweep of its name and storage is refused, --resume too
+        for extra in ((), ("--resume",)):
+            second = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store", *extra)
+            lines = second.communicate(timeout=300)[1].strip().splitlines()
+            assert second.returncode == 2 and len(lines) == 1 and "already running" in lines[0], lines
+            assert f"pid {proc.pid}" in lines[0] and proc.poll() is None  # the first is untouched
     for k, sig in enumerate(signals):
         if k:
             time.sleep(0.2)

@@ -185,14 +185,11 @@ def test_synthetic_sweep_dataset(tmp_path):
     assert len(written) > 20 and set(modes.values()) == {"0o640"}, modes
 
 
-def test_diverging_trial_is_recorded_and_the_sweep_completes(tmp_path):
+def test_diverging_trial_is_recorded_and_the_sweep_completes(finished):
     """One sweep for two checks: FT at lr 1e12 diverges (recorded, the sweep goes on), and a grid
     search runs LP-FT's two grid points once each."""
-    spec = small_spec("s2", search="grid", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12},
-                                                       "lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
-    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
-    assert p.returncode == 0, p.stderr[-3000:]
-    trials = pq.read_table(tmp_path / "s2" / "trials.parquet").to_pandas()
+    storage, _ = finished
+    trials = pq.read_table(storage / "s2" / "trials.parquet").to_pandas()
     assert list(trials[trials.strategy == "ft"].status) == ["diverged"]
     lpft = trials[trials.strategy == "lpft"]
     assert sorted(lpft["hp.lr"]) == [0.003, 0.01] and set(lpft.status) == {"completed"}
@@ -217,12 +214,14 @@ def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    """One finished LP-only sweep, shared by the tests that run commands against it and are
-    refused before any trial (they change nothing)."""
+    """One finished sweep, shared by the test of what it recorded and the tests that run commands
+    against it and are refused before any trial (they change nothing): FT at lr 1e12, which
+    diverges, and a grid of LP-FT's two learning rates."""
     tmp_path = tmp_path_factory.mktemp("finished")
-    raw = small_spec("edit", strategies={"lp": {"num_cs": 3}})
+    raw = small_spec("s2", search="grid", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12},
+                                                      "lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
     p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
-    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.returncode == 0, p.stderr[-3000:]
     return tmp_path, raw
 
 
@@ -390,13 +389,13 @@ def test_bad_spec_is_exit_2_before_ray_starts(tmp_path):
 def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(finished, tmp_path):
     storage, raw = finished
     raw = {**raw, "benchmark": dict(raw["benchmark"]), "strategies": dict(raw["strategies"])}
-    kept = (storage / "edit" / "spec.yaml").read_text()
+    kept = (storage / "s2" / "spec.yaml").read_text()
     raw["benchmark"]["eps"] = 1.0
-    raw["strategies"]["ft"] = {"num_samples": 1, "epochs": 5}
+    raw["strategies"]["lp"] = {"num_cs": 3}
     p = sweep(write_spec(tmp_path, raw), "--storage", storage, "--resume", timeout=120)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
-    assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.ft: (none) -> {" in p.stderr
-    assert (storage / "edit" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
+    assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.lp: (none) -> {" in p.stderr
+    assert (storage / "s2" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
 
 
 def test_while_a_local_sweep_runs_its_dashboard_serves_and_its_optuna_journal_is_live(tmp_path):
@@ -409,7 +408,7 @@ def test_while_a_local_sweep_runs_its_dashboard_serves_and_its_optuna_journal_is
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    strategies = {"ft": {"num_samples": 3, "epochs": 3000, "eval_every": 300, "lr": {"low": 0.1, "high": 1.0}}}
+    strategies = {"ft": {"num_samples": 2, "epochs": 3000, "eval_every": 300, "lr": {"low": 0.1, "high": 1.0}}}
     path = write_spec(tmp_path, small_spec("live", strategies=strategies, max_concurrent=1))
     proc = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path),
                              "--dashboard"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
