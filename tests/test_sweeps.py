@@ -231,6 +231,22 @@ def test_rerun_without_resume_refuses_to_mix_results(finished):
     assert p.returncode == 2 and "--resume" in p.stderr.strip().splitlines()[-1]
 
 
+def test_resume_removes_the_checkpoints_an_ended_trial_left(finished):
+    """A kill between the ledger's record of a trial's end and the removal of its checkpoints
+    (the kill matrix's 'after a trial' instant, on a slow machine) left them for good: the
+    trial is never resumed, so nothing else removed them."""
+    storage, raw = finished
+    trials = pq.read_table(storage / "s2" / "trials.parquet").to_pandas()
+    left = storage / "s2" / "checkpoints" / trials.trial_id.iloc[0]
+    left.mkdir(parents=True)
+    (left / "step-000020.pt").write_bytes(b"a checkpoint")
+    p = sweep(write_spec(storage, raw), "--storage", storage, "--resume")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert not left.exists() and f"== s2: {len(trials)} trials" in p.stdout, p.stdout  # nothing run again
+    again = pq.read_table(storage / "s2" / "trials.parquet").to_pandas()
+    assert again[["trial_id", "status"]].equals(trials[["trial_id", "status"]])
+
+
 def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
     strategies = {
         "lp": {"num_cs": 20},

@@ -122,9 +122,7 @@ def _callbacks(root: Location, ledger: Ledger, searcher: Any, progress: Progress
             entry = searcher.entries.get(row.trial_id)
             if entry is not None:
                 ledger.ended(entry, row)
-                done = root / "checkpoints" / entry.trial
-                if outside(done, root) is None:  # a link made meanwhile: its target is not ours to delete
-                    done.discard()  # an ended trial is never resumed
+                discard_checkpoints(root, entry.trial)  # an ended trial is never resumed
             shown = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                              for k, v in sorted(row.hparams.items()))
             if error:
@@ -223,6 +221,13 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
         return _run(spec, root, Ledger(root), start, progress_every, interrupt)
 
 
+def discard_checkpoints(root: Location, trial: str) -> None:
+    """An ended trial's checkpoints, removed: it is never resumed."""
+    done = root / "checkpoints" / trial
+    if outside(done, root) is None:  # a link made meanwhile: its target is not ours to delete
+        done.discard()
+
+
 def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress_every: float,
          interrupt: Interrupt) -> SweepOutcome:
     from ray import tune
@@ -250,6 +255,8 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     for entry in ledger.entries().values():
         if entry.row is not None:  # entry.ended
             progress.restored(entry.row)
+            # a kill between the ledger's record of its end and the removal of its checkpoints left them
+            discard_checkpoints(root, entry.trial)
     interrupt.say = progress.say
     try:
         if interrupt.signum is None:  # else signalled while starting: no trial is begun
