@@ -99,13 +99,12 @@ def half_up(x: float) -> str:
 MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
 
 
-# `make test` runs two pytest-xdist workers (-n 2 --dist loadgroup): half the suite's time on
-# CI's 2 cores. The modules whose tests time what they do to a running sweep or cluster (a SIGKILL
-# at a chosen instant, a lost node, Ctrl-C, a cache pruned under a trial, warm workers going idle),
-# or compare two runs form one group, run one test at a time on one worker, so no other test's
-# load moves their instants. Every other test runs on the other worker
-# meanwhile, sweeps too (WiSE, trackers, own data, S3, the demo): two Ray instances at once are
-# slower each, never wrong (LocalCluster gives each node's dashboard agent a port of its own).
+# `make test-parallel` runs two pytest-xdist workers (-n 2 --dist loadgroup). The modules whose
+# tests time what they do to a running sweep or cluster (a SIGKILL at a chosen instant, a lost
+# node, Ctrl-C, a cache pruned under a trial, warm workers going idle) or compare two runs form
+# one group, run one test at a time on one worker, so no other test of the group moves their
+# instants; every other test runs on the other worker meanwhile (docs/testing.md: what its load
+# still does to tests that assume an idle machine).
 ONE_AT_A_TIME = {
     "test_benchmark_cache.py", "test_bounded_input.py", "test_cache_command.py",
     "test_cluster.py", "test_deploy.py", "test_deterministic_search.py", "test_exactly_once.py",
