@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15
 
 # Two pytest-xdist workers, the kill and signal tests one at a time on one of them
-# (tests/conftest.py): 10-17 min here against 14 serially, and tests that assume an idle
+# (tests/conftest.py): 10-17 min here, 14-17 serially, and tests that assume an idle
 # machine can fail under the other worker's load (docs/testing.md). Not CI's yet.
 test-parallel: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15

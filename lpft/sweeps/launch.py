@@ -252,11 +252,14 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
                                     StrategyResources(by_strategy))  # type: ignore[arg-type]  # Ray stub: see above
     outcome = SweepOutcome(spec, root, budgets=trial_budgets(spec))
     progress = Progress(outcome.budgets, every=progress_every, metric=spec.metric[0])
+    # A kill between the ledger's record of a trial's end and the removal of its checkpoints left
+    # them: one listing finds those, not a lookup per ended trial (each a request on an object store).
+    left = {Path(p).parent.name for p in (root / "checkpoints").files()}
     for entry in ledger.entries().values():
         if entry.row is not None:  # entry.ended
             progress.restored(entry.row)
-            # a kill between the ledger's record of its end and the removal of its checkpoints left them
-            discard_checkpoints(root, entry.trial)
+            if entry.trial in left:
+                discard_checkpoints(root, entry.trial)
     interrupt.say = progress.say
     try:
         if interrupt.signum is None:  # else signalled while starting: no trial is begun
