@@ -31,8 +31,10 @@ def sweep_on_both_nodes(cluster: LocalCluster, spec_path: Path, env: dict, name:
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     trials = pq.read_table(spec_path.parent / "out" / name / "trials.parquet").to_pandas()
     assert sorted(trials.strategy) == ["centroid"] * 4 + ["lp"] and set(trials.status) == {"completed"}
-    nodes = set(cluster.node_ids())
-    assert set(trials[trials.strategy == "centroid"].node) == nodes  # the plugin's strategy ran on both
+    # Every trial loads the plugin's benchmark, so a trial on a node shows the package reached it.
+    # Not the centroid trials alone: under load the LP trial can hold one node while all four
+    # centroid trials run on the other (seen with the suite on two xdist workers).
+    assert set(trials.node) == set(cluster.node_ids()), trials[["strategy", "node"]].to_string()
 
 
 @pytest.mark.slow  # a minute: its own two-node cluster; test_cluster.py ships the same package by imports:

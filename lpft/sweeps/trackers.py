@@ -113,7 +113,7 @@ def _mlflow(sweep: str, root: Location, options: dict[str, Any]) -> Any:
 
 
 def _wandb(sweep: str, root: Location, options: dict[str, Any]) -> Any:
-    from ray.air.integrations.wandb import WandbLoggerCallback
+    from lpft.sweeps.wandb_actor import FlushingWandbCallback
 
     kwargs: dict[str, Any] = {}
     if os.environ.get("WANDB_MODE"):  # the logging actors may run where the driver's env is not
@@ -121,8 +121,8 @@ def _wandb(sweep: str, root: Location, options: dict[str, Any]) -> Any:
     if root.is_local:
         os.makedirs((root / "wandb").path, exist_ok=True)
         kwargs["dir"] = (root / "wandb").path
-    return WandbLoggerCallback(project=options.get("project") or os.environ.get("WANDB_PROJECT") or sweep,
-                               group=options.get("group") or sweep, **kwargs)
+    return FlushingWandbCallback(project=options.get("project") or os.environ.get("WANDB_PROJECT") or sweep,
+                                 group=options.get("group") or sweep, **kwargs)
 
 
 TRACKERS.register("tensorboard")(Tracker("tensorboardX", "tensorboard", (), _tensorboard))
