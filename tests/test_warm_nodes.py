@@ -47,9 +47,13 @@ def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path
     cluster = LocalCluster(cpus_per_node=1, warm=True, pin=True)
     try:
         cluster.start(nodes=2)
-        assert cluster.wait_idle(timeout=120)
-        warm = _workers(cluster)
-        assert sorted(warm.values()) == ["ray::IDLE", "ray::IDLE"]  # one per node's CPU, before any sweep
+        # One per node's CPU, before any sweep: up once both are idle. Waited for by name, not by
+        # the nodes' CPU (wait_idle): with the suite's other xdist worker on the same two cores,
+        # the nodes' importing took longer than wait_idle's 120 s.
+        deadline = time.time() + 300
+        while sorted((warm := _workers(cluster)).values()) != ["ray::IDLE", "ray::IDLE"] and time.time() < deadline:
+            time.sleep(0.5)
+        assert sorted(warm.values()) == ["ray::IDLE", "ray::IDLE"], warm
         for index, node in enumerate(cluster.nodes):
             cores = {}
             for proc in [psutil.Process(node.pid), *psutil.Process(node.pid).children(recursive=True)]:
