@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from lpft.analysis.selection import Chosen
-from lpft.analysis.tables import latex_escape, md_escape, owners_line, paper_sentence, render
+from lpft.analysis.tables import latex_escape, md_escape, owners_line, paper_sentence, render, summarize
 
 NAN = math.nan
 ODD = "a_b&c"  # a user's strategy name with characters that mean something in LaTeX and Markdown
@@ -86,7 +86,10 @@ def test_markdown_and_latex_say_the_same_cells_with_their_own_marks_and_escapes(
     cells = expected_cells()
     md = render(chosen, "md")
     assert md.startswith(f"Selection: my label. Accuracy %, {LEGEND}; best in bold.\n\n")
-    rows = [r for r in md.splitlines() if r.startswith("| ") and "strategy" not in r]
+    lines = md.splitlines()
+    assert lines[2:4] == [r"| strategy | seeds | id\_test | ood\_a | ood\_b | ood\_avg |", "|---|---|---|---|---|---|"]
+    rows = lines[4:]
+    assert len(rows) == 4
     assert [r.split(" | ")[0] for r in rows] == ["| lp", "| ft", "| lpft", r"| a\_b&c"]
     for r, s in zip(rows, ORDER):
         assert r.strip("| ").split(" | ")[2:] == [(f"**{cells[s][c]}**" if BEST[c] == s else cells[s][c])
@@ -94,7 +97,7 @@ def test_markdown_and_latex_say_the_same_cells_with_their_own_marks_and_escapes(
     tex = render(chosen, "latex").splitlines()
     assert tex[0] == f"% selection: my label; accuracy %, {LEGEND}"
     assert tex[1] == r"\begin{tabular}{lrrrrr}"
-    assert tex[3] == r"strategy & seeds & id\_test & ood\_a & ood\_b & ood\_avg \\"
+    assert tex[2:5] == [r"\toprule", r"strategy & seeds & id\_test & ood\_a & ood\_b & ood\_avg \\", r"\midrule"]
     body = tex[5:9]
     for line, s in zip(body, ORDER):
         name, _, *vals = line.removesuffix(r" \\").split(" & ")
@@ -105,7 +108,9 @@ def test_markdown_and_latex_say_the_same_cells_with_their_own_marks_and_escapes(
 
 
 def test_the_csv_holds_every_number_and_note(chosen):
-    got = pd.read_csv(io.StringIO(render(chosen, "csv"))).set_index("strategy")
+    text = render(chosen, "csv")
+    assert text.startswith("strategy,seeds,")  # no index column before the strategy
+    got = pd.read_csv(io.StringIO(text)).set_index("strategy")
     assert list(got.index) == ORDER
     assert set(got.selection) == {"my label"} and set(got.interval) == {"Student t, n−1 df"}
     frame = chosen.frame
@@ -124,6 +129,16 @@ def test_the_csv_holds_every_number_and_note(chosen):
     assert list(notes.loc[ODD]) == ["one seed"] * 4
     assert list(notes.loc["ft"]) == [""] * 4
     assert dict(got.seeds) == {"lp": 1, "ft": 3, "lpft": 2, ODD: 1}
+
+
+def test_a_deterministic_strategys_identical_seeds_say_deterministic_and_a_missing_value_stays_missing():
+    frame = pd.DataFrame([("lp", 0, 0.7, 0.6, NAN), ("lp", 1, 0.7, 0.6, NAN)],
+                         columns=["strategy", "seed", "id_test", "ood_a", "ood_b"])
+    frame["ood_avg"] = frame[["ood_a", "ood_b"]].mean(axis=1, skipna=False)
+    _, cells = summarize(Chosen(frame, ["ood_a", "ood_b"], "x", deterministic=frozenset({"lp"})))
+    assert {c: e.why for c, e in cells["lp"].items()} == {
+        "id_test": "deterministic", "ood_a": "deterministic", "ood_b": "no value", "ood_avg": "no value"}
+    assert cells["lp"]["ood_a"].mean == 0.6 and math.isnan(cells["lp"]["ood_a"].half)
 
 
 def test_an_unknown_format_or_interval_method_is_refused(chosen):

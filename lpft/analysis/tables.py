@@ -106,7 +106,8 @@ def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
              *[bold(cell_text(cells[s][c])) if best[c] == s else cell_text(cells[s][c]) for c in columns]]
             for s in cells]
     if fmt == "md":
-        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        # OOD sets are named by users' folders, as strategies by their plugins: both are text.
+        out = ["| " + " | ".join(md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return f"Selection: {label}. Accuracy %, {legend}; best in bold.\n\n" + "\n".join(out) + "\n"
     return f"selection: {label}; accuracy %; * best\n{legend}\n" + format_table(header, rows) + "\n"
