@@ -103,17 +103,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from lpft.sweeps.launch import run_sweep
     from lpft.sweeps.outcome import print_outcome
 
-    print(f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
-          f"{' (resuming)' if args.resume else ''}", flush=True)
+    announce = [f"== sweep {spec.name}: {', '.join(spec.strategies)} on {spec.benchmark}"
+                f"{' (resuming)' if args.resume else ''}"]
     if args.dashboard and args.address:
-        print("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node", flush=True)
+        announce.append("  note: --dashboard starts the dashboard of a local sweep; a cluster's is on its head node")
     from lpft.leave import hold_signals
     from lpft.sweeps.interrupt import Stopped
 
     hold_signals()  # what the sweep's own handlers give back when it returns: its summary is never cut short
     try:
         outcome = run_sweep(spec, address=args.address, resume=args.resume, progress_every=args.progress_every,
-                            dashboard=args.dashboard)
+                            dashboard=args.dashboard, announce=tuple(announce))
     except Stopped as e:  # a second SIGINT/SIGTERM: no summary, the ledger is what --resume needs
         print(f"== {spec.name} stopped at once ({e.name} again); resume with: {resume_command(args, spec.storage)}",
               flush=True)

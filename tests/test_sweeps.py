@@ -344,7 +344,7 @@ def test_paper_spec_without_its_files_is_exit_2_before_ray_starts(tmp_path):
     p = sweep("living17", "--storage", tmp_path, timeout=60, env={**env, "LPFT_WEIGHTS": str(tmp_path)})
     assert p.returncode == 2 and p.stderr.strip().endswith("living17: set root=PATH (the folder holding "
                                                            "imagenet's files) or LPFT_DATA")
-    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "living17").exists()
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "living17").exists() and p.stdout == ""
 
 
 def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path):
@@ -409,7 +409,7 @@ def test_resume_with_another_spec_is_refused_and_keeps_the_sweeps_spec(finished,
     raw["benchmark"]["eps"] = 1.0
     raw["strategies"]["lp"] = {"num_cs": 3}
     p = sweep(write_spec(tmp_path, raw), "--storage", storage, "--resume", timeout=120)
-    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and p.stdout == "", (p.stdout, p.stderr)
     assert "was started with another spec (benchmark.eps: 0.1 -> 1.0; strategies.lp: (none) -> {" in p.stderr
     assert (storage / "s2" / "spec.yaml").read_text() == kept  # the sweep's own spec is untouched
 

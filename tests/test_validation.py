@@ -89,6 +89,7 @@ def test_what_a_local_sweep_cannot_do_is_refused_not_a_hang(tmp_path, changes, n
     p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path)], capture_output=True, text=True,
                        timeout=180, cwd=tmp_path)
     assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert p.stdout == ""  # not even the sweep's header: the refusal is all a user sees
     assert not (tmp_path / "results").exists() and not (tmp_path / "afile").is_dir()
 
 

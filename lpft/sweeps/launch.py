@@ -185,27 +185,29 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None, resume: bool = False,
-              progress_every: float = 30.0, dashboard: bool = False) -> SweepOutcome:
+              progress_every: float = 30.0, dashboard: bool = False, announce: tuple[str, ...] = ()) -> SweepOutcome:
     """Runs (or with `resume` continues) the sweep; a progress view while it runs
     (`lpft.sweeps.progress`: redrawn on a terminal, else a line every `progress_every` s);
     with `dashboard`, a local sweep serves Ray's dashboard while it runs. SIGINT or SIGTERM while
-    it runs (in the main thread) stops it gracefully: the outcome's `interrupted` names the signal."""
+    it runs (in the main thread) stops it gracefully: the outcome's `interrupted` names the signal.
+    The `announce` lines are printed once the spec passed its checks: bad input is one line alone."""
     from lpft.sweeps.interrupt import Interrupt
 
     with Interrupt() as interrupt:
-        return _run_sweep(spec, address, resume, progress_every, dashboard, interrupt)
+        return _run_sweep(spec, address, resume, progress_every, dashboard, interrupt, announce)
 
 
 def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_every: float, dashboard: bool,
-               interrupt: Interrupt) -> SweepOutcome:
+               interrupt: Interrupt, announce: tuple[str, ...]) -> SweepOutcome:
     import optuna
 
     start = time.perf_counter()
-    for note in spec.check_files():
-        print(f"  note: {note}", flush=True)
+    notes = spec.check_files()
     root = sweep_root(spec)
     local = address is None
     preflight(spec, root, resume, local)  # bad input: one line before Ray starts, nothing written
+    for line in [*announce, *(f"  note: {note}" for note in notes)]:
+        print(line, flush=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, dashboard)
     interrupt.install()  # after ray.init: it installs SIGTERM handlers of its own
