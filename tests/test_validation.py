@@ -81,6 +81,9 @@ def test_an_unwritable_model_path_is_one_line(capsys):
      "strategies.lp.resources: a lp trial needs 1000 CPU"),
     ({"resources": {"gpu": 1}, "strategies": {"lp": {"num_cs": 2}}}, "resources: a lp trial needs 1 CPU and 1 GPU"),
     ({"storage": "afile", "strategies": {"lp": {"num_cs": 2}}}, "storage: cannot create the sweep folder"),
+    ({"benchmark": {"name": "digits"}, "backbone": {"name": "efficientnet_lite1O"},
+      "strategies": {"lp": {"num_cs": 2}}},  # a misspelt name once failed every trial instead
+     "backbone.name: 'efficientnet_lite1O' is not a timm model (nor one of: linear)"),
 ])
 def test_what_a_local_sweep_cannot_do_is_refused_not_a_hang(tmp_path, changes, needle):
     (tmp_path / "afile").write_text("")

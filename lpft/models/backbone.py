@@ -82,12 +82,23 @@ def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
     return Backbone("linear", weights, module, w.shape[0], None, None, state_digest(module), torch.float64)
 
 
-def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) -> nn.Module:
-    """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
+def check_name(name: str) -> None:
+    """`name` is one of ARCHITECTURES, a `module:factory` or a timm model: checked where the
+    sweep runs, before Ray (a misspelt name failed every trial), at the cost of timm's import."""
+    if name in ARCHITECTURES or is_factory(name):
+        return
     import timm
 
     if not timm.is_model(name.split(".", maxsplit=1)[0]):  # a pretrained tag (.openai) may follow
-        raise InputError(f"backbone {quote(name)} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
+        raise InputError(f"{quote(name)} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
+
+
+def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) -> nn.Module:
+    """`timm.create_model` with weights from `none`, `imagenet` (packaged Lite0) or a local file."""
+    try:
+        check_name(name)
+    except InputError as e:
+        raise InputError(f"backbone {e}") from None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # random init (and any fresh classifier) is seeded, without side effects
         return _create_timm(name, weights, num_classes)

@@ -127,12 +127,17 @@ class SweepSpec:
         return {"cpu": cpu, "gpu": gpu}
 
     def check_files(self) -> list[str]:
-        """The weights file and the data exist here: checked where the sweep runs, before Ray
-        starts (not at parse time, so a spec validates on a machine without the data); returns
-        the benchmark's notes."""
+        """The backbone names something buildable, and the weights file and the data exist here:
+        checked where the sweep runs, before Ray starts (not at parse time, so a spec validates
+        on a machine without the data); returns the benchmark's notes."""
         from lpft.data import locate_data
-        from lpft.models.backbone import check_weights
+        from lpft.models.backbone import check_name, check_weights
 
+        if self.backbone is not None:
+            try:
+                check_name(self.backbone)
+            except InputError as e:
+                raise InputError(f"backbone.name: {e}") from None
         if self.weights is not None:
             try:
                 check_weights(str(self.weights), str(self.backbone or ""))
