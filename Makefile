@@ -21,11 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15
 
-# Two pytest-xdist workers, the kill and signal tests one at a time on one of them
-# (tests/conftest.py): 10-17 min here, 14-17 serially, and tests that assume an idle
-# machine can fail under the other worker's load (docs/testing.md). Not CI's yet.
+# Two pytest-xdist workers, each module whole on one of them, the longest modules first
+# (tests/conftest.py). Not CI's yet (docs/testing.md).
 test-parallel: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 # ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
 lint: $(STAMP)

@@ -99,24 +99,20 @@ def half_up(x: float) -> str:
 MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
 
 
-# `make test-parallel` runs two pytest-xdist workers (-n 2 --dist loadgroup). The modules whose
-# tests time what they do to a running sweep or cluster (a SIGKILL at a chosen instant, a lost
-# node, Ctrl-C, a cache pruned under a trial, warm workers going idle) or compare two runs form
-# one group, run one test at a time on one worker, so no other test of the group moves their
-# instants; every other test runs on the other worker meanwhile (docs/testing.md: what its load
-# still does to tests that assume an idle machine).
-ONE_AT_A_TIME = {
-    "test_benchmark_cache.py", "test_bounded_input.py", "test_cache_command.py",
-    "test_cluster.py", "test_deploy.py", "test_deterministic_search.py", "test_exactly_once.py",
-    "test_hostile_sweep.py", "test_interrupt.py", "test_live_study.py", "test_plugins.py",
-    "test_preflight.py", "test_preload.py", "test_sweeps.py", "test_validation.py", "test_warm_nodes.py",
-}
+# Under pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder) each module runs
+# whole on one worker, so its module-scoped fixtures (a finished sweep, a two-node cluster) are
+# made once. (Not loadgroup's xdist_group marks: xdist 3.8 names a group by setting
+# item._nodeid, which pytest 9 no longer reads, so the marks group nothing.) Modules go out in
+# collection order: the longest (measured) first, so none starts late and ends alone.
+LONGEST_FIRST = ("test_cluster.py", "test_sweeps.py", "test_exactly_once.py", "test_cli.py", "test_interrupt.py",
+                 "test_wise.py", "test_own_data.py", "test_trackers.py", "test_warm_nodes.py", "test_variants.py",
+                 "test_storage.py", "test_answer.py", "test_deterministic_search.py", "test_analysis.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name in ONE_AT_A_TIME:
-            item.add_marker(pytest.mark.xdist_group("ray"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # collection happens in the workers
+        first = {name: k for k, name in enumerate(LONGEST_FIRST)}
+        items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: file order kept within
     if os.environ.get("MUTANT_UNDER_TEST"):
         order = {name: k for k, name in enumerate(MUTATION_FIRST)}
         items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: file order kept within
