@@ -179,6 +179,24 @@ def test_points_keep_the_order_of_their_first_rows_whether_their_rows_are_togeth
         assert list(zip(got.trial_id, got.step)) == points
 
 
+def test_a_points_per_step_value_and_path_are_its_own_whether_its_rows_are_together_or_apart():
+    """A per-step hyperparameter (LP's C) and a path one (`paths`) are read per point, on the
+    every-k-th-row path (rows together) and on the group-by's (rows apart) alike."""
+    from lpft.analysis.selection import wide
+
+    together = []
+    for t in ("t0", "t1"):
+        for step in (0, 1, 2):
+            for r in rows("lp", t, 0, None, {step: (0.5, 0.6, 0.7)}):
+                together.append({**r, "hp.C": 10.0 ** step, "hp.route": f"{t}/{step}", "hp.via": "x"})
+    apart = sorted(together, key=lambda r: r["eval_set"] != "id_val")
+    for layout in (together, apart):
+        got = wide(pa.Table.from_pylist(layout), per_step=frozenset({"hp.C"}),
+                   paths=frozenset({"hp.route", "hp.via"})).frame  # the first path column is the point's path
+        assert list(zip(got.trial_id, got.step, got["hp.C"], got.path)) == [
+            (t, step, 10.0 ** step, f"{t}/{step}") for t in ("t0", "t1") for step in (0, 1, 2)], layout[0]
+
+
 def test_points_do_not_depend_on_the_rows_order(results):
     """lpft writes a point's rows together (a run); rows joined in any order, or an evaluation
     written twice, must give the same (trial, step) table."""
