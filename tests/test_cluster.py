@@ -91,6 +91,9 @@ def test_stop_ends_a_running_job(cluster, tmp_path):
             break
         time.sleep(2)
     assert "STOPPED" in line
+    # And its trials are gone: the next test had both nodes' CPUs, or (under load, a trial still
+    # ending on the second node) every trial of its sweep on the head.
+    assert cluster.wait_free(timeout=120)
 
 
 def test_a_jobs_secrets_reach_it_and_no_log_listing_or_argv(cluster, tmp_path, s3_env, monkeypatch):

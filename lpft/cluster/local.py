@@ -146,6 +146,20 @@ class LocalCluster:
                 raise TimeoutError(f"the local Ray cluster did not reach {n} nodes in {timeout:.0f} s")
             time.sleep(1)
 
+    def wait_free(self, timeout: float = 120) -> bool:
+        """Waits until the cluster has every CPU free (a stopped job's trials gone, not just
+        its driver), as a short-lived driver sees it; False if some was still held after `timeout` s."""
+        code = (f"import ray, sys, time\n"
+                f"ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False)\n"
+                f"end = time.time() + {timeout}\n"
+                "while ray.available_resources().get('CPU', 0) < ray.cluster_resources().get('CPU', 0):\n"
+                "    if time.time() > end:\n"
+                "        sys.exit(1)\n"
+                "    time.sleep(0.5)\n")
+        p = subprocess.run([sys.executable, "-c", code], env=self.env, capture_output=True, timeout=timeout + 120,
+                           check=False)
+        return p.returncode == 0
+
     def wait_idle(self, timeout: float = 60, window: float = 1.0, busy: float = 0.15) -> bool:
         """Waits until the nodes' processes use under `busy` CPU seconds per second (their
         warm workers done importing), as a cluster is before a sweep arrives; False if they
