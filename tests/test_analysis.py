@@ -197,6 +197,15 @@ def test_a_points_per_step_value_and_path_are_its_own_whether_its_rows_are_toget
             (t, step, 10.0 ** step, f"{t}/{step}") for t in ("t0", "t1") for step in (0, 1, 2)], layout[0]
 
 
+def test_a_configs_label_is_its_hyperparameters_joined_in_column_order_and_empty_without_any():
+    from lpft.analysis.selection import wide
+
+    two = [{**r, "hp.wd": 0.01} for r in rows("ft", "t0", 0, 0.1, {1: (0.5, 0.6, 0.7)})]
+    assert list(wide(pa.Table.from_pylist(two)).frame.config) == ["0.1|0.01"]  # hp.seed is no hyperparameter
+    none = [{k: v for k, v in r.items() if k != "hp.lr"} for r in rows("lp", "t1", 0, None, {0: (0.5, 0.6, 0.7)})]
+    assert list(wide(pa.Table.from_pylist(none)).frame.config) == [""]
+
+
 def test_points_do_not_depend_on_the_rows_order(results):
     """lpft writes a point's rows together (a run); rows joined in any order, or an evaluation
     written twice, must give the same (trial, step) table."""
