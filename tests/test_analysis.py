@@ -56,6 +56,18 @@ def test_id_val_selection_by_hand(results):
     assert list(chosen.frame[chosen.frame.strategy == "lp"].step) == [1]
 
 
+def test_a_tie_between_configs_goes_to_the_one_whose_hyperparameters_sort_first_whatever_the_rows_order():
+    """lpft.best's tie rule, through the analysis: lr 0.1 sorts before 1.0 (and 1e-05 before both,
+    though '1e-05' > '0.1' as text), whichever trial's rows come first."""
+    import pandas as pd
+
+    trials = [("a", 1.0), ("b", 1e-05), ("c", 0.1)]
+    for order in (trials, trials[::-1]):
+        df = pd.DataFrame([r for t, lr in order for r in rows("ft", t, 0, lr, {1: (0.8, 0.9, 0.5)})])
+        chosen = SELECTIONS["id_val"]().select(df)
+        assert list(chosen.frame.trial_id) == ["b"] and chosen.ties["ft"][0] == 2
+
+
 def test_oracle_differs_and_says_so(results):
     chosen = SELECTIONS["oracle"]().select(read_results([results]).to_pandas())
     ft = chosen.frame[chosen.frame.strategy == "ft"].sort_values("trial_id")
