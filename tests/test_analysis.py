@@ -218,6 +218,14 @@ def test_a_configs_label_is_its_hyperparameters_joined_in_column_order_and_empty
     assert list(wide(pa.Table.from_pylist(none)).frame.config) == [""]
 
 
+def test_points_without_an_ood_set_have_an_ood_average_of_nan():
+    from lpft.analysis.selection import wide
+
+    in_distribution = [r for r in rows("ft", "t0", 0, 0.1, {1: (0.5, 0.6, 0.7)}) if r["role"] != "ood"]
+    points = wide(pa.Table.from_pylist(in_distribution))
+    assert points.ood_sets == [] and list(points.frame.id_val) == [0.5] and np.isnan(points.frame.ood_avg).all()
+
+
 def test_points_do_not_depend_on_the_rows_order(results):
     """lpft writes a point's rows together (a run); rows joined in any order, or an evaluation
     written twice, must give the same (trial, step) table."""
