@@ -304,3 +304,16 @@ def test_every_field_of_a_difference_in_each_case_is_the_hand_worked_one():
     check(difference_interval({0: 0.5}, {1: nan}), nan, nan, "none", 1, 0, 0, nan, "no value")
     check(difference_interval({0: 0.5}, {1: 0.25}), 0.25, nan, "none", 1, 1, 0, nan, "one seed")
     check(difference_interval({0: 0.5, 1: 0.75}, {1: 0.25}), 0.375, nan, "none", 2, 1, 1, nan, "one seed on one side")
+
+
+def test_every_estimate_carries_its_sd_and_its_method():
+    """The CSV publishes each cell's sd and names its interval method from the Estimate itself."""
+    v = [0.80, 0.84, 0.86]
+    spread = mean_interval(v, "z")
+    assert spread.sd == pytest.approx(np.std(v, ddof=1), abs=1e-15) and spread.method == "z" and spread.why == ""
+    same = mean_interval([0.5, 0.5], "z")
+    assert (same.sd, same.method, same.why) == (0.0, "z", "identical") and math.isnan(same.half)
+    one = mean_interval([0.5], "z")
+    assert (one.method, one.why, one.n) == ("z", "one seed", 1) and math.isnan(one.half) and math.isnan(one.sd)
+    none = mean_interval([math.nan], "z")
+    assert (none.method, none.why, none.n) == ("z", "no value", 0) and math.isnan(none.half) and math.isnan(none.mean)
