@@ -99,7 +99,7 @@ def half_up(x: float) -> str:
 MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
 
 
-# Under pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder) each module runs
+# Under pytest-xdist (`make test-parallel`: -n 2 --dist loadfile --no-loadscope-reorder) each module runs
 # whole on one worker, so its module-scoped fixtures (a finished sweep, a two-node cluster) are
 # made once. (Not loadgroup's xdist_group marks: xdist 3.8 names a group by setting
 # item._nodeid, which pytest 9 no longer reads, so the marks group nothing.) Modules go out in

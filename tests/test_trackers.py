@@ -232,6 +232,7 @@ def test_a_wandb_run_is_on_disk_when_its_actor_is_killed_right_after_run(tmp_pat
                        timeout=120, env=env)
     assert p.returncode == 0, p.stderr[-3000:]
     (f,) = tmp_path.glob("wandb/offline-run-*/run-*.wandb")
-    kinds = [r.WhichOneof("record_type") for r in wandb_records(f)]
-    runs = [r.run for r in wandb_records(f) if r.WhichOneof("record_type") == "run"]
+    records = list(wandb_records(f))
+    kinds = [r.WhichOneof("record_type") for r in records]
+    runs = [r.run for r, kind in zip(records, kinds) if kind == "run"]
     assert runs and runs[0].run_group == "g" and kinds.count("history") == 2, kinds
