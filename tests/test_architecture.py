@@ -80,3 +80,34 @@ def test_analysis_imports_without_torch_or_ray_at_run_time():
              "print(sorted(m for m in ('torch', 'ray', 'timm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_command_and_a_specs_check_load_no_torch_until_a_trial_runs(tmp_path):
+    """`lpft`'s start (every command imports the spec, strategies and benchmarks) and a
+    synthetic spec's parse and file checks load no torch (~1.3 s a command): strategies, benchmarks
+    and backbone names register without it, and a trial imports it when it runs."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\nbenchmark: {name: digits}\nbackbone: {name: linear}\n"
+                    "strategies: {lp: {}, ft: {}, lpft: {}, l2sp: {}, ft-partial: {}, wise: {of: [ft]}}\n")
+    probe = ("import sys; from lpft.cli import build_parser; build_parser(); "
+             "import lpft.sweeps.launch, lpft.demo; from lpft.sweeps import load_spec; "
+             f"s = load_spec({str(spec)!r}); "
+             "from lpft.strategies import STRATEGIES; from lpft.data import BENCHMARKS; "
+             "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules), "
+             "len(list(STRATEGIES)) >= 6, 'digits' in BENCHMARKS)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "[] True True", out.stderr[-2000:]
+    # ... and a trial loads them: the lazy imports are where the work is.
+    probe = ("import sys; from lpft.trial import run_trial; run_trial('synthetic', 'ft', {'epochs': '1'}); "
+             "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_the_names_a_spec_is_checked_against_are_the_backbone_registrys():
+    """lpft.models.names.BUILT_IN names lpft.models.backbone's own architectures without importing it."""
+    probe = ("from lpft.models import names; before = names.architectures(); "
+             "from lpft.models.backbone import ARCHITECTURES; "
+             "print(before, list(ARCHITECTURES), names.architectures())")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['linear'] ['linear'] ['linear']"

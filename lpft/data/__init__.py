@@ -9,7 +9,9 @@ import pkgutil
 from lpft.data.base import Benchmark, Split
 from lpft.data.registry import BENCHMARKS, load_benchmark, locate_data, register
 
+# Not `loading` (torch's DataLoader, for what trains): naming a benchmark needs no torch.
 for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+    if _module.name != "loading":
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["BENCHMARKS", "Benchmark", "Split", "load_benchmark", "locate_data", "register"]

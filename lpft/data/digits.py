@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from lpft.data.base import Benchmark, Split
 from lpft.data.registry import register
@@ -46,6 +44,9 @@ class DigitsParams:
 
 def _resize(gray: np.ndarray, size: int) -> np.ndarray:
     """(N, h, w) floats in [0, 1] -> (N, size, size), bilinear with antialiasing."""
+    import torch  # here: a spec naming digits needs no torch
+    import torch.nn.functional as F
+
     t = torch.from_numpy(gray.astype(np.float32))[:, None]
     return F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)[:, 0].numpy()
 
@@ -72,6 +73,8 @@ def _uci(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
 
 def _photo_crops(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """(n, 3, size, size) random crops of scikit-learn's two sample photos, in [0, 1]."""
+    import torch
+    import torch.nn.functional as F
     from sklearn.datasets import load_sample_image
 
     photos = [load_sample_image(f).astype(np.float32) / 255.0 for f in ("china.jpg", "flower.jpg")]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from PIL import Image
+if TYPE_CHECKING:  # a spec names transforms without torch; build() imports torchvision
+    import torch
+    from PIL import Image
 
 
 @dataclass(frozen=True)

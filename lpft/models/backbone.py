@@ -25,7 +25,11 @@ from lpft.errors import InputError, quote
 from lpft.models import checkpoints, lite0
 from lpft.models.factory import call_factory, is_factory
 from lpft.models.linear import LinearFeatures
+from lpft.models.names import NAMED_WEIGHTS, check_name, check_weights
 from lpft.registry import Registry
+
+__all__ = ["ARCHITECTURES", "NAMED_WEIGHTS", "Backbone", "build_backbone", "check_name", "check_weights",
+           "create_timm", "state_digest"]
 
 
 @dataclass
@@ -59,7 +63,8 @@ def state_digest(module: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-# Architectures that are not timm models; any other name goes to timm.
+# Architectures that are not timm models; any other name goes to timm. Its own are named in
+# lpft.models.names.BUILT_IN too, for the check of a spec, which does not import this module.
 ARCHITECTURES: Registry[Callable[[Benchmark, str, int], Backbone]] = Registry("architecture")
 
 
@@ -80,17 +85,6 @@ def _linear(benchmark: Benchmark, weights: str, seed: int) -> Backbone:
     with torch.no_grad():
         module.weight.copy_(w)
     return Backbone("linear", weights, module, w.shape[0], None, None, state_digest(module), torch.float64)
-
-
-def check_name(name: str) -> None:
-    """`name` is one of ARCHITECTURES, a `module:factory` or a timm model: checked where the
-    sweep runs, before Ray (a misspelt name failed every trial), at the cost of timm's import."""
-    if name in ARCHITECTURES or is_factory(name):
-        return
-    import timm
-
-    if not timm.is_model(name.split(".", maxsplit=1)[0]):  # a pretrained tag (.openai) may follow
-        raise InputError(f"{quote(name)} is not a timm model (nor one of: {', '.join(ARCHITECTURES)})")
 
 
 def create_timm(name: str, weights: str, num_classes: int = 0, seed: int = 0) -> nn.Module:
@@ -123,21 +117,6 @@ def _create_timm(name: str, weights: str, num_classes: int) -> nn.Module:
         return checkpoints.from_hf_cache(name)
     check_weights(weights)
     return checkpoints.from_file(name, expand(weights), num_classes)
-
-
-NAMED_WEIGHTS = ("none", "imagenet", "benchmark", "hf-cache")
-
-
-def check_weights(weights: str, backbone: str = "") -> None:
-    """Weights are a named source or an existing file; checked before any data is built (a
-    factory backbone reads its weights string itself)."""
-    if weights in NAMED_WEIGHTS or is_factory(backbone):
-        return
-    path = expand(weights)
-    if "$" in str(path):
-        raise InputError(f"weights {weights}: an environment variable in the path is not set")
-    if not path.is_file():
-        raise InputError(f"weights file not found: {path} ({checkpoints.HOW_TO_GET})")
 
 
 def build_backbone(name: str, weights: str, benchmark: Benchmark, seed: int = 0) -> Backbone:

@@ -13,10 +13,12 @@ import importlib
 import inspect
 import numbers
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lpft.errors import InputError, quote
+
+if TYPE_CHECKING:
+    from torch import nn
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -67,6 +69,8 @@ def call_factory(name: str, weights: str) -> Extractor:
     except Exception as e:  # noqa: BLE001 - the user's factory failed: one line naming it
         raise InputError(f"{where}: {attr}() raised {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") \
             from None
+    from torch import nn  # here, not above: a spec that only names a factory needs no torch
+
     if not isinstance(out, Extractor):
         raise InputError(f"{where}: {attr}() returned {type(out).__name__}; expected lpft.models.Extractor"
                          "(module=nn.Module, num_features=int, mean, std, input_size)")

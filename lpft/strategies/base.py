@@ -68,6 +68,12 @@ def seed_unknown(hp: Any, context: SeedContext) -> tuple[str, ...]:
     return ("whatever it draws at random", *context.common())
 
 
+def sgd_seed_controls(hp: Any, context: SeedContext) -> tuple[str, ...]:
+    """The SGD loop's (`lpft.strategies.training`): the seed draws each epoch's data order and
+    augmentation (and a fresh or probed head's init), so replicates differ."""
+    return ("head init", "data order", "augmentation", *context.common())
+
+
 @dataclass(frozen=True)
 class Strategy:
     name: str

@@ -9,19 +9,18 @@ gradient term, it is stable for any weight: as weight grows the backbone stays a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from lpft.data.base import Benchmark
 from lpft.errors import require
 from lpft.looks import Look
-from lpft.models.backbone import Backbone
-from lpft.models.classifier import Classifier
 from lpft.results import RunResult
 from lpft.search_spaces import hparam, log_float
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.sgd_params import SGDParams
-from lpft.strategies.training import seed_everything, sgd_train
+
+if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names L2-SP
+    from lpft.models.backbone import Backbone
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,11 @@ class L2SPParams(SGDParams):
           look=Look("L2-SP", shown="lr"))
 def l2sp(benchmark: Benchmark, backbone: Backbone, hp: L2SPParams, device: str = "cpu",
          on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    import torch
+
+    from lpft.models.classifier import Classifier
+    from lpft.strategies.training import seed_everything, sgd_train
+
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     # The anchor is the pretrained backbone, also when resuming (the checkpoint loads later).

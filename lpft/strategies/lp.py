@@ -13,20 +13,21 @@ import json
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from lpft.data.base import Benchmark, predict
 from lpft.data.cache import cache_root
 from lpft.errors import InputError, require
 from lpft.looks import Look
-from lpft.models.backbone import Backbone
-from lpft.models.bn_adapt import has_batchnorm
-from lpft.models.features import adapted_features, cached_array, cached_features, feature_key
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.base import EpochCallback, SeedContext, strategy
+
+if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names LP
+    from torch import nn
+
+    from lpft.models.backbone import Backbone
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,14 @@ class LinearHead:
     C: float
     step: int
 
-    @torch.no_grad()
     def copy_into(self, linear: nn.Linear) -> None:
         """This head as `linear`'s weights (cast to its dtype); a Linear without bias keeps none."""
-        linear.weight.copy_(torch.from_numpy(self.weight))
-        if linear.bias is not None:
-            linear.bias.copy_(torch.from_numpy(self.bias))
+        import torch
+
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(self.weight))
+            if linear.bias is not None:
+                linear.bias.copy_(torch.from_numpy(self.bias))
 
 
 def c_path(hp: LPParams) -> np.ndarray:
@@ -156,6 +159,9 @@ def lp_seed_controls(hp: LPParams, context: SeedContext) -> tuple[str, ...]:
           look=Look("LP", colour="#0072B2", order=0, shown="C"))
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    from lpft.models.bn_adapt import has_batchnorm
+    from lpft.models.features import adapted_features, cached_features
+
     feats = cached_features(backbone, benchmark, device=device, workers=workers)
     labels = {k: s.y for k, s in benchmark.splits.items()}
     roles = {k: s.role for k, s in benchmark.splits.items()}
@@ -179,6 +185,8 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
     """LP's selected head, computed once per (features, C path, seed) and cached on disk: keyed by
     every split's feature key (so by the data, weights and transform they came from) and the
     path's parameters, and checked on reading as features are (`cached_array`)."""
+    from lpft.models.features import cached_array, feature_key
+
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
     blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]

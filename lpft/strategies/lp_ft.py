@@ -8,23 +8,23 @@ head-only training with the backbone frozen in eval mode.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from lpft.data.base import Benchmark
 from lpft.errors import require
 from lpft.looks import Look
-from lpft.models.backbone import Backbone
-from lpft.models.classifier import Classifier
-from lpft.models.features import cached_features
 from lpft.results import DIVERGED, RunResult
 from lpft.search_spaces import hparam, log_float
-from lpft.strategies.base import EpochCallback, strategy
+from lpft.strategies.base import EpochCallback, sgd_seed_controls, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
 from lpft.strategies.sgd_params import MAX_EPOCHS, SGDParams
-from lpft.strategies.training import seed_everything, sgd_seed_controls, sgd_train
+
+if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names LP-FT
+    from torch import nn
+
+    from lpft.models.backbone import Backbone
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class LPFTParams(SGDParams, LPHeadParams):
 def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str,
                workers: int = 0) -> nn.Linear | None:
     """Head-only SGD for probe_epochs on cached features; None if it diverged."""
+    import torch
+    from torch import nn
+
+    from lpft.models.features import cached_features
+
     feats = cached_features(backbone, benchmark, device=device, workers=workers)
     x, y = torch.from_numpy(feats["id_train"]).to(backbone.dtype), torch.from_numpy(benchmark.train.y)
     head = nn.Linear(backbone.num_features, benchmark.num_classes, bias=benchmark.head_bias).to(backbone.dtype)
@@ -66,6 +71,9 @@ def probe_head(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device:
           look=Look("LP-FT", colour="#009E73", order=2, shown="lr"))
 def lp_ft(benchmark: Benchmark, backbone: Backbone, hp: LPFTParams, device: str = "cpu",
           on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    from lpft.models.classifier import Classifier
+    from lpft.strategies.training import seed_everything, sgd_train
+
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     diagnostics: dict = {}

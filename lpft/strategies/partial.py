@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from lpft.data.base import Benchmark
 from lpft.errors import InputError, require
 from lpft.looks import Look
-from lpft.models.backbone import Backbone
-from lpft.models.classifier import Classifier
 from lpft.results import RunResult
 from lpft.search_spaces import choice, hparam
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.sgd_params import SGDParams
-from lpft.strategies.training import seed_everything, sgd_train
+
+if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names partial FT
+    from torch import nn
+
+    from lpft.models.backbone import Backbone
 
 STAGE_CONTAINERS = ("blocks", "stages", "layers")
 
@@ -53,6 +54,8 @@ class Block:
 
 def blocks(module: nn.Module) -> list[Block]:
     """The backbone's blocks, input to output (a module with no stages is one block)."""
+    from torch import nn
+
     stem, neck = Block("stem", params=list(module.parameters(recurse=False))), Block("neck")
     stages: list[Block] = []
     for name, child in module.named_children():
@@ -71,6 +74,9 @@ def blocks(module: nn.Module) -> list[Block]:
           look=Look("partial FT", shown="lr"))
 def ft_partial(benchmark: Benchmark, backbone: Backbone, hp: PartialParams, device: str = "cpu",
                on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    from lpft.models.classifier import Classifier
+    from lpft.strategies.training import seed_everything, sgd_train
+
     seed_everything(hp.seed)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     parts = blocks(model.backbone)

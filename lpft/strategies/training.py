@@ -9,7 +9,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,16 +20,10 @@ from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import adapt_bn, has_batchnorm
 from lpft.models.classifier import Classifier
 from lpft.results import BN_ADAPTED, COMPLETED, DIVERGED, Evaluation
-from lpft.strategies.base import EpochCallback, SeedContext
+from lpft.strategies.base import EpochCallback
 from lpft.strategies.sgd_params import SGDParams
 
 CHECK_EVERY = 32
-
-
-def sgd_seed_controls(hp: Any, context: SeedContext) -> tuple[str, ...]:
-    """The SGD loop's: the seed draws each epoch's data order and augmentation (and a fresh or
-    probed head's init), so replicates differ."""
-    return ("head init", "data order", "augmentation", *context.common())
 
 
 def seed_everything(seed: int) -> None:

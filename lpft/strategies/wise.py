@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from lpft.data.base import Benchmark
 from lpft.errors import InputError, require
 from lpft.looks import Look
-from lpft.models.backbone import Backbone
-from lpft.models.classifier import Classifier
-from lpft.models.saved import load_model_state
 from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.settings import PATH
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
-from lpft.strategies.training import evaluate
 
-State = dict[str, torch.Tensor]
+if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names WiSE
+    import torch
+
+    from lpft.models.backbone import Backbone
+    from lpft.models.classifier import Classifier
+
+    State = dict[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class WiseParams(LPHeadParams):  # the C path gives theta0's head
 
 def interpolate(theta0: State, theta1: State, alpha: float) -> State:
     """(1 - alpha) * theta0 + alpha * theta1 for floating tensors; theta1's integer buffers."""
+    import torch
+
     return {k: torch.lerp(theta0[k], theta1[k].to(theta0[k].dtype), alpha) if theta0[k].is_floating_point()
             else theta1[k].clone() for k in theta0}
 
@@ -68,6 +72,10 @@ def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str =
     if not hp.model:
         raise InputError("wise: set model=PATH, a fine-tuned model's state dict (lpft run --save-model, "
                          "or a sweep's models/<trial_id>.pt)")
+    from lpft.models.classifier import Classifier
+    from lpft.models.saved import load_model_state
+    from lpft.strategies.training import evaluate
+
     theta1 = load_model_state(hp.model)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     theta0 = pretrained_with_lp_head(model, benchmark, backbone, hp, device, workers)

@@ -46,7 +46,7 @@ def import_plugins(raw: dict[str, Any], base: Path) -> None:
 def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """A copy of the spec with its relative paths made absolute against `base`."""
     from lpft.data import BENCHMARKS
-    from lpft.models.backbone import NAMED_WEIGHTS
+    from lpft.models.names import NAMED_WEIGHTS
     from lpft.strategies import STRATEGIES
 
     out = copy.deepcopy(raw)

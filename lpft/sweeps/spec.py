@@ -131,7 +131,7 @@ class SweepSpec:
         checked where the sweep runs, before Ray starts (not at parse time, so a spec validates
         on a machine without the data); returns the benchmark's notes."""
         from lpft.data import locate_data
-        from lpft.models.backbone import check_name, check_weights
+        from lpft.models.names import check_name, check_weights
 
         if self.backbone is not None:
             try:
