@@ -28,6 +28,28 @@ def feature_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ["LPFT_CACHE"] = old
 
 
+@pytest.fixture(scope="session")
+def ray_cluster(feature_cache):
+    """One Ray cluster for the session (a head with every core, on loopback, token
+    authentication on), for sweeps that need no Ray of their own: `lpft sweep --address
+    ray_cluster.address` with `env=ray_cluster.env` skips the ~6 s of starting one. Started on
+    first use, after LPFT_CACHE is set: its workers inherit it. Sweeps that kill their process
+    group, stop themselves, serve the dashboard or need their own environment in a trial keep
+    a local instance. Its processes run under umask 027 (a group-shared machine's): the trial
+    workers write most of a sweep's files, and test_synthetic_sweep_dataset checks they follow it."""
+    from lpft.cluster.local import LocalCluster
+
+    umask = os.umask(0o027)  # inherited by the nodes and all they start
+    try:
+        cluster = LocalCluster(cpus_per_node=os.cpu_count() or 1).start(nodes=1)
+    finally:
+        os.umask(umask)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 # Small digits subsets: every split and OOD set present, seconds per run.
 SMALL_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 60, "size": 32}
 

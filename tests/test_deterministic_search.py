@@ -53,7 +53,7 @@ def test_without_it_the_order_changes_what_tpe_asks(tmp_path):
     assert orders[0] != orders[1]
 
 
-def test_the_synthetic_spec_run_twice_gives_the_same_trials(tmp_path):
+def test_the_synthetic_spec_run_twice_gives_the_same_trials(tmp_path, ray_cluster):
     """The built-in synthetic spec (two trials at a time), shortened, run twice for real."""
     import subprocess
     import sys
@@ -71,8 +71,9 @@ def test_the_synthetic_spec_run_twice_gives_the_same_trials(tmp_path):
         spec["name"] = f"twice{k}"
         path = tmp_path / f"twice{k}.yaml"
         path.write_text(yaml.safe_dump(spec))
-        p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path)],
-                           capture_output=True, text=True, timeout=600)
+        p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path),
+                            "--address", ray_cluster.address], capture_output=True, text=True, timeout=600,
+                           env=ray_cluster.env)
         assert p.returncode == 0, p.stderr[-3000:]
         table = pq.read_table(tmp_path / f"twice{k}" / "trials.parquet").to_pandas()
         columns = ["trial_id", "seed", "status", "id_val", "id_test", "ood_avg", "hp.lr"]

@@ -10,12 +10,14 @@ import yaml
 from image_folders import write_tree
 
 
-def lpft(*args, cwd, timeout=600):
-    return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+def lpft(*args, cwd, timeout=600, cluster=None):
+    """`lpft ARGS` in `cwd`; a sweep on `cluster` (tests/conftest.py's ray_cluster) when given."""
+    on = ("--address", cluster.address) if cluster else ()
+    return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args), *on], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=cluster.env if cluster else None)
 
 
-def test_a_spec_with_relative_paths_runs_from_another_directory(tmp_path):
+def test_a_spec_with_relative_paths_runs_from_another_directory(tmp_path, ray_cluster):
     import timm
     import torch
 
@@ -29,7 +31,7 @@ def test_a_spec_with_relative_paths_runs_from_another_directory(tmp_path):
         "storage": "runs", "feature_cache": "cache"}))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    p = lpft("sweep", "../project/spec.yaml", cwd=elsewhere)
+    p = lpft("sweep", "../project/spec.yaml", cwd=elsewhere, cluster=ray_cluster)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     sweep = project / "runs" / "mine"
     trials = pq.read_table(sweep / "trials.parquet").to_pandas()
@@ -43,7 +45,7 @@ def test_a_spec_with_relative_paths_runs_from_another_directory(tmp_path):
     assert not (elsewhere / "runs").exists()
 
 
-def test_a_sweep_whose_trials_all_fail_exits_non_zero_and_names_the_error(tmp_path):
+def test_a_sweep_whose_trials_all_fail_exits_non_zero_and_names_the_error(tmp_path, ray_cluster):
     (tmp_path / "boom.py").write_text(
         "from dataclasses import dataclass\nfrom lpft.strategies import strategy\n\n"
         "@dataclass(frozen=True)\nclass BoomParams:\n    seed: int = 0\n\n"
@@ -53,7 +55,7 @@ def test_a_sweep_whose_trials_all_fail_exits_non_zero_and_names_the_error(tmp_pa
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump({
         "name": "fails", "benchmark": {"name": "synthetic", "n_train": 200}, "imports": ["boom"],
         "strategies": {"boom": {"num_samples": 2}}, "max_failures": 0, "storage": "out"}))
-    p = lpft("sweep", "spec.yaml", cwd=tmp_path)
+    p = lpft("sweep", "spec.yaml", cwd=tmp_path, cluster=ray_cluster)
     assert p.returncode == 1, (p.stdout[-2000:], p.stderr[-2000:])
     assert "2 of 2 trials ended in error" in p.stdout
     # each trial's first error line twice: as it ends, and in the summary; never the rest of it
@@ -87,7 +89,7 @@ def broken(weights="none"):
 '''
 
 
-def test_a_backbone_factory_beside_the_spec_runs_in_a_sweep(tmp_path):
+def test_a_backbone_factory_beside_the_spec_runs_in_a_sweep(tmp_path, ray_cluster):
     write_tree(tmp_path / "data", per_class=6)
     (tmp_path / "mymodels.py").write_text(FACTORY)
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump({
@@ -95,7 +97,7 @@ def test_a_backbone_factory_beside_the_spec_runs_in_a_sweep(tmp_path):
         "backbone": {"name": "mymodels:tiny"},
         "strategies": {"lp": {"num_cs": 3}, "ft": {"num_samples": 1, "epochs": 1, "batch_size": 16}},
         "storage": "out"}))
-    p = lpft("sweep", tmp_path / "spec.yaml", cwd=tmp_path.parent)
+    p = lpft("sweep", tmp_path / "spec.yaml", cwd=tmp_path.parent, cluster=ray_cluster)
     assert p.returncode == 0, (p.stdout[-2000:], p.stderr[-3000:])
     trials = pq.read_table(tmp_path / "out" / "fac" / "trials.parquet").to_pandas()
     assert set(trials.status) == {"completed"}

@@ -75,10 +75,12 @@ def read_results(root: Path) -> pd.DataFrame:
     return ds.dataset(root / "results", format="parquet", partitioning="hive").to_table().to_pandas()
 
 
-def test_synthetic_sweep_dataset(tmp_path):
-    # A umask of 027: every file lpft writes must be 0640 (not mkstemp's 0600, not a fixed 0644).
+def test_synthetic_sweep_dataset(tmp_path, ray_cluster):
+    # A umask of 027 (the driver's here, the cluster's trial workers' in tests/conftest.py): every
+    # file lpft writes must be 0640 (not mkstemp's 0600, not a fixed 0644).
     p = sweep(write_spec(tmp_path, small_spec("s1", seeds=[0, 7], replicate=1)), "--storage", tmp_path,
-              "--progress-every", 1, preexec_fn=lambda: os.umask(0o027))
+              "--progress-every", 1, "--address", ray_cluster.address, env=ray_cluster.env,
+              preexec_fn=lambda: os.umask(0o027))
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "s1")
     assert set(REQUIRED.names) <= set(df.columns)
@@ -195,12 +197,12 @@ def test_diverging_trial_is_recorded_and_the_sweep_completes(finished):
     assert sorted(lpft["hp.lr"]) == [0.003, 0.01] and set(lpft.status) == {"completed"}
 
 
-def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
+def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path, ray_cluster):
     strategies = {"lp": {"num_cs": 10},
                   "ft": {"num_samples": 4, "epochs": 60, "eval_every": 10,
                          "lr": {"low": 0.001, "high": 1.0, "log": True}}}
     p = sweep(write_spec(tmp_path, small_spec("s5", strategies=strategies, scheduler="asha", max_concurrent=4)),
-              "--storage", tmp_path)
+              "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     trials = pq.read_table(tmp_path / "s5" / "trials.parquet").to_pandas()
     assert len(trials) == 5 and set(trials.status) <= {"completed", "stopped"}
@@ -213,14 +215,14 @@ def test_asha_stops_within_a_strategy_and_the_sweep_completes(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def finished(tmp_path_factory, ray_cluster):
     """One finished sweep, shared by the test of what it recorded and the tests that run commands
     against it and are refused before any trial (they change nothing): FT at lr 1e12, which
     diverges, and a grid of LP-FT's two learning rates."""
     tmp_path = tmp_path_factory.mktemp("finished")
     raw = small_spec("s2", search="grid", strategies={"ft": {"num_samples": 1, "epochs": 20, "lr": 1.0e12},
                                                       "lpft": {"epochs": 20, "lr": {"choices": [0.003, 0.01]}}})
-    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path)
+    p = sweep(write_spec(tmp_path, raw), "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     return tmp_path, raw
 
@@ -231,7 +233,7 @@ def test_rerun_without_resume_refuses_to_mix_results(finished):
     assert p.returncode == 2 and "--resume" in p.stderr.strip().splitlines()[-1]
 
 
-def test_resume_removes_the_checkpoints_an_ended_trial_left(finished):
+def test_resume_removes_the_checkpoints_an_ended_trial_left(finished, ray_cluster):
     """A kill between the ledger's record of a trial's end and the removal of its checkpoints
     (the kill matrix's 'after a trial' instant, on a slow machine) left them for good: the
     trial is never resumed, so nothing else removed them."""
@@ -240,7 +242,8 @@ def test_resume_removes_the_checkpoints_an_ended_trial_left(finished):
     left = storage / "s2" / "checkpoints" / trials.trial_id.iloc[0]
     left.mkdir(parents=True)
     (left / "step-000020.pt").write_bytes(b"a checkpoint")
-    p = sweep(write_spec(storage, raw), "--storage", storage, "--resume")
+    p = sweep(write_spec(storage, raw), "--storage", storage, "--resume", "--address", ray_cluster.address,
+              env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     assert not left.exists() and f"== s2: {len(trials)} trials" in p.stdout, p.stdout  # nothing run again
     again = pq.read_table(storage / "s2" / "trials.parquet").to_pandas()
@@ -347,7 +350,7 @@ def test_paper_spec_without_its_files_is_exit_2_before_ray_starts(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "living17").exists() and p.stdout == ""
 
 
-def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path):
+def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path, ray_cluster):
     from paper_data import write_domainnet
 
     write_domainnet(tmp_path / "domainnet")
@@ -360,7 +363,7 @@ def test_paper_benchmark_sweep_end_to_end_on_its_fixture(tmp_path):
                        "lpft": {"epochs": 2, "batch_size": 8, "lr": 0.001}},
         "max_concurrent": 2,
     }
-    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path)
+    p = sweep(write_spec(tmp_path, spec), "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     df = read_results(tmp_path / "dn")
     assert set(df.strategy) == {"lp", "ft", "lpft"}

@@ -96,7 +96,7 @@ def test_head_learning_rate_multiplier_and_searchable_bn(bench):
     assert isinstance(L2SPParams(), SGDParams) and isinstance(PartialParams(), SGDParams)
 
 
-def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path):
+def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path, ray_cluster):
     import subprocess
     import sys
 
@@ -109,7 +109,8 @@ def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path):
                            "ft-partial": {"epochs": 60, "eval_every": 20, "lr": 0.5, "train_blocks": 0}}}
     (tmp_path / "v.yaml").write_text(yaml.safe_dump(spec))
     p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(tmp_path / "v.yaml"), "--storage",
-                        str(tmp_path)], capture_output=True, text=True, timeout=600)
+                        str(tmp_path), "--address", ray_cluster.address], capture_output=True, text=True, timeout=600,
+                       env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     p = subprocess.run([sys.executable, "-m", "lpft.cli", "analyze", str(tmp_path / "variants")],
                        capture_output=True, text=True, timeout=600)

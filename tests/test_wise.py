@@ -65,21 +65,21 @@ def sweep_spec(tmp_path, name, strategies, **extra):
     return path
 
 
-def lpft(*args):
+def lpft(*args, env=None):
     return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=env)
 
 
 FT = {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0, "log": True}}
 
 
-def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path):
+def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path, ray_cluster):
     import pandas as pd
 
     spec = sweep_spec(tmp_path, "ws", {"lp": {"num_cs": 10}, "ft": FT,
                                        "lpft": {**FT, "lr": {"low": 0.003, "high": 0.03, "log": True}},
                                        "wise": {"of": ["ft", "lpft"], "num_alphas": 5, "num_cs": 10}})
-    p = lpft("sweep", spec, "--storage", tmp_path)
+    p = lpft("sweep", spec, "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     trials = pd.read_parquet(tmp_path / "ws" / "trials.parquet")
     wise = trials[trials.strategy == "wise"]
@@ -95,11 +95,12 @@ def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path):
     assert "wise path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
 
 
-def test_lpft_wise_on_a_finished_sweep(tmp_path):
+def test_lpft_wise_on_a_finished_sweep(tmp_path, ray_cluster):
     import pandas as pd
 
     spec = sweep_spec(tmp_path, "later", {"lp": {"num_cs": 10}, "ft": FT}, save_models=True)
-    assert lpft("sweep", spec, "--storage", tmp_path).returncode == 0
+    assert lpft("sweep", spec, "--storage", tmp_path, "--address", ray_cluster.address,
+                env=ray_cluster.env).returncode == 0
     p = lpft("wise", tmp_path / "later", "--num-alphas", "3")
     assert p.returncode == 0, p.stderr[-3000:]
     assert "alpha" in p.stdout and "1.00" in p.stdout
