@@ -191,6 +191,36 @@ def test_points_keep_the_order_of_their_first_rows_whether_their_rows_are_togeth
         assert list(zip(got.trial_id, got.step)) == points
 
 
+def test_rows_laid_out_as_lpft_writes_them_take_the_every_kth_row_path_and_no_other_layout_does(monkeypatch):
+    """The every-k-th-row path (`_regular_points`) is what makes a million rows fast: it must be
+    taken for lpft's own layout (a point's rows together, its eval sets in one order), and
+    never for a layout it would read wrong, which the group-by reads right."""
+    from lpft.analysis import selection
+
+    grouped = []
+    real = selection._group_points
+    monkeypatch.setattr(selection, "_group_points", lambda *a: grouped.append(1) or real(*a))
+    layout = [r for t in ("t0", "t1", "t2") for step in (0, 1) for r in rows("ft", t, 0, 0.1, {step: (.5, .6, .7)})]
+    regular = selection.wide(pa.Table.from_pylist(layout)).frame
+    assert not grouped and len(regular) == 6
+    for n in (1, 2):  # one point, and two (k is where the second starts)
+        assert len(selection.wide(pa.Table.from_pylist(layout[:3 * n])).frame) == n and not grouped
+    others = {
+        "a point's rows apart": layout[:2] + layout[3:6] + layout[2:3] + layout[6:],
+        "a point written twice (files joined)": layout + layout[:3],
+        "one point's sets in another order": [layout[1], layout[0], *layout[2:]],
+        "a point without one set": layout[:2] + layout[3:],
+        "a set twice in a point": [layout[0], layout[0], layout[2], *layout[3:]],
+    }
+    for name, rows_ in others.items():
+        grouped.clear()
+        got = selection.wide(pa.Table.from_pylist(rows_)).frame
+        assert grouped, name
+        if name in ("a point's rows apart", "one point's sets in another order"):  # same points, same numbers
+            a, b = (f.sort_values(["trial_id", "step"]).reset_index(drop=True) for f in (regular, got))
+            np.testing.assert_allclose(a[["id_val", "id_test", "shift"]], b[["id_val", "id_test", "shift"]])
+
+
 def test_a_points_per_step_value_and_path_are_its_own_whether_its_rows_are_together_or_apart():
     """A per-step hyperparameter (LP's C) and a path one (`paths`) are read per point, on the
     every-k-th-row path (rows together) and on the group-by's (rows apart) alike."""

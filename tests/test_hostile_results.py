@@ -105,6 +105,8 @@ def _metadata(key, value):
     (_without_role("id_val"), "no id_val rows"),
     (_without_role("ood"), "no ood rows"),
     (_without_role("id_test"), "no id_test rows"),
+    (lambda t: t.filter(pc.equal(t["role"], "ood")),  # two roles missing: the whole sentence
+     "no id_val and no id_test rows (the analysis needs each trial's id_val, id_test, ood accuracies)"),
     (set_column("role", lambda t: pa.array(["weird"] * t.num_rows)), "eval set 'id_val' has role 'weird'"),
     (_metadata(b"lpft.step_hparams", b"{not json"), "metadata lpft.step_hparams is not a JSON list of names"),
     (_metadata(b"lpft.path_hparams", b'{"alpha": 1}'), "metadata lpft.path_hparams is not a JSON list of names"),
@@ -256,3 +258,46 @@ def test_with_a_real_repeat_found_a_namesake_trial_and_an_adapted_score_are_stil
     out = capsys.readouterr()
     assert "left out 1 bad results file (--skip-bad)" in out.out, out
     assert "c.parquet: step 2 on shift is recorded twice" in out.out + out.err, out
+
+
+def test_an_evaluation_twice_is_looked_for_among_the_files_left_after_the_damaged_ones():
+    """row_problems by hand, on four files: 0 holds an accuracy of 1.5 (damaged); 1 and 2 record
+    one evaluation with different accuracies (both named); 3 records one of file 0's evaluations
+    with another accuracy, which is no clash once file 0 is left out."""
+    import polars as pl
+
+    from lpft.row_checks import FILE, row_problems
+
+    def row(file, trial, step, eval_set, accuracy):
+        return {FILE: file, "sweep": "s", "benchmark": "b", "strategy": "ft", "trial_id": trial, "seed": 0,
+                "step": step, "eval_set": eval_set, "role": "ood" if eval_set == "shift" else eval_set,
+                "accuracy": accuracy}
+
+    frame = pl.DataFrame([row(0, "t0", 1, "id_val", 1.5), row(0, "t0", 2, "id_val", 0.5),
+                          row(1, "t1", 1, "id_val", 0.6), row(2, "t1", 1, "id_val", 0.7),
+                          row(3, "t0", 2, "id_val", 0.4), row(3, "t3", 1, "shift", 0.2)])
+    twice = "step 1 on id_val is recorded twice with different accuracies"
+    assert row_problems(frame) == {0: "accuracy 1.5 is not in [0, 1]", 1: twice, 2: twice}
+    assert row_problems(frame, duplicates=False) == {0: "accuracy 1.5 is not in [0, 1]"}
+
+
+def test_every_file_with_a_bad_name_or_role_is_named_with_the_whole_reason():
+    """row_problems by hand: a bad sweep name in file 0, a bad eval set name in file 1, wrong roles
+    in files 2 and 3; each file gets its own first problem, in full."""
+    import polars as pl
+
+    from lpft.names import RULE
+    from lpft.row_checks import FILE, row_problems
+
+    def row(file, sweep="s", eval_set="id_val", role="id_val"):
+        return {FILE: file, "sweep": sweep, "benchmark": "b", "strategy": "ft", "trial_id": f"t{file}", "seed": 0,
+                "step": 1, "eval_set": eval_set, "role": role, "accuracy": 0.5}
+
+    frame = pl.DataFrame([row(0, sweep="../up"), row(1, eval_set="a b", role="ood"), row(2, role="ood"),
+                          row(3, eval_set="shift", role="id_test"), row(3, eval_set="id_test", role="ood")])
+    wrong = "(id_val and id_test are their own roles, every other set is ood)"
+    assert row_problems(frame) == {
+        0: f"sweep '../up' is not a plain name ({RULE}); results' names become folder and file names",
+        1: f"eval_set 'a b' is not a plain name ({RULE}); results' names become folder and file names",
+        2: f"eval set 'id_val' has role 'ood' {wrong}",
+        3: f"eval set 'shift' has role 'id_test' {wrong}"}

@@ -136,6 +136,17 @@ def test_the_probit_line_is_linregress(xy):
     assert fit.slope == pytest.approx(ref.slope, abs=1e-7) and fit.intercept == pytest.approx(ref.intercept, abs=1e-7)
 
 
+def test_no_line_through_points_of_one_id_accuracy():
+    """One x: no least-squares line (linregress raises there); both coefficients NaN, not None
+    and not a division's warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fit_line(np.full(4, 0.3), np.array([0.1, 0.2, 0.3, 0.5]))
+    assert math.isnan(fit.slope) and math.isnan(fit.intercept)
+
+
 # ---- a trial's best step ------------------------------------------------------------------
 
 @given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5), st.one_of(accuracy, st.just(math.nan))),
@@ -150,3 +161,14 @@ def test_each_trials_best_step_is_the_earliest_of_its_highest_scores(rows, rnd):
         # no score at all: its earliest step (NaN)
         expected = finite[finite.score == finite.score.max()].step.min() if len(finite) else part.step.min()
         assert got.loc[got.trial_id == trial, "step"].item() == expected, (trial, part)
+
+
+def test_a_tie_on_score_and_step_within_a_trial_keeps_its_first_row():
+    """The docstring's last tie rule, by hand: two rows of one trial at one step with one score
+    (which `wide` never leaves, but a caller may) give the first of them, once; 40 rows so that
+    numpy's argsort is not an insertion sort, where any sort would be stable."""
+    rows = [("a", 0, 0.5, 0), ("b", 3, 0.9, 1), ("b", 3, 0.9, 2), ("c", 1, 0.7, 3)]
+    rows += [("d", s, 0.1, 4 + s) for s in range(36)]  # d's earliest step wins its tie: step 0
+    w = pd.DataFrame(rows[::-1], columns=["trial_id", "step", "score", "row"])  # b's second row comes first here
+    got = best_per_trial(w, w["score"].to_numpy())
+    assert got[["trial_id", "step", "row"]].values.tolist() == [["a", 0, 0], ["b", 3, 2], ["c", 1, 3], ["d", 0, 4]]

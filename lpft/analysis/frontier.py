@@ -24,17 +24,16 @@ def pareto_masks(x: np.ndarray, ys: list[np.ndarray], order: np.ndarray | None =
     frontiers of every OOD set share their ID axis). A point with a NaN is never on a frontier.
     `order`: `id_order(x)`, when the caller has it (a subset's is the whole's, restricted)."""
     x = np.asarray(x, float)
+    if not len(x):
+        return [np.zeros(0, bool) for _ in ys]
     order = id_order(x) if order is None else order
     xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]]) if len(xs) else np.zeros(0, int)
-    group = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1 if len(xs) else np.zeros(0, int)
+    new = np.r_[True, xs[1:] != xs[:-1]]  # each ID value's first point
+    starts, group = np.flatnonzero(new), np.cumsum(new) - 1
     masks = []
     for column in ys:
         y = np.asarray(column, float)
         mask = np.zeros(len(x), bool)
-        if not len(x):
-            masks.append(mask)
-            continue
         y_sorted = np.where(np.isfinite(y) & np.isfinite(x), y, -np.inf)[order]
         top = np.maximum.reduceat(y_sorted, starts)  # the best OOD at each ID value
         above = np.r_[-np.inf, np.maximum.accumulate(top)[:-1]]  # the best at any higher ID
