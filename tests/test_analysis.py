@@ -211,6 +211,7 @@ def test_rows_laid_out_as_lpft_writes_them_take_the_every_kth_row_path_and_no_ot
         "one point's sets in another order": [layout[1], layout[0], *layout[2:]],
         "a point without one set": layout[:2] + layout[3:],
         "a set twice in a point": [layout[0], layout[0], layout[2], *layout[3:]],
+        "a set twice in every point": [layout[i - i % 3] if i % 3 == 1 else r for i, r in enumerate(layout)],
     }
     for name, rows_ in others.items():
         grouped.clear()

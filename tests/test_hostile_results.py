@@ -301,3 +301,19 @@ def test_every_file_with_a_bad_name_or_role_is_named_with_the_whole_reason():
         1: f"eval_set 'a b' is not a plain name ({RULE}); results' names become folder and file names",
         2: f"eval set 'id_val' has role 'ood' {wrong}",
         3: f"eval set 'shift' has role 'id_test' {wrong}"}
+
+
+def test_every_file_with_a_null_or_an_accuracy_outside_0_1_is_named():
+    """row_problems by hand: nulls in two columns of two files, accuracies below 0 and above 1 in two others."""
+    import polars as pl
+
+    from lpft.row_checks import FILE, row_problems
+
+    def row(file, **change):
+        return {FILE: file, "sweep": "s", "benchmark": "b", "strategy": "ft", "trial_id": f"t{file}", "seed": 0,
+                "step": 1, "eval_set": "id_val", "role": "id_val", "accuracy": 0.5, **change}
+
+    frame = pl.DataFrame([row(0, seed=None), row(1, step=None), row(2, accuracy=-0.25), row(3, accuracy=1.25),
+                          row(4)])
+    assert row_problems(frame) == {0: "column 'seed' is null in 1 rows", 1: "column 'step' is null in 1 rows",
+                                   2: "accuracy -0.25 is not in [0, 1]", 3: "accuracy 1.25 is not in [0, 1]"}
