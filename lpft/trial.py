@@ -15,8 +15,9 @@ from typing import Any
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError, quote
-from lpft.models.backbone import build_backbone, check_weights
+from lpft.models.backbone import build_backbone
 from lpft.models.factory import factory_module, is_factory
+from lpft.models.names import check_weights
 from lpft.plugins import import_modules
 from lpft.results import RunResult
 from lpft.settings import parse_into

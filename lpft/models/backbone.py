@@ -25,11 +25,8 @@ from lpft.errors import InputError, quote
 from lpft.models import checkpoints, lite0
 from lpft.models.factory import call_factory, is_factory
 from lpft.models.linear import LinearFeatures
-from lpft.models.names import NAMED_WEIGHTS, check_name, check_weights
+from lpft.models.names import check_name, check_weights
 from lpft.registry import Registry
-
-__all__ = ["ARCHITECTURES", "NAMED_WEIGHTS", "Backbone", "build_backbone", "check_name", "check_weights",
-           "create_timm", "state_digest"]
 
 
 @dataclass
