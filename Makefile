@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-parallel test-slow lint docs bench mutation clean
+.PHONY: demo test test-serial test-slow lint docs bench mutation clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/lpft demo
 
-# --durations: the slowest tests, for keeping the suite short.
-test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
-
 # Two pytest-xdist workers, each module whole on one of them, the longest modules first
-# (tests/conftest.py). Not CI's yet (docs/testing.md).
-test-parallel: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=40
+# (tests/conftest.py); --durations: the slowest tests, for keeping the suite short.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+
+# One process, the tests in file order: slower, for reading one failure's output in sequence.
+test-serial: $(STAMP)
+	$(BIN)/python -m pytest -q --durations=15
 
 # ruff (style, likely bugs) and mypy (types), configured in pyproject.toml; CI runs this first.
 lint: $(STAMP)

@@ -30,7 +30,7 @@ def feature_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def ray_cluster(feature_cache):
-    """One Ray cluster for the session (a head with every core, on loopback, token
+    """One lean Ray cluster for the session (a head with every core, on loopback, token
     authentication on), for sweeps that need no Ray of their own: `lpft sweep --address
     ray_cluster.address` with `env=ray_cluster.env` skips the ~6 s of starting one. Started on
     first use, after LPFT_CACHE is set: its workers inherit it. Sweeps that kill their process
@@ -41,7 +41,7 @@ def ray_cluster(feature_cache):
 
     umask = os.umask(0o027)  # inherited by the nodes and all they start
     try:
-        cluster = LocalCluster(cpus_per_node=os.cpu_count() or 1).start(nodes=1)
+        cluster = LocalCluster(cpus_per_node=os.cpu_count() or 1, lean=True).start(nodes=1)
     finally:
         os.umask(umask)
     try:
@@ -121,7 +121,7 @@ def half_up(x: float) -> str:
 MUTATION_FIRST = ("test_tables.py", "test_best.py", "test_robustness.py", "test_properties.py", "test_intervals.py")
 
 
-# Under pytest-xdist (`make test-parallel`: -n 2 --dist loadfile --no-loadscope-reorder) each module runs
+# Under pytest-xdist (`make test`: -n 2 --dist loadfile --no-loadscope-reorder) each module runs
 # whole on one worker, so its module-scoped fixtures (a finished sweep, a two-node cluster) are
 # made once. (Not loadgroup's xdist_group marks: xdist 3.8 names a group by setting
 # item._nodeid, which pytest 9 no longer reads, so the marks group nothing.) Modules go out in
