@@ -27,9 +27,11 @@ from lpft.allocator import configure
 
 configure()  # as the `lpft` command does, before polars is imported (bench/README.md: the allocator)
 
+from lpft.analysis.calibration import calibration_summary
 from lpft.analysis.report import frontier_points
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render
+from lpft.calibration import COLUMNS
 from lpft.dataset import HparamColumns, load_results, step_hparams, write_trial
 from lpft.results import PLAIN
 
@@ -49,9 +51,12 @@ def make(root: Path, trials: int, steps: int) -> int:
         lr = float(10 ** rng.uniform(-5, -1))
         seed = t % 3
         acc = np.clip(rng.uniform(0.5, 0.9) + rng.normal(0, 0.02, (steps, len(SETS))), 0, 1)
+        # Every evaluation's calibration, as results schema 2 records it: 11 float columns.
+        cal = rng.uniform(0, 1, (steps, len(SETS), len(COLUMNS)))
         rows = [{"sweep": "bench", "strategy": strategy, "trial_id": f"t{t}", "seed": seed, "step": s,
                  "eval_set": name, "role": role, "accuracy": float(acc[s, j]), "hp.lr": lr, "hp.seed": seed,
-                 "benchmark": "bench", "node": NODES[t % len(NODES)], "adapt": PLAIN}
+                 "benchmark": "bench", "node": NODES[t % len(NODES)], "adapt": PLAIN,
+                 **dict(zip(COLUMNS, cal[s, j].tolist()))}
                 for s in range(steps) for j, (name, role) in enumerate(SETS)]
         write_trial(root, strategy, f"t{t}", rows, HPARAMS)
         n += len(rows)
@@ -68,6 +73,7 @@ def lpft_analysis(root: Path) -> None:
     assert not points.repeated
     chosen = SELECTIONS["id_val"]().select_points(points)
     render(chosen)
+    calibration_summary(loaded.frame, chosen)
     frontier_points(points.frame, [*points.ood_sets, "ood_avg"])
 
 

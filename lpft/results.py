@@ -5,6 +5,7 @@ The results dataset these become (its schema, writing and reading) is `lpft.data
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,6 +48,20 @@ class Evaluation:
     # eval set's images (AdaBN). Adapted scores are extra rows, never in place of the plain ones.
     adapt: str = PLAIN
     n: int = 0  # how many examples were scored (0: not recorded); the accuracy moves in steps of 1/n
+    # ECE, NLL, Brier ... raw and temperature-scaled (`lpft.calibration.COLUMNS`); a value is None
+    # where it could not be computed, and the dict is empty where calibration was not asked for.
+    calibration: Mapping[str, float | None] = field(default_factory=dict)
+
+
+def calibration_gaps(evals: list[Evaluation]) -> dict[str, int]:
+    """How many evaluations have no calibration (logits not all finite, a label outside the
+    classes scored) and how many no temperature-scaled one (no temperature could be fit on ID
+    val); the keys only where the count is not 0. Reported, never an error."""
+    asked = [e for e in evals if e.calibration]
+    gaps = {"calibration_empty": sum(e.calibration.get("ece") is None for e in asked),
+            "temperature_empty": sum(e.calibration.get("ece") is not None and e.calibration.get("temperature") is None
+                                     for e in asked)}
+    return {k: v for k, v in gaps.items() if v}
 
 
 def step_metrics(evals: list[Evaluation]) -> dict[str, float]:
@@ -114,6 +129,7 @@ class RunResult:
 
         return [
             {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
-             "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, "n_examples": e.n or None, **hp(e.step)}
+             "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, "n_examples": e.n or None,
+             **e.calibration, **hp(e.step)}
             for e in self.evaluations
         ]

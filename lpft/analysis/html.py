@@ -13,7 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from lpft.analysis.calibration import calibration_rows
 from lpft.analysis.incomplete import incomplete_note, read_trials
+from lpft.analysis.intervals import LEVEL, METHODS
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
 from lpft.looks import Look, look_of
 from lpft.names import is_name
@@ -114,6 +116,18 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _calibration(report: Any) -> dict | None:
+    """The calibration table's header and rows, as the console shows them (`render_calibration`)."""
+    from lpft.analysis.plots import set_label
+
+    cal = report.calibration
+    if cal is None:
+        return None
+    rows = [{"strategy": r[0], "metric": r[1], "cells": r[2:]} for r in calibration_rows(cal)]
+    return {"headers": [set_label(s) for s in cal.sets], "rows": rows,
+            "legend": f"{LEVEL:.0%} CI over seeds ({METHODS[report.ci].label})"}
+
+
 def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> str:
     from jinja2 import Environment, PackageLoader
 
@@ -141,4 +155,5 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
-        grid=base64.b64encode(grid_png.read_bytes()).decode(), files=[f.name for f in files])
+        calibration=_calibration(report), grid=base64.b64encode(grid_png.read_bytes()).decode(),
+        files=[f.name for f in files])

@@ -11,6 +11,7 @@ import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
 from lpft.analysis.appearance import looks_for
+from lpft.analysis.calibration import Calibration, calibration_frame, calibration_notes, calibration_summary
 from lpft.analysis.caveats import deterministic_strategies, eval_set_sizes, selection_notes
 from lpft.analysis.comparisons import compare, sentences
 from lpft.analysis.frontier import id_order, ownership, pareto_masks
@@ -50,6 +51,7 @@ class Report:
     comparisons: pd.DataFrame | None = None  # strategy vs strategy with intervals (`comparisons.compare`)
     ci: str = "t"  # the interval method (`lpft.analysis.intervals.METHODS`)
     looks: dict[str, Look] = field(default_factory=dict)  # how each strategy is shown (`lpft.looks`)
+    calibration: Calibration | None = None  # the selected models' ECE, NLL, Brier (None: not recorded)
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -147,11 +149,13 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
               .reset_index(drop=True))
     notes += selection_notes(chosen, eval_set_sizes(df), "id_val")
     versus = compare(chosen, ci)
+    calibration = calibration_summary(df, chosen, ci)
+    notes += calibration_notes(calibration) if calibration is not None else []
     return Report({f: render(chosen, f, ci) for f in FORMATS}, "\n".join(sentences(versus, chosen.looks)),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen, ci), context, by_set, versus, ci, chosen.looks)
+                  summarize(chosen, ci), context, by_set, versus, ci, chosen.looks, calibration)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -177,6 +181,9 @@ def write_report(report: Report, out: Path) -> list[Path]:
     (report.robustness_by_set if report.robustness_by_set is not None else report.robustness).to_csv(
         out / "effective_robustness.csv", index=False)
     extra = []
+    if report.calibration is not None:
+        calibration_frame(report.calibration).to_csv(out / "calibration.csv", index=False)
+        extra.append(out / "calibration.csv")
     if report.adaptation is not None and not report.adaptation.empty:
         report.adaptation.to_csv(out / "bn_adaptation.csv", index=False)
         extra.append(out / "bn_adaptation.csv")

@@ -10,11 +10,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from lpft.calibration import COLUMNS
 from lpft.errors import quote
 from lpft.looks import LOOKS_KEY, Look
 from lpft.looks import encode as encode_looks
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The versions this lpft reads: version 1 is version 2 without the calibration columns (read as empty).
+READABLE_VERSIONS = (1, 2)
 
 # The required columns, in order; `strategy` is the hive partition key, not stored in the files.
 REQUIRED = pa.schema([
@@ -26,6 +29,10 @@ REQUIRED = pa.schema([
 # run); null in files written before lpft recorded them.
 CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string()),
                      ("n_examples", pa.int64()), ("seed_controls", pa.string())])
+# Then each evaluation's calibration (`lpft.calibration`: ECE, NLL, Brier ..., raw and `_ts`
+# after temperature scaling, and the temperature): null where it could not be computed, and
+# absent from version-1 files.
+CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS])
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
@@ -64,9 +71,9 @@ class HparamColumns:
 
 
 def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
-    """Rows -> the stored table: required columns (but `strategy`), context, then hp.*."""
+    """Rows -> the stored table: required columns (but `strategy`), context, calibration, then hp.*."""
     stored = [f for f in REQUIRED if f.name != "strategy"]
-    fields = stored + list(CONTEXT) + list(hparams.schema())
+    fields = stored + list(CONTEXT) + list(CALIBRATION) + list(hparams.schema())
     schema = pa.schema(fields, metadata=hparams.metadata())
     return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
 
@@ -74,8 +81,9 @@ def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
 def schema_problem(schema: pa.Schema) -> str | None:
     """What makes one file's schema not lpft's (None if nothing): version, columns, types."""
     version = (schema.metadata or {}).get(VERSION_KEY)
-    if version is not None and version != str(SCHEMA_VERSION).encode():
-        return f"results schema version {version.decode(errors='replace')}, this lpft reads {SCHEMA_VERSION}"
+    if version is not None and version not in {str(v).encode() for v in READABLE_VERSIONS}:
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+        return f"results schema version {version.decode(errors='replace')}, this lpft reads {readable}"
     for expected in REQUIRED:
         if expected.name == "strategy" and expected.name not in schema.names:
             continue  # the partition key, in the path

@@ -26,7 +26,7 @@ from lpft.errors import InputError, quote
 from lpft.looks import Look, checked
 from lpft.names import RULE, is_name
 from lpft.registry import Registry
-from lpft.results import Evaluation, RunResult
+from lpft.results import Evaluation, RunResult, calibration_gaps
 from lpft.search_spaces import Param, default_space, paper_grid
 from lpft.strategies.sgd_params import SGDParams
 
@@ -130,7 +130,9 @@ def strategy(name: str, params: type, description: str, step_hparams: dict[str, 
 
         @functools.wraps(fn)
         def named(*args: Any, **kwargs: Any) -> RunResult:
-            return dataclasses.replace(fn(*args, **kwargs), strategy=name)
+            result = fn(*args, **kwargs)
+            return dataclasses.replace(result, strategy=name,
+                                       diagnostics={**result.diagnostics, **calibration_gaps(result.evaluations)})
 
         STRATEGIES.register(name)(Strategy(name, params, named, description, dict(step_hparams or {}),
                                            tuple(path_hparams), derived, seed_controls, checked(name, look)))

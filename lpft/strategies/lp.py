@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lpft.data.base import Benchmark, predict
+from lpft.data.base import Benchmark
 from lpft.data.cache import cache_root
 from lpft.errors import InputError, require
 from lpft.looks import Look
 from lpft.results import BN_ADAPTED, COMPLETED, PLAIN, Evaluation, RunResult
 from lpft.strategies.base import EpochCallback, SeedContext, strategy
+from lpft.strategies.scoring import EvalSet, score, temperature_of
 
 if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names LP
     from torch import nn
@@ -117,6 +118,8 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
                              random_state=hp.seed)
     evaluations: list[Evaluation] = []
+    sets = [EvalSet(name, role, labels[name], (classes or {}).get(name)) for name, role in roles.items()
+            if role != "id_train"]
     best_val, best = 0.0, None
     for step, c in enumerate(c_path(hp)):
         clf.set_params(C=c)
@@ -127,13 +130,10 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
             clf.fit(norm["id_train"], labels["id_train"])
         intercept = clf.intercept_ if fit_intercept else np.zeros(len(clf.coef_))
         w, b = full_head(clf.coef_, intercept, clf.classes_, num_classes)
-        evals = []
-        for name, role in roles.items():
-            if role == "id_train":
-                continue
-            pred = predict(norm[name] @ w.T + b, (classes or {}).get(name))
-            evals.append(Evaluation(step, name, role, float((pred == labels[name]).mean()), adapt=adapt,
-                                    n=len(labels[name])))
+        logits = {s.name: norm[s.name] @ w.T + b for s in sets}
+        val_set = next((s for s in sets if s.role == "id_val"), None)
+        temperature = temperature_of(logits[val_set.name], val_set) if val_set is not None else None
+        evals = [score(step, logits[s.name], s, temperature, adapt=adapt) for s in sets]
         evaluations.extend(evals)
         if on_step is not None and adapt == PLAIN:
             on_step(step, evals, None)  # the whole path takes seconds: rerun rather than resume

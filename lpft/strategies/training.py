@@ -14,13 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from lpft.data.base import Benchmark, Split, predict
+from lpft.data.base import Benchmark, Split
 from lpft.data.loading import batches
 from lpft.models.backbone import Backbone
 from lpft.models.bn_adapt import adapt_bn, has_batchnorm
 from lpft.models.classifier import Classifier
 from lpft.results import BN_ADAPTED, COMPLETED, DIVERGED, Evaluation
 from lpft.strategies.base import EpochCallback
+from lpft.strategies.scoring import EvalSet, score, temperature_of
 from lpft.strategies.sgd_params import SGDParams
 
 CHECK_EVERY = 32
@@ -32,32 +33,45 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: Split, device: str,
-             batch_size: int = 512, workers: int = 0, amp: bool = False) -> float:
+def outputs(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: Split, device: str,
+            batch_size: int = 512, workers: int = 0, amp: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The model's logits on every example of `split` (float32, in the split's order) and the labels."""
     was_training = model.training
     model.eval()
-    correct = 0
+    logits, labels = [], []
     for x, y in batches(split, backbone.inputs, benchmark, batch_size, device=device, workers=workers):
         with autocast(device, amp):
-            logits = model(x)
-        pred = predict(logits.float().cpu().numpy(), split.classes)
-        correct += int((pred == y.cpu().numpy()).sum())
+            z = model(x)
+        logits.append(z.float().cpu().numpy())
+        labels.append(y.cpu().numpy())
     model.train(was_training)
-    return correct / max(len(split), 1)
+    if not logits:
+        return np.zeros((0, benchmark.num_classes), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(logits), np.concatenate(labels)
 
 
 def evaluate(model: nn.Module, backbone: Backbone, benchmark: Benchmark, step: int, device: str,
-             workers: int = 0, amp: bool = False, bn_adapt: bool = False) -> list[Evaluation]:
-    """Every eval set's accuracy; with `bn_adapt`, also (as extra rows) after AdaBN on that set."""
-    evals = [Evaluation(step, name, split.role, accuracy(model, backbone, benchmark, split, device,
-                                                         workers=workers, amp=amp), n=len(split))
-             for name, split in benchmark.eval_sets.items()]
+             workers: int = 0, amp: bool = False, bn_adapt: bool = False, calibrate: bool = True) -> list[Evaluation]:
+    """Every eval set's accuracy and (with `calibrate`) calibration, raw and at the temperature fit
+    on ID val; with `bn_adapt`, also (as extra rows) after AdaBN on that set, at the same temperature."""
+    sets = benchmark.eval_sets
+    scored: dict[str, Evaluation] = {}
+    temperature = None
+    # ID val first, its logits giving the temperature; one set's logits in memory at a time.
+    for name in sorted(sets, key=lambda n: sets[n].role != "id_val"):
+        split = sets[name]
+        z, y = outputs(model, backbone, benchmark, split, device, workers=workers, amp=amp)
+        s = EvalSet(name, split.role, y, split.classes)
+        if calibrate and split.role == "id_val" and temperature is None:
+            temperature = temperature_of(z, s)
+        scored[name] = score(step, z, s, temperature, calibrate=calibrate)
+    evals = [scored[name] for name in sets]  # in the benchmark's order, as before
     if bn_adapt and has_batchnorm(model):
-        for name, split in benchmark.eval_sets.items():
+        for name, split in sets.items():
             adapted = adapt_bn(model, backbone, benchmark, split, device, workers)
-            evals.append(Evaluation(step, name, split.role,
-                                    accuracy(adapted, backbone, benchmark, split, device, workers=workers, amp=amp),
-                                    adapt=BN_ADAPTED, n=len(split)))
+            z, y = outputs(adapted, backbone, benchmark, split, device, workers=workers, amp=amp)
+            evals.append(score(step, z, EvalSet(name, split.role, y, split.classes), temperature,
+                               adapt=BN_ADAPTED, calibrate=calibrate))
     return evals
 
 
