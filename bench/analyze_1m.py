@@ -31,7 +31,7 @@ from lpft.analysis.calibration import calibration_summary
 from lpft.analysis.report import frontier_points
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render
-from lpft.calibration import COLUMNS
+from lpft.calibration import COLUMNS, RELIABILITY
 from lpft.dataset import HparamColumns, load_results, step_hparams, write_trial
 from lpft.results import PLAIN
 
@@ -53,10 +53,12 @@ def make(root: Path, trials: int, steps: int) -> int:
         acc = np.clip(rng.uniform(0.5, 0.9) + rng.normal(0, 0.02, (steps, len(SETS))), 0, 1)
         # Every evaluation's calibration, as results schema 2 records it: 11 float columns.
         cal = rng.uniform(0, 1, (steps, len(SETS), len(COLUMNS)))
+        counts = rng.integers(0, 50, (steps, len(SETS), 15))  # and its reliability bins: 3 lists of 15
         rows = [{"sweep": "bench", "strategy": strategy, "trial_id": f"t{t}", "seed": seed, "step": s,
                  "eval_set": name, "role": role, "accuracy": float(acc[s, j]), "hp.lr": lr, "hp.seed": seed,
                  "benchmark": "bench", "node": NODES[t % len(NODES)], "adapt": PLAIN,
-                 **dict(zip(COLUMNS, cal[s, j].tolist()))}
+                 **dict(zip(COLUMNS, cal[s, j].tolist())), "rel_count": counts[s, j].tolist(),
+                 "rel_conf_sum": (0.5 * counts[s, j]).tolist(), "rel_correct": (counts[s, j] // 2).tolist()}
                 for s in range(steps) for j, (name, role) in enumerate(SETS)]
         write_trial(root, strategy, f"t{t}", rows, HPARAMS)
         n += len(rows)
@@ -68,7 +70,7 @@ def lpft_analysis(root: Path) -> None:
     the id_val selection, the table, and the frontiers of every OOD set and the average."""
     # As lpft.analysis.report loads: the pivot counts evaluations recorded twice (there are none here;
     # with some, the report loads again with load_results' own duplicates check).
-    loaded = load_results([root], without=("node", "hp.seed"), check_duplicates=False)
+    loaded = load_results([root], without=("node", "hp.seed", *RELIABILITY), check_duplicates=False)
     points = wide(loaded.frame, *step_hparams(loaded.metadata))
     assert not points.repeated
     chosen = SELECTIONS["id_val"]().select_points(points)

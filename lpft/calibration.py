@@ -30,6 +30,9 @@ L2_BINS = 15
 METRICS = ("ece", "ece_mass", "ce_l2", "nll", "brier")
 TS = "_ts"
 COLUMNS = (*METRICS, *(m + TS for m in METRICS), "temperature")
+# The reliability diagram's data, per evaluation: the WIDTH_BINS equal-width bins' example counts,
+# sums of top-label confidence and counts of correct top labels (sums, so that seeds pool exactly).
+RELIABILITY = ("rel_count", "rel_conf_sum", "rel_correct")
 # log T is searched in [-LOG_T_BOUND, LOG_T_BOUND]: a temperature of 1e-3 or 1e3 is a fit gone wrong.
 LOG_T_BOUND = math.log(1e3)
 
@@ -49,10 +52,15 @@ def top_label(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nda
 def binned_gaps(conf: np.ndarray, correct: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                                                                                 np.ndarray]:
     """Per bin (upper `edges`, the last 1.0): count, mean confidence, mean correctness (0 where empty)."""
-    idx = np.minimum(np.searchsorted(edges, conf, side="left"), len(edges) - 1)
+    idx = bin_of(conf, edges)
     count = np.bincount(idx, minlength=len(edges)).astype(float)
     safe = np.maximum(count, 1)
     return (count, np.bincount(idx, conf, len(edges)) / safe, np.bincount(idx, correct, len(edges)) / safe)
+
+
+def bin_of(conf: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each confidence's bin: the first upper edge at or above it (the last bin's edge is 1.0)."""
+    return np.minimum(np.searchsorted(edges, conf, side="left"), len(edges) - 1)
 
 
 def width_edges(bins: int) -> np.ndarray:
@@ -145,13 +153,29 @@ def restrict(logits: np.ndarray, labels: np.ndarray, classes: np.ndarray | None)
     return Scored(logits[:, classes], position[labels])
 
 
+def reliability(scored: Scored) -> dict[str, list[int] | list[float] | None]:
+    """RELIABILITY's three lists for the raw probabilities (None where `calibration` is empty)."""
+    z, y = scored.logits, scored.labels
+    if not _usable(z, y):
+        return dict.fromkeys(RELIABILITY)
+    conf, correct = top_label(np.exp(log_softmax(z.astype(np.float64, copy=False))), y)
+    idx = bin_of(conf, width_edges(WIDTH_BINS))
+    return {"rel_count": np.bincount(idx, minlength=WIDTH_BINS).tolist(),
+            "rel_conf_sum": np.bincount(idx, conf, WIDTH_BINS).tolist(),
+            "rel_correct": np.bincount(idx, correct, WIDTH_BINS).round().astype(int).tolist()}
+
+
+def _usable(z: np.ndarray, y: np.ndarray) -> bool:
+    return bool(len(y) and z.ndim == 2 and np.isfinite(z).all() and y.min() >= 0 and y.max() < z.shape[1])
+
+
 def calibration(scored: Scored, temperature: float | None) -> dict[str, float | None]:
     """Every column of COLUMNS for one eval set: raw, and with `temperature` (None: the `_ts`
     columns and the temperature are empty). Empty too when the logits are not all finite or a
     label is outside the classes scored."""
     out: dict[str, float | None] = dict.fromkeys(COLUMNS)
     z, y = scored.logits, scored.labels
-    if len(y) == 0 or z.ndim != 2 or not np.isfinite(z).all() or y.min() < 0 or y.max() >= z.shape[1]:
+    if not _usable(z, y):
         return out
     out.update(scores(z, y))
     if temperature is not None:

@@ -51,6 +51,9 @@ class Evaluation:
     # ECE, NLL, Brier ... raw and temperature-scaled (`lpft.calibration.COLUMNS`); a value is None
     # where it could not be computed, and the dict is empty where calibration was not asked for.
     calibration: Mapping[str, float | None] = field(default_factory=dict)
+    # The reliability diagram's bins (`lpft.calibration.RELIABILITY`: counts, confidence and
+    # correct sums per equal-width bin); empty where calibration was not asked for.
+    reliability: Mapping[str, list | None] = field(default_factory=dict)
 
 
 def calibration_gaps(evals: list[Evaluation]) -> dict[str, int]:
@@ -130,6 +133,6 @@ class RunResult:
         return [
             {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
              "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, "n_examples": e.n or None,
-             **e.calibration, **hp(e.step)}
+             **e.calibration, **e.reliability, **hp(e.step)}
             for e in self.evaluations
         ]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import half_up
 from scipy import stats
 
 from lpft.analysis.console import report_text
@@ -25,6 +26,18 @@ def ece_of(trial: str, step: int, name: str) -> float:
     return round(0.01 * (1 + ord(trial[-1]) % 7) + 0.001 * step + 0.0001 * len(name), 6)
 
 
+def bins_of(trial: str, step: int, name: str) -> dict[str, list]:
+    """Known reliability bins per (trial, step, set): 15 bins, examples in two of them."""
+    k = ord(trial[-1]) % 5 + step
+    count = [0] * 15
+    count[3], count[12] = 10 + k, 20 + len(name)
+    correct = [0] * 15
+    correct[3], correct[12] = k, 15 + step
+    conf = [0.0] * 15
+    conf[3], conf[12] = 0.23 * count[3], 0.83 * count[12]
+    return {"rel_count": count, "rel_conf_sum": conf, "rel_correct": correct}
+
+
 def rows(strategy: str, trial: str, seed: int, lr: float | None, steps: dict) -> list[dict]:
     out = []
     for step, accs in steps.items():
@@ -32,7 +45,8 @@ def rows(strategy: str, trial: str, seed: int, lr: float | None, steps: dict) ->
             cal = dict.fromkeys(COLUMNS, 0.5) | {"ece": ece_of(trial, step, name), "temperature": 1.5,
                                                 "nll": 2 * ece_of(trial, step, name)}
             out.append({"sweep": "s", "strategy": strategy, "trial_id": trial, "seed": seed, "step": step,
-                        "eval_set": name, "role": role, "accuracy": acc, "hp.lr": lr, "hp.seed": seed, **cal})
+                        "eval_set": name, "role": role, "accuracy": acc, "hp.lr": lr, "hp.seed": seed, **cal,
+                        **bins_of(trial, step, name)})
     return out
 
 
@@ -113,3 +127,39 @@ def test_results_written_before_calibration_have_no_table_and_still_read():
     report = analyze([golden])
     assert report.calibration is None
     assert "calibration" not in report_text(report, "text")
+
+
+def test_reliability_bins_pool_the_selected_models_seeds_and_the_figures_are_drawn(tmp_path):
+    report = analyze([write(tmp_path)])
+    bins = report.reliability
+    picked = {"ft": [("ft-a", 2), ("ft-b", 2), ("ft-c", 2)], "lp": [("lp-e", 1), ("lp-f", 0)]}
+    for strategy, models in picked.items():
+        for name in ("id_val", "shift", "sketch"):
+            mine = bins[(bins.strategy == strategy) & (bins.eval_set == name)].set_index("bin")
+            for b in (3, 12):
+                count = sum(bins_of(t, s, name)["rel_count"][b] for t, s in models)
+                correct = sum(bins_of(t, s, name)["rel_correct"][b] for t, s in models)
+                conf = sum(bins_of(t, s, name)["rel_conf_sum"][b] for t, s in models)
+                assert mine.loc[b, "count"] == count
+                assert mine.loc[b, "accuracy"] == pytest.approx(correct / count)
+                assert mine.loc[b, "confidence"] == pytest.approx(conf / count)
+            assert mine.loc[0, "count"] == 0 and np.isnan(mine.loc[0, "accuracy"])
+    written = write_report(report, tmp_path / "out")
+    for stem in ("reliability", "calibration_vs_accuracy"):
+        assert tmp_path / "out" / f"{stem}.png" in written
+        assert (tmp_path / "out" / f"{stem}.png").stat().st_size > 10_000
+    assert report.calibration_points is not None and len(report.calibration_points) == len(report.frontier)
+    # Every point's OOD ECE is its OOD sets' mean.
+    point = report.calibration_points.set_index("trial_id").loc["ft-d"]
+    point = point[point.step == 1].iloc[0]
+    assert point.ood_ece == pytest.approx((ece_of("ft-d", 1, "shift") + ece_of("ft-d", 1, "sketch")) / 2)
+
+
+def test_the_calibration_sentence_states_the_differences_the_table_shows(tmp_path):
+    report = analyze([write(tmp_path)])
+    text = report_text(report, "text")
+    line = next(line for line in text.splitlines() if line.startswith("OOD ECE"))
+    ft = np.mean([(ece_of(t, 2, "shift") + ece_of(t, 2, "sketch")) / 2 for t in ("ft-a", "ft-b", "ft-c")])
+    lp = np.mean([(ece_of(t, s, "shift") + ece_of(t, s, "sketch")) / 2 for t, s in (("lp-e", 1), ("lp-f", 0))])
+    shown = float(half_up(ft)) - float(half_up(lp))  # as the table rounds each
+    assert f"FT vs LP: {shown:+.1f} points raw, +0.0 after TS" in line  # TS values all 0.5 here

@@ -10,7 +10,7 @@ from calibration import utils as reference  # the uncertainty-calibration packag
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import log_loss
 
-from lpft.calibration import COLUMNS, log_softmax
+from lpft.calibration import COLUMNS, RELIABILITY, log_softmax
 from lpft.dataset import read_results, write_trial
 from lpft.results import calibration_gaps
 from lpft.strategies.base import hparam_columns
@@ -31,6 +31,13 @@ def _check(evaluation, z: np.ndarray, y: np.ndarray, temperature: float | None, 
     assert cal["ece_mass"] == pytest.approx(reference.get_ece_em(p, y, num_bins=100), abs=tol)
     assert cal["ce_l2"] == pytest.approx(reference.lower_bound_scaling_top_ce(p, y, p=2, num_bins=15), abs=tol)
     assert cal["nll"] == pytest.approx(log_loss(y, p, labels=range(z.shape[1])), rel=1e-6)
+    # The reliability bins: the package's own equal-width binning of (confidence, correct).
+    conf, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(float)
+    binned = reference.bin(list(zip(conf, correct)), reference.get_equal_prob_bins(conf, 15))
+    rel = evaluation.reliability
+    assert rel["rel_count"] == [len(b) for b in binned]
+    assert rel["rel_correct"] == [round(sum(c for _, c in b)) for b in binned]
+    assert rel["rel_conf_sum"] == pytest.approx([sum(q for q, _ in b) for b in binned], abs=tol * 100)
     if temperature is None:
         assert cal["temperature"] is None and cal["nll_ts"] is None
     else:
@@ -87,10 +94,11 @@ def test_lp_is_calibrated_at_every_c_from_its_heads_logits(small_digits):
 def test_rows_carry_every_calibration_column_and_files_read_back(tmp_path):
     r = run_trial("synthetic", "lp", {"num_cs": 3}).result
     rows = r.rows(sweep="s", trial_id="lp-000", seed=0)
-    assert all(set(COLUMNS) <= set(row) for row in rows)
+    assert all(set(COLUMNS) | set(RELIABILITY) <= set(row) for row in rows)
     write_trial(tmp_path / "results", "lp", "lp-000", rows, hparam_columns())
     table = read_results([tmp_path]).to_pandas()
-    assert set(COLUMNS) <= set(table.columns)
+    assert set(COLUMNS) | set(RELIABILITY) <= set(table.columns)
+    assert (table["rel_count"].map(sum) == table["n_examples"]).all()  # every example in one bin
     assert table["ece"].notna().all() and table["ece"].between(0, 1).all()
     assert (table["nll_ts"] <= table["nll"] + 1e-9).all()  # scaling fit on ID val; others can worsen, ID val cannot
     assert calibration_gaps(r.evaluations) == {}
@@ -112,6 +120,7 @@ def test_a_model_whose_logits_are_not_finite_is_scored_with_empty_calibration_no
     evals = evaluate(model, backbone, bench, 1, "cpu")
     assert {e.eval_set for e in evals} == set(bench.eval_sets)
     assert all(set(e.calibration) == set(COLUMNS) and all(v is None for v in e.calibration.values()) for e in evals)
+    assert all(e.reliability == dict.fromkeys(RELIABILITY) for e in evals)
     assert calibration_gaps(evals) == {"calibration_empty": len(evals)}
 
 

@@ -10,16 +10,21 @@ accuracy. A value that could not be computed is left out of its cell and counted
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
 from lpft.analysis.intervals import LEVEL, METHODS, Estimate, mean_interval
 from lpft.analysis.selection import KEYS, Chosen
 from lpft.analysis.tables import strategy_order
-from lpft.calibration import COLUMNS, METRICS, TS
-from lpft.text import format_table
+from lpft.calibration import COLUMNS, METRICS, RELIABILITY, TS
+from lpft.dataset import read_trial_rows
+from lpft.looks import Look
+from lpft.results import PLAIN
+from lpft.text import PAPER_PAIRS, format_table, shown_difference
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,62 @@ def calibration_frame(cal: Calibration) -> pd.DataFrame:
     return pd.DataFrame([{"strategy": s, "metric": m, "eval_set": name, "mean": e.mean, "n": e.n, "sd": e.sd,
                           f"ci{100 * LEVEL:.0f}_half": e.half, "note": e.why}
                          for (s, m), row in cal.cells.items() for name, e in row.items()])
+
+
+def reliability_bins(paths: list[str], chosen: Chosen, sweep: str | None = None) -> pd.DataFrame | None:
+    """The selected models' reliability bins (RELIABILITY), pooled over seeds per strategy and
+    eval set: strategy, eval_set, bin, count, confidence (mean), accuracy. Read from the selected
+    trials' own files only (the full load leaves these list columns out). None where the results
+    have none (schema 1, calibration off) or strategies are compared across sweeps."""
+    frame = chosen.frame
+    if frame.empty or frame.strategy.str.contains("/").any():
+        return None
+    trials = sorted(set(zip(frame.strategy.astype(str), frame.trial_id.astype(str))))
+    table = read_trial_rows(paths, trials, ["trial_id", "step", "eval_set", "adapt", *RELIABILITY], sweep)
+    if not table.num_rows:
+        return None
+    rows = table.to_pandas()
+    rows = rows[rows.adapt.fillna(PLAIN) == PLAIN].merge(frame[["strategy", "trial_id", "step"]],
+                                                         on=["strategy", "trial_id", "step"])
+    rows = rows[rows.rel_count.notna()]
+    if rows.empty:
+        return None
+    out = []
+    for (strategy, eval_set), group in rows.groupby(["strategy", "eval_set"], sort=False):
+        count, conf, correct = (np.sum(np.stack(group[c].to_numpy()), axis=0) for c in RELIABILITY)
+        for b in range(len(count)):
+            out.append({"strategy": strategy, "eval_set": eval_set, "bin": b, "count": int(count[b]),
+                        "confidence": conf[b] / count[b] if count[b] else math.nan,
+                        "accuracy": correct[b] / count[b] if count[b] else math.nan})
+    return pd.DataFrame(out)
+
+
+def ood_calibration_points(frame: pl.DataFrame, ood_sets: list[str]) -> pd.DataFrame | None:
+    """Every (trial, step) point's OOD ECE: the mean over the OOD sets (null where one is
+    missing, as accuracy's ood_avg), raw and temperature-scaled; None without calibration."""
+    if "ece" not in frame.columns or not ood_sets:
+        return None
+    ood = frame.filter(pl.col("eval_set").is_in(ood_sets))
+    points = (ood.group_by(KEYS, maintain_order=True)
+              .agg(*[pl.when(pl.col(c).null_count() == 0).then(pl.col(c).mean()).alias(f"ood_{c}")
+                     for c in ("ece", "ece" + TS)], pl.len().alias("_sets")))
+    points = points.filter(pl.col("_sets") == len(ood_sets)).drop("_sets")
+    return points.to_pandas()
+
+
+def calibration_sentence(cal: Calibration, looks: Mapping[str, Look] | None = None) -> str:
+    """The accuracy sentence's counterpart: "OOD ECE (average over OOD sets), lower is better:
+    FT vs LP: +3.9 points raw, +1.0 after TS;  LP-FT vs FT: ...", each difference that of the
+    means as the table shows them; "" without both strategies of a pair."""
+    def shown(strategy: str, metric: str) -> float:
+        return cal.cells[(strategy, metric)]["ood_avg"].mean
+
+    strategies = {s for s, _ in cal.cells}
+    parts = []
+    for a, b in PAPER_PAIRS:
+        if a in strategies and b in strategies:
+            raw = shown_difference(shown(a, "ece"), shown(b, "ece"))
+            scaled = shown_difference(shown(a, "ece" + TS), shown(b, "ece" + TS))
+            name = {s: looks[s].label if looks and s in looks else s for s in (a, b)}
+            parts.append(f"{name[a]} vs {name[b]}: {raw} points raw, {scaled} after TS")
+    return "OOD ECE (mean over OOD sets, lower is better): " + ";  ".join(parts) if parts else ""

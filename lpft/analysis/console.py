@@ -5,7 +5,7 @@ effective robustness with its intervals and caveats, the notes, and BatchNorm ad
 from __future__ import annotations
 
 from lpft.analysis.adaptation import render_adaptation
-from lpft.analysis.calibration import render_calibration
+from lpft.analysis.calibration import calibration_sentence, render_calibration
 from lpft.analysis.report import Report
 from lpft.analysis.tables import owners_line
 from lpft.text import pct
@@ -30,6 +30,8 @@ def report_text(report: Report, fmt: str) -> str:
                      f"(90% CI {pct(r.er_ci90_low, sign=True)} .. {pct(r.er_ci90_high, sign=True)}){caveat}")
     if report.calibration is not None:
         lines.append(render_calibration(report.calibration, report.ci))
+        sentence = calibration_sentence(report.calibration, report.looks or None)
+        lines += [sentence] if sentence else []
     lines += [f"note: {note}" for note in report.notes]
     if report.adaptation is not None and not report.adaptation.empty:
         lines.append(render_adaptation(report.adaptation))

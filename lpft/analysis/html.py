@@ -116,7 +116,7 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _calibration(report: Any) -> dict | None:
+def _calibration(report: Any, out: Path) -> dict | None:
     """The calibration table's header and rows, as the console shows them (`render_calibration`)."""
     from lpft.analysis.plots import set_label
 
@@ -124,7 +124,14 @@ def _calibration(report: Any) -> dict | None:
     if cal is None:
         return None
     rows = [{"strategy": r[0], "metric": r[1], "cells": r[2:]} for r in calibration_rows(cal)]
-    return {"headers": [set_label(s) for s in cal.sets], "rows": rows,
+    figures = [{"alt": alt, "png": base64.b64encode((out / f"{stem}.png").read_bytes()).decode()}
+               for stem, alt in (("reliability", "reliability diagrams of the selected models"),
+                                 ("calibration_vs_accuracy", "OOD ECE against OOD accuracy, every model"))
+               if (out / f"{stem}.png").is_file()]
+    from lpft.analysis.calibration import calibration_sentence
+
+    return {"headers": [set_label(s) for s in cal.sets], "rows": rows, "figures": figures,
+            "sentence": calibration_sentence(cal, report.looks or None),
             "legend": f"{LEVEL:.0%} CI over seeds ({METHODS[report.ci].label})"}
 
 
@@ -155,5 +162,5 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         no_er=_shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
-        calibration=_calibration(report), grid=base64.b64encode(grid_png.read_bytes()).decode(),
+        calibration=_calibration(report, out), grid=base64.b64encode(grid_png.read_bytes()).decode(),
         files=[f.name for f in files])

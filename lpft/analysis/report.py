@@ -11,7 +11,15 @@ import polars as pl
 
 from lpft.analysis.adaptation import adaptation_table, split_adapted
 from lpft.analysis.appearance import looks_for
-from lpft.analysis.calibration import Calibration, calibration_frame, calibration_notes, calibration_summary
+from lpft.analysis.calibration import (
+    Calibration,
+    calibration_frame,
+    calibration_notes,
+    calibration_summary,
+    ood_calibration_points,
+    reliability_bins,
+)
+from lpft.analysis.calibration_plots import save_calibration_figures
 from lpft.analysis.caveats import deterministic_strategies, eval_set_sizes, selection_notes
 from lpft.analysis.comparisons import compare, sentences
 from lpft.analysis.frontier import id_order, ownership, pareto_masks
@@ -22,6 +30,7 @@ from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render, summarize
+from lpft.calibration import RELIABILITY
 from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
 from lpft.looks import Look
@@ -52,6 +61,8 @@ class Report:
     ci: str = "t"  # the interval method (`lpft.analysis.intervals.METHODS`)
     looks: dict[str, Look] = field(default_factory=dict)  # how each strategy is shown (`lpft.looks`)
     calibration: Calibration | None = None  # the selected models' ECE, NLL, Brier (None: not recorded)
+    reliability: pd.DataFrame | None = None  # their reliability bins, seeds pooled (`reliability_bins`)
+    calibration_points: pd.DataFrame | None = None  # every point's OOD ECE and OOD accuracy
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -102,7 +113,7 @@ def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, co
     skipped: list[Skipped] = []
     # Which node ran a trial plays no part here (not reading it saves a long string per row),
     # nor hp.seed (the seed column is the same).
-    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node", "hp.seed"),
+    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node", "hp.seed", *RELIABILITY),
                           check_duplicates=checked, roles=ROLES)
     context = sweep_context([str(p) for p in paths])
     reports = {}
@@ -121,6 +132,7 @@ class _Repeated(Exception):
 def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: str, baseline: str,
             skipped: list[Skipped], context: list[dict], paths: list[str], ci: str, checked: bool,
             metadata: dict[bytes, bytes]) -> Report:
+    sweeps = frame["sweep"].unique().to_list() if "sweep" in frame.columns else []  # the reliability read's filter
     df, adapted = split_adapted(frame.drop([c for c in ("sweep", "benchmark") if c in frame.columns]))
     if not df.height:
         raise InputError(f"{', '.join(map(str, paths))}: no plain evaluations to analyze (every row is "
@@ -151,11 +163,18 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
     versus = compare(chosen, ci)
     calibration = calibration_summary(df, chosen, ci)
     notes += calibration_notes(calibration) if calibration is not None else []
+    reliability = reliability_bins(paths, chosen, sweeps[0] if len(sweeps) == 1 else None) \
+        if calibration is not None else None
+    cal_points = ood_calibration_points(df, ood) if calibration is not None else None
+    if cal_points is not None:
+        cal_points = cal_points.merge(points[["strategy", "trial_id", "seed", "step", "ood_avg"]],
+                                      on=["strategy", "trial_id", "seed", "step"])
     return Report({f: render(chosen, f, ci) for f in FORMATS}, "\n".join(sentences(versus, chosen.looks)),
                   frontier_points(points, columns), robust, notes,
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
-                  summarize(chosen, ci), context, by_set, versus, ci, chosen.looks, calibration)
+                  summarize(chosen, ci), context, by_set, versus, ci, chosen.looks, calibration, reliability,
+                  cal_points)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -190,6 +209,9 @@ def write_report(report: Report, out: Path) -> list[Path]:
     caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
     figures = save_figures(report.frontier, report.chosen, report.columns, report.baseline, report.selection, out,
                            caveats, report.looks or None)
+    sets = ["id_val", *[c for c in report.columns if c != "ood_avg"]]
+    figures += save_calibration_figures(report.reliability, sets, report.calibration_points, report.chosen, out,
+                                        report.looks or None)
     files = [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures]
     html = out / "report.html"
     html.write_text(render_html(report, out, out / "frontier_grid.png", files))

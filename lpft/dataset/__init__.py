@@ -17,7 +17,7 @@ files: about twice as fast as pyarrow.dataset), object stores with pyarrow.datas
 No torch and no Ray here: the analysis reads through this module.
 """
 
-from lpft.dataset.read import Loaded, Skipped, load_results, read_results, sweep_folders
+from lpft.dataset.read import Loaded, Skipped, load_results, read_results, read_trial_rows, sweep_folders
 from lpft.dataset.schema import (
     BEFORE_STEP_KEYS,
     BUDGET_KEY,
@@ -37,5 +37,5 @@ from lpft.dataset.write import trial_path, write_table, write_trial
 
 __all__ = ["BEFORE_STEP_KEYS", "BUDGET_KEY", "CONTEXT", "INTERRUPTED_KEY", "PATH_HPARAMS_KEY", "REQUIRED",
            "SCHEMA_VERSION", "STEP_HPARAMS_KEY", "VERSION_KEY", "HparamColumns", "Loaded", "Skipped", "load_results",
-           "read_results", "rows_table", "schema_problem", "step_hparams", "sweep_folders", "trial_path",
-           "write_table", "write_trial"]
+           "read_results", "read_trial_rows", "rows_table", "schema_problem", "step_hparams", "sweep_folders",
+           "trial_path", "write_table", "write_trial"]

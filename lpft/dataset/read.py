@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -265,3 +266,36 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
 
 
+
+
+def read_trial_rows(paths: Iterable[str | Path], trials: Iterable[tuple[str, str]], columns: list[str],
+                    sweep: str | None = None) -> pa.Table:
+    """`columns` of the named trials' files only ((strategy, trial_id) pairs, names the full
+    load has checked), in every folder of `paths` that holds them, their rows of `sweep` alone
+    when given (two sweeps each have an ft-000): what an analysis reads for its selected models
+    (the reliability bins), never the whole folder again. A file that is absent, leads out of
+    its folder, does not read or lacks a column is left out, and so are rows of another trial."""
+    from lpft.dataset.write import trial_path
+    from lpft.storage import outside
+
+    folders = [_folder(locate(p)) for p in sweep_folders(paths)]
+    wanted = list(dict.fromkeys(["trial_id", *columns, *(["sweep"] if sweep is not None else [])]))
+    tables = []
+    for strategy, trial_id in trials:
+        for folder in folders:
+            where = trial_path(folder, strategy, trial_id)
+            try:
+                if not where.exists() or outside(where, folder):
+                    continue
+                with where.fs.open_input_file(where.path) as f:
+                    if not set(wanted) <= set(pq.read_schema(f).names):
+                        continue
+                    table = pq.read_table(f, columns=wanted)
+            except (OSError, pa.ArrowInvalid):
+                continue
+            keep = pc.equal(table["trial_id"], trial_id)
+            if sweep is not None:
+                keep = pc.and_(keep, pc.equal(table["sweep"], sweep))
+            table = table.filter(keep).select(columns)
+            tables.append(table.append_column("strategy", pa.array([strategy] * table.num_rows, pa.string())))
+    return pa.concat_tables(tables) if tables else pa.table({})

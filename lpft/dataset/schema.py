@@ -32,7 +32,9 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 # Then each evaluation's calibration (`lpft.calibration`: ECE, NLL, Brier ..., raw and `_ts`
 # after temperature scaling, and the temperature): null where it could not be computed, and
 # absent from version-1 files.
-CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS])
+CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS]
+                        + [("rel_count", pa.list_(pa.int64())), ("rel_conf_sum", pa.list_(pa.float64())),
+                           ("rel_correct", pa.list_(pa.int64()))])
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial

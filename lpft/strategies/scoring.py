@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lpft.calibration import calibration, fit_temperature, restrict
+from lpft.calibration import calibration, fit_temperature, reliability, restrict
 from lpft.data.base import predict
 from lpft.results import PLAIN, Evaluation
 
@@ -45,6 +45,7 @@ def score(step: int, logits: np.ndarray, s: EvalSet, temperature: float | None, 
     """`s` scored from its `logits` (examples x classes): accuracy (the argmax over the classes it
     is scored on), and with `calibrate` every calibration metric raw and at `temperature`."""
     correct = predict(logits, s.classes) == s.labels
-    cal = calibration(restrict(logits, s.labels, s.classes), temperature) if calibrate else {}
+    scored = restrict(logits, s.labels, s.classes)
     return Evaluation(step, s.name, s.role, float(correct.mean()) if len(correct) else 0.0, adapt=adapt,
-                      n=len(s.labels), calibration=cal)
+                      n=len(s.labels), calibration=calibration(scored, temperature) if calibrate else {},
+                      reliability=reliability(scored) if calibrate else {})
