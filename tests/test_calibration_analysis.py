@@ -163,3 +163,13 @@ def test_the_calibration_sentence_states_the_differences_the_table_shows(tmp_pat
     lp = np.mean([(ece_of(t, s, "shift") + ece_of(t, s, "sketch")) / 2 for t, s in (("lp-e", 1), ("lp-f", 0))])
     shown = float(half_up(ft)) - float(half_up(lp))  # as the table rounds each
     assert f"FT vs LP: {shown:+.1f} points raw, +0.0 after TS" in line  # TS values all 0.5 here
+
+
+def test_a_narrow_interval_keeps_a_significant_digit_never_plus_minus_zero():
+    from lpft.analysis.calibration import SHOWN, cell
+    from lpft.analysis.intervals import Estimate
+
+    assert cell(Estimate(0.103, 0.00007, 3), SHOWN["nll"]) == "0.103 ± 0.00007"
+    assert cell(Estimate(0.021, 0.0003, 3), SHOWN["ece"]) == "2.1 ± 0.03"
+    assert cell(Estimate(0.021, 0.004, 3), SHOWN["ece"]) == "2.1 ± 0.4"
+    assert cell(Estimate(0.5, float("nan"), 3, why="identical"), SHOWN["brier"]) == "0.500 (identical)"

@@ -61,9 +61,8 @@ def calibration_summary(frame: pl.DataFrame, chosen: Chosen, ci: str = "t") -> C
     rows = (frame.join(keys, on=KEYS, how="semi").select(*KEYS, "eval_set", "role", *COLUMNS).to_pandas())
     if rows["ece"].isna().all():
         return None
-    sets = list(dict.fromkeys(["id_val", "id_test", *[s for s in rows.eval_set.unique() if s not in
-                                                      ("id_val", "id_test") and s in chosen.ood_sets]]))
-    sets = [s for s in sets if s in set(rows.eval_set)]
+    # In the accuracy table's order: ID val (what the temperature is fit on), ID test, the OOD sets.
+    sets = [s for s in ["id_val", "id_test", *chosen.ood_sets] if s in set(rows.eval_set)]
     ood = [s for s in sets if s in chosen.ood_sets]
     cells: dict[tuple[str, str], dict[str, Estimate]] = {}
     for strategy in strategy_order(list(rows.strategy.unique()), chosen.looks or None):
@@ -91,7 +90,10 @@ def cell(e: Estimate, shown: Shown) -> str:
         return "–"
     mean = f"{e.mean * shown.scale:.{shown.digits}f}"
     if not math.isnan(e.half):
-        return f"{mean} ± {e.half * shown.scale:.{shown.digits}f}"
+        half = e.half * shown.scale
+        # A real but narrow interval keeps one significant digit: never `± 0.0` for runs that differ.
+        places = shown.digits if round(half, shown.digits) > 0 or half == 0 else -math.floor(math.log10(half))
+        return f"{mean} ± {half:.{places}f}"
     return mean + (f" ({e.why})" if e.why in ("identical", "deterministic") else "")
 
 

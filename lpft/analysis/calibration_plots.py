@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.plots import DPI, SIZES, VECTOR_DPI, _legend, colours, set_label
+from lpft.analysis.plots import DPI, RASTERIZE_ABOVE, SIZES, VECTOR_DPI, _legend, colours, set_label
 from lpft.analysis.tables import strategy_order
 from lpft.looks import Look
 
@@ -71,7 +71,7 @@ def calibration_scatter(points: pd.DataFrame, chosen: pd.DataFrame, looks: Mappi
             mine = points[points.strategy == strategy]
             label = looks[strategy].label if looks and strategy in looks else strategy
             ax.scatter(mine.ood_avg, 100 * mine[column], s=6, alpha=0.25, color=colour[strategy], lw=0,
-                       rasterized=len(points) > 2000)
+                       rasterized=len(points) > RASTERIZE_ABOVE)
             sel = picked[picked.strategy == strategy]
             if not sel.empty:
                 ax.errorbar(sel.ood_avg.mean(), 100 * sel[column].mean(),
