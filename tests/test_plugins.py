@@ -20,7 +20,10 @@ def spec(tmp_path: Path, name: str, **extra) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump({
         "name": name, "benchmark": {"name": "blobs", "shift": 1.0},
-        "strategies": {"centroid": {"num_samples": 4, "busy_s": 3.0}, "lp": {"num_cs": 4}},
+        # The first two centroid trials meet, so they run on different nodes (one CPU each).
+        "strategies": {"centroid": {"num_samples": 4, "busy_s": 3.0, "meet": 2,
+                                    "meet_dir": str(tmp_path / f"meet-{name}")},
+                       "lp": {"num_cs": 4}},
         "max_concurrent": 2, "storage": str(tmp_path / "out"), **extra}))
     return path
 
