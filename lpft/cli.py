@@ -218,7 +218,7 @@ def default_report_dir(results: str) -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lpft.demo import run_demo
 
-    outcomes = run_demo(storage=args.storage, fast=args.quick)
+    outcomes = run_demo(storage=args.storage, fast=args.quick, address=args.address)
     return max((o.exit_status for o in outcomes.values() if o.interrupted is not None), default=0)
 
 
@@ -305,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")
     demo.add_argument("--quick", action="store_true", help="fewer, shorter trials on tiny data (for tests)")
+    demo.add_argument("--address", help="a Ray cluster address to run both sweeps on (default: a local instance "
+                                        "each); the demo's results folder must be reachable from its nodes")
     demo.set_defaults(fn=cmd_demo)
 
     from lpft.cache_cli import add_cache_parser

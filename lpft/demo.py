@@ -37,7 +37,7 @@ def quick(spec: SweepSpec) -> SweepSpec:
     return dataclasses.replace(spec, strategies=strategies, benchmark_params=params, replicate=0)
 
 
-def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, SweepOutcome]:
+def run_demo(storage: str = "results/demo", fast: bool = False, address: str | None = None) -> dict[str, SweepOutcome]:
     outcomes = {}
     for name in DEMO_SPECS:
         spec = load_spec(name).with_storage(storage)
@@ -47,7 +47,7 @@ def run_demo(storage: str = "results/demo", fast: bool = False) -> dict[str, Swe
             shutil.rmtree(root)
         print(f"\n== {name}: {', '.join(spec.strategies)} on {spec.benchmark} "
               f"{spec.benchmark_params or ''}", flush=True)
-        outcomes[name] = run_sweep(spec)
+        outcomes[name] = run_sweep(spec, address=address)
         print_outcome(outcomes[name], resume="lpft demo (its sweeps start over)", sentence=False)
         if outcomes[name].interrupted is not None:  # stopped (SIGINT, SIGTERM): no report of half a sweep
             break

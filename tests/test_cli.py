@@ -8,9 +8,9 @@ import pytest
 from conftest import half_up
 
 
-def lpft(*args, timeout=600):
+def lpft(*args, timeout=600, env=None):
     return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
 def test_run_json():
@@ -72,8 +72,8 @@ def test_full_demo(tmp_path):
     assert p.stdout.count("LP-FT vs FT") == 2
 
 
-def test_demo_quick_runs_both_sweeps(tmp_path):
-    p = lpft("demo", "--quick", "--storage", tmp_path)
+def test_demo_quick_runs_both_sweeps(tmp_path, ray_cluster):
+    p = lpft("demo", "--quick", "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     for needle in ("== synthetic", "== digits-quick", "FT vs LP:", "LP-FT vs FT:", "ood avg", "best hp"):
         assert needle in p.stdout

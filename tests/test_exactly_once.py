@@ -3,13 +3,17 @@
 The kill matrix kills the sweep's whole process group (the driver and the local Ray it
 started) at instants chosen by what the sweep has written, then runs `--resume` and checks
 what a reader of the results relies on: every strategy's full budget completed, one row per
-(trial, step, eval set), no results file without a trial in the trials table. Each of its
+(trial, step, eval set), no results file without a trial in the trials table, and Optuna's
+live journal continued with one trial per lpft trial. Mid-trial, the trial workers are stopped
+before the kill: they stand for workers that have not noticed their Ray is gone (seconds here,
+30-40 s on a loaded machine), which the next run must end before its first trial runs. Each of its
 resumes takes the lock over from the killed holder; test_interrupt.py refuses a second sweep of a
 running one's name (a sweep it then stops), and the lock's own rules are tested here without Ray.
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from trial_workers import runs, workers
 
 from lpft.errors import InputError
 from lpft.storage import locate
@@ -119,6 +124,9 @@ def check_complete(root: Path) -> None:
     assert not any((root / "checkpoints").glob("*/*.pt"))  # ended trials keep no checkpoints
 
 
+STOPPED_AT = "mid-trial"  # the instant whose trial workers are stopped before the kill
+
+
 def test_a_sweep_killed_at_any_instant_resumes_to_every_trial_exactly_once(tmp_path):
     """One sweep, SIGKILLed once at each instant in turn (each kill in the next `--resume`),
     then resumed to the end: cheaper than a sweep per instant, and each run is a new Tuner
@@ -126,28 +134,52 @@ def test_a_sweep_killed_at_any_instant_resumes_to_every_trial_exactly_once(tmp_p
     path = tmp_path / "k.yaml"
     path.write_text(yaml.safe_dump(spec("k")))
     root = tmp_path / "k"
-    matrix = []
-    for run, (instant, reached) in enumerate(INSTANTS.items(), start=1):
-        before, t0 = ended_entries(root), time.time()
-        proc = lpft_sweep(path, tmp_path, *(["--resume"] if run > 1 else []))
-        exp = root / "ray" / f"k-{run}"
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None and not (root.exists()
-                                                                       and reached(root, exp, before, t0)):
-            time.sleep(0.005)
-        if proc.poll() is not None:  # ended before the instant came: say so rather than test nothing
-            pytest.fail(f"run {run} ended (rc {proc.returncode}) before '{instant}': {proc.stderr.read()[-2000:]}")
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        assert proc.returncode == -signal.SIGKILL
-        matrix.append(f"{instant}: killed with {ended_entries(root)} trials ended, "
-                      f"{len(asked_not_ended(root))} asked and not ended")
+    matrix, stopped, seen_after_stop = [], {}, False
+    try:
+        for run, (instant, reached) in enumerate(INSTANTS.items(), start=1):
+            before, t0 = ended_entries(root), time.time()
+            proc = lpft_sweep(path, tmp_path, *(["--resume"] if run > 1 else []))
+            exp = root / "ray" / f"k-{run}"
+            deadline = time.time() + 240
+            while time.time() < deadline and proc.poll() is None and not (root.exists()
+                                                                           and reached(root, exp, before, t0)):
+                if stopped and not seen_after_stop and set(workers(root)) - set(stopped):
+                    # The first trial of the run after the stop runs: no stopped worker does any more.
+                    seen_after_stop = True
+                    assert not [pid for pid, start in stopped.items() if runs(pid, start)], \
+                        "a killed run's trial worker still runs"
+                time.sleep(0.005)
+            if proc.poll() is not None:  # ended before the instant came: say so rather than test nothing
+                pytest.fail(f"run {run} ended (rc {proc.returncode}) before '{instant}': {proc.stderr.read()[-2000:]}")
+            if instant == STOPPED_AT:
+                # Trial workers lead process groups of their own, so the kill below misses them;
+                # stopped (a SIGKILLed driver's workers may outlive it by seconds), they stay.
+                stopped = workers(root)
+                assert stopped, "no trial recorded its worker"
+                for pid in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _err = proc.communicate()
+            assert proc.returncode == -signal.SIGKILL
+            if stopped and run == list(INSTANTS).index(STOPPED_AT) + 2:  # the run after the stop
+                assert seen_after_stop, f"run {run} was killed before its first trial ran"
+                note = re.search(r"note: ended (\d+) trial workers? of the sweep's previous run, still running "
+                                 r"here \(pid ([\d, ]+)\)", out)
+                ended = {int(p) for p in note.group(2).split(", ")} if note else set()
+                assert ended <= set(stopped) and (not note or int(note.group(1)) == len(ended))  # only those
+            matrix.append(f"{instant}: killed with {ended_entries(root)} trials ended, "
+                          f"{len(asked_not_ended(root))} asked and not ended")
+    finally:
+        for pid, start in stopped.items():  # left stopped forever otherwise
+            if runs(pid, start):
+                os.kill(pid, signal.SIGKILL)
     print("\n".join(matrix))  # the kill matrix, for the record (pytest -s)
 
     resumed = lpft_sweep(path, tmp_path, "--resume")
     _out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err[-3000:]
     check_complete(root)
+    check_journal(root)
     # Resuming a finished sweep runs nothing again and changes nothing.
     before = {p: p.stat().st_mtime_ns for p in (root / "results").rglob("*.parquet")}
     again = lpft_sweep(path, tmp_path, "--resume")
@@ -155,6 +187,27 @@ def test_a_sweep_killed_at_any_instant_resumes_to_every_trial_exactly_once(tmp_p
     assert again.returncode == 0, err[-3000:]
     assert {p: p.stat().st_mtime_ns for p in (root / "results").rglob("*.parquet")} == before
     check_complete(root)
+
+
+def check_journal(root: Path) -> None:
+    """The live Optuna journal, continued by every resume: one Optuna trial per search trial,
+    none counted twice, the ones cut off by a kill ended by their re-issued runs."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    trials = pq.read_table(root / "trials.parquet").to_pandas()
+    storage = JournalStorage(JournalFileBackend(str(root / "optuna.journal")))
+    for strategy in ("ft", "lpft"):
+        study = optuna.load_study(study_name=f"k.{strategy}", storage=storage)
+        names = [t.user_attrs.get("trial_id") for t in study.trials]
+        search = trials[(trials.strategy == strategy) & (trials.stage == "search")]
+        assert sorted(names) == sorted(search.trial_id), names
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        assert all(sorted(t.intermediate_values) == list(range(EVERY, EPOCHS + 1, EVERY)) for t in study.trials), \
+            [(t.user_attrs, sorted(t.intermediate_values)) for t in study.trials]
+        assert all(t.user_attrs["status"] == "completed" and 0 < t.user_attrs["ood_avg"] < 1 for t in study.trials)
+        assert study.metric_names == ["id_val"]
 
 
 def test_the_lock_is_exclusive_and_taken_over_only_from_a_dead_holder(tmp_path):

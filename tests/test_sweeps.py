@@ -3,7 +3,6 @@
 import itertools
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -45,30 +44,6 @@ def write_spec(tmp_path, spec):
 def sweep(*args, timeout=600, **kwargs):
     return subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, **kwargs)
-
-
-def workers(root: Path) -> dict[int, float]:
-    """pid -> start time of each process a trial of the sweep recorded as running it."""
-    import json
-
-    out = {}
-    for f in root.glob("checkpoints/*/worker.json"):
-        try:
-            record = json.loads(f.read_text())
-        except (OSError, ValueError):  # replaced this instant
-            continue
-        out[record["pid"]] = record["process_start"]
-    return out
-
-
-def runs(pid: int, start: float) -> bool:
-    import psutil
-
-    try:
-        p = psutil.Process(pid)
-        return abs(p.create_time() - start) < 1 and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 def read_results(root: Path) -> pd.DataFrame:
@@ -248,79 +223,6 @@ def test_resume_removes_the_checkpoints_an_ended_trial_left(finished, ray_cluste
     assert not left.exists() and f"== s2: {len(trials)} trials" in p.stdout, p.stdout  # nothing run again
     again = pq.read_table(storage / "s2" / "trials.parquet").to_pandas()
     assert again[["trial_id", "status"]].equals(trials[["trial_id", "status"]])
-
-
-def test_sigkilled_sweep_resumes_with_every_trial_exactly_once(tmp_path):
-    strategies = {
-        "lp": {"num_cs": 20},
-        "ft": {"num_samples": 3, "epochs": 2000, "eval_every": 200, "lr": {"low": 0.1, "high": 1.0, "log": True}},
-        "lpft": {"num_samples": 2, "epochs": 2000, "eval_every": 200, "lr": {"low": 0.003, "high": 0.03, "log": True}},
-    }  # the kill matrix (test_exactly_once.py) kills at five instants; this one kills once, for the workers and journal
-    path = write_spec(tmp_path, small_spec("s4", strategies=strategies))
-    proc = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    ft_dir = tmp_path / "s4" / "results" / "strategy=ft"
-    deadline = time.time() + 300
-    while time.time() < deadline and not (ft_dir.exists() and any(ft_dir.glob("*.parquet"))):
-        time.sleep(0.2)
-    assert proc.poll() is None, "the sweep ended before it could be killed"
-    # Trial workers lead process groups of their own, so the kill below misses them, and a running one
-    # notices that its Ray is gone only after a while (seconds here, 30-40 s on a loaded machine).
-    # Stopped, they stand for workers that have not noticed yet, however long the resume takes to
-    # start. Some of them die anyway, within ~50 ms of the driver (SIGKILLed: a stopped process takes
-    # no other signal), some stay: which ones is Ray's business, so this test checks the outcome,
-    # exactly once, and test_stragglers.py checks that every live recorded worker is ended.
-    old = workers(tmp_path / "s4")
-    assert old, "no trial recorded its worker"
-    for pid in old:
-        os.kill(pid, signal.SIGSTOP)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
-    proc.wait()
-    killed_with = len(list((tmp_path / "s4" / "results").rglob("*.parquet")))
-    assert killed_with < 6  # part-way
-
-    out = tmp_path / "resume.out"
-    resumed = subprocess.Popen([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path),
-                                "--resume"], stdout=out.open("w"), stderr=subprocess.PIPE, text=True)
-    try:
-        while resumed.poll() is None and not set(workers(tmp_path / "s4")) - set(old):
-            time.sleep(0.02)
-        # when the resume's first trial runs, no worker of the killed run does any more
-        assert not [pid for pid, start in old.items() if runs(pid, start)], "a killed run's trial worker still runs"
-        err = resumed.communicate(timeout=600)[1]
-    finally:
-        for pid, start in old.items():  # left stopped forever otherwise (when the resume did not end them)
-            if runs(pid, start):
-                os.kill(pid, signal.SIGKILL)
-    assert resumed.returncode == 0, err[-3000:]
-    note = re.search(r"note: ended (\d+) trial workers? of the sweep's previous run, still running here "
-                     r"\(pid ([\d, ]+)\)", out.read_text())
-    ended = {int(p) for p in note.group(2).split(", ")} if note else set()
-    assert ended <= set(old) and (not note or int(note.group(1)) == len(ended))  # only the killed run's workers
-    df = read_results(tmp_path / "s4")
-    assert df.groupby("strategy").trial_id.nunique().to_dict() == {"lp": 1, "ft": 3, "lpft": 2}
-    assert not df.duplicated(["trial_id", "step", "eval_set"]).any()
-    # Every FT/LP-FT trial has all of its 10 evaluated epochs on all 3 eval sets.
-    counts = df[df.strategy != "lp"].groupby("trial_id").size()
-    assert (counts == 10 * 3).all(), counts
-    trials = pq.read_table(tmp_path / "s4" / "trials.parquet").to_pandas()
-    assert len(trials) == 6 and set(trials.status) == {"completed"}
-    # The live Optuna journal, continued by the resume: one Optuna trial per lpft trial, none
-    # counted twice, the one cut off by the kill ended by its re-issued run.
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(tmp_path / "s4" / "optuna.journal")))
-    for strategy, n in (("ft", 3), ("lpft", 2)):
-        study = optuna.load_study(study_name=f"s4.{strategy}", storage=storage)
-        names = [t.user_attrs.get("trial_id") for t in study.trials]
-        assert sorted(names) == sorted(trials[trials.strategy == strategy].trial_id), names
-        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-        assert all(sorted(t.intermediate_values) == list(range(200, 2001, 200)) for t in study.trials), \
-            [(t.user_attrs, sorted(t.intermediate_values)) for t in study.trials]
-        assert all(t.user_attrs["status"] == "completed" and 0 < t.user_attrs["ood_avg"] < 1 for t in study.trials)
-        assert study.metric_names == ["id_val"] and len(study.trials) == n
 
 
 PAPER_SPECS = ("living17", "entity30", "cifar10-stl", "domainnet", "fmow", "imagenet")
