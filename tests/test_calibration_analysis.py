@@ -173,3 +173,19 @@ def test_a_narrow_interval_keeps_a_significant_digit_never_plus_minus_zero():
     assert cell(Estimate(0.021, 0.0003, 3), SHOWN["ece"]) == "2.1 ± 0.03"
     assert cell(Estimate(0.021, 0.004, 3), SHOWN["ece"]) == "2.1 ± 0.4"
     assert cell(Estimate(0.5, float("nan"), 3, why="identical"), SHOWN["brier"]) == "0.500 (identical)"
+
+
+def test_reliability_bins_that_are_not_lpfts_are_left_out_and_counted_never_an_error(tmp_path):
+    def damage(r: dict) -> dict:
+        if r["trial_id"] == "ft-b" and r["eval_set"] == "shift":
+            return {**r, "rel_count": [1, 2, 3]}  # three bins, not fifteen
+        if r["trial_id"] == "ft-c" and r["eval_set"] == "shift":
+            return {**r, "rel_correct": [10**6] * 15}  # more right than scored
+        return r
+
+    report = analyze([write(tmp_path, damage)])
+    shift = report.reliability[(report.reliability.strategy == "ft") & (report.reliability.eval_set == "shift")]
+    assert shift.set_index("bin").loc[3, "count"] == bins_of("ft-a", 2, "shift")["rel_count"][3]  # ft-a's alone
+    left_out = "reliability diagram: 2 of the selected models' evaluations left out"
+    assert any(n.startswith(left_out) for n in report.notes)
+    write_report(report, tmp_path / "out")  # draws with what is left

@@ -54,3 +54,16 @@ def test_a_ledger_rows_status_is_kept_and_a_stopped_trial_says_so(tmp_path):
     b.on_trial_complete("ft-001", {**c, "trial": "ft-001"}, {"step": 10, "id_val": 0.4}, error=False)  # ASHA
     statuses = {t.user_attrs["trial_id"]: t.user_attrs["status"] for t in b.study.trials}
     assert statuses == {"ft-000": "diverged", "ft-001": "stopped"}
+
+
+def test_an_optuna_trial_cut_off_before_lpft_named_it_fails_on_resume(tmp_path):
+    path = tmp_path / "optuna.journal"
+    first = branch(path)
+    first.suggest("ft-000")
+    # The driver dies between Optuna's ask and lpft's naming of the trial it asked for.
+    first.study.ask()
+    second = branch(path)  # --resume
+    study = optuna.load_study(study_name="s.ft", storage=journal(locate(path)))
+    states = {t.user_attrs.get("trial_id"): t.state for t in study.trials}
+    assert states == {"ft-000": optuna.trial.TrialState.RUNNING, None: optuna.trial.TrialState.FAIL}
+    assert "ft-000" in second.open  # the named one is re-issued and ended by its run

@@ -20,7 +20,7 @@ import polars as pl
 from lpft.analysis.intervals import LEVEL, METHODS, Estimate, mean_interval
 from lpft.analysis.selection import KEYS, Chosen
 from lpft.analysis.tables import strategy_order
-from lpft.calibration import COLUMNS, METRICS, RELIABILITY, TS
+from lpft.calibration import COLUMNS, METRICS, RELIABILITY, TS, WIDTH_BINS
 from lpft.dataset import read_trial_rows
 from lpft.looks import Look
 from lpft.results import PLAIN
@@ -153,6 +153,9 @@ def reliability_bins(paths: list[str], chosen: Chosen, sweep: str | None = None)
     rows = rows[rows.adapt.fillna(PLAIN) == PLAIN].merge(frame[["strategy", "trial_id", "step"]],
                                                          on=["strategy", "trial_id", "step"])
     rows = rows[rows.rel_count.notna()]
+    well_formed = rows.apply(_well_formed, axis=1) if len(rows) else pd.Series([], dtype=bool)
+    bad = int((~well_formed).sum())
+    rows = rows[well_formed]
     if rows.empty:
         return None
     out = []
@@ -162,7 +165,21 @@ def reliability_bins(paths: list[str], chosen: Chosen, sweep: str | None = None)
             out.append({"strategy": strategy, "eval_set": eval_set, "bin": b, "count": int(count[b]),
                         "confidence": conf[b] / count[b] if count[b] else math.nan,
                         "accuracy": correct[b] / count[b] if count[b] else math.nan})
-    return pd.DataFrame(out)
+    bins = pd.DataFrame(out)
+    bins.attrs["left_out"] = bad  # evaluations whose bins were not three lists of WIDTH_BINS sane numbers
+    return bins
+
+
+def _well_formed(row: pd.Series) -> bool:
+    """Three lists of WIDTH_BINS finite numbers, counts >= correct >= 0, as lpft writes them: a
+    damaged or hand-made file's are left out of the diagram (and counted), never an error."""
+    try:
+        count, conf, correct = (np.asarray(row[c], float) for c in RELIABILITY)
+    except (TypeError, ValueError):
+        return False
+    shapes = {a.shape for a in (count, conf, correct)}
+    return (shapes == {(WIDTH_BINS,)} and bool(np.isfinite([count, conf, correct]).all())
+            and bool((count >= correct).all() and (correct >= 0).all() and (conf >= 0).all()))
 
 
 def ood_calibration_points(frame: pl.DataFrame, ood_sets: list[str]) -> pd.DataFrame | None:

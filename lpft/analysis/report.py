@@ -165,6 +165,9 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
     notes += calibration_notes(calibration) if calibration is not None else []
     reliability = reliability_bins(paths, chosen, sweeps[0] if len(sweeps) == 1 else None) \
         if calibration is not None else None
+    if reliability is not None and reliability.attrs.get("left_out"):
+        notes.append(f"reliability diagram: {reliability.attrs['left_out']} of the selected models' evaluations "
+                     "left out (their bins are not lpft's: damaged or written by hand)")
     cal_points = ood_calibration_points(df, ood) if calibration is not None else None
     if cal_points is not None:
         cal_points = cal_points.merge(points[["strategy", "trial_id", "seed", "step", "ood_avg"]],

@@ -267,7 +267,6 @@ def read_results(paths: Iterable[str | Path], *, sweep: str | None = None, strat
 
 
 
-
 def read_trial_rows(paths: Iterable[str | Path], trials: Iterable[tuple[str, str]], columns: list[str],
                     sweep: str | None = None) -> pa.Table:
     """`columns` of the named trials' files only ((strategy, trial_id) pairs, names the full

@@ -30,8 +30,8 @@ REQUIRED = pa.schema([
 CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt", pa.string()),
                      ("n_examples", pa.int64()), ("seed_controls", pa.string())])
 # Then each evaluation's calibration (`lpft.calibration`: ECE, NLL, Brier ..., raw and `_ts`
-# after temperature scaling, and the temperature): null where it could not be computed, and
-# absent from version-1 files.
+# after temperature scaling, the temperature, and the reliability diagram's bins as three lists):
+# null where it could not be computed, and absent from version-1 files.
 CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS]
                         + [("rel_count", pa.list_(pa.int64())), ("rel_conf_sum", pa.list_(pa.float64())),
                            ("rel_correct", pa.list_(pa.int64()))])

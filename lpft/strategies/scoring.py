@@ -6,7 +6,6 @@ for the temperature the others are scored with."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,11 +24,6 @@ class EvalSet:
     role: str
     labels: np.ndarray
     classes: np.ndarray | None = None
-
-
-def id_val_first(sets: Iterable[EvalSet]) -> list[EvalSet]:
-    """The order to score sets in: ID val first (its logits give the temperature), then as given."""
-    return sorted(sets, key=lambda s: s.role != "id_val")
 
 
 def temperature_of(logits: np.ndarray, s: EvalSet) -> float | None:

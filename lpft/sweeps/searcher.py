@@ -65,7 +65,8 @@ class OptunaBranch:
     lpft name as the user attribute `trial_id`, its ID val per step as intermediate values,
     and when it ends its status and accuracies as user attributes; a resumed sweep finds its
     trials there (ended ones are not told twice; one asked but cut off is ended when its
-    re-issued run ends, so every lpft trial is one Optuna trial)."""
+    re-issued run ends, so every lpft trial is one Optuna trial; one asked but cut off before it
+    was named never ran, and fails)."""
 
     def __init__(self, name: str, space: dict[str, Param], constants: dict[str, Any], metrics: list[str],
                  seed: int, storage: Any = None, budget: int = 0) -> None:
@@ -83,6 +84,11 @@ class OptunaBranch:
                                          sampler=sampler, load_if_exists=True)
         name_metrics(self.study, metrics)
         self.study_id = self.storage.get_study_id_from_name(name)
+        # An Optuna trial asked for and then cut off before lpft named it (a kill between the
+        # two) never ran: FAIL, as Optuna marks a trial that did not finish, not running forever.
+        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if "trial_id" not in t.user_attrs:
+                self.storage.set_trial_state_values(self._storage_id(t.number), optuna.trial.TrialState.FAIL)
         held = {t.user_attrs["trial_id"]: t for t in self.study.get_trials(deepcopy=False)
                 if "trial_id" in t.user_attrs}
         self.told = {n for n, t in held.items() if t.state.is_finished()}  # ended in an earlier run
