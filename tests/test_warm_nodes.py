@@ -39,9 +39,11 @@ def _workers(cluster: LocalCluster) -> dict[int, str]:
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two pinned nodes need two cores")
 def test_a_sweeps_trials_run_in_the_workers_the_nodes_started_before_it(tmp_path):
     spec = tmp_path / "warm.yaml"
+    # 3,000 epochs (seconds a trial): with 500 (under one), the first node's reused actor ran all
+    # eight trials before Tune started one on the second in 2 of ~8 runs on a loaded machine.
     spec.write_text(yaml.safe_dump({
         "name": "warm", "benchmark": {"name": "synthetic", "eps": 0.1},
-        "strategies": {"ft": {"num_samples": 8, "epochs": 500, "eval_every": 500,
+        "strategies": {"ft": {"num_samples": 8, "epochs": 3000, "eval_every": 3000,
                               "lr": {"low": 0.1, "high": 1.0, "log": True}}},
         "max_concurrent": 8, "resources": {"cpu": 1}}))
     cluster = LocalCluster(cpus_per_node=1, warm=True, pin=True)
