@@ -93,6 +93,11 @@ def debiased_l2(conf: np.ndarray, correct: np.ndarray, edges: np.ndarray) -> flo
 
 def scores(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """The five metrics of METRICS for `logits` (n, classes) and integer `labels` (n,)."""
+    return _scores_and_bins(logits, labels)[0]
+
+
+def _scores_and_bins(logits: np.ndarray, labels: np.ndarray) -> tuple[dict[str, float], dict[str, list | None]]:
+    """`scores`, and RELIABILITY's lists from the same softmax and equal-width binning as `ece`."""
     logp = log_softmax(logits.astype(np.float64, copy=False))
     probs = np.exp(logp)
     rows = np.arange(len(labels))
@@ -100,13 +105,17 @@ def scores(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     ordered = np.sort(conf)  # one sort for both equal-mass binnings
     onehot_gap = probs.copy()
     onehot_gap[rows, labels] -= 1.0
+    idx = bin_of(conf, width_edges(WIDTH_BINS))
+    bins: dict[str, list | None] = {"rel_count": np.bincount(idx, minlength=WIDTH_BINS).tolist(),
+            "rel_conf_sum": np.bincount(idx, conf, WIDTH_BINS).tolist(),
+            "rel_correct": np.bincount(idx, correct, WIDTH_BINS).round().astype(int).tolist()}
     return {
         "ece": ece(conf, correct, width_edges(WIDTH_BINS)),
         "ece_mass": ece(conf, correct, mass_edges(ordered, MASS_BINS, presorted=True)),
         "ce_l2": debiased_l2(conf, correct, mass_edges(ordered, L2_BINS, presorted=True)),
         "nll": float(-logp[rows, labels].mean()),
         "brier": float((onehot_gap ** 2).sum(axis=1).mean()),
-    }
+    }, bins
 
 
 def _nll_and_grad(log_t: np.ndarray, logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -121,11 +130,12 @@ def _nll_and_grad(log_t: np.ndarray, logits: np.ndarray, labels: np.ndarray) -> 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float | None:
     """The temperature minimising NLL on (`logits`, `labels`), by L-BFGS over log T from T = 1.
     None when there is no such temperature: every example right (NLL then falls all the way to
-    T -> 0), a fit that does not converge or ends on a bound (1e-3, 1e3), logits not all finite."""
+    T -> 0), a fit that does not converge or ends on a bound (1e-3, 1e3), logits not all finite
+    or a label outside the classes scored."""
     from scipy.optimize import minimize
 
     z = logits.astype(np.float64, copy=False)
-    if len(z) == 0 or not np.isfinite(z).all() or (z.argmax(axis=1) == labels).all():
+    if not _usable(z, labels) or (z.argmax(axis=1) == labels).all():
         return None
     res = minimize(_nll_and_grad, np.zeros(1), args=(z, labels), jac=True, method="L-BFGS-B",
                    bounds=[(-LOG_T_BOUND, LOG_T_BOUND)])
@@ -154,18 +164,6 @@ def restrict(logits: np.ndarray, labels: np.ndarray, classes: np.ndarray | None)
     return Scored(logits[:, classes], position[labels])
 
 
-def reliability(scored: Scored) -> dict[str, list[int] | list[float] | None]:
-    """RELIABILITY's three lists for the raw probabilities (None where `calibration` is empty)."""
-    z, y = scored.logits, scored.labels
-    if not _usable(z, y):
-        return dict.fromkeys(RELIABILITY)
-    conf, correct = top_label(np.exp(log_softmax(z.astype(np.float64, copy=False))), y)
-    idx = bin_of(conf, width_edges(WIDTH_BINS))
-    return {"rel_count": np.bincount(idx, minlength=WIDTH_BINS).tolist(),
-            "rel_conf_sum": np.bincount(idx, conf, WIDTH_BINS).tolist(),
-            "rel_correct": np.bincount(idx, correct, WIDTH_BINS).round().astype(int).tolist()}
-
-
 def _usable(z: np.ndarray, y: np.ndarray) -> bool:
     return bool(len(y) and z.ndim == 2 and np.isfinite(z).all() and y.min() >= 0 and y.max() < z.shape[1])
 
@@ -174,12 +172,19 @@ def calibration(scored: Scored, temperature: float | None) -> dict[str, float | 
     """Every column of COLUMNS for one eval set: raw, and with `temperature` (None: the `_ts`
     columns and the temperature are empty). Empty too when the logits are not all finite or a
     label is outside the classes scored."""
+    return calibrated(scored, temperature)[0]
+
+
+def calibrated(scored: Scored, temperature: float | None) -> tuple[dict[str, float | None], dict[str, list | None]]:
+    """`calibration`, and RELIABILITY's three lists for the raw probabilities (None where the
+    calibration is empty), from one softmax of the raw logits."""
     out: dict[str, float | None] = dict.fromkeys(COLUMNS)
     z, y = scored.logits, scored.labels
     if not _usable(z, y):
-        return out
-    out.update(scores(z, y))
+        return out, dict.fromkeys(RELIABILITY)
+    raw, bins = _scores_and_bins(z, y)
+    out.update(raw)
     if temperature is not None:
         out.update({k + TS: v for k, v in scores(z / temperature, y).items()})
         out["temperature"] = temperature
-    return out
+    return out, bins

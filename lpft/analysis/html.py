@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from lpft.analysis.calibration import calibration_rows
+from lpft.analysis.calibration import calibration_rows, calibration_sentence
 from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.intervals import LEVEL, METHODS
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
@@ -128,8 +128,6 @@ def _calibration(report: Any, out: Path) -> dict | None:
                for stem, alt in (("reliability", "reliability diagrams of the selected models"),
                                  ("calibration_vs_accuracy", "OOD ECE against OOD accuracy, every model"))
                if (out / f"{stem}.png").is_file()]
-    from lpft.analysis.calibration import calibration_sentence
-
     return {"headers": [set_label(s) for s in cal.sets], "rows": rows, "figures": figures,
             "sentence": calibration_sentence(cal, report.looks or None),
             "legend": f"{LEVEL:.0%} CI over seeds ({METHODS[report.ci].label})"}

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lpft.calibration import COLUMNS
+from lpft.calibration import COLUMNS, RELIABILITY
 from lpft.errors import quote
 from lpft.looks import LOOKS_KEY, Look
 from lpft.looks import encode as encode_looks
@@ -33,8 +33,7 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 # after temperature scaling, the temperature, and the reliability diagram's bins as three lists):
 # null where it could not be computed, and absent from version-1 files.
 CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS]
-                        + [("rel_count", pa.list_(pa.int64())), ("rel_conf_sum", pa.list_(pa.float64())),
-                           ("rel_correct", pa.list_(pa.int64()))])
+                        + list(zip(RELIABILITY, (pa.list_(pa.int64()), pa.list_(pa.float64()), pa.list_(pa.int64())))))
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial

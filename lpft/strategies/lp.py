@@ -120,6 +120,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     evaluations: list[Evaluation] = []
     sets = [EvalSet(name, role, labels[name], (classes or {}).get(name)) for name, role in roles.items()
             if role != "id_train"]
+    val_set = next((s for s in sets if s.role == "id_val"), None)
     best_val, best = 0.0, None
     for step, c in enumerate(c_path(hp)):
         clf.set_params(C=c)
@@ -131,7 +132,6 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
         intercept = clf.intercept_ if fit_intercept else np.zeros(len(clf.coef_))
         w, b = full_head(clf.coef_, intercept, clf.classes_, num_classes)
         logits = {s.name: norm[s.name] @ w.T + b for s in sets}
-        val_set = next((s for s in sets if s.role == "id_val"), None)
         temperature = temperature_of(logits[val_set.name], val_set) if val_set is not None else None
         evals = [score(step, logits[s.name], s, temperature, adapt=adapt) for s in sets]
         evaluations.extend(evals)

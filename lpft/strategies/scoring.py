@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lpft.calibration import calibration, fit_temperature, reliability, restrict
+from lpft.calibration import calibrated, fit_temperature, restrict
 from lpft.data.base import predict
 from lpft.results import PLAIN, Evaluation
 
@@ -29,8 +29,6 @@ class EvalSet:
 def temperature_of(logits: np.ndarray, s: EvalSet) -> float | None:
     """The temperature fit on this (ID val) set's logits; None when none can be fit."""
     scored = restrict(logits, s.labels, s.classes)
-    if len(scored.labels) == 0 or scored.labels.min() < 0:
-        return None
     return fit_temperature(scored.logits, scored.labels)
 
 
@@ -39,7 +37,6 @@ def score(step: int, logits: np.ndarray, s: EvalSet, temperature: float | None, 
     """`s` scored from its `logits` (examples x classes): accuracy (the argmax over the classes it
     is scored on), and with `calibrate` every calibration metric raw and at `temperature`."""
     correct = predict(logits, s.classes) == s.labels
-    scored = restrict(logits, s.labels, s.classes)
+    cal, bins = calibrated(restrict(logits, s.labels, s.classes), temperature) if calibrate else ({}, {})
     return Evaluation(step, s.name, s.role, float(correct.mean()) if len(correct) else 0.0, adapt=adapt,
-                      n=len(s.labels), calibration=calibration(scored, temperature) if calibrate else {},
-                      reliability=reliability(scored) if calibrate else {})
+                      n=len(s.labels), calibration=cal, reliability=bins)
