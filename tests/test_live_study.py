@@ -67,3 +67,27 @@ def test_an_optuna_trial_cut_off_before_lpft_named_it_fails_on_resume(tmp_path):
     states = {t.user_attrs.get("trial_id"): t.state for t in study.trials}
     assert states == {"ft-000": optuna.trial.TrialState.RUNNING, None: optuna.trial.TrialState.FAIL}
     assert "ft-000" in second.open  # the named one is re-issued and ended by its run
+
+
+def test_a_trial_named_but_not_yet_in_the_ledger_runs_its_optuna_point_as_its_one_optuna_trial(tmp_path):
+    path = tmp_path / "optuna.journal"
+    first = branch(path)
+    a = first.suggest("ft-000")
+    first.on_trial_complete("ft-000", {**a, "trial": "ft-000"}, ended(0.7), error=False)
+    b = first.suggest("ft-001")  # the driver dies before the ledger records ft-001: Ray never ran it
+
+    second = branch(path)  # --resume: the ledger knows ft-000 only, so the searcher asks for ft-001 again
+    second.tell({**a, "trial": "ft-000"}, {"trial_id": "ft-000", **ended(0.7)}, error=False)
+    again = second.suggest("ft-001")
+    assert again == b  # the point Optuna chose for ft-001, constants included
+    second.on_trial_result("ft-001", {"step": 10, "id_val": 0.6})
+    second.on_trial_complete("ft-001", {**again, "trial": "ft-001"}, ended(0.6), error=False)
+    c = second.suggest("ft-002")  # later trials are new asks
+
+    study = optuna.load_study(study_name="s.ft", storage=journal(locate(path)))
+    names = [t.user_attrs["trial_id"] for t in study.trials]
+    assert sorted(names) == ["ft-000", "ft-001", "ft-002"]
+    one = next(t for t in study.trials if t.user_attrs["trial_id"] == "ft-001")
+    assert one.state == optuna.trial.TrialState.COMPLETE and one.value == 0.6
+    assert one.intermediate_values == {10: 0.6} and one.params == {"lr": b["lr"]}
+    assert c["lr"] != b["lr"]

@@ -65,8 +65,9 @@ class OptunaBranch:
     lpft name as the user attribute `trial_id`, its ID val per step as intermediate values,
     and when it ends its status and accuracies as user attributes; a resumed sweep finds its
     trials there (ended ones are not told twice; one asked but cut off is ended when its
-    re-issued run ends, so every lpft trial is one Optuna trial; one asked but cut off before it
-    was named never ran, and fails)."""
+    re-issued run ends, so every lpft trial is one Optuna trial; one named but cut off before
+    the ledger recorded it runs the point Optuna chose for it when the resumed sweep asks for
+    that name again; one asked but cut off before it was named never ran, and fails)."""
 
     def __init__(self, name: str, space: dict[str, Param], constants: dict[str, Any], metrics: list[str],
                  seed: int, storage: Any = None, budget: int = 0) -> None:
@@ -98,7 +99,8 @@ class OptunaBranch:
         metric: Any = metrics if len(metrics) > 1 else metrics[0]
         mode: Any = ["max"] * len(metrics) if len(metrics) > 1 else "max"
         # OptunaSearch loads the study above (same storage and name) instead of making its own.
-        self.search = OptunaSearch(space=define_by_run({**space, **constant_params}), metric=metric, mode=mode,
+        self.define = define_by_run({**space, **constant_params})
+        self.search = OptunaSearch(space=self.define, metric=metric, mode=mode,
                                    sampler=self.study.sampler, storage=self.storage, study_name=name)
         self.asked: set[str] = set()  # the trial names (ft-003) this OptunaSearch suggested in this run
 
@@ -108,6 +110,12 @@ class OptunaBranch:
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         import optuna
 
+        if trial_id in self.open and trial_id not in self.asked:
+            # Named in an earlier run and cut off before the ledger recorded it (so Ray never
+            # started it): run the point Optuna chose then, as that Optuna trial, which its end
+            # closes like a re-issued trial's; asking again would name two Optuna trials alike.
+            params = self.storage.get_trial(self.open[trial_id]).params
+            return {**params, **self.define(optuna.trial.FixedTrial(params))}
         config = self.search.suggest(trial_id)
         if isinstance(config, dict):
             self.asked.add(trial_id)
