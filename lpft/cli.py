@@ -207,6 +207,25 @@ def cmd_wise(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soup(args: argparse.Namespace) -> int:
+    from lpft.sweeps.soup import KINDS, soup_on_sweep
+
+    soups = soup_on_sweep(args.results, KINDS if args.kind == "both" else (args.kind,), args.of or None,
+                          bn_reestimate=False if args.no_bn_reestimate else None)
+    rows = []
+    for soup in soups:
+        r = soup.result
+        held = r.step_hparams[0]["ingredients"].split(",")
+        rows.append([soup.strategy, f"{len(held)} of {len(soup.candidates)}",
+                     *(pct(r.metrics(0).get(k)) for k in ("id_val", "id_test", "ood_avg"))])
+    best = soups[0].result.diagnostics
+    rows.append([f"best ingredient ({best['best_ingredient']})", "1", pct(best["best_ingredient_id_val"]), "", ""])
+    print(format_table(["model", "ingredients", "id_val", "id_test", "ood_avg"], rows))
+    print(f"added to {args.results}: strategies {', '.join(s.strategy for s in soups)} "
+          f"(lpft analyze {args.results} compares them with every strategy)")
+    return 0
+
+
 def default_report_dir(results: str) -> Path:
     """RESULTS/report for a local folder; ./report-<sweep> for results on an object store."""
     from lpft.storage import locate
@@ -244,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray",
                          parents=[shared["imports"]])
     run.add_argument("benchmark", help="synthetic, digits, imagefolder, a paper benchmark or a plugin's")
-    run.add_argument("--strategy", required=True, help="lp, ft, lpft, l2sp, ft-partial, wise or a plugin's")
+    run.add_argument("--strategy", required=True,
+                     help="lp, ft, lpft, l2sp, ft-partial, wise, soup-uniform, soup-greedy or a plugin's")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a benchmark parameter, backbone/weights/device, or hyperparameter")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -301,6 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
     wise.add_argument("--of", nargs="+", help="the fine-tuning strategies to interpolate (default: all)")
     wise.add_argument("--num-alphas", type=int, default=11, help="alpha = 0 .. 1 in this many steps")
     wise.set_defaults(fn=cmd_wise)
+
+    soup = sub.add_parser("soup", help="model soups (uniform, greedy) of a finished sweep's saved fine-tuned models")
+    soup.add_argument("results", help="a sweep folder (run with save_models: true)")
+    soup.add_argument("--kind", choices=("uniform", "greedy", "both"), default="both", help="which soups to make")
+    soup.add_argument("--of", nargs="+", help="the fine-tuning strategies whose models are ingredients (default: all)")
+    soup.add_argument("--no-bn-reestimate", action="store_true",
+                      help="keep the averaged BatchNorm statistics instead of re-estimating them on ID train")
+    soup.set_defaults(fn=cmd_soup)
 
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")

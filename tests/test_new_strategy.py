@@ -85,7 +85,7 @@ def test_results_and_analysis_carry_it(registered, tmp_path):
     table = read_results([tmp_path])
     assert {"hp.shrink_max", "hp.shrink", "hp.num_steps"} <= set(table.column_names)
     per_step, _ = step_hparams(table.schema)
-    assert per_step == {"hp.C", "hp.alpha", "hp.shrink"}
+    assert per_step == {"hp.C", "hp.alpha", "hp.shrink", "hp.ingredients"}  # lp, wise, this, the soups
     report = analyze([tmp_path], baseline=NAME)
     mine = report.chosen[report.chosen.strategy == NAME]
     # one config, both seeds: the per-step shrink is not part of the config

@@ -73,12 +73,13 @@ def lpft(*args, env=None):
 FT = {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0, "log": True}}
 
 
-def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path, ray_cluster):
+def test_wise_and_soup_stages_run_after_their_sources_in_one_sweep(tmp_path, ray_cluster):
     import pandas as pd
 
     spec = sweep_spec(tmp_path, "ws", {"lp": {"num_cs": 10}, "ft": FT,
                                        "lpft": {**FT, "lr": {"low": 0.003, "high": 0.03, "log": True}},
-                                       "wise": {"of": ["ft", "lpft"], "num_alphas": 5, "num_cs": 10}})
+                                       "wise": {"of": ["ft", "lpft"], "num_alphas": 5, "num_cs": 10},
+                                       "soup-uniform": {"of": ["ft", "lpft"]}, "soup-greedy": {"of": ["lpft"]}})
     p = lpft("sweep", spec, "--storage", tmp_path, "--address", ray_cluster.address, env=ray_cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
     trials = pd.read_parquet(tmp_path / "ws" / "trials.parquet")
@@ -93,6 +94,25 @@ def test_wise_stage_runs_after_its_sources_in_one_sweep(tmp_path, ray_cluster):
     p = lpft("analyze", tmp_path / "ws")
     assert p.returncode == 0 and "wise" in p.stdout, p.stderr[-2000:]
     assert "wise path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
+    # The soups: one trial each, after every source trial, over the completed ones in asked order.
+    soups = trials[trials.stage == "soup"].set_index("strategy")
+    assert set(soups.index) == {"soup-uniform", "soup-greedy"} and set(soups.status) == {"completed"}
+    assert soups.loc["soup-uniform", "hp.candidates"] == "ft-000,ft-001,lpft-000,lpft-001"
+    assert soups.loc["soup-greedy", "hp.candidates"] == "lpft-000,lpft-001"
+    held = df[df.strategy.str.startswith("soup")].groupby("strategy")["hp.ingredients"].unique()  # the results rows
+    assert sorted(held["soup-uniform"][0].split(",")) == ["ft-000", "ft-001", "lpft-000", "lpft-001"]
+    assert len(held["soup-greedy"]) == 1 and held["soup-greedy"][0].split(",")[0] in ("lpft-000", "lpft-001")
+    assert "uniform soup" in p.stdout and "greedy soup" in p.stdout  # lpft analyze's tables
+    # `lpft soup` on the finished sweep makes the same soups: the same rows, number for number.
+    before = df[df.strategy.str.startswith("soup")].sort_values(["strategy", "eval_set"]).reset_index(drop=True)
+    p = lpft("soup", tmp_path / "ws")  # as the stages made them: their own `of`, BN setting and order
+    assert p.returncode == 0 and "soup-uniform" in p.stdout and "4 of 4" in p.stdout, p.stderr[-2000:]
+    after = pd.read_parquet(tmp_path / "ws" / "results")
+    after = after[after.strategy.str.startswith("soup")].sort_values(["strategy", "eval_set"]).reset_index(drop=True)
+    cols = ["strategy", "eval_set", "accuracy", "ece", "nll", "hp.candidates", "hp.ingredients"]
+    pd.testing.assert_frame_equal(before[cols], after[cols])
+    p = lpft("soup", tmp_path / "ws", "--kind", "greedy", "--of", "ft")  # another soup than the stage's: refused
+    assert p.returncode == 2 and "made its soup-greedy as a stage (of: lpft; bn_reestimate: true)" in p.stderr
 
 
 def test_lpft_wise_on_a_finished_sweep(tmp_path, ray_cluster):
@@ -116,3 +136,10 @@ def test_lpft_wise_on_a_finished_sweep(tmp_path, ray_cluster):
         model.unlink()
     p = lpft("wise", tmp_path / "bare")
     assert p.returncode == 2 and "no saved model for ft's best trial" in p.stderr and "save_models: true" in p.stderr
+    # `lpft soup` on a sweep without a soup stage: FT's models; a missing one left out, all missing refused
+    p = lpft("soup", tmp_path / "later", "--kind", "uniform")
+    assert p.returncode == 0 and "2 of 2" in p.stdout, p.stderr[-2000:]
+    assert lpft("soup", tmp_path / "later", "--of", "lp").stderr.endswith(
+        "--of: 'lp' is not a fine-tuning strategy of sweep later (it has ft, lp)\n")
+    p = lpft("soup", tmp_path / "bare")
+    assert p.returncode == 2 and "left out ft-000: no saved model" in p.stderr and "save_models: true" in p.stderr

@@ -89,6 +89,10 @@ class Strategy:
     derived: bool = False
     seed_controls: SeedControls = seed_unknown  # what its seed changes (() : nothing)
     look: Look | None = None  # how it is shown (see `lpft.looks`); None: its name, plainly
+    # A derived strategy that runs once on every completed trial of all its sources (a soup's
+    # ingredients: `candidates` and `models` filled by the sweep once they have all ended),
+    # instead of once per source on its best search trial (WiSE).
+    pooled: bool = False
 
     @property
     def display(self) -> Look:
@@ -117,7 +121,7 @@ STRATEGIES: Registry[Strategy] = Registry("strategy")
 def strategy(name: str, params: type, description: str, step_hparams: dict[str, type] | None = None,
              path_hparams: tuple[str, ...] = (), derived: bool = False,
              seed_controls: SeedControls = seed_unknown,
-             look: Look | None = None) -> Callable[[StrategyFn], StrategyFn]:
+             look: Look | None = None, pooled: bool = False) -> Callable[[StrategyFn], StrategyFn]:
     """Registers the decorated function as strategy `name` (the `strategy` column of results:
     stamped into each RunResult it returns, so the function never writes its name again).
     `seed_controls` declares what the seed changes (see `SeedControls`); without it, the seed is
@@ -135,7 +139,8 @@ def strategy(name: str, params: type, description: str, step_hparams: dict[str, 
                                        diagnostics={**result.diagnostics, **calibration_gaps(result.evaluations)})
 
         STRATEGIES.register(name)(Strategy(name, params, named, description, dict(step_hparams or {}),
-                                           tuple(path_hparams), derived, seed_controls, checked(name, look)))
+                                           tuple(path_hparams), derived or pooled, seed_controls, checked(name, look),
+                                           pooled))
         return named
 
     return add

@@ -10,8 +10,8 @@ change in place), so a soup holds its running mean and one ingredient at a time 
 candidate is turned in place into the soup with it): two models' memory whatever the number of
 ingredients. Floating-point tensors are averaged in their own dtype (BatchNorm's running
 statistics included, which a caller may re-estimate on ID train afterwards); integer buffers
-(BatchNorm's num_batches_tracked) are the first ingredient's. The building blocks only: the soup
-stage and `lpft soup` are not built yet.
+(BatchNorm's num_batches_tracked) are the first ingredient's. The strategies `soup-uniform` and
+`soup-greedy` (`lpft.strategies.soup`) make soups of a sweep's saved models with them.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _blend_into(target: State, mean: State, k: int, into_mean: bool) -> None:
             else:
                 target[key] = value + (new.to(value.dtype) - value) / (k + 1)
         elif not into_mean:
-            target[key] = value
+            target[key] = value.clone()  # not shared: a rejected candidate's BN re-estimate leaves the soup's
 
 
 def uniform_soup(ingredients: Sequence[Loader], names: Sequence[str] | None = None) -> State:
@@ -79,17 +79,21 @@ def uniform_soup(ingredients: Sequence[Loader], names: Sequence[str] | None = No
 
 
 def greedy_soup(ranked: Sequence[Loader], held_out: Callable[[State], float],
-                names: Sequence[str] | None = None) -> tuple[State, list[int]]:
+                names: Sequence[str] | None = None, first: float | None = None,
+                settle: Callable[[State], None] | None = None) -> tuple[State, list[int]]:
     """Ingredients in decreasing held-out order: the soup starts as the first, and each next one
     is kept only if `held_out` of the soup with it is strictly higher (two models in memory: the
     soup, and the candidate turned in place into the soup with it). Returns the soup and the
-    positions (in `ranked`) of the ingredients it holds."""
+    positions (in `ranked`) of the ingredients it holds. `first`: the first one's held-out
+    score, when already known (it is not measured again). `settle` is given the soup after each
+    decision, before the next candidate loads: a caller whose `held_out` put a rejected candidate
+    into a model lets go of it there (else it would be a third model in memory at the next load)."""
     if not ranked:
         raise InputError("soup: no ingredients (a sweep's saved models: `save_models: true`)")
     names = list(names) if names is not None else [f"ingredient {i}" for i in range(len(ranked))]
     mean = ranked[0]()
     spec, kept = _spec(mean), [0]
-    best = held_out(mean)
+    best = held_out(mean) if first is None else first
     for i, load in enumerate(ranked[1:], start=1):
         candidate = load()
         _check_same(spec, candidate, names[i])
@@ -98,4 +102,6 @@ def greedy_soup(ranked: Sequence[Loader], held_out: Callable[[State], float],
         if score > best:
             mean, best, kept = candidate, score, [*kept, i]
         del candidate
+        if settle is not None:
+            settle(mean)
     return mean, kept

@@ -28,6 +28,7 @@ import yaml
 from lpft.results import ENDED, INTERRUPTED, RUNNING
 from lpft.search_spaces import Kind
 from lpft.storage import Location, locate, outside
+from lpft.strategies import STRATEGIES
 from lpft.sweeps.ledger import Ledger
 from lpft.sweeps.lock import SweepLock
 from lpft.sweeps.outcome import SweepOutcome, selection
@@ -143,9 +144,11 @@ def _label(config: dict[str, Any]) -> str:
 
 def trial_budgets(spec: SweepSpec) -> dict[str, int]:
     """How many trials each strategy will run: its search (grid points or samples) and its best
-    config's replicate seeds; a derived strategy (wise) one per source strategy."""
+    config's replicate seeds; a derived strategy one per source strategy (wise), or one over
+    all of them (a soup)."""
     seeds = len(spec.replicate_seeds())
-    return {name: len(s.sources) if s.sources else s.search_trials + seeds for name, s in spec.strategies.items()}
+    return {name: (1 if STRATEGIES[name].pooled else len(s.sources)) if s.sources else s.search_trials + seeds
+            for name, s in spec.strategies.items()}
 
 
 def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, progress: Progress,
@@ -160,13 +163,18 @@ def _tuner(spec: SweepSpec, trainable: Any, root: Location, ledger: Ledger, prog
     branches = {name: _branch(spec, strat, storage) for name, strat in searched.items()}
     budgets = {name: s.search_trials for name, s in searched.items()}
     derived: dict[str, list[dict[str, Any]]] = {}
+    pooled: list[tuple[dict[str, Any], tuple[str, ...]]] = []
     for name, s in spec.strategies.items():
         template = {"strategy": name, **{k: p.value for k, p in s.space.items() if p.kind == Kind.CONSTANT}}
+        if STRATEGIES[name].pooled:
+            pooled.append((template, s.sources))
+            continue
         for source in s.sources:
             derived.setdefault(source, []).append(template)
     searcher = SweepSearcher(branches, budgets, spec.replicate_seeds(), spec.metric[0], ledger, derived,
                              (root / "models").uri, on_deterministic=progress.deterministic,
-                             window=spec.max_concurrent if spec.deterministic_search else 0)
+                             window=spec.max_concurrent if spec.deterministic_search else 0, pooled=pooled,
+                             on_skipped=progress.skipped)
     searcher.restore_from(ledger.entries())
     ray_dir = root / "ray"
     fs = None if root.is_local else root.fs  # Ray takes an explicit pyarrow filesystem for URIs

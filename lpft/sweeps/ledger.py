@@ -85,7 +85,8 @@ class Ledger:
 def entry_problem(body: dict[str, Any], stem: str, models: str) -> str | None:
     """What is wrong with a ledger file named `<stem>.json`, or None for an entry as `Ledger` writes
     it. Its trial name becomes a path (checkpoints/<trial>), and a wise trial's `model` is read:
-    one that is not the sweep's own `models/<trial>.pt` is refused, not loaded from elsewhere."""
+    one that is not the sweep's own `models/<trial>.pt` is refused, not loaded from elsewhere; so
+    is a soup's `models` other than the sweep's own folder, or a candidate that is not a name."""
     trial, order, config, row = (body.get(k) for k in ("trial", "order", "config", "row"))
     if not is_name(trial) or trial != stem:
         return f"trial name {quote(trial)} is not this file's plain name"
@@ -99,6 +100,11 @@ def entry_problem(body: dict[str, Any], stem: str, models: str) -> str | None:
     if "model" in config and not (is_name(source)
                                   and config["model"] == join_uri(models, f"{source}.pt")):
         return f"config.model {quote(config['model'])} is not one of this sweep's saved models"
+    if "models" in config and config["models"] != models:  # a soup's: its ingredients' folder
+        return f"config.models {quote(config['models'])} is not this sweep's models folder"
+    if "candidates" in config and not (isinstance(config["candidates"], str)
+                                       and all(is_name(t) for t in config["candidates"].split(","))):
+        return f"config.candidates {quote(config['candidates'])} is not a list of this sweep's trials"
     if row is not None and not isinstance(row, dict):
         return f"row is {quote(row)}"
     return None

@@ -90,6 +90,12 @@ class Progress:
         tally = self._tally(strategy)
         tally.budget = max(tally.ended, tally.budget - skipped)
 
+    def skipped(self, strategy: str, trials: int, why: str) -> None:
+        """Trials of `strategy` that will not run (`why`: one line saying so)."""
+        tally = self._tally(strategy)
+        tally.budget = max(tally.ended, tally.budget - trials)
+        self.say(why)
+
     def paused(self, trial: str) -> None:
         """A trial that failed and will be retried (or was paused): not running until it starts again."""
         self.running.pop(trial, None)

@@ -9,7 +9,8 @@ seeds. Running the whole sweep in one Tuner lets Ray reuse trial actors across s
 and stages: a new Tuner costs a new actor process (~2 s here).
 
 Every trial gets a name from its place in the sweep (`ft-003`: FT's fourth search trial;
-`ft-seed7`: FT's best config on seed 7; `wise-ft-003`), recorded in the sweep's ledger
+`ft-seed7`: FT's best config on seed 7; `wise-ft-003`; `soup-greedy`, a soup of all its sources'
+completed trials, queued when they have all ended), recorded in the sweep's ledger
 before Ray starts it. `--resume` builds a new searcher from the ledger (`restore_from`): ended
 trials count against the budgets and inform Optuna, trials asked for but not ended are
 issued again first under their own names. Ray's pickled searcher state is not used.
@@ -28,7 +29,7 @@ from lpft.results import COMPLETED, DIVERGED, ERROR
 from lpft.search_spaces import Kind, Param
 from lpft.storage import join_uri
 from lpft.sweeps.ledger import Entry, Ledger
-from lpft.sweeps.stages import REPLICATE, SEARCH, WISE
+from lpft.sweeps.stages import REPLICATE, SEARCH, SOUP, WISE
 from lpft.sweeps.study import distribution, name_metrics, trial_attrs
 from lpft.trainables.trainable import META_KEYS, TRIAL_KEY
 
@@ -183,7 +184,9 @@ class SweepSearcher(Searcher):
     def __init__(self, branches: dict[str, OptunaBranch | list[dict[str, Any]]], budgets: dict[str, int],
                  replicate_seeds: list[int], metric: str, ledger: Ledger,
                  derived: dict[str, list[dict[str, Any]]] | None = None, models_uri: str = "",
-                 on_deterministic: Callable[[str, int], None] | None = None, window: int = 0) -> None:
+                 on_deterministic: Callable[[str, int], None] | None = None, window: int = 0,
+                 pooled: list[tuple[dict[str, Any], tuple[str, ...]]] | None = None,
+                 on_skipped: Callable[[str, int, str], None] | None = None) -> None:
         super().__init__(metric=None, mode=None)
         self.branches = branches  # strategy -> its Optuna search, or its grid's configs in order
         self.budgets = dict(budgets)
@@ -208,6 +211,11 @@ class SweepSearcher(Searcher):
         # trial finished first. 0: asynchronous (tell at once, ask whenever a slot is free).
         self.window = window
         self.held: dict[str, dict[int, tuple[dict, dict | None, bool]]] = {name: {} for name in branches}
+        # Soups: (config template, source strategies), each queued once every trial of its sources has ended.
+        self.pooled = list(pooled or [])
+        self.completed: dict[str, set[str]] = {name: set() for name in branches}  # strategy -> completed trials
+        self.on_skipped = on_skipped  # told (strategy, trials not run, one line why) of a soup with no ingredient
+        self.unserved: set[str] = set()  # soups whose sources completed no trial
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # each strategy's search was built with its own metric and mode
@@ -223,11 +231,15 @@ class SweepSearcher(Searcher):
                 self.issued[name] += 1
             if entry.row is None:  # not entry.ended
                 self.queue.append(config)
-            elif stage == SEARCH and name in self.branches:
+                continue
+            if entry.row.status == COMPLETED and name in self.completed:
+                self.completed[name].add(entry.trial)
+            if stage == SEARCH and name in self.branches:
                 # as Ray reported it: the row's record holds the same metrics under the same names
                 self._search_ended(name, config, entry.row.record(), entry.row.status == ERROR, restored=True)
         for name in self.branches:
             self._maybe_queue_replicates(name)
+        self._maybe_queue_soups()
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]  # Ray omits FINISHED
         config = self._next()
@@ -254,8 +266,12 @@ class SweepSearcher(Searcher):
                 config = branch.suggest(f"{name}-{n:03d}")
             else:
                 config = branch[n] if n < len(branch) else None
-            if config is None:  # nothing left to sample
+            if config is None:  # nothing left to sample: the search is over, what follows it may start
                 self.budgets[name] = n
+                self._maybe_queue_replicates(name)
+                self._maybe_queue_soups()
+                if self.queue:
+                    return self.queue.pop(0)
                 continue
             self.issued[name] += 1
             return {**config, "stage": SEARCH, TRIAL_KEY: f"{name}-{n:03d}"}
@@ -276,12 +292,39 @@ class SweepSearcher(Searcher):
             return
         config = self.entries[trial].config
         name = config["strategy"]
+        if not error and result is not None and result.get("status") == COMPLETED and name in self.completed:
+            self.completed[name].add(trial)
         if config.get("stage") == SEARCH and name in self.branches:
             if self.window and isinstance(self.branches[name], OptunaBranch):
                 self.held[name][_index(config[TRIAL_KEY])] = (config, result, error)  # told in order, later
             else:
                 self._search_ended(name, config, result, error)
             self._maybe_queue_replicates(name)
+        self._maybe_queue_soups()
+
+    def _ended(self, name: str) -> bool:
+        """Whether every trial of strategy `name` (search and replicates) has been asked and has ended."""
+        return self.issued[name] >= self.budgets[name] and not self.held[name] \
+            and not any(c["strategy"] == name for c in self.queue) \
+            and not any(self.entries[t].config["strategy"] == name for t in self.running.values())
+
+    def _maybe_queue_soups(self) -> None:
+        """A soup of every completed trial of its sources (in the order they were asked for), once
+        they have all ended; none when they completed none."""
+        for template, sources in self.pooled:
+            name = template["strategy"]
+            if name in self.entries or name in self.unserved or any(c[TRIAL_KEY] == name for c in self.queue):
+                continue
+            if not all(s in self.branches and self._ended(s) for s in sources):
+                continue
+            candidates = sorted({t for s in sources for t in self.completed[s]}, key=lambda t: self.entries[t].order)
+            if candidates:
+                self.queue.append({**template, "seed": self.entries[candidates[0]].config["seed"], "stage": SOUP,
+                                   "candidates": ",".join(candidates), "models": self.models_uri, TRIAL_KEY: name})
+            else:
+                self.unserved.add(name)
+                if self.on_skipped is not None:
+                    self.on_skipped(name, 1, f"{name}: not run: {' and '.join(sources)} completed no trial to average")
 
     def _release(self, name: str, upto: int) -> bool:
         """Tells Optuna the held results of `name`'s trials 0..`upto`, in order; False (telling

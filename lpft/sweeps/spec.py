@@ -199,8 +199,11 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     if "epochs" in raw:
         require("epochs" in hp_fields, f"{where}.epochs", f"does not apply to {name}")
     if "of" in raw and not STRATEGIES[name].derived:
-        raise InputError(f"{where}.of: only a derived strategy (wise) runs on other strategies' trials")
+        derived = ", ".join(n for n in STRATEGIES.names() if STRATEGIES[n].derived)
+        raise InputError(f"{where}.of: only a derived strategy ({derived}) runs on other strategies' trials")
     settings = validate(strategy_model(name), raw, where)
+    if STRATEGIES[name].derived:
+        _check_derived(name, raw, where)
     space = dict(STRATEGIES[name].space)
     if settings.epochs is not None:
         space["epochs"] = Param(Kind.CONSTANT, value=settings.epochs)
@@ -225,8 +228,25 @@ def _strategy(name: str, raw: Any, search: str) -> StrategySpec:
     own = (settings.resources.cpu, settings.resources.gpu) if settings.resources is not None else None
     sources = tuple(settings.of or ())
     require(not STRATEGIES[name].derived or bool(sources), f"{where}.of",
-            "must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")
+            "must list the fine-tuning strategies whose models it uses (e.g. [ft, lpft])")
     return StrategySpec(name, settings.num_samples, space, grid, own, sources)
+
+
+# What the sweep fills in a derived strategy's trials: a spec that sets them would be ignored.
+FILLED = ("model", "source_trial", "candidates", "models")
+
+
+def _check_derived(name: str, raw: dict[str, Any], where: str) -> None:
+    """A derived strategy searches nothing and runs on the trials the sweep gives it: one value
+    per hyperparameter, no trial count, none of the keys the sweep fills."""
+    runs = "once over all its sources" if STRATEGIES[name].pooled else "once per source"
+    if "num_samples" in raw:
+        raise InputError(f"{where}.num_samples: {name} runs {runs}, not a number of samples")
+    for key, value in raw.items():
+        if key in FILLED:
+            raise InputError(f"{where}.{key}: filled by the sweep from its sources' trials; leave it out")
+        if isinstance(value, dict) and key not in RESERVED:
+            raise InputError(f"{where}.{key}: {name} searches nothing (it runs {runs}): give one value")
 
 
 def _check_values(name: str, space: dict[str, Param], where: str) -> None:
@@ -273,6 +293,10 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
     if file.resample_split:
         require("split_seed" in allowed, "resample_split",
                 f"benchmark {bench.name!r} has no split_seed for the seed to draw")
+        soups = [s for s in parsed if STRATEGIES[s].pooled]
+        require(not soups, f"strategies.{soups[0] if soups else ''}:",
+                "a soup ranks its ingredients on one ID val set, but with resample_split each seed's "
+                "models were trained on another split (part of it); drop one or the other")
     cache_max_size = None
     if file.cache_max_size is not None:
         from lpft.cachedir import parse_size

@@ -146,8 +146,9 @@ class StrategySettings(Shape):
     resources: ResourcesField | None = None
     """What one trial of this strategy asks for (default: the spec's resources)."""
     of: Annotated[list[str] | None, Field(min_length=1),
-                  Says("must list the fine-tuning strategies to interpolate (e.g. [ft, lpft])")] = None
-    """wise: the fine-tuning strategies whose best models it interpolates with the LP model."""
+                  Says("must list the fine-tuning strategies whose models it uses (e.g. [ft, lpft])")] = None
+    """A derived strategy's sources: wise interpolates each one's best model with the LP model; a
+    soup averages all their completed models."""
 
     @classmethod
     def known(cls) -> list[str]:

@@ -1,7 +1,8 @@
 """A sweep's stages: every trial's config names one as `stage`.
 
 search: a strategy's searcher picked the config; replicate: a strategy's best config on another
-seed (`lpft.best`); wise: WiSE interpolating a fine-tuning strategy's best search trial.
+seed (`lpft.best`); wise: WiSE interpolating a fine-tuning strategy's best search trial; soup: a
+model soup of every completed trial of its source strategies, once they have all ended.
 """
 
 from enum import StrEnum
@@ -11,6 +12,7 @@ class Stage(StrEnum):
     SEARCH = "search"
     REPLICATE = "replicate"
     WISE = "wise"
+    SOUP = "soup"
 
 
-SEARCH, REPLICATE, WISE = Stage.SEARCH, Stage.REPLICATE, Stage.WISE
+SEARCH, REPLICATE, WISE, SOUP = Stage.SEARCH, Stage.REPLICATE, Stage.WISE, Stage.SOUP

@@ -23,7 +23,7 @@ METRICS = ("id_val", "id_test", "ood_avg")  # the seed means every view of a sel
 class TrialRow:
     trial_id: str
     strategy: str | None
-    stage: str | None  # search, replicate or a derived stage (wise)
+    stage: str | None  # search, replicate or a derived stage (wise, soup)
     seed: int | None
     status: str | None  # lpft.results' statuses, or whatever a damaged ledger holds (counted as none)
     node: str | None = None
