@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import torch
@@ -25,11 +26,19 @@ def save_model(model: nn.Module, where: str) -> str:
     return loc.uri
 
 
-def read_torch(data: bytes, where: str, what: str) -> Any:
-    """A torch file's contents, loaded with torch's weights_only unpickler (tensors, numbers,
-    strings and containers: a tampered file cannot run code); one InputError naming `where`
-    for anything else, whatever the decoder raised on it."""
+def read_torch(data: bytes | str, where: str, what: str) -> Any:
+    """A torch file's contents (its bytes, or a local file's path: memory-mapped, so its tensors
+    are not held twice while they load), loaded with torch's weights_only unpickler (tensors,
+    numbers, strings and containers: a tampered file cannot run code); one InputError naming
+    `where` for anything else, whatever the decoder raised on it."""
     try:
+        if isinstance(data, str):
+            try:
+                return torch.load(data, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as e:  # not torch.save's zip format: read whole, so the unpickler says why
+                if "mmap" not in str(e):
+                    raise
+                return torch.load(data, map_location="cpu", weights_only=True)
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a file from disk: any decoding failure is the file's, not lpft's
         lines = str(e).splitlines() or [type(e).__name__]
@@ -45,7 +54,8 @@ def load_model_state(where: str) -> dict[str, torch.Tensor]:
         raise InputError(f"model file not found: {loc} (save one with `lpft run ... --save-model PATH`, "
                          "or run the sweep with save_models: true)")
     try:
-        data = loc.read_bytes()
+        local = loc.is_local and os.path.isfile(loc.path) and os.access(loc.path, os.R_OK)
+        data: bytes | str = loc.path if local else loc.read_bytes()
     except OSError as e:  # a folder, a file it may not read
         raise InputError(f"model {loc}: cannot read it: {clip(e.strerror or str(e).splitlines()[0])}") from None
     state = read_torch(data, f"model {loc}", "a model lpft saved (a state dict)")

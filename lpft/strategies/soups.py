@@ -56,6 +56,8 @@ def _blend_into(target: State, mean: State, k: int, into_mean: bool) -> None:
         if value.is_floating_point():
             if into_mean:
                 value.add_(new.to(value.dtype).sub(value), alpha=1.0 / (k + 1))
+            elif new.dtype == value.dtype:  # in the candidate's own memory: (new - mean) / (k + 1) + mean
+                new.sub_(value).div_(k + 1).add_(value)
             else:
                 target[key] = value + (new.to(value.dtype) - value) / (k + 1)
         elif not into_mean:
