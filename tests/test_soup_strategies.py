@@ -110,11 +110,11 @@ def test_a_soup_refuses_no_fitting_candidate_and_a_candidate_that_is_not_a_name(
     assert r.result.step_hparams[0]["ingredients"] == "ft-001"
 
 
-def test_batchnorm_statistics_are_re_estimated_on_id_train_unless_switched_off(tmp_path):
+def test_batchnorm_statistics_that_differ_are_re_estimated_on_id_train_unless_switched_off(tmp_path):
     names = []
     for seed in (0, 1):
-        # LP-FT from one LP head, as soups' ingredients are in the paper (BN frozen: well above chance)
-        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": "eval",
+        # LP-FT from one LP head, as soups' ingredients are in the paper; BN trained: statistics differ
+        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": "train",
                                          "seed": seed}).result
         save_model(r.model, str(tmp_path / f"ft-{seed}.pt"))
         names.append(f"ft-{seed}")
@@ -159,3 +159,23 @@ def test_batchnorm_statistics_are_re_estimated_on_id_train_unless_switched_off(t
     expected = redone.model.state_dict() if len(held) == 2 else states[names.index(held[0])]
     for key, value in greedy.model.state_dict().items():
         torch.testing.assert_close(value, expected[key], rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_statistics_the_same_in_every_ingredient_are_kept(tmp_path):
+    """Ingredients fine-tuned with BN frozen (`bn: eval`) share the pretrained statistics: the
+    soup keeps them (re-estimated on ID train, they would not be what its weights were trained with)."""
+    names = []
+    for seed in (0, 1):
+        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": "eval",
+                                         "seed": seed}).result
+        save_model(r.model, str(tmp_path / f"ft-{seed}.pt"))
+        names.append(f"ft-{seed}")
+    states = [load_model_state(str(tmp_path / f"{n}.pt")) for n in names]
+    soup = run_trial("digits", "soup-uniform", {**DIGITS, "candidates": ",".join(names),
+                                                "models": str(tmp_path)}).result
+    assert soup.diagnostics["bn"].startswith("the ingredients' own (the same in all")
+    stats = [k for k in states[0] if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(states[0][k], states[1][k]) for k in stats)
+    for k in stats:
+        torch.testing.assert_close(soup.model.state_dict()[k], states[0][k])
+    assert soup.metrics(0)["id_val"] > 0.3  # a working model (re-estimated: near chance)

@@ -109,7 +109,7 @@ def test_wise_and_soup_stages_run_after_their_sources_in_one_sweep(tmp_path, ray
     assert p.returncode == 0 and "soup-uniform" in p.stdout and "4 of 4" in p.stdout, p.stderr[-2000:]
     after = pd.read_parquet(tmp_path / "ws" / "results")
     after = after[after.strategy.str.startswith("soup")].sort_values(["strategy", "eval_set"]).reset_index(drop=True)
-    cols = ["strategy", "eval_set", "accuracy", "ece", "nll", "hp.candidates", "hp.ingredients"]
+    cols = ["strategy", "eval_set", "accuracy", "ece", "nll", "hp.candidates", "hp.ingredients", "seed_controls"]
     pd.testing.assert_frame_equal(before[cols], after[cols])
     p = lpft("soup", tmp_path / "ws", "--kind", "greedy", "--of", "ft")  # another soup than the stage's: refused
     assert p.returncode == 2 and "made its soup-greedy as a stage (of: lpft; bn_reestimate: true)" in p.stderr

@@ -49,7 +49,7 @@ def reliability_figure(bins: pd.DataFrame, sets: list[str], looks: Mapping[str, 
             ax.set_ylabel("accuracy")
         for ax in list(axes.flat)[len(sets):]:
             ax.axis("off")
-        _legend(fig, axes.flat[0])
+        _legend(fig, axes.flat[0], width)
         fig.suptitle("Reliability of the selected models (15 equal-width bins, seeds pooled; "
                      "marker area: share of examples)", fontsize=font)
     return fig
@@ -84,7 +84,7 @@ def calibration_scatter(points: pd.DataFrame, chosen: pd.DataFrame, looks: Mappi
         ax.set_xlabel("OOD average accuracy")
         ax.set_ylabel("OOD ECE, % (lower is better)" if column == "ood_ece" else "OOD ECE after TS, %")
         ax.set_ylim(bottom=0)
-        _legend(fig, ax)
+        _legend(fig, ax, width)
         fig.suptitle("OOD calibration vs OOD accuracy, every (trial, step) model", fontsize=font)
     return fig
 

@@ -166,9 +166,13 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
     return outside
 
 
-def _legend(fig: Any, ax: Any) -> None:
+def _legend(fig: Any, ax: Any, width: float) -> None:
+    """Below the panels, in as many columns as the figure's width holds for its longest label
+    (a one-column figure with soups and WiSE in it would otherwise cut its labels off)."""
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False,
+    longest = max((len(label) for label in labels), default=1)
+    fits = max(1, int(width / (0.25 + 0.075 * longest)))  # inches per entry: marker, then ~0.075 per character
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4, fits), frameon=False,
                fontsize="small")
 
 
@@ -189,7 +193,7 @@ def frontier_figure(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[st
                            max_ticks=max(3, int(width / cols / 0.5)))  # a label per half inch
         for ax in list(axes.flat)[len(columns):]:
             ax.axis("off")
-        _legend(fig, axes.flat[0])
+        _legend(fig, axes.flat[0], width)
         fig.suptitle(f"ID vs OOD accuracy, probit axes; models selected by {selection}", fontsize=font)
     return fig
 

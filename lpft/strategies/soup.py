@@ -7,9 +7,11 @@ one line naming it. Each is scored alone on ID val (accuracy, its own BatchNorm 
 they are ranked by it (ties: the given order). Uniform: the mean of all; greedy: from the best,
 each next one kept only if the soup's ID val accuracy strictly rises.
 
-BatchNorm: averaged running statistics belong to no model, so where the backbone has BN they are
-re-estimated on ID train (in order, the eval transform; a cumulative mean) after each averaging,
-the greedy rule's candidates included; `bn_reestimate: false` keeps the averaged ones.
+BatchNorm: where the ingredients' running statistics differ (trained with `bn: train`), their
+average belongs to no model, so it is re-estimated on ID train (in order, the eval transform; a
+cumulative mean) after each averaging, the greedy rule's candidates included; `bn_reestimate:
+false` keeps the average. Where they are the same in every ingredient (BN frozen in training,
+`bn: eval`), they are the soup's as they are: the statistics its weights were trained with.
 
 The soup is then evaluated like any model (every eval set, calibration included). Its rows record
 the candidates (`hp.candidates`) and the ingredients it holds (`hp.ingredients`: greedy's kept
@@ -62,9 +64,11 @@ class SoupParams:
         return list(dict.fromkeys(names))
 
 
-def no_seed(hp: Any, context: SeedContext) -> tuple[str, ...]:
-    """Averaging, ranking and re-estimating BN in order draw nothing at random."""
-    return ()
+def soup_seed_controls(hp: Any, context: SeedContext) -> tuple[str, ...]:
+    """Averaging, ranking and re-estimating BN in order draw nothing at random, but a soup is one
+    draw all the same: its ingredients were trained on their own seeds. Not `()`: the tables
+    would call one soup exact ("deterministic") and compare it to other strategies as if it were."""
+    return ("its ingredients (each trained on its own seed)",)
 
 
 def _misfit(reference: dict[str, tuple[int, ...]], state: State) -> str | None:
@@ -82,6 +86,8 @@ class Kitchen:
     """What a soup is made with: the model it is evaluated in, ID val, ID train for BatchNorm."""
 
     def __init__(self, benchmark: Benchmark, backbone: Backbone, hp: SoupParams, device: str, workers: int) -> None:
+        from torch import nn
+
         from lpft.models.bn_adapt import has_batchnorm
         from lpft.models.classifier import Classifier
 
@@ -92,7 +98,13 @@ class Kitchen:
         self.val = next((s for s in benchmark.eval_sets.values() if s.role == "id_val"), None)
         if self.val is None:
             raise InputError(f"soup: benchmark {benchmark.name} has no ID val set to rank ingredients on")
-        self.rebatch = hp.bn_reestimate and has_batchnorm(self.model)
+        # BatchNorm running statistics: (name, first fitting ingredient's value), to see whether the
+        # ingredients' differ (trained with `bn: train`) or are all the same (BN frozen: `bn: eval`)
+        self.stats = [k for k, m in self.model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+                      for k in (f"{k}.running_mean", f"{k}.running_var") if k in self.reference]
+        self.first_stats: dict[str, torch.Tensor] = {}
+        self.stats_differ = False
+        self.rebatch = hp.bn_reestimate and has_batchnorm(self.model)  # until the ingredients are read
 
     def bn_note(self, ingredients: int) -> str:
         """What the soup's BatchNorm statistics are (its `bn` diagnostic)."""
@@ -102,6 +114,8 @@ class Kitchen:
             return "none (no BatchNorm)"
         if ingredients == 1:
             return "its one ingredient's"
+        if not self.stats_differ:
+            return "the ingredients' own (the same in all: BatchNorm frozen in training)"
         return "re-estimated on ID train" if self.rebatch else "averaged (bn_reestimate: false)"
 
     def _unreadable(self, name: str) -> str | None:
@@ -153,13 +167,25 @@ class Kitchen:
             if why is not None:
                 print(f"soup: left out {name}: {why}", file=sys.stderr)
                 continue
+            self._compare_stats(state)
             scores[name] = self.held_out(state, averaged=False)
             del state
         if not scores:
             raise InputError(f"soup: none of the {len(self.hp.names())} candidates is a saved {self.backbone.name} "
                              f"for {self.benchmark.name} (each is named above)")
         ranked = sorted(scores, key=lambda n: -scores[n])  # stable: ties keep the given order
+        # Statistics the same in every ingredient are the soup's exactly, and the ones its weights
+        # were trained with: re-estimating them (on ID train, with the eval transform) would not be.
+        self.rebatch = self.rebatch and self.stats_differ
         return ranked, scores
+
+    def _compare_stats(self, state: State) -> None:
+        import torch
+
+        if not self.first_stats:
+            self.first_stats = {k: state[k].clone() for k in self.stats}
+        elif not self.stats_differ:
+            self.stats_differ = any(not torch.equal(state[k], self.first_stats[k]) for k in self.stats)
 
 
 def _cook(benchmark: Benchmark, backbone: Backbone, hp: SoupParams, device: str, workers: int,
@@ -194,14 +220,14 @@ STEP_HPARAMS: dict[str, type] = {"ingredients": str}  # per step: the soup's ing
 
 
 @strategy("soup-uniform", SoupParams, "the mean of a sweep's fine-tuned models (uniform model soup)",
-          step_hparams=STEP_HPARAMS, pooled=True, seed_controls=no_seed, look=Look("uniform soup", order=10))
+          step_hparams=STEP_HPARAMS, pooled=True, seed_controls=soup_seed_controls, look=Look("uniform soup", order=10))
 def soup_uniform(benchmark: Benchmark, backbone: Backbone, hp: SoupParams, device: str = "cpu",
                  on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     return _cook(benchmark, backbone, hp, device, workers, greedy=False)
 
 
 @strategy("soup-greedy", SoupParams, "a sweep's fine-tuned models averaged while ID val rises (greedy model soup)",
-          step_hparams=STEP_HPARAMS, pooled=True, seed_controls=no_seed, look=Look("greedy soup", order=11))
+          step_hparams=STEP_HPARAMS, pooled=True, seed_controls=soup_seed_controls, look=Look("greedy soup", order=11))
 def soup_greedy(benchmark: Benchmark, backbone: Backbone, hp: SoupParams, device: str = "cpu",
                 on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
     return _cook(benchmark, backbone, hp, device, workers, greedy=True)

@@ -115,10 +115,12 @@ def selection(trials: list[TrialRow], strategy: str, metric: str = "id_val") -> 
 
 
 def summary_rows(trials: list[TrialRow], metric: str = "id_val") -> list[list[Any]]:
-    """Per strategy: search trials ended (diverged, errors), the best config (by `metric`), its mean over seeds."""
+    """Per strategy: search trials ended (a derived strategy's: its own; diverged, errors), the
+    best config (by `metric`), its mean over seeds."""
     rows = []
     for strategy in dict.fromkeys(str(t.strategy) for t in trials):
-        search = [t for t in trials if t.strategy == strategy and t.stage == SEARCH and t.status in ENDED]
+        ended = [t for t in trials if t.strategy == strategy and t.status in ENDED]
+        search = [t for t in ended if t.stage == SEARCH] or [t for t in ended if t.stage not in (SEARCH, REPLICATE)]
         diverged = sum(t.status == DIVERGED for t in search)
         errors = sum(t.status == ERROR for t in trials if t.strategy == strategy)
         runs = best_runs(trials, strategy, metric)

@@ -69,7 +69,7 @@ def soup_on_sweep(results: str, kinds: tuple[str, ...] = KINDS, sources: list[st
                     "models": (root / "models").uri, "bn_reestimate": bn}
         trial = run_trial(spec.benchmark, strategy, settings)
         rows = trial.result.rows(sweep=spec.name, trial_id=strategy, seed=settings["seed"],
-                                 benchmark=spec.benchmark, node="local")
+                                 benchmark=spec.benchmark, node="local", seed_controls=", ".join(trial.seed_controls))
         write_trial(root / "results", strategy, strategy, rows, hparam_columns())
         soups.append(Soup(strategy, present, trial.result))
     return soups

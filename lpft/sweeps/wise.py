@@ -47,7 +47,7 @@ def wise_on_sweep(results: str, sources: list[str] | None = None, num_alphas: in
         trial = run_trial(spec.benchmark, "wise", settings)
         trial_id = f"{best.trial_id}-wise"
         rows = trial.result.rows(sweep=spec.name, trial_id=trial_id, seed=settings["seed"],
-                                 benchmark=spec.benchmark, node="local")
+                                 benchmark=spec.benchmark, node="local", seed_controls=", ".join(trial.seed_controls))
         write_trial(root / "results", "wise", trial_id, rows, hparam_columns())
         curves.append(WiseCurve(source, best.trial_id, trial.result))
     return curves
