@@ -110,15 +110,19 @@ def test_a_soup_refuses_no_fitting_candidate_and_a_candidate_that_is_not_a_name(
     assert r.result.step_hparams[0]["ingredients"] == "ft-001"
 
 
-def test_batchnorm_statistics_that_differ_are_re_estimated_on_id_train_unless_switched_off(tmp_path):
+def digits_models(folder, bn):
+    """Two LP-FT runs on digits from one LP head (as soups' ingredients are in the paper), saved."""
     names = []
     for seed in (0, 1):
-        # LP-FT from one LP head, as soups' ingredients are in the paper; BN trained: statistics differ
-        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": "train",
+        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": bn,
                                          "seed": seed}).result
-        save_model(r.model, str(tmp_path / f"ft-{seed}.pt"))
+        save_model(r.model, str(folder / f"ft-{seed}.pt"))
         names.append(f"ft-{seed}")
-    states = [load_model_state(str(tmp_path / f"{n}.pt")) for n in names]
+    return names, [load_model_state(str(folder / f"{n}.pt")) for n in names]
+
+
+def test_batchnorm_statistics_that_differ_are_re_estimated_on_id_train_unless_switched_off(tmp_path):
+    names, states = digits_models(tmp_path, "train")  # BN trained: each model's statistics its own
     settings = {**DIGITS, "candidates": ",".join(names), "models": str(tmp_path)}
     kept = run_trial("digits", "soup-uniform", {**settings, "bn_reestimate": False}).result
     redone = run_trial("digits", "soup-uniform", settings).result
@@ -164,13 +168,7 @@ def test_batchnorm_statistics_that_differ_are_re_estimated_on_id_train_unless_sw
 def test_batchnorm_statistics_the_same_in_every_ingredient_are_kept(tmp_path):
     """Ingredients fine-tuned with BN frozen (`bn: eval`) share the pretrained statistics: the
     soup keeps them (re-estimated on ID train, they would not be what its weights were trained with)."""
-    names = []
-    for seed in (0, 1):
-        r = run_trial("digits", "lpft", {**DIGITS, "epochs": 1, "batch_size": 50, "lr": 0.001, "bn": "eval",
-                                         "seed": seed}).result
-        save_model(r.model, str(tmp_path / f"ft-{seed}.pt"))
-        names.append(f"ft-{seed}")
-    states = [load_model_state(str(tmp_path / f"{n}.pt")) for n in names]
+    names, states = digits_models(tmp_path, "eval")
     soup = run_trial("digits", "soup-uniform", {**DIGITS, "candidates": ",".join(names),
                                                 "models": str(tmp_path)}).result
     assert soup.diagnostics["bn"].startswith("the ingredients' own (the same in all")
