@@ -13,6 +13,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # nothing may reach a hub at run time
 # spinning; test_variants' L2-SP test 57 s -> 7 s. Read when OpenMP loads, so set before torch is
 # imported; subprocesses (lpft sweeps, their Ray workers) inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# One torch thread per process: `make test` runs two xdist workers on CI's two cores, so a second
+# thread per worker only contends (six synthetic FT/LP-FT trials in one process: 2.6 s on one
+# thread, 3.7 s on two, on an otherwise idle 2-core machine). Ray trials set their own count
+# (their `resources.cpu`), whatever this says.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)

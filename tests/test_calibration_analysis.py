@@ -189,3 +189,29 @@ def test_reliability_bins_that_are_not_lpfts_are_left_out_and_counted_never_an_e
     left_out = "reliability diagram: 2 of the selected models' evaluations left out"
     assert any(n.startswith(left_out) for n in report.notes)
     write_report(report, tmp_path / "out")  # draws with what is left
+
+
+def test_a_cloud_beyond_its_cap_is_a_fixed_sample_and_the_title_says_so():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from lpft.analysis.calibration_plots import CLOUD_MAX, calibration_scatter
+
+    rng = np.random.default_rng(0)
+    n = {"ft": CLOUD_MAX + 700, "lp": 40}
+    points = pd.DataFrame([{"strategy": s, "trial_id": f"{s}-{i}", "seed": 0, "step": 0,
+                            "ood_avg": rng.uniform(), "ood_ece": rng.uniform()} for s in n for i in range(n[s])])
+    chosen = points.groupby("strategy").head(1)[["strategy", "trial_id", "seed", "step"]]
+    fig = calibration_scatter(points, chosen)
+    clouds = [c for c in fig.axes[0].collections if len(c.get_offsets()) > 1]
+    assert sorted(len(c.get_offsets()) for c in clouds) == [40, CLOUD_MAX]
+    assert f"a random {CLOUD_MAX:,} per strategy" in fig._suptitle.get_text()
+    again = calibration_scatter(points, chosen)  # the same sample every time
+    first = next(c for c in again.axes[0].collections if len(c.get_offsets()) == CLOUD_MAX).get_offsets()
+    assert np.array_equal(first, next(c for c in clouds if len(c.get_offsets()) == CLOUD_MAX).get_offsets())
+    plt.close("all")
+    small = calibration_scatter(points[points.strategy == "lp"], chosen[chosen.strategy == "lp"])
+    assert "random" not in small._suptitle.get_text()
