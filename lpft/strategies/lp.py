@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,19 @@ if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spe
     from lpft.models.backbone import Backbone
 
 
+SOLVERS = ("auto", "sklearn", "torch")
+# auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
+# up (on 2 cores: 0.63x scikit-learn's time at 100,000 x 2,048, 1.03x at 24,500 x 1,280: bench/lp_scale.py).
+TORCH_FROM = 50_000_000
+
+
+def solver_for(hp: LPHeadParams, rows: int, features: int, device: str) -> str:
+    """The solver a path runs with: the one asked for, or auto's choice."""
+    if hp.solver != "auto":
+        return hp.solver
+    return "torch" if device.startswith("cuda") or rows * features >= TORCH_FROM else "sklearn"
+
+
 @dataclass(frozen=True)
 class LPHeadParams:
     """LP's C path: LP's own hyperparameters, and those of strategies that start from LP's cached
@@ -41,11 +55,15 @@ class LPHeadParams:
     c_max: float = 1e2
     num_cs: int = 50
     max_iter: int = 1000
+    tol: float = 1e-4  # L-BFGS stops when the gradient's largest entry is at most this (scikit-learn's default)
+    # sklearn (one BLAS thread), torch (the same objective and solver on the trial's device and
+    # threads: `lpft.strategies.lp_torch`), or auto: torch on a GPU or for a large feature matrix
+    solver: str = "auto"
 
     def lp(self) -> LPParams:
         """The LP whose head is used; building it validates the C path."""
         return LPParams(seed=self.seed, c_min=self.c_min, c_max=self.c_max, num_cs=self.num_cs,
-                        max_iter=self.max_iter)
+                        max_iter=self.max_iter, tol=self.tol, solver=self.solver)
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,8 @@ class LPParams(LPHeadParams):
         require(0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         require(0 < self.c_min <= self.c_max, "c_min and c_max must satisfy 0 < c_min <= c_max")
         require(self.num_cs >= 1, "num_cs must be >= 1")
+        require(0 < self.tol < 1, f"tol must be in (0, 1), got {self.tol}")
+        require(self.solver in SOLVERS, f"solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
         require(self.max_iter >= 1, "max_iter must be >= 1")
 
 
@@ -97,40 +117,56 @@ def full_head(coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray,
     return weight, bias
 
 
-def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles: dict[str, str],
-             hp: LPParams, num_classes: int, fit_intercept: bool = True,
-             on_step: EpochCallback | None = None,
-             classes: dict[str, np.ndarray | None] | None = None,
-             adapt: str = PLAIN) -> tuple[list[Evaluation], LinearHead]:
-    """Fits the C path on feats['id_train']; evaluates every eval set at every C.
-
-    Returns all evaluations and the head (mapped to raw feature space) of the C with
-    the best ID val accuracy (the smallest such C on ties: the most regularised).
-    """
+def sklearn_path(x: np.ndarray, y: np.ndarray, cs: np.ndarray, hp: LPHeadParams,
+                 fit_intercept: bool) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """scikit-learn's L-BFGS along the path, each C warm-started from the last: (coef, intercept,
+    classes) per C."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    train = feats["id_train"]
-    mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
-    scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
-    norm = {k: (v - mean) / scale for k, v in feats.items()}
-    clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, fit_intercept=fit_intercept,
+    clf = LogisticRegression(warm_start=True, max_iter=hp.max_iter, tol=hp.tol, fit_intercept=fit_intercept,
                              random_state=hp.seed)
-    evaluations: list[Evaluation] = []
-    sets = [EvalSet(name, role, labels[name], (classes or {}).get(name)) for name, role in roles.items()
-            if role != "id_train"]
-    val_set = next((s for s in sets if s.role == "id_val"), None)
-    best_val, best = 0.0, None
-    for step, c in enumerate(c_path(hp)):
+    for c in cs:
         clf.set_params(C=c)
         # One BLAS thread: lbfgs on probe-sized problems spends more time waking threads
         # than computing (12x slower on 2 cores with torch's OpenMP also loaded).
         with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(norm["id_train"], labels["id_train"])
-        intercept = clf.intercept_ if fit_intercept else np.zeros(len(clf.coef_))
-        w, b = full_head(clf.coef_, intercept, clf.classes_, num_classes)
+            clf.fit(x, y)
+        yield clf.coef_, clf.intercept_ if fit_intercept else np.zeros(len(clf.coef_)), clf.classes_
+
+
+def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles: dict[str, str],
+             hp: LPParams, num_classes: int, fit_intercept: bool = True,
+             on_step: EpochCallback | None = None,
+             classes: dict[str, np.ndarray | None] | None = None,
+             adapt: str = PLAIN, device: str = "cpu") -> tuple[list[Evaluation], LinearHead]:
+    """Fits the C path on feats['id_train'] (`solver_for` picks scikit-learn or torch);
+    evaluates every eval set at every C.
+
+    Returns all evaluations and the head (mapped to raw feature space) of the C with
+    the best ID val accuracy (the smallest such C on ties: the most regularised).
+    """
+    from lpft.strategies.lp_torch import lbfgs_path
+
+    train = feats["id_train"]
+    mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
+    scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
+    # float64 whatever the features' dtype: scikit-learn fits in the dtype it is given, and in
+    # float32 its L-BFGS stops short of the optimum where the path's small C make it ill-conditioned
+    # (at C 1e-7 after two iterations, the intercept still ~0: a model the objective does not define)
+    norm = {k: ((v - mean) / scale).astype(np.float64) for k, v in feats.items()}
+    solver = solver_for(hp, train.shape[0], train.shape[1], device)
+    path = (lbfgs_path(norm["id_train"], labels["id_train"], c_path(hp), fit_intercept, hp.max_iter, hp.tol, device)
+            if solver == "torch" else sklearn_path(norm["id_train"], labels["id_train"], c_path(hp), hp, fit_intercept))
+    evaluations: list[Evaluation] = []
+    sets = [EvalSet(name, role, labels[name], (classes or {}).get(name)) for name, role in roles.items()
+            if role != "id_train"]
+    val_set = next((s for s in sets if s.role == "id_val"), None)
+    best_val, best = 0.0, None
+    for step, (c, (coef, intercept, fitted)) in enumerate(zip(c_path(hp), path)):
+        w, b = full_head(coef, intercept, fitted, num_classes)
         logits = {s.name: norm[s.name] @ w.T + b for s in sets}
         temperature = temperature_of(logits[val_set.name], val_set) if val_set is not None else None
         evals = [score(step, logits[s.name], s, temperature, adapt=adapt) for s in sets]
@@ -167,17 +203,19 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
     roles = {k: s.role for k, s in benchmark.splits.items()}
     classes = {k: s.classes for k, s in benchmark.splits.items()}
     evaluations, head = fit_path(feats, labels, roles, hp, benchmark.num_classes,
-                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes)
+                                 fit_intercept=benchmark.head_bias, on_step=on_epoch, classes=classes, device=device)
     if hp.bn_adapt and has_batchnorm(backbone.module):
         # AdaBN's protocol: the probe is fit on features whose BatchNorm statistics are ID train's,
         # and each eval set is scored with statistics re-estimated on its own images (extra rows).
         adapted = adapted_features(backbone, benchmark, device=device, workers=workers)
         evaluations += fit_path(adapted, labels, roles, hp, benchmark.num_classes,
-                                fit_intercept=benchmark.head_bias, classes=classes, adapt=BN_ADAPTED)[0]
+                                fit_intercept=benchmark.head_bias, classes=classes, adapt=BN_ADAPTED, device=device)[0]
     cs = c_path(hp)
+    rows, features = feats["id_train"].shape
     return RunResult(COMPLETED, evaluations, asdict(hp),
                      model=head, step_hparams={i: {"C": float(c)} for i, c in enumerate(cs)},
-                     diagnostics={"C": head.C, "head_norm": float(np.linalg.norm(head.weight))})
+                     diagnostics={"C": head.C, "head_norm": float(np.linalg.norm(head.weight)),
+                                  "solver": solver_for(hp, rows, features, device)})
 
 
 def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
@@ -188,7 +226,9 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
     from lpft.models.features import cached_array, feature_key
 
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
-    blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias}, sort_keys=True)
+    # auto's solver depends on the device's kind (and the features' shape, which their keys fix)
+    on = "cuda" if device.startswith("cuda") else "cpu"
+    blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias, "on": on}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
 
     def compute() -> np.ndarray:
