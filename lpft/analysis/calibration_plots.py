@@ -56,8 +56,8 @@ def reliability_figure(bins: pd.DataFrame, sets: list[str], looks: Mapping[str, 
 
 
 # The faint cloud's points per strategy: a larger cloud is drawn as a fixed random sample of this
-# many (the title says so). Past it, more points only darken the cloud and swell the report (a
-# million-row sweep's 143,000 models took the report over 20 MB).
+# many (the title says so). Past it, more points only darken the cloud into one blot and cost
+# drawing time and bytes in three formats.
 CLOUD_MAX = 5000
 
 
