@@ -65,3 +65,55 @@ def test_an_lp_trial_on_torch_matches_scikit_learn_and_says_which_ran():
     assert trials["torch"].selected_step == trials["sklearn"].selected_step
     for name, acc in trials["sklearn"].final.items():
         assert abs(trials["torch"].final[name] - acc) <= 0.001 + 1e-12, name
+
+
+@pytest.mark.parametrize("classes, intercept", [(4, True), (4, False), (2, True), (2, False)])
+def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept):
+    """Against scikit-learn's own LinearModelLoss (what its lbfgs minimises), at random points
+    far from and near the optimum, large logits included (where softplus would linearise)."""
+    from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    from lpft.strategies.lp_torch import Objective
+
+    rng = np.random.default_rng(classes)
+    x, y = rng.normal(size=(300, 7)), rng.integers(0, classes, 300)
+    rows = 1 if classes == 2 else classes
+    f = Objective(x, y, rows, intercept, "cpu")
+    base = HalfBinomialLoss() if classes == 2 else HalfMultinomialLoss(n_classes=classes)
+    reference = LinearModelLoss(base_loss=base, fit_intercept=intercept)
+    for scale in (0.01, 1.0, 30.0):
+        w = rng.normal(size=(rows, 7 + int(intercept))) * scale
+        strength = 1.0 / (0.37 * len(y))
+        value, grad = f(w.ravel(), strength)
+        # scikit-learn's layout: binomial a flat vector, multinomial (classes, features+1) F-ravelled
+        coef = w[0] if classes == 2 else w.ravel(order="F")
+        want_value, want_grad = reference.loss_gradient(coef, x, y.astype(np.float64), l2_reg_strength=strength)
+        want_grad = want_grad.reshape(w.shape, order="F") if classes > 2 else want_grad.reshape(w.shape)
+        assert value == pytest.approx(want_value, rel=1e-12)
+        np.testing.assert_allclose(grad.reshape(w.shape), want_grad, rtol=1e-10, atol=1e-14)
+
+
+def test_one_class_is_refused_as_scikit_learn_refuses_it():
+    from lpft.strategies.lp_torch import lbfgs_path
+
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        next(lbfgs_path(np.ones((5, 2)), np.zeros(5, int), np.array([1.0])))
+
+
+def test_the_binomial_loss_stays_exact_where_every_example_is_fit_with_a_margin_of_20_to_30():
+    """A separable probe near its optimum at large C: every log-loss term is e^-z, from 2e-9 to
+    1e-13; a loss that dropped them (torch's softplus does above z = 20) would be 0 and stop the
+    line search elsewhere than scikit-learn's."""
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    from lpft.strategies.lp_torch import Objective
+
+    margins = np.linspace(20, 30, 50)
+    x = np.concatenate([margins, -margins])[:, None]
+    y = np.concatenate([np.ones(50, int), np.zeros(50, int)])
+    value, _ = Objective(x, y, 1, False, "cpu")(np.array([1.0]), 0.0)
+    want, _ = LinearModelLoss(HalfBinomialLoss(), fit_intercept=False).loss_gradient(
+        np.array([1.0]), x, y.astype(np.float64))
+    assert want > 0 and value == pytest.approx(want, rel=1e-9)

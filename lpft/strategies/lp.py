@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spe
 
 
 SOLVERS = ("auto", "sklearn", "torch")
+# How the C path is computed, in the LP head cache's key: a head computed another way never answers.
+# 2: ID train fitted in float64 (1: in the features' dtype); the torch solver.
+PATH_VERSION = 2
 # auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
 # up (on 2 cores: 0.63x scikit-learn's time at 100,000 x 2,048, 1.03x at 24,500 x 1,280: bench/lp_scale.py).
 TORCH_FROM = 50_000_000
@@ -153,10 +156,14 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     train = feats["id_train"]
     mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
     scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
-    # float64 whatever the features' dtype: scikit-learn fits in the dtype it is given, and in
-    # float32 its L-BFGS stops short of the optimum where the path's small C make it ill-conditioned
-    # (at C 1e-7 after two iterations, the intercept still ~0: a model the objective does not define)
-    norm = {k: ((v - mean) / scale).astype(np.float64) for k, v in feats.items()}
+    norm = {k: (v - mean) / scale for k, v in feats.items() if k != "id_train"}
+    # ID train in float64 whatever the features' dtype: scikit-learn fits in the dtype it is given,
+    # and in float32 its L-BFGS stops short of the optimum where the path's small C make it
+    # ill-conditioned (at C 1e-7 after two iterations, the intercept still ~0: a model the objective
+    # does not define). In place: one float64 copy of the largest matrix, no temporaries.
+    norm["id_train"] = train.astype(np.float64)
+    norm["id_train"] -= mean
+    norm["id_train"] /= scale
     solver = solver_for(hp, train.shape[0], train.shape[1], device)
     path = (lbfgs_path(norm["id_train"], labels["id_train"], c_path(hp), fit_intercept, hp.max_iter, hp.tol, device)
             if solver == "torch" else sklearn_path(norm["id_train"], labels["id_train"], c_path(hp), hp, fit_intercept))
@@ -228,7 +235,8 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
     # auto's solver depends on the device's kind (and the features' shape, which their keys fix)
     on = "cuda" if device.startswith("cuda") else "cpu"
-    blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias, "on": on}, sort_keys=True)
+    blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias, "on": on,
+                       "torch_from": TORCH_FROM, "path": PATH_VERSION}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
 
     def compute() -> np.ndarray:
