@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from lpft import __version__
 from lpft.errors import InputError
 from lpft.text import format_table, pct
 
@@ -257,6 +258,7 @@ def _options() -> dict[str, argparse.ArgumentParser]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lpft", description=__doc__)
+    p.add_argument("--version", action="version", version=f"lpft {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     shared = _options()
 

@@ -117,6 +117,10 @@ def test_the_command_exits_without_teardown_yet_runs_every_exit_hook_and_flushes
     assert p.stdout.startswith("buffered, no newline") and "status: completed" in p.stdout
     assert (tmp_path / "hook").read_text() == "ran"
     assert lpft("bogus").returncode == 2 and lpft("--help").returncode == 0
+    from importlib.metadata import version
+
+    shown = lpft("--version")  # the installed package's version, as pip knows it
+    assert shown.returncode == 0 and shown.stdout == f"lpft {version('lpft')}\n"
 
 
 def test_the_command_leaves_ray_without_its_exit_hooks_wait(tmp_path):
