@@ -33,6 +33,7 @@ from lpft.results import COMPLETED, RunResult
 from lpft.settings import PATH
 from lpft.storage import join_uri, locate, outside
 from lpft.strategies.base import EpochCallback, SeedContext, strategy
+from lpft.strategies.soups import misfit, shapes
 
 if TYPE_CHECKING:  # torch loads when a soup is made, not when the strategies are listed
     import torch
@@ -71,17 +72,6 @@ def soup_seed_controls(hp: Any, context: SeedContext) -> tuple[str, ...]:
     return ("its ingredients (each trained on its own seed)",)
 
 
-def _misfit(reference: dict[str, tuple[int, ...]], state: State) -> str | None:
-    """Why a saved model cannot join this soup (None: it can); `reference`: this model's shapes."""
-    if set(state) != set(reference):
-        n = len(set(state) ^ set(reference))
-        return f"{n} parameter name{'s differ' if n > 1 else ' differs'} (another architecture)"
-    shapes = [k for k in reference if tuple(state[k].shape) != reference[k]]
-    if shapes:
-        return f"{shapes[0]} is {tuple(state[shapes[0]].shape)}, not {reference[shapes[0]]}"
-    return None
-
-
 class Kitchen:
     """What a soup is made with: the model it is evaluated in, ID val, ID train for BatchNorm."""
 
@@ -94,7 +84,7 @@ class Kitchen:
         self.benchmark, self.backbone, self.hp, self.device, self.workers = benchmark, backbone, hp, device, workers
         self.model: Classifier = Classifier.for_backbone(backbone, benchmark.num_classes,
                                                          bias=benchmark.head_bias).to(device)
-        self.reference = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        self.reference = shapes(self.model.state_dict())
         self.val = next((s for s in benchmark.eval_sets.values() if s.role == "id_val"), None)
         if self.val is None:
             raise InputError(f"soup: benchmark {benchmark.name} has no ID val set to rank ingredients on")
@@ -104,13 +94,12 @@ class Kitchen:
                       for k in (f"{k}.running_mean", f"{k}.running_var") if k in self.reference]
         self.first_stats: dict[str, torch.Tensor] = {}
         self.stats_differ = False
-        self.rebatch = hp.bn_reestimate and has_batchnorm(self.model)  # until the ingredients are read
+        self.has_bn = has_batchnorm(self.model)
+        self.rebatch = hp.bn_reestimate and self.has_bn  # until the ingredients are read
 
     def bn_note(self, ingredients: int) -> str:
         """What the soup's BatchNorm statistics are (its `bn` diagnostic)."""
-        from lpft.models.bn_adapt import has_batchnorm
-
-        if not has_batchnorm(self.model):
+        if not self.has_bn:
             return "none (no BatchNorm)"
         if ingredients == 1:
             return "its one ingredient's"
@@ -120,16 +109,19 @@ class Kitchen:
 
     def _unreadable(self, name: str) -> str | None:
         """Why candidate `name`'s file is not read (None: it is): absent, or a link out of `models`."""
-        loc, folder = locate(join_uri(self.hp.models, f"{name}.pt")), locate(self.hp.models)
+        loc, folder = locate(self._file(name)), locate(self.hp.models)
         if not loc.exists():
             return f"no saved model ({loc})"
         target = outside(loc, folder)
         return None if target is None else f"{loc} is a link out of the models folder (to {quote(target)})"
 
+    def _file(self, name: str) -> str:
+        return join_uri(self.hp.models, f"{name}.pt")
+
     def load(self, name: str) -> State:
         from lpft.models.saved import load_model_state
 
-        return {k: v.to(self.device) for k, v in load_model_state(join_uri(self.hp.models, f"{name}.pt")).items()}
+        return {k: v.to(self.device) for k, v in load_model_state(self._file(name)).items()}
 
     def serve(self, state: State, averaged: bool) -> None:
         """Puts `state` into the model as it is (its tensors, no copy); with `averaged`, its
@@ -161,9 +153,9 @@ class Kitchen:
             why = self._unreadable(name)
             if why is None:
                 state = self.load(name)
-                misfit = _misfit(self.reference, state)
-                if misfit is not None:
-                    why = f"it does not fit backbone {self.backbone.name} on {self.benchmark.name}: {misfit}"
+                unfit = misfit(self.reference, state)
+                if unfit is not None:
+                    why = f"it does not fit backbone {self.backbone.name} on {self.benchmark.name}: {unfit[1]}"
             if why is not None:
                 print(f"soup: left out {name}: {why}", file=sys.stderr)
                 continue

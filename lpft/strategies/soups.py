@@ -29,22 +29,31 @@ if TYPE_CHECKING:  # torch loads when a soup is made, not when the strategies ar
 Loader = Callable[[], "State"]
 
 
-Spec = dict[str, tuple[tuple[int, ...], "torch.dtype"]]
+Shapes = dict[str, tuple[int, ...]]
 
 
-def _spec(state: State) -> Spec:
-    return {k: (tuple(v.shape), v.dtype) for k, v in state.items()}
+def shapes(state: State) -> Shapes:
+    return {k: tuple(v.shape) for k, v in state.items()}
 
 
-def _check_same(spec: Spec, other: State, name: str) -> None:
+def misfit(reference: Shapes, state: State) -> tuple[str, str] | None:
+    """Why `state` cannot be averaged with a model of the `reference` shapes: ("parameters", how
+    many names differ) or ("shapes", the first tensor of another shape); None when it can. The one
+    test of soups, `lpft.strategies.soup`'s candidates and WiSE's fine-tuned model."""
+    if set(state) != set(reference):
+        n = len(set(state) ^ set(reference))
+        return "parameters", f"{n} parameter name{'s differ' if n > 1 else ' differs'} (another architecture)"
+    other = next((k for k in reference if tuple(state[k].shape) != reference[k]), None)
+    if other is not None:
+        return "shapes", f"{other} is {tuple(state[other].shape)}, not {reference[other]}"
+    return None
+
+
+def _check_same(reference: Shapes, other: State, name: str) -> None:
     """One line naming the ingredient whose parameters are not the first one's."""
-    if set(other) != set(spec):
-        raise InputError(f"soup: {name} has other parameters than the first ingredient "
-                         f"({len(set(other) ^ set(spec))} names differ): another architecture or head")
-    shapes = [k for k in spec if tuple(other[k].shape) != spec[k][0]]
-    if shapes:
-        raise InputError(f"soup: {name} has other shapes than the first ingredient (e.g. {shapes[0]}: "
-                         f"{tuple(other[shapes[0]].shape)} vs {spec[shapes[0]][0]})")
+    why = misfit(reference, other)
+    if why is not None:
+        raise InputError(f"soup: {name} has other {why[0]} than the first ingredient ({why[1]})")
 
 
 def _blend_into(target: State, mean: State, k: int, into_mean: bool) -> None:
@@ -71,7 +80,7 @@ def uniform_soup(ingredients: Sequence[Loader], names: Sequence[str] | None = No
         raise InputError("soup: no ingredients (a sweep's saved models: `save_models: true`)")
     names = list(names) if names is not None else [f"ingredient {i}" for i in range(len(ingredients))]
     mean = ingredients[0]()
-    spec = _spec(mean)
+    spec = shapes(mean)
     for k, load in enumerate(ingredients[1:], start=1):
         state = load()
         _check_same(spec, state, names[k])
@@ -94,7 +103,7 @@ def greedy_soup(ranked: Sequence[Loader], held_out: Callable[[State], float],
         raise InputError("soup: no ingredients (a sweep's saved models: `save_models: true`)")
     names = list(names) if names is not None else [f"ingredient {i}" for i in range(len(ranked))]
     mean = ranked[0]()
-    spec, kept = _spec(mean), [0]
+    spec, kept = shapes(mean), [0]
     best = held_out(mean) if first is None else first
     for i, load in enumerate(ranked[1:], start=1):
         candidate = load()

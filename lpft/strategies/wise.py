@@ -23,6 +23,7 @@ from lpft.results import COMPLETED, Evaluation, RunResult
 from lpft.settings import PATH
 from lpft.strategies.base import EpochCallback, strategy
 from lpft.strategies.lp import LPHeadParams, lp_head
+from lpft.strategies.soups import misfit, shapes
 
 if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spec names WiSE
     import torch
@@ -79,7 +80,7 @@ def wise(benchmark: Benchmark, backbone: Backbone, hp: WiseParams, device: str =
     theta1 = load_model_state(hp.model)
     model = Classifier.for_backbone(backbone, benchmark.num_classes, bias=benchmark.head_bias)
     theta0 = pretrained_with_lp_head(model, benchmark, backbone, hp, device, workers)
-    if set(theta1) != set(theta0) or any(theta1[k].shape != theta0[k].shape for k in theta0):
+    if misfit(shapes(theta0), theta1) is not None:
         raise InputError(f"wise: {hp.model} is not a fine-tuned {backbone.name} for {benchmark.name} "
                          "(its parameters differ from this backbone's)")
     evaluations: list[Evaluation] = []
