@@ -302,11 +302,14 @@ class SweepSearcher(Searcher):
             self._maybe_queue_replicates(name)
         self._maybe_queue_soups()
 
+    def _outstanding(self, name: str, stage: str | None = None) -> bool:
+        """Whether a trial of strategy `name` (of `stage`, if given) is queued or running."""
+        configs = [*self.queue, *(self.entries[t].config for t in self.running.values())]
+        return any(c["strategy"] == name and (stage is None or c.get("stage") == stage) for c in configs)
+
     def _ended(self, name: str) -> bool:
         """Whether every trial of strategy `name` (search and replicates) has been asked and has ended."""
-        return self.issued[name] >= self.budgets[name] and not self.held[name] \
-            and not any(c["strategy"] == name for c in self.queue) \
-            and not any(self.entries[t].config["strategy"] == name for t in self.running.values())
+        return self.issued[name] >= self.budgets[name] and not self.held[name] and not self._outstanding(name)
 
     def _maybe_queue_soups(self) -> None:
         """A soup of every completed trial of its sources (in the order they were asked for), once
@@ -350,10 +353,7 @@ class SweepSearcher(Searcher):
 
     def _maybe_queue_replicates(self, name: str) -> None:
         """Once a strategy's search trials have all ended: its best config on the replicate seeds."""
-        pending = [c for c in self.queue if c["strategy"] == name and c.get("stage") == SEARCH]
-        in_flight = [t for t in self.running.values() if self.entries[t].config["strategy"] == name
-                     and self.entries[t].config.get("stage") == SEARCH]
-        if self.issued[name] < self.budgets[name] or pending or in_flight:
+        if self.issued[name] < self.budgets[name] or self._outstanding(name, SEARCH):
             return
         self._release(name, self.budgets[name])  # the search is over: Optuna hears every trial left
         if not self.finished[name]:
