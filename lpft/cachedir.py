@@ -1,10 +1,11 @@
 """What lpft's cache holds, and keeping it bounded: `lpft cache list|du|prune|clear` and the
 `cache_max_size` eviction.
 
-The cache root (`LPFT_CACHE`, `lpft.data.cache.cache_root`) has three folders lpft writes:
+The cache root (`LPFT_CACHE`, `lpft.data.cache.cache_root`) has four folders lpft writes:
 `features/` and `heads/` (`lpft.models.features.cached_array`: an array with the record of
-what it was made for) and `benchmarks/` (`lpft.data.cache`: a built benchmark's arrays and
-JSON). Only files lpft writes there are touched: `*.npz` entries, `*.npy` ones from before
+what it was made for), `benchmarks/` (`lpft.data.cache`: a built benchmark's arrays and
+JSON) and `prepared/` (`lpft.data.prepared`: decoded images, `*.img`, whose header holds the
+record). Only files lpft writes there are touched: `*.npz` and `*.img` entries, `*.npy` ones from before
 entries carried their key (never read now), and temp files (`.*.tmp`) a killed writer left;
 a root pointed at the wrong folder (a home directory) loses nothing else.
 
@@ -21,20 +22,25 @@ import json
 import math
 import os
 import re
+import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from lpft.errors import InputError, quote
 
-FOLDERS = ("features", "heads", "benchmarks")
+FOLDERS = ("features", "heads", "benchmarks", "prepared")
 STALE_TEMP_S = 3600  # a temp file this old was left by a killed writer; a younger one may be a write
 MAX_SIZE_ENV = "LPFT_CACHE_MAX_SIZE"
+PREPARED_ENV = "LPFT_PREPARED_IMAGES"  # lpft.data.prepared: auto, off or a budget
 UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
          "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+IMG_MAGIC = b"LPFTPREP"  # a prepared image copy (lpft.data.prepared): this, a header length, a JSON header
+IMG_FORMAT = 1  # bump when how images are prepared or stored changes
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -88,6 +94,12 @@ def _described(path: Path, folder: str) -> tuple[str, str, str, str, str]:
     """(kind, benchmark, backbone, split, detail) from the entry's own record; `?` where it has none."""
     if path.name.startswith("."):
         return "partial write", "?", "?", "?", ""
+    if path.suffix == ".img":
+        try:
+            record = read_header(path)[0]["record"]
+            return (str(record["kind"]), str(record["benchmark"]), "-", str(record["split"]), str(record["detail"]))
+        except Exception:  # noqa: BLE001 (truncated or foreign: listed, and the next read makes it again)
+            return "unreadable", "?", "?", "?", ""
     if path.suffix != ".npz":  # written before entries carried their key: never read now
         return "old, unread", "?", "?", "?", ""
     try:
@@ -114,7 +126,7 @@ def entries(root: Path, describe: bool = True) -> list[Entry]:
             continue
         for item in items:
             name = item.name
-            if not (name.endswith((".npz", ".npy")) or (name.startswith(".") and name.endswith(".tmp"))):
+            if not (name.endswith((".npz", ".npy", ".img")) or (name.startswith(".") and name.endswith(".tmp"))):
                 continue
             try:
                 if not item.is_file(follow_symlinks=False):
@@ -159,6 +171,26 @@ def over_size(found: list[Entry], max_size: int, keep: Path | None = None) -> li
 def older_than(found: list[Entry], age_s: float) -> list[Entry]:
     cutoff = time.time() - age_s
     return [e for e in found if e.last_use < cutoff and e.removable]
+
+
+def read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """A prepared image copy's (header, where its index starts); ValueError for a file that is not a whole one."""
+    with open(path, "rb") as f:
+        head = f.read(len(IMG_MAGIC) + 8)
+        if len(head) < len(IMG_MAGIC) + 8 or head[:len(IMG_MAGIC)] != IMG_MAGIC:
+            raise ValueError("not a prepared copy")
+        (length,) = struct.unpack("<Q", head[len(IMG_MAGIC):])
+        if length > 1 << 20:
+            raise ValueError("header too long")
+        header = json.loads(f.read(length))
+        size = os.fstat(f.fileno()).st_size
+    start = len(IMG_MAGIC) + 8 + length
+    if not isinstance(header, dict) or header.get("format") != IMG_FORMAT:
+        raise ValueError("another format")
+    expected = start + int(header["n"]) * 24 + int(header["bytes"])
+    if size != expected:
+        raise ValueError(f"{size} bytes, not the {expected} its header says")
+    return header, start
 
 
 def touch(path: Path) -> None:

@@ -74,10 +74,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 
 class FileSource:
-    """Image files, opened and converted to RGB when read."""
+    """Image files, opened and converted to RGB when read. A subset remembers the source it was
+    taken from (`root`, and its `rows` there), so one prepared copy (`lpft.data.prepared`) of the
+    files serves every split and every seed's draw taken from them."""
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+    def __init__(self, paths: Sequence[str | Path], root: FileSource | None = None,
+                 rows: np.ndarray | None = None) -> None:
         self.paths = [str(p) for p in paths]
+        self.root: FileSource = root if root is not None else self
+        self.rows = rows
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -88,7 +93,9 @@ class FileSource:
             return to_rgb(img)
 
     def subset(self, idx: np.ndarray) -> FileSource:
-        return FileSource([self.paths[i] for i in idx])
+        idx = np.asarray(idx, dtype=np.int64)
+        rows = idx if self.rows is None else self.rows[idx]
+        return FileSource([self.paths[i] for i in idx], self.root, rows)
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -32,13 +32,17 @@ class ImageTransforms:
         """What feature extraction depends on (the eval transform): part of the cache key."""
         return f"resize{self.resize_to}-crop{self.size}"
 
+    def sizes(self, size: int | None = None) -> tuple[int, int]:
+        """(crop, resize): `size` (a backbone's own input size) replaces the benchmark's, the resize scaled with it."""
+        crop = size or self.size
+        return crop, self.resize_to if size is None else round(self.resize_to * size / self.size)
+
     def build(self, mean: tuple[float, ...], std: tuple[float, ...], train: bool,
               size: int | None = None) -> Callable[[Image.Image], torch.Tensor]:
         """`size` (a backbone's own input size) replaces the benchmark's, the resize scaled with it."""
         from torchvision import transforms as T
 
-        crop = size or self.size
-        resize = self.resize_to if size is None else round(self.resize_to * size / self.size)
+        crop, resize = self.sizes(size)
         if train and self.augment:
             head = [T.RandomResizedCrop(crop), T.RandomHorizontalFlip()]
         else:

@@ -249,7 +249,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     context = TrialContext(spec.name, spec.benchmark, spec.benchmark_params, spec.backbone, spec.weights,
                            (root / "results").uri, threads=max(1, int(spec.cpu)),
                            feature_cache=None if spec.feature_cache == "node" else spec.feature_cache,
-                           cache_max_size=spec.cache_max_size,
+                           cache_max_size=spec.cache_max_size, prepared_images=spec.prepared_images,
                            save_models=spec.saved_strategies(), models_dir=(root / "models").uri,
                            checkpoints_dir=(root / "checkpoints").uri, keep_checkpoints=spec.keep_checkpoints,
                            resample_split=spec.resample_split)

@@ -78,6 +78,7 @@ class SweepSpec:
     resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
     deterministic_search: bool = True  # Optuna asked and told in trial order (`lpft.sweeps.searcher`)
     cache_max_size: int | None = None  # bytes; the cache's least recently used entries evicted beyond it
+    prepared_images: str = "auto"  # lpft.data.prepared: auto, off or a budget (a size)
     # The spec file this was parsed from (paths resolved): what the sweep's spec.yaml is dumped from.
     file: SpecFile | None = field(default=None, compare=False, repr=False)
 
@@ -310,7 +311,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         storage=file.storage, feature_cache=file.feature_cache, save_models=file.save_models,
         imports=tuple(file.imports), keep_checkpoints=file.keep_checkpoints, loggers=_loggers(file.loggers),
         resample_split=file.resample_split, deterministic_search=file.deterministic_search,
-        cache_max_size=cache_max_size, file=file)
+        cache_max_size=cache_max_size, prepared_images=str(file.prepared_images), file=file)
 
 
 @functools.cache

@@ -215,6 +215,14 @@ def _no_uri(value: str) -> str:
     return value
 
 
+def _prepared(value: Any) -> Any:
+    if str(value).strip().lower() in ("auto", "off"):
+        return str(value).strip().lower()
+    if value is False:
+        return "off"
+    return _size(value)
+
+
 def _size(value: Any) -> Any:
     from lpft.cachedir import parse_size
     from lpft.errors import InputError
@@ -298,3 +306,6 @@ class SpecFile(Shape):
     cache_max_size: Annotated[Any, AfterValidator(_size), WithJsonSchema({"type": ["string", "integer", "null"]}),
                               Says("must be a size such as 500M, 20G or 1.5GiB, got {got}")] = None
     """The feature cache's size (500M, 20G, 1.5GiB or bytes): least recently used entries evicted beyond it."""
+    prepared_images: Annotated[Any, AfterValidator(_prepared), WithJsonSchema({"type": ["string", "integer"]}),
+                               Says("must be auto, off or a size such as 200G, got {got}")] = "auto"
+    """Image files decoded once per node into a copy every trial reads: auto (as the disk allows), off, or a budget."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpft.cachedir import MAX_SIZE_ENV
+from lpft.cachedir import MAX_SIZE_ENV, PREPARED_ENV
 from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 
 # The trial's name in the sweep (see lpft.sweeps.searcher); config keys that are not hyperparameters.
@@ -40,6 +40,7 @@ class TrialContext:
     threads: int = 1  # torch threads when Ray assigns no whole CPU
     feature_cache: str | None = None  # a shared path for the feature/head cache; None: each node's own
     cache_max_size: int | None = None  # bytes: the cache's least recently used entries evicted beyond it
+    prepared_images: str = "auto"  # the node's prepared image copies: auto, off or a budget (lpft.data.prepared)
     save_models: tuple[str, ...] = ()  # strategies whose trained model is kept (for wise)
     models_dir: str = ""  # where: <models_dir>/<trial_id>.pt (a path or URI)
     checkpoints_dir: str = ""  # where: <checkpoints_dir>/<trial_id>/step-<k>.pt (a path or URI)
@@ -154,6 +155,7 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
         os.environ["LPFT_CACHE"] = context.feature_cache
     if context.cache_max_size is not None:
         os.environ[MAX_SIZE_ENV] = str(context.cache_max_size)
+    os.environ[PREPARED_ENV] = context.prepared_images
     start = time.perf_counter()
     strategy = config["strategy"]
     hparams = {k: v for k, v in config.items() if k not in META_KEYS}
