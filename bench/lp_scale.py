@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["100000x2048"], help="ROWSxFEATURES of ID train")
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--num-cs", type=int, default=50)
+    ap.add_argument("--device", default="cpu", help="the torch path's device (cuda: a GPU trial's LP)")
+    ap.add_argument("--torch-only", action="store_true", help="time torch alone (1M rows: sklearn takes hours)")
     args = ap.parse_args()
     import torch
 
@@ -54,11 +56,16 @@ def main() -> None:
         rows, dim = (int(v) for v in size.split("x"))
         feats, labels, roles = features(rows, dim, args.classes)
         out = {}
-        for solver in ("sklearn", "torch"):
+        for solver in ("torch",) if args.torch_only else ("sklearn", "torch"):
             hp = LPParams(num_cs=args.num_cs, solver=solver)
             start = time.perf_counter()
-            evals, head = fit_path(feats, labels, roles, hp, args.classes)
+            evals, head = fit_path(feats, labels, roles, hp, args.classes, device=args.device)
             out[solver] = (time.perf_counter() - start, head, [e.accuracy for e in evals])
+        if args.torch_only:
+            t_tp, h_tp, _ = out["torch"]
+            print(f"{rows:>8,} x {dim:>5,}: torch on {args.device} {t_tp:8.1f} s for {args.num_cs} C "
+                  f"(selected C {h_tp.C:.3g})")
+            continue
         (t_sk, h_sk, a_sk), (t_tp, h_tp, a_tp) = out["sklearn"], out["torch"]
         ratio, same = t_tp / t_sk, h_sk.step == h_tp.step
         worst = max(abs(a - b) for a, b in zip(a_sk, a_tp))
@@ -66,6 +73,8 @@ def main() -> None:
         print(f"{rows:>8,} x {dim:>5,}: scikit-learn {t_sk:8.1f} s (C {h_sk.C:.3g}), torch {t_tp:8.1f} s "
               f"(C {h_tp.C:.3g}); accuracy difference at the selected C {100 * at:.2f} points, largest on the "
               f"path {100 * worst:.2f}; ratio {ratio:.3f}")
+    if args.torch_only:
+        return
     print(f"lp_scale: torch / scikit-learn time ratio {ratio:.3f}; selected C {'matches' if same else 'DIFFERS'}")
 
 

@@ -26,7 +26,9 @@ class SGDParams:
     momentum: float = 0.9
     bn: str = "train"  # "eval": BatchNorm keeps its pretrained statistics while training
     eval_every: int = 1  # epochs between evaluations (the last epoch is always evaluated)
-    amp: bool = False  # bfloat16 autocast on a GPU (ignored on the CPU)
+    amp: bool = True  # bfloat16 autocast on a GPU (ignored on the CPU)
+    channels_last: bool = True  # channels-last memory format for the model and images on a GPU (ignored on the CPU)
+    torch_compile: bool = False  # torch.compile the training step's model on a GPU (ignored on the CPU)
     head_lr_mult: float = 1.0  # the head's learning rate is lr * head_lr_mult
     bn_adapt: bool = False  # also score each eval set after re-estimating BatchNorm statistics on it
 

@@ -39,9 +39,11 @@ def outputs(model: nn.Module, backbone: Backbone, benchmark: Benchmark, split: S
     was_training = model.training
     model.eval()
     logits, labels = [], []
+    cuda = device.startswith("cuda")
+    layout = torch.channels_last if cuda else torch.contiguous_format  # as training left the model
     for x, y in batches(split, backbone.inputs, benchmark, batch_size, device=device, workers=workers):
         with autocast(device, amp):
-            z = model(x)
+            z = model(x.contiguous(memory_format=layout) if x.dim() == 4 else x)
         logits.append(z.float().cpu().numpy())
         labels.append(y.cpu().numpy())
     model.train(was_training)
@@ -136,13 +138,17 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: S
         log.epoch_seconds = list(resume["epoch_seconds"])
         first = resume["epoch"] + 1
     model.to(device)
+    cuda = device.startswith("cuda")
+    layout = torch.channels_last if cuda and hp.channels_last else torch.contiguous_format
+    model.to(memory_format=layout)  # convolutions' weights; a no-op for other layers
+    # The compiled module shares the model's parameters: state dicts, evaluation and checkpoints use `model`.
+    forward = torch.compile(model) if cuda and hp.torch_compile else model
 
     def state(epoch: int) -> dict:  # a deep copy: training goes on mutating these tensors
         return copy.deepcopy({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "generator": gen.get_state(),
                 "evaluations": [e.__dict__ for e in log.evaluations], "epoch_seconds": log.epoch_seconds})
 
-    cuda = device.startswith("cuda")
     if cuda:
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest kernels
     # Reading the loss back stalls a GPU's queue: there, non-finite losses are collected on
@@ -158,10 +164,11 @@ def sgd_train(model: Classifier, backbone: Backbone, benchmark: Benchmark, hp: S
         nonfinite = torch.zeros((), dtype=torch.bool, device=device)
         loss_sum = torch.zeros((), device=device)  # summed on the device: read once per epoch
         i = 0
-        for i, (x, y) in enumerate(batches(train, backbone.inputs, benchmark, hp.batch_size, train=True, generator=gen,
-                                           device=device, workers=workers), 1):
+        for i, (x_in, y) in enumerate(batches(train, backbone.inputs, benchmark, hp.batch_size, train=True,
+                                              generator=gen, device=device, workers=workers), 1):
+            x = x_in.contiguous(memory_format=layout) if x_in.dim() == 4 else x_in
             with autocast(device, hp.amp):
-                loss = nn.functional.cross_entropy(model(x), y)
+                loss = nn.functional.cross_entropy(forward(x), y)
             nonfinite |= ~torch.isfinite(loss.detach())
             loss_sum += loss.detach().float()
             if i % check_every == 0 and nonfinite.item():
