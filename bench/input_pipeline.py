@@ -1,7 +1,9 @@
-"""Training-input throughput on an ImageNet-like JPEG folder: today's path (each JPEG decoded,
-RandomResizedCrop at full resolution, ToTensor, Normalize, every epoch) against the node's
-prepared copy (`lpft.data.prepared`: decoded and resized once; crops from uint8, normalised as
-a batch), in one run, through lpft's own `batches` on one core (one thread, no loader workers).
+"""Training-input throughput on an ImageNet-like JPEG folder: lpft's path before issue 28 (each
+JPEG decoded, RandomResizedCrop at full resolution, ToTensor, Normalize, every epoch; kept here
+as `before_epoch`) against the node's prepared copy (`lpft.data.prepared`: decoded and resized
+once; crops from uint8, normalised as a batch) through lpft's own `batches`, in one run, on one
+core (one thread, no loader workers); and lpft with the copy off (`prepared_images: off`: the
+same pixels decoded and resized on demand).
 
 The bench writes the folder: --images JPEGs (default 10,000) of 400-500 px a side at quality
 90 in 10 classes, each a smooth random field with edges and grain, so a file is about the size
@@ -49,6 +51,29 @@ def write_folder(root: Path, n: int, classes: int = 10) -> float:
     return total / n / 1024
 
 
+def before_epoch(bench, split, inputs, batch: int, train: bool, device: str = "cpu") -> float:
+    """Seconds for one pass of lpft's input path before issue 28, kept here as the baseline: each
+    file decoded, torchvision's RandomResizedCrop + flip at full resolution (or Resize +
+    CenterCrop), ToTensor and Normalize per image, seeded per batch, the batch stacked."""
+    from torchvision import transforms as T
+
+    from lpft.data.loading import order
+
+    crop, resize = bench.transforms.sizes()
+    head = [T.RandomResizedCrop(crop), T.RandomHorizontalFlip()] if train else [T.Resize(resize), T.CenterCrop(crop)]
+    tf = T.Compose([*head, T.ToTensor(), T.Normalize(inputs.mean, inputs.std)])
+    gen = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    seen = 0
+    for k, idx in enumerate(order(len(split), batch, gen if train else None)):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(k)
+            x = torch.stack([tf(split.x.load(int(i))) for i in idx])
+        seen += len(x.to(device))
+    assert seen == len(split)
+    return time.perf_counter() - start
+
+
 def epoch(bench, split, inputs, batch: int, train: bool, device: str = "cpu") -> float:
     """Seconds for one pass of `batches` over the split. `device="meta"`: the batches are handed
     to a device that does the rest (as a GPU normalises the prepared path's uint8 batch), so
@@ -92,11 +117,13 @@ def main() -> None:
 
         warm = np.arange(min(n, 500))
         warmup = Split(split.x.subset(warm), split.y[warm], split.role)  # imports, first touches: untimed
-        os.environ["LPFT_PREPARED_IMAGES"] = "off"
+        before_epoch(bench, warmup, inputs, args.batch, train=True)
+        today = before_epoch(bench, split, inputs, args.batch, train=True)
+        today_gpu = before_epoch(bench, split, inputs, args.batch, train=True, device="meta")
+        today_eval = before_epoch(bench, split, inputs, args.batch, train=False)
+        os.environ["LPFT_PREPARED_IMAGES"] = "off"  # the same pixels decoded on demand: no copy
         epoch(bench, warmup, inputs, args.batch, train=True)
-        today = epoch(bench, split, inputs, args.batch, train=True)
-        today_gpu = epoch(bench, split, inputs, args.batch, train=True, device="meta")
-        today_eval = epoch(bench, split, inputs, args.batch, train=False)
+        off_gpu = epoch(bench, split, inputs, args.batch, train=True, device="meta")
         os.environ["LPFT_PREPARED_IMAGES"] = "auto"
         start = time.perf_counter()
         from lpft.data.prepared import prepared
@@ -112,10 +139,12 @@ def main() -> None:
               f"copy {size / 2**20:.0f} MiB ({size / n / 1024:.0f} KiB an image)")
         print("ms per image, one core: a training epoch's input handed to a GPU (the CPU's part), the same as")
         print("float batches for a CPU trial, and an evaluation pass's float batches")
-        print(f"{'path':<10} {'train, GPU':>11} {'train, CPU':>11} {'eval, CPU':>10}")
-        for name, g, t, e in (("files", today_gpu, today, today_eval), ("prepared", ours_gpu, ours, ours_eval)):
-            print(f"{name:<10} {g / n * 1e3:>11.2f} {t / n * 1e3:>11.2f} {e / n * 1e3:>10.2f}")
-        print(f"{'ratio':<10} {ours_gpu / today_gpu:>11.3f} {ours / today:>11.3f} {ours_eval / today_eval:>10.3f}")
+        print(f"{'path':<22} {'train, GPU':>11} {'train, CPU':>11} {'eval, CPU':>10}")
+        arms = (("files (before)", today_gpu, today, today_eval), ("prepared copy", ours_gpu, ours, ours_eval))
+        for name, g, t, e in arms:
+            print(f"{name:<22} {g / n * 1e3:>11.2f} {t / n * 1e3:>11.2f} {e / n * 1e3:>10.2f}")
+        print(f"{'ratio':<22} {ours_gpu / today_gpu:>11.3f} {ours / today:>11.3f} {ours_eval / today_eval:>10.3f}")
+        print(f"{'no copy (off), ratio':<22} {off_gpu / today_gpu:>11.3f}   (decoded and resized on demand)")
         print(f"input_pipeline: {n:,} images at {args.size} px, one core, a GPU trial's training input: prepared "
               f"{ours_gpu / n * 1e3:.2f} ms/img vs files {today_gpu / n * 1e3:.2f} (a CPU trial's: ratio "
               f"{ours / today:.3f}); the copy pays for itself after {prep_s / max(today_gpu - ours_gpu, 1e-9):.1f} "

@@ -36,6 +36,7 @@ FOLDERS = ("features", "heads", "benchmarks", "prepared")
 STALE_TEMP_S = 3600  # a temp file this old was left by a killed writer; a younger one may be a write
 MAX_SIZE_ENV = "LPFT_CACHE_MAX_SIZE"
 PREPARED_ENV = "LPFT_PREPARED_IMAGES"  # lpft.data.prepared: auto, off or a budget
+NODE_CACHE_ENV = "LPFT_NODE_CACHE"  # the node's own cache root, where a shared feature_cache replaces LPFT_CACHE
 UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4,
          "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
@@ -115,11 +116,11 @@ def _described(path: Path, folder: str) -> tuple[str, str, str, str, str]:
             str(record.get("split", "?")), str(record.get("detail", "")))
 
 
-def entries(root: Path, describe: bool = True) -> list[Entry]:
-    """Every file lpft wrote under `root`, most recently used first; `describe=False` skips
-    opening them (kind and names `?`), for eviction."""
+def entries(root: Path, describe: bool = True, folders: tuple[str, ...] = FOLDERS) -> list[Entry]:
+    """Every file lpft wrote under `root` (in `folders`), most recently used first;
+    `describe=False` skips opening them (kind and names `?`), for eviction."""
     out = []
-    for folder in FOLDERS:
+    for folder in folders:
         try:
             items = list(os.scandir(root / folder))
         except OSError:  # absent, or not a folder
@@ -203,12 +204,15 @@ def touch(path: Path) -> None:
 
 def evict(written: Path) -> None:
     """After an entry is written: least recently used ones removed while the cache is over
-    `LPFT_CACHE_MAX_SIZE` (unset: unbounded). Never raises: eviction is housekeeping."""
+    `LPFT_CACHE_MAX_SIZE` (unset: unbounded). Never raises: eviction is housekeeping. Prepared
+    image copies are neither counted nor removed here: they have their own budget
+    (`LPFT_PREPARED_IMAGES`), and one copy may be larger than the whole feature cache."""
     limit = os.environ.get(MAX_SIZE_ENV)
     if not limit:
         return
     try:
         root = written.parent.parent
-        remove(over_size(entries(root, describe=False), parse_size(limit, MAX_SIZE_ENV), keep=written))
+        kept = tuple(f for f in FOLDERS if f != "prepared")
+        remove(over_size(entries(root, describe=False, folders=kept), parse_size(limit, MAX_SIZE_ENV), keep=written))
     except (OSError, InputError):
         pass

@@ -72,12 +72,15 @@ def test_eval_inputs_are_those_of_the_files_to_the_bit(tree, cache, monkeypatch,
     assert all(f"-{b.transforms.sizes(size)[1]}px-" in p.name for p in made)
 
 
-def test_training_crops_are_torchvisions_draws_and_the_same_for_any_worker_count(tree, cache, monkeypatch):
+def test_training_crops_are_torchvisions_draws_the_same_with_or_without_the_copy_and_any_workers(
+        tree, cache, monkeypatch):
     b = bench(tree)
     first = run(b, "id_train", "auto", monkeypatch, train=True)
     again = run(b, "id_train", "auto", monkeypatch, train=True, workers=2)
+    files = run(b, "id_train", "off", monkeypatch, train=True, workers=2)  # decoded on demand: the same run
     other = run(b, "id_train", "auto", monkeypatch, train=True, seed=4)
     assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(first, again))
+    assert all(torch.equal(x1, x2) and torch.equal(y1, y2) for (x1, y1), (x2, y2) in zip(first, files))
     assert not all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(first, other))  # the seed matters
     # Against torchvision itself on one prepared image: the same box and flip from the same seed
     # (its RandomResizedCrop + flip on the PIL image), pixels within interpolation's rounding.
@@ -142,7 +145,7 @@ def test_over_budget_says_so_in_one_line_and_reads_the_files(tree, cache, monkey
     assert copies(cache) == []  # off: nothing written
     got = run(b, "id_test", "2K", monkeypatch)
     err = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("lpft:")]
-    assert len(err) == 1 and "would take" in err[0] and f"{PREPARED_ENV}=2.0 KiB" in err[0], err
+    assert len(err) == 1 and "would take about" in err[0] and f"{PREPARED_ENV}=2.0 KiB" in err[0], err
     assert copies(cache) == []
     assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(want, got))
 
@@ -200,3 +203,31 @@ def test_the_spec_key(value, stored):
     assert parse_spec({**spec, "prepared_images": value}).prepared_images == stored
     with pytest.raises(InputError, match=r"^prepared_images must be auto, off or a size"):
         parse_spec({**spec, "prepared_images": "big"})
+
+
+def test_the_feature_caches_bound_never_evicts_a_copy_and_a_shared_feature_cache_leaves_it_on_the_node(
+        tree, cache, monkeypatch, tmp_path):
+    from lpft.cachedir import MAX_SIZE_ENV, NODE_CACHE_ENV, evict
+
+    b = bench(tree)
+    run(b, "id_test", "auto", monkeypatch)
+    feature = cache.parent / "features" / "x.npz"
+    feature.parent.mkdir(parents=True)
+    feature.write_bytes(b"0" * 100)
+    monkeypatch.setenv(MAX_SIZE_ENV, "200")  # smaller than the copy: it would go first by age
+    os.utime(copies(cache)[0], (1, 1))
+    evict(feature)
+    assert len(copies(cache)) == 1 and feature.exists()
+    monkeypatch.setenv(NODE_CACHE_ENV, str(tmp_path / "node"))  # as a trial with a shared feature_cache sets it
+    prepared_mod._opened.clear()
+    run(b, "sketch", "auto", monkeypatch)
+    assert len(copies(tmp_path / "node" / "prepared")) == 1 and len(copies(cache)) == 1
+
+
+def test_the_size_is_estimated_from_a_sample_of_headers(tree):
+    b = bench(tree)
+    source = b.train.x.root
+    exact = prepared_mod.estimate(source, 18)
+    widths = [Image.open(p).size for p in source.paths]
+    assert exact == sum(3 * w * h for w, h in (prepared_mod.resized_size(*s, 18) for s in widths))
+    assert exact <= prepared_mod.estimate(source, 18, sample=5) <= 1.1 * exact + 1

@@ -1,8 +1,11 @@
-"""The benchmark transforms on prepared images (`lpft.data.prepared`), as uint8 tensors.
+"""The benchmark transforms on resized images (`lpft.data.prepared`: a node's copy, or decoded
+on demand), as uint8 tensors.
 
-Evaluation: the copy already holds `Resize(resize)`'s output, so `CenterCrop(size)` is all that
+Evaluation: the image is already `Resize(resize)`'s output, so `CenterCrop(size)` is all that
 is left; with the normalisation `Inputs.tensor` applies to the uint8 batch, the model gets the
-same numbers as from the files (tests/test_prepared.py checks them equal). Training:
+same numbers as torchvision's Resize, CenterCrop, ToTensor and Normalize on the CPU
+(tests/test_prepared.py checks them equal). Training, from the resized image (as FFCV-style
+pipelines do; before issue 28 the crop was taken at the file's full resolution):
 torchvision's `RandomResizedCrop.get_params` and the flip's draw, in torchvision's order, from
 the batch's seed (as `lpft.data.loading` seeds the file path), then the crop resized with
 torch's antialiased bilinear uint8 kernel. Leaving the float conversion and normalisation to
@@ -11,12 +14,12 @@ the batch (on the GPU when the trial has one) is most of the saving besides the 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
-
-from lpft.data.prepared import PreparedCopy
 
 SCALE = (0.08, 1.0)  # torchvision's RandomResizedCrop defaults, which the file path uses
 RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -48,14 +51,21 @@ def random_crop(img: np.ndarray, size: int) -> torch.Tensor:
     return out
 
 
+class Pixels(Protocol):
+    def __len__(self) -> int: ...
+
+    def array(self, i: int) -> np.ndarray: ...
+
+
 class PreparedImages(Dataset):
     """Item (i, seed) -> (uint8 (3, size, size) image i, label i); seed < 0: the eval crop.
 
-    Seeded once per batch by its first item, as the file path's `_Images` is, so a batch's crops
+    A batch's random crops come from one seed, its first item's (`__getitems__`, which the
+    DataLoader calls with a whole batch): a batch is made by one process in order, so the crops
     depend on the trial's seed and the batch's position only, for any number of workers.
     """
 
-    def __init__(self, copy: PreparedCopy, labels: np.ndarray, size: int) -> None:
+    def __init__(self, copy: Pixels, labels: np.ndarray, size: int) -> None:
         self.copy, self.labels, self.size = copy, labels, size
 
     def __len__(self) -> int:

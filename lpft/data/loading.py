@@ -1,11 +1,14 @@
 """Batches of (inputs, labels) tensors from any split: the one way models see data.
 
 Array splits (synthetic, digits) are indexed in memory and normalised as the model's `Inputs` say.
-ImageSource splits go through a torch DataLoader: worker processes decode and transform
-images, pinned memory when the target is a GPU; image files come from the node's prepared copy
-(`lpft.data.prepared`, decoded and resized once) unless that is off or does not fit. Training
-order and augmentation come from the caller's generator only, so a run is the same for any number of workers and
-resumes exactly: each batch's random crops are seeded from (epoch seed, its position).
+ImageSource splits go through a torch DataLoader, pinned memory when the target is a GPU: images
+resized as the eval transform's first step (`Resize(resize)`) come from the node's prepared
+copy of the files (`lpft.data.prepared`, decoded and resized once) or, when that is off or does
+not fit, are decoded and resized in worker processes: the same pixels either way; then uint8
+crops (`lpft.data.crops`), normalised as a batch on the device. Training order and
+augmentation come from the caller's generator only, so a run is the same for any number of
+workers, with or without the copy, and resumes exactly: each batch's random crops are seeded
+from (epoch seed, its position).
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from lpft.data.base import Benchmark, Split
 from lpft.data.crops import PreparedImages
 from lpft.data.images import FileSource
-from lpft.data.prepared import prepared
+from lpft.data.prepared import Decoded, prepared
 from lpft.errors import InputError
 
 
@@ -57,40 +60,6 @@ def order(n: int, batch_size: int, generator: torch.Generator | None) -> list[np
     return [idx[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-class _Images(Dataset):
-    """Item (i, seed) -> (transformed image i, label i); seed < 0 means no randomness.
-
-    A batch's random augmentations come from one seed, its first item's (`__getitems__`, which
-    the DataLoader calls with a whole batch): a batch is made by one process in order, so the
-    crops are the same for any number of workers, and seeding once per batch rather than once
-    per image keeps the loader as fast as a plain ImageFolder's.
-    """
-
-    def __init__(self, split: Split, transform) -> None:
-        assert not isinstance(split.x, np.ndarray)  # array splits never get here (`batches`)
-        self.source, self.labels, self.transform = split.x, split.y, transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, item: tuple[int, int]) -> tuple[torch.Tensor, int]:
-        i, seed = item
-        img = self.source.load(int(i))
-        if seed < 0:
-            return self.transform(img), int(self.labels[i])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.transform(img), int(self.labels[i])
-
-    def __getitems__(self, items: list[tuple[int, int]]) -> list[tuple[torch.Tensor, int]]:
-        seed = items[0][1] if items else -1
-        if seed < 0:
-            return [self[item] for item in items]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return [(self.transform(self.source.load(int(i))), int(self.labels[i])) for i, _ in items]
-
-
 def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int, *,
             train: bool = False, generator: torch.Generator | None = None, device: str = "cpu",
             workers: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -115,18 +84,14 @@ def batches(split: Split, inputs: Inputs, benchmark: Benchmark, batch_size: int,
     crop, resize = benchmark.transforms.sizes(inputs.size)
     copy = prepared(split.x, resize, benchmark.name, benchmark.fingerprint, workers) \
         if isinstance(split.x, FileSource) else None
-    if copy is not None:  # uint8 crops from the node's decoded copy, normalised as a batch on the device
-        loader = DataLoader(PreparedImages(copy, split.y, crop), batch_sampler=items, num_workers=workers,
-                            pin_memory=cuda, persistent_workers=False)
-        for x, y in loader:
-            yield inputs.tensor(x, device).to(inputs.dtype), y.to(device, non_blocking=cuda)
-        return
-    transform = benchmark.transforms.build(inputs.mean, inputs.std, train=train, size=inputs.size)
-    loader = DataLoader(_Images(split, transform), batch_sampler=items, num_workers=workers,
+    # The node's decoded copy, or the same pixels decoded on demand: uint8 crops either way,
+    # normalised as a batch on the device
+    pixels = copy if copy is not None else Decoded(split.x, resize)
+    loader = DataLoader(PreparedImages(pixels, split.y, crop), batch_sampler=items, num_workers=workers,
                         pin_memory=cuda, persistent_workers=False)
     try:
         for x, y in loader:
-            yield x.to(device, non_blocking=cuda).to(inputs.dtype), y.to(device, non_blocking=cuda)
+            yield inputs.tensor(x, device).to(inputs.dtype), y.to(device, non_blocking=cuda)
     except InputError as e:  # from a worker process, torch wraps it with the worker's traceback: its last line
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         raise InputError(lines[-1].split("InputError: ", 1)[-1] if len(lines) > 1 else str(e)) from None

@@ -30,6 +30,7 @@ import os
 import shutil
 import struct
 import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,17 +42,19 @@ from torch.utils.data import DataLoader, Dataset
 from lpft.atomic import atomic_file
 from lpft.cachedir import IMG_FORMAT as FORMAT
 from lpft.cachedir import IMG_MAGIC as MAGIC
+from lpft.cachedir import NODE_CACHE_ENV, entries, human, over_size, parse_size, read_header, remove, touch
 from lpft.cachedir import PREPARED_ENV as ENV
-from lpft.cachedir import entries, evict, human, over_size, parse_size, read_header, remove, touch
 from lpft.errors import InputError
 
 if TYPE_CHECKING:
-    from lpft.data.images import FileSource
+    from lpft.data.images import FileSource, ImageSource
 
 SUFFIX = ".img"
 HEADER = 4096  # bytes: magic, length and padded JSON, so the index and pixels are page-aligned
 FREE_MARGIN = 1 << 30  # `auto` leaves this much of the disk free
-_opened: dict[tuple[int, int, str], tuple[FileSource, PreparedCopy | None]] = {}  # per process: decided once per split
+# Per process, per source of files: decided once for each (resize, setting); let go with the benchmark.
+_opened: weakref.WeakKeyDictionary[FileSource, dict[tuple[int, str], PreparedCopy | None]] = \
+    weakref.WeakKeyDictionary()
 
 
 class PreparedCopy:
@@ -97,9 +100,11 @@ def budget() -> int | None:
 
 
 def folder() -> Path:
+    """The node's own cache root even when a sweep shares its feature cache (`feature_cache`):
+    a prepared copy is read at memory speed or not worth having."""
     from lpft.data.cache import cache_root
 
-    return cache_root() / "prepared"
+    return Path(os.environ.get(NODE_CACHE_ENV) or cache_root()) / "prepared"
 
 
 def prepared(source: FileSource, resize: int, name: str, fingerprint: str = "",
@@ -110,13 +115,15 @@ def prepared(source: FileSource, resize: int, name: str, fingerprint: str = "",
     one, and so do every seed's draws under resample_split); `fingerprint` is the benchmark's
     (`lpft.data.fingerprint`), the files' sizes and mtimes when it has none."""
     root, rows = source.root, source.rows
-    said = (id(root), resize, os.environ.get(ENV, ""))  # the setting too: a process may change it
-    memo = _opened.get(said)
-    if memo is None or memo[0] is not root:
-        memo = (root, _open_or_build(root, resize, name, fingerprint, workers))
-        _opened[said] = memo
-    copy = memo[1]
-    return None if copy is None else (copy if rows is None else copy.subset(rows))
+    said = (resize, os.environ.get(ENV, ""))  # the setting too: a process may change it
+    decided = _opened.setdefault(root, {})
+    if said not in decided:
+        decided[said] = _open_or_build(root, resize, name, fingerprint, workers)
+    copy = decided[said]
+    if copy is None:
+        return None
+    touch(copy.path)  # in use: the least recently used copy is one no trial reads
+    return copy if rows is None else copy.subset(rows)
 
 
 def listing_key(source: FileSource, fingerprint: str) -> str:
@@ -140,30 +147,31 @@ def _open_or_build(source: FileSource, resize: int, name: str, fingerprint: str,
         files = listing_key(source, fingerprint)
     except OSError:  # a file gone: decoding it says which, in the benchmark's own words
         return None
-    key = hashlib.sha256(json.dumps({"files": files, "resize": resize, "format": FORMAT}).encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps({"files": files, "resize": resize, "format": FORMAT, "versions": _versions()})
+                         .encode()).hexdigest()[:20]
     path = folder() / f"{name}-{resize}px-{key}{SUFFIX}"
     copy = _valid(path, key)
     if copy is not None:
         return copy
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(path.with_name(path.name + ".lock")):
+        with _locked(path.with_name(path.name + ".lock"), name):
             copy = _valid(path, key)  # another worker of this node built it while this one waited
             if copy is not None:
                 return copy
             size = estimate(source, resize) + HEADER + 24 * len(source)
             if limit is not None and size <= limit:  # the node's least recently used copies make room
-                remove(over_size([e for e in entries(path.parent.parent, describe=False)
-                                  if e.path.parent == path.parent], limit - size))
-            free = shutil.disk_usage(path.parent).free - FREE_MARGIN
-            if size > min(free, limit if limit is not None else free):
-                said = f"the budget {ENV}={human(limit)}" if limit is not None and limit < free \
-                    else f"the disk's {human(max(free, 0))} free (beyond 1 GiB kept)"
-                print(f"lpft: {name}: a prepared copy of {len(source):,} images would take {human(size)}, more than "
-                      f"{said}; decoding the image files instead", file=sys.stderr)
+                remove(over_size(entries(path.parent.parent, describe=False, folders=("prepared",)), limit - size))
+            # auto: half of what is free, so features, checkpoints and results still have room
+            free = shutil.disk_usage(path.parent).free
+            room = limit if limit is not None else free // 2
+            if size > min(room, free - FREE_MARGIN):
+                said = f"the budget {ENV}={human(limit)}" if limit is not None and limit < free - FREE_MARGIN \
+                    else f"half the disk's {human(free)} free" if limit is None else f"the disk's {human(free)} free"
+                print(f"lpft: {name}: a prepared copy of {len(source):,} images would take about {human(size)}, "
+                      f"more than {said}; decoding the image files instead", file=sys.stderr)
                 return None
             _build(source, resize, path, key, name, workers)
-            evict(path)  # a cache_max_size counts the copy too
     except OSError as e:  # a read-only or full cache: the trial still runs, on the files
         print(f"lpft: {name}: no prepared copy ({e.strerror or e}); decoding the image files instead", file=sys.stderr)
         return None
@@ -181,10 +189,23 @@ def _valid(path: Path, key: str) -> PreparedCopy | None:
     return copy
 
 
+def _versions() -> dict[str, str]:
+    """What decodes and resizes the pixels: another version may give other bytes."""
+    import PIL
+    import torchvision
+
+    return {"Pillow": PIL.__version__, "torchvision": torchvision.__version__}
+
+
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, name: str) -> Iterator[None]:
     with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, also when the process dies
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process of this node is building it: say so, then wait
+            print(f"lpft: {name}: waiting for another process on this node to finish the prepared copy "
+                  f"({path.with_suffix('')})", file=sys.stderr)
+            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, also when the process dies
         try:
             yield
         finally:
@@ -199,22 +220,28 @@ def resized_size(width: int, height: int, resize: int) -> tuple[int, int]:
     return (resize, new_long) if width <= height else (new_long, resize)
 
 
-def estimate(source: FileSource, resize: int) -> int:
-    """The copy's pixel bytes, from the files' headers (no decoding)."""
+def estimate(source: FileSource, resize: int, sample: int = 1000) -> int:
+    """The copy's pixel bytes, from the headers of up to `sample` files evenly spread over the
+    listing (no decoding), scaled to all with a 10% margin when sampled: reading a million
+    headers one by one over a network file system would take longer than the build."""
     from lpft.data.images import open_image
 
+    n = len(source.paths)
+    picked = np.unique(np.linspace(0, n - 1, min(n, sample)).astype(np.int64)) if n else np.zeros(0, np.int64)
     total = 0
-    for p in source.paths:
-        with open_image(p) as img:
+    for i in picked:
+        with open_image(source.paths[int(i)]) as img:
             w, h = resized_size(*img.size, resize)
         total += w * h * 3
-    return total
+    return total if len(picked) == n else int(total * n / len(picked) * 1.1)
 
 
-class _Resized(Dataset):
-    """Image i decoded, RGB, resized as the eval transform's first step: for the builder's workers."""
+class Decoded(Dataset):
+    """Image i decoded, RGB, resized as the eval transform's first step: what a prepared copy
+    holds, made on demand (the builder's workers, and the trials when there is no copy, so a
+    trial's inputs are the same with or without one)."""
 
-    def __init__(self, source: FileSource, resize: int) -> None:
+    def __init__(self, source: ImageSource, resize: int) -> None:
         from torchvision import transforms as T
 
         self.source, self.resize = source, T.Resize(resize)
@@ -223,6 +250,9 @@ class _Resized(Dataset):
         return len(self.source)
 
     def __getitem__(self, i: int) -> np.ndarray:
+        return self.array(i)
+
+    def array(self, i: int) -> np.ndarray:
         return np.asarray(self.resize(self.source.load(i)), dtype=np.uint8)
 
 
@@ -236,7 +266,7 @@ def _build(source: FileSource, resize: int, path: Path, key: str, name: str, wor
     start = time.perf_counter()
     n = len(source)
     index = np.zeros((n, 3), np.int64)
-    loader: DataLoader[np.ndarray] = DataLoader(_Resized(source, resize), batch_size=None, num_workers=workers,
+    loader: DataLoader[np.ndarray] = DataLoader(Decoded(source, resize), batch_size=None, num_workers=workers,
                         collate_fn=_one, prefetch_factor=8 if workers else None)
     with atomic_file(path) as f:
         # The header and index go first, but the byte count and offsets are known at the end:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lpft.cachedir import MAX_SIZE_ENV, PREPARED_ENV
+from lpft.cachedir import MAX_SIZE_ENV, NODE_CACHE_ENV, PREPARED_ENV
 from lpft.results import RUNNING, Evaluation, RunResult, step_metrics
 
 # The trial's name in the sweep (see lpft.sweeps.searcher); config keys that are not hyperparameters.
@@ -152,6 +152,9 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
     assigned = ray.get_runtime_context().get_assigned_resources()
     torch.set_num_threads(max(1, int(assigned.get("CPU", context.threads))))
     if context.feature_cache:
+        from lpft.data.cache import cache_root
+
+        os.environ.setdefault(NODE_CACHE_ENV, str(cache_root()))  # prepared images stay on the node
         os.environ["LPFT_CACHE"] = context.feature_cache
     if context.cache_max_size is not None:
         os.environ[MAX_SIZE_ENV] = str(context.cache_max_size)
