@@ -82,15 +82,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from lpft.sweeps import builtin_specs, load_spec
+    from lpft.sweeps import load_spec
 
     if args.list:
-        from lpft.sweeps.spec_schema import MODELINE
+        from lpft.catalog_cli import spec_rows
 
-        for name, path in builtin_specs().items():  # each one's first comment, after its schema line
-            first = next(line for line in path.read_text().splitlines()
-                         if line.startswith("#") and not line.startswith(MODELINE)).lstrip("# ").strip()
-            print(f"{name:14s} {first}")
+        print(format_table(["spec", "what it is"], spec_rows(), left=2))
         return 0
     if not args.spec:
         raise InputError("lpft sweep: give a SPEC (a YAML path or a built-in name; see --list)")
@@ -257,9 +254,10 @@ def _options() -> dict[str, argparse.ArgumentParser]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lpft", description=__doc__)
+    p = argparse.ArgumentParser(prog="lpft", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"lpft {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     shared = _options()
 
     run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray",
@@ -340,13 +338,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(fn=cmd_demo)
 
     from lpft.cache_cli import add_cache_parser
+    from lpft.catalog_cli import add_catalog_parsers
     from lpft.spec_cli import add_spec_parsers
 
     add_cache_parser(sub)
     add_spec_parsers(sub, [shared["imports"]])
+    add_catalog_parsers(sub, [shared["imports"]])
     return p
 
 
+DESCRIPTION = """\
+lpft runs hyperparameter sweeps of transfer-learning strategies (linear probing, fine-tuning,
+LP-then-FT, and more) on Ray, and turns their results into in-distribution vs out-of-distribution
+tables and frontiers: which strategy wins for your backbone and your shift, at what cost, and
+how robust each is (Kumar et al., ICLR 2022)."""
+EPILOG = """\
+start here:
+  lpft demo                      the built-in sweeps end to end, with a report
+  lpft list                      benchmarks, strategies, backbones and built-in specs
+  lpft show ft                   a strategy's keys, defaults and search ranges
+  lpft init my.yaml              a commented spec to edit, then: lpft sweep my.yaml
+  lpft analyze results/NAME      tables, frontiers and the HTML report of a sweep
+Bad input is one line on stderr and exit status 2; `lpft COMMAND -h` for each command."""
 IMPORT_HELP = ("a module that registers benchmarks, strategies or backbones (on the Python path or in the "
                "current folder); every Ray worker imports it too")
 
@@ -377,6 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"lpft: error: {redact_text(str(e))}", file=sys.stderr)  # no user:pass@ of any address
         return 2
+    except BrokenPipeError:  # `lpft list | head`: the reader left; no traceback, and no second one at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a pipe's writer
     except KeyboardInterrupt as e:  # Ctrl-C outside a sweep, or a second signal in one: no traceback
         print("lpft: interrupted", file=sys.stderr)
         return getattr(e, "exit_status", 130)  # lpft.sweeps.interrupt.Stopped: 128 + its signal

@@ -1,6 +1,7 @@
 """lpft.analysis: loading with schema checks, selection by hand-computed example, frontiers, robustness."""
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -364,8 +365,14 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     report = analyze([results])
     written = write_report(report, tmp_path / "report")
     names = {p.name for p in written}
-    assert {"frontier_grid.png", "frontier_grid.svg", "frontier_shift.png", "frontier_ood_avg.png",
-            "report.html", "table.md"} <= names
+    assert {"frontier_grid.png", "frontier_grid.svg", "frontier_grid.pdf", "report.html", "table.md"} <= names
+    # one OOD set: its own figure and the average's would be the grid again, byte for byte
+    assert not {"frontier_shift.png", "frontier_ood_avg.png"} & names
+    pngs = [p.read_bytes() for p in written if p.suffix == ".png"]
+    assert len(set(pngs)) == len(pngs)
+    for pdf in (p for p in written if p.suffix == ".pdf"):  # venues refuse Type 3 fonts: TrueType embedded
+        fonts = re.findall(rb"/Subtype\s*/(Type3|TrueType|Type1|Type0|CIDFontType2)", pdf.read_bytes())
+        assert fonts and b"Type3" not in fonts, (pdf.name, fonts)
     png = tmp_path / "report" / "frontier_grid.png"
     assert png.stat().st_size > 20_000
     pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
@@ -396,6 +403,34 @@ def test_notebook_runs_top_to_bottom(results, tmp_path, monkeypatch):
     figures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                if "image/png" in o.get("data", {})]
     assert len(figures) == 3  # the grid, the effective-robustness bars, the compared frontier
+
+
+def test_the_notebook_runs_through_jupyter_nbconvert_from_its_folder_with_its_defaults(results, tmp_path):
+    """As a user runs it: `jupyter nbconvert --execute` in notebooks/, no environment variables,
+    the checkout's results/demo/synthetic found from there; each figure shown exactly once."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import nbformat
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(results, checkout / "results" / "demo" / "synthetic")
+    (checkout / "notebooks").mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "notebooks" / "frontiers.ipynb", checkout / "notebooks")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LPFT_RESULTS", "LPFT_COMPARE", "MPLBACKEND"))}
+    jupyter = Path(sys.executable).with_name("jupyter")
+    done = subprocess.run([str(jupyter), "nbconvert", "--to", "notebook", "--execute", "frontiers.ipynb",
+                           "--output", "ran.ipynb"], cwd=checkout / "notebooks", env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = nbformat.read(checkout / "notebooks" / "ran.ipynb", as_version=4)
+    pngs = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    frontier = next(i for i, c in enumerate(nb.cells) if "frontier_figure(report" in c.source)
+    bars = next(i for i, c in enumerate(nb.cells) if "ax.bar(" in c.source)
+    assert pngs == [frontier, bars]  # the frontier grid once, the effective-robustness chart once
 
 
 def test_golden_results_give_the_expected_table_and_frontier():
@@ -525,7 +560,7 @@ def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
             strategy, f"t{t}", t % 2, lr, {s: tuple(acc[s])})], HPARAMS)
     report = analyze([tmp_path])
     write_report(report, tmp_path / "report")
-    svg = (tmp_path / "report" / "frontier_ood_avg.svg").read_text()
+    svg = (tmp_path / "report" / "frontier_grid.svg").read_text()
     assert svg.count("<image") == 1 and len(svg) < 400_000  # ~2.4 MB with a vector per point
     assert "Pareto frontier" in svg  # the legend and lines are still text and paths
     csv = (tmp_path / "report" / "frontier.csv").read_text().splitlines()
@@ -557,7 +592,7 @@ def test_effective_robustness_far_outside_the_baselines_id_range_is_flagged(resu
     assert not caveats["ft"].startswith("extrapolated")  # within the range (its line slopes down: see below)
     write_report(report, tmp_path / "report")
     assert "extrapolated" in (tmp_path / "report" / "report.html").read_text()
-    assert "lp (ER extrapolated)" in (tmp_path / "report" / "frontier_ood_avg.svg").read_text()
+    assert "LP (ER extrapolated)" in (tmp_path / "report" / "frontier_grid.svg").read_text()  # its label
     assert main(["analyze", str(results), "--out", str(tmp_path / "cli")]) == 0
     out = capsys.readouterr().out.split("effective robustness vs", 1)[1]
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("lp "))
@@ -716,10 +751,10 @@ def test_compare_puts_one_benchmarks_sweeps_side_by_side(tmp_path):
     assert len(report.frontier) == 2 * 6 * 3  # every (trial, step) of both sweeps, though trial names repeat
     fig = frontier_figure(report.frontier, report.chosen, ["ood_avg"], report.baseline, report.selection)
     labels = fig.legends[0].get_texts()
-    assert {t.get_text() for t in labels} >= {"a/lp", "a/ft", "b/lp", "b/ft"}
+    assert {t.get_text() for t in labels} >= {"a/LP", "a/FT", "b/LP", "b/FT"}  # each by its label, sweep kept
     selected = {c.get_label(): c.lines[0] for c in fig.axes[0].containers}  # the errorbars' marker lines
-    assert selected["a/ft"].get_marker() != selected["b/ft"].get_marker()  # a marker set per sweep
-    assert selected["a/ft"].get_color() == selected["b/ft"].get_color()  # a colour per strategy
+    assert selected["a/FT"].get_marker() != selected["b/FT"].get_marker()  # a marker set per sweep
+    assert selected["a/FT"].get_color() == selected["b/FT"].get_color()  # a colour per strategy
 
 
 def test_effective_robustness_per_ood_set_and_over_seeds(tmp_path):
@@ -862,3 +897,19 @@ def test_a_seed_is_never_part_of_a_config_and_each_selection_names_its_metric():
         chosen = SELECTIONS[name]().select_points(points)
         assert chosen.metric == metric and list(chosen.frame.index) == [0, 1], name
         assert "index" not in chosen.frame.columns
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.87, 0.978), (0.5, 0.97), (0.85, 0.995), (0.3, 0.999), (0.6, 0.8),
+                                        (0.01, 0.3), (0.9, 0.93)])
+def test_ticks_are_round_apart_and_reach_both_ends_of_a_probit_axis(lo, hi):
+    """A panel reaching 97.8% (FT's models there) gets a tick above 96%; every tick a multiple of
+    a round step, none crowding the next, the last ones near the axis's ends in probit units."""
+    from lpft.analysis.plots import TICK_STEPS, _ticks
+
+    ticks = _ticks(lo, hi, 7)
+    z = norm.ppf(ticks)
+    span = norm.ppf(hi) - norm.ppf(lo)
+    assert all(lo <= t <= hi for t in ticks) and len(ticks) >= 3
+    assert all(any(abs(t / s - round(t / s)) < 1e-6 for s in TICK_STEPS) for t in ticks)
+    assert np.diff(z).min() >= 0.75 * span / 7 - 1e-9
+    assert norm.ppf(hi) - z[-1] <= 1.5 * span / 7 and z[0] - norm.ppf(lo) <= 1.5 * span / 7, ticks

@@ -99,6 +99,6 @@ def test_results_and_analysis_carry_it(registered, tmp_path):
     assert rows[:3] == [NAME, "lp", "ft"], report.tables["text"]
     assert "Centroid vs FT: " in report.sentence and "FT vs LP: " in report.sentence, report.sentence
     write_report(report, tmp_path / "report")
-    svg = (tmp_path / "report" / "frontier_ood_avg.svg").read_text().lower()
+    svg = (tmp_path / "report" / "frontier_grid.svg").read_text().lower()
     assert "#aa3377" in svg and "#d55e00" in svg  # its colour, and FT's
 

@@ -87,21 +87,23 @@ def test_markdown_and_latex_say_the_same_cells_with_their_own_marks_and_escapes(
     md = render(chosen, "md")
     assert md.startswith(f"Selection: my label. Accuracy %, {LEGEND}; best in bold.\n\n")
     lines = md.splitlines()
-    assert lines[2:4] == [r"| strategy | seeds | id\_test | ood\_a | ood\_b | ood\_avg |", "|---|---|---|---|---|---|"]
+    # a paper's names: the paper's strategies by their labels, the ID and average columns in words
+    assert lines[2:4] == [r"| Strategy | Seeds | ID test | ood\_a | ood\_b | OOD avg. |", "|---|---|---|---|---|---|"]
     rows = lines[4:]
     assert len(rows) == 4
-    assert [r.split(" | ")[0] for r in rows] == ["| lp", "| ft", "| lpft", r"| a\_b&c"]
+    assert [r.split(" | ")[0] for r in rows] == ["| LP", "| FT", "| LP-FT", r"| a\_b&c"]
     for r, s in zip(rows, ORDER):
         assert r.strip("| ").split(" | ")[2:] == [(f"**{cells[s][c]}**" if BEST[c] == s else cells[s][c])
                                                   for c in COLUMNS]
     tex = render(chosen, "latex").splitlines()
     assert tex[0] == f"% selection: my label; accuracy %, {LEGEND}"
     assert tex[1] == r"\begin{tabular}{lrrrrr}"
-    assert tex[2:5] == [r"\toprule", r"strategy & seeds & id\_test & ood\_a & ood\_b & ood\_avg \\", r"\midrule"]
+    assert tex[2:5] == [r"\toprule", r"Strategy & Seeds & ID test & ood\_a & ood\_b & OOD avg. \\", r"\midrule"]
     body = tex[5:9]
+    labels = {"lp": "LP", "ft": "FT", "lpft": "LP-FT", ODD: ODD}
     for line, s in zip(body, ORDER):
         name, _, *vals = line.removesuffix(r" \\").split(" & ")
-        assert name == latex_escape(s) and vals == [
+        assert name == latex_escape(labels[s]) and vals == [
             (r"\textbf{%s}" if BEST[c] == s else "%s") % cells[s][c].replace("±", r"$\pm$") for c in COLUMNS]
     assert body[3].startswith(r"a\_b\&c & 1 & ")
     assert tex[9:] == [r"\bottomrule", r"\end{tabular}"]

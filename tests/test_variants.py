@@ -130,4 +130,4 @@ def test_new_strategies_reach_the_tables_and_plots_unchanged(tmp_path, ray_clust
         for column in ("id_test", "ood_avg"):
             assert means[strategy, column] == pytest.approx(trials[column].mean(), abs=1e-12), (strategy, column)
     svg = (tmp_path / "variants" / "report" / "frontier_grid.svg").read_text()
-    assert "l2sp" in svg and "ft-partial" in svg  # in the plot's legend
+    assert "L2-SP" in svg and "partial FT" in svg  # in the plot's legend, by their labels

@@ -93,7 +93,7 @@ def test_wise_and_soup_stages_run_after_their_sources_in_one_sweep(tmp_path, ray
     assert len(list((tmp_path / "ws" / "models").glob("*.pt"))) == 4  # every ft and lpft search trial
     p = lpft("analyze", tmp_path / "ws")
     assert p.returncode == 0 and "wise" in p.stdout, p.stderr[-2000:]
-    assert "wise path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
+    assert "WiSE path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
     # The soups: one trial each, after every source trial, over the completed ones in asked order.
     soups = trials[trials.stage == "soup"].set_index("strategy")
     assert set(soups.index) == {"soup-uniform", "soup-greedy"} and set(soups.status) == {"completed"}

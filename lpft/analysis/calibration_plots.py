@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lpft.analysis.plots import DPI, RASTERIZE_ABOVE, SIZES, VECTOR_DPI, _legend, colours, set_label
+from lpft.analysis.plots import RASTERIZE_ABOVE, SIZES, _legend, colours, save_formats, set_label
 from lpft.analysis.tables import strategy_order
 from lpft.looks import Look
 
@@ -116,8 +116,6 @@ def save_calibration_figures(bins: pd.DataFrame | None, sets: list[str], points:
         figures.append(("calibration_vs_accuracy", calibration_scatter(points, chosen, looks)))
     written = []
     for stem, fig in figures:
-        for ext in ("png", "svg", "pdf"):
-            fig.savefig(out / f"{stem}.{ext}", dpi=DPI if ext == "png" else VECTOR_DPI)
-            written.append(out / f"{stem}.{ext}")
+        written += save_formats(fig, out, stem)
         plt.close(fig)
     return written

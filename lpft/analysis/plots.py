@@ -28,6 +28,7 @@ from lpft.looks import Look
 # (the paper's three declare theirs: `lpft.looks`), in sorted order.
 MORE_COLOURS = ["#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 TICK_STEPS = (0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.001)  # round accuracy steps, coarsest first
+TAIL_TICKS = (0.95, 0.98, 0.99, 0.995, 0.999)  # and 1 minus each: where probit axes stretch
 RASTERIZE_ABOVE = 2000  # points per panel drawn as vectors; more are rasterised (at the figure's dpi)
 SIZES = {"single": (3.5, 7), "double": (7.0, 8)}  # figure width (in), font size (pt), as printed
 DPI = 150  # PNG
@@ -46,6 +47,13 @@ def colours(strategies: list[str], looks: Mapping[str, Look] | None = None) -> d
     others = [s for s in bases if s not in by_base]
     by_base.update({s: MORE_COLOURS[i % len(MORE_COLOURS)] for i, s in enumerate(others)})
     return {**by_base, **{s: by_base[base_strategy(s)] for s in strategies}}
+
+
+def legend_name(strategy: str, looks: Mapping[str, Look] | None) -> str:
+    """How a legend names a strategy: its label ("LP-FT"), a compared sweep's `<sweep>/` kept."""
+    base = base_strategy(strategy)
+    label = looks[base].label if looks and base in looks else base
+    return label if strategy == base else f"{strategy.rsplit('/', 1)[0]}/{label}"
 
 
 def markers(strategies: list[str]) -> dict[str, str]:
@@ -81,20 +89,34 @@ def probit_axes(ax: Any, lo: tuple[float, float], hi: tuple[float, float], max_t
 
 def _ticks(a: float, b: float, max_ticks: int) -> list[float]:
     """Multiples of the coarsest round step giving 3 or more ticks over [a, b], thinned so
-    neighbours are at least 1/max_ticks of the probit span apart (the scale stretches the ends)."""
+    neighbours are at least 3/4 of 1/max_ticks of the probit span apart, then the tails' round values
+    (95%, 98%, 99% ... and 5%, 2%, 1% ...) where the probit scale stretches the ends and there is
+    room: a panel reaching 97% gets a 95% tick, not one stopping at 90%."""
     span = probit(b) - probit(a)
+    apart = 0.75 * span / max_ticks  # a label's width at max_ticks labels per axis, with room
     best: list[float] = []
+    used = TICK_STEPS[-1]
     for step in TICK_STEPS:
         kept: list[float] = []
         for k in range(int(np.ceil(a / step)), int(np.floor(b / step)) + 1):
             t = round(k * step, 6)
-            if 0 < t < 1 and (not kept or probit(t) - probit(kept[-1]) >= span / max_ticks):
+            if 0 < t < 1 and (not kept or probit(t) - probit(kept[-1]) >= apart):
                 kept.append(t)
         if len(kept) > len(best):
-            best = kept
+            best, used = kept, step
         if len(best) >= 3:
             break
-    return best
+    if not best:
+        return best
+    # Beyond the regular ticks (never among them), where the ends stretch: the tails' round
+    # values, else half a step further (97% above 96%), so the axis's last models have a tick near
+    top, bottom = max(best), min(best)
+    ends = (*(u for u in TAIL_TICKS if u > top), round(top + used / 2, 6),
+            *(round(1 - u, 6) for u in TAIL_TICKS if 1 - u < bottom), round(bottom - used / 2, 6))
+    for t in ends:
+        if a <= t <= b and all(abs(probit(t) - probit(u)) >= apart for u in best):
+            best.append(t)
+    return sorted(best)
 
 
 def _limits(values: list[np.ndarray]) -> tuple[float, float]:
@@ -114,6 +136,7 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
     rather than every point (a C path down to chance would crowd them into a corner).
     Returns how many points fall outside the axes (the panel says so too)."""
     caveats = caveats or {}
+    looks = looks if looks is not None else looks_for(sorted({base_strategy(s) for s in points.strategy.unique()}))
     palette = colours(sorted(points.strategy.unique()), looks)
     shapes = markers(sorted(points.strategy.unique()))
     front = points[points[frontier_col]].sort_values("id_test")
@@ -130,7 +153,7 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         xs = np.linspace(x0, x1, 100)
         inside = np.linspace(base["id_test"].min(), base["id_test"].max(), 60)
         ax.plot(xs, fit.predict(xs), color="0.35", lw=0.9, ls=(0, (4, 3)))  # extrapolated: dashed
-        ax.plot(inside, fit.predict(inside), color="0.35", lw=1.4, label=f"{baseline} fit (probit)")
+        ax.plot(inside, fit.predict(inside), color="0.35", lw=1.4, label=f"{legend_name(baseline, looks)} fit (probit)")
         lines = [f.predict(inside) for f in bootstrap_lines(base["id_test"], base[column], 200)]
         if lines:
             band = np.quantile(np.array(lines), [0.05, 0.95], axis=0)
@@ -145,20 +168,23 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         labelled = set()
         for (strategy, _), unsorted in points[points["path"].notna()].groupby(["strategy", "trial_id"]):
             group = unsorted.sort_values("path")
+            name = legend_name(strategy, looks)
             ax.plot(group["id_test"], group[column], "-", marker=".", ms=3, lw=1, alpha=0.8,
-                    color=palette[strategy], label=None if strategy in labelled else f"{strategy} path")
+                    color=palette[strategy], label=None if strategy in labelled else f"{name} path")
             labelled.add(strategy)
     # the boundary of what the frontier's models dominate: down, then right, from each
-    ax.step(front["id_test"], front[column], where="pre", color="k", lw=1.2, label="Pareto frontier")
+    if len(front) > 1:  # one model is no line: the legend lists only what is drawn
+        ax.step(front["id_test"], front[column], where="pre", color="k", lw=1.2, label="Pareto frontier")
     for strategy, group in chosen.groupby("strategy"):
         x, y = group["id_test"], group[column]
         mx, my = x.mean(), y.mean()
         sx, sy = (x.std(ddof=1), y.std(ddof=1)) if len(x) > 1 else (0.0, 0.0)
         flagged = caveats.get(strategy, "").startswith(EXTRAPOLATED)
+        name = legend_name(strategy, looks)
         ax.errorbar(mx, my, xerr=[[mx - max(mx - sx, EPS)], [min(mx + sx, 1 - EPS) - mx]],
                     yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt=shapes[strategy], ms=7,
                     capsize=2, color=palette[strategy], mec="k", mew=0.8, zorder=5,
-                    label=f"{strategy} (ER extrapolated)" if flagged else strategy)
+                    label=f"{name} (ER extrapolated)" if flagged else name)
     # below the axes, where it can hide nothing
     ax.set_xlabel("ID test accuracy" + (f"\n({outside} points outside the axes)" if outside else ""))
     ax.set_ylabel(f"OOD accuracy ({set_label(column)})")
@@ -207,7 +233,9 @@ def grid_columns(columns: list[str]) -> list[str]:
 def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str], baseline: str, selection: str,
                  out: Path, caveats: dict[str, str] | None = None, looks: Mapping[str, Look] | None = None
                  ) -> list[Path]:
-    """frontier_<set>.{png,svg,pdf} (one column wide) and frontier_grid.{png,svg,pdf} (two)."""
+    """frontier_grid.{png,svg,pdf} (two columns wide; one where it has one panel) and, where there
+    are several OOD sets, frontier_<set>.{png,svg,pdf} (one column) for each and their average:
+    with one OOD set those would be the grid again, byte for byte."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -215,12 +243,24 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
 
     written = []
     grid = grid_columns(columns)
+    singles = columns if len(grid) > 1 else []
     for stem, fig in [*((f"frontier_{c}", frontier_figure(points, chosen, [c], baseline, selection, caveats,
-                                                          "single", looks)) for c in columns),
+                                                          "single", looks)) for c in singles),
                       ("frontier_grid", frontier_figure(points, chosen, grid, baseline, selection, caveats,
                                                         "double" if len(grid) > 1 else "single", looks))]:
-        for ext in ("png", "svg", "pdf"):  # in SVG and PDF the dpi is the rasterised cloud's alone
+        written += save_formats(fig, out, stem)
+        plt.close(fig)
+    return written
+
+
+def save_formats(fig: Any, out: Path, stem: str) -> list[Path]:
+    """<stem>.png, .svg and .pdf. PDF and PostScript embed TrueType (Type 42) fonts, not Type 3,
+    which several venues refuse; in SVG and PDF the dpi is the rasterised cloud's alone."""
+    import matplotlib
+
+    written = []
+    with matplotlib.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
+        for ext in ("png", "svg", "pdf"):
             fig.savefig(out / f"{stem}.{ext}", dpi=DPI if ext == "png" else VECTOR_DPI)
             written.append(out / f"{stem}.{ext}")
-        plt.close(fig)
     return written

@@ -92,17 +92,20 @@ def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
                    for s in cells]
         pd.DataFrame(records).to_csv(buf, index=False)
         return buf.getvalue()
+    # A paper's table names things as the paper does: "LP-FT", "ID test", "OOD avg."
+    looks = chosen.looks or looks_for(list(cells))
+    name = {s: looks[s].label if s in looks else s for s in cells}
     if fmt == "latex":
         lines = [f"% selection: {label}; accuracy %, {legend}", r"\begin{tabular}{l" + "r" * (len(columns) + 1) + "}",
-                 r"\toprule", " & ".join(["strategy", "seeds", *[latex_escape(c) for c in columns]]) + r" \\",
-                 r"\midrule"]
+                 r"\toprule", " & ".join(["Strategy", "Seeds", *[latex_escape(column_label(c)) for c in columns]])
+                 + r" \\", r"\midrule"]
         for s in cells:
             vals = [(r"\textbf{%s}" if best[c] == s else "%s") % cell_text(cells[s][c], r"$\pm$") for c in columns]
-            lines.append(" & ".join([latex_escape(s), str(seeds[s]), *vals]) + r" \\")
+            lines.append(" & ".join([latex_escape(name[s]), str(seeds[s]), *vals]) + r" \\")
         return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
     bold = (lambda t: f"**{t}**") if fmt == "md" else (lambda t: f"*{t}")
-    header = ["strategy", "seeds", *columns]
-    rows = [[md_escape(s) if fmt == "md" else s, str(seeds[s]),
+    header = ["Strategy", "Seeds", *map(column_label, columns)] if fmt == "md" else ["strategy", "seeds", *columns]
+    rows = [[md_escape(name[s]) if fmt == "md" else s, str(seeds[s]),
              *[bold(cell_text(cells[s][c])) if best[c] == s else cell_text(cells[s][c]) for c in columns]]
             for s in cells]
     if fmt == "md":
@@ -111,6 +114,14 @@ def render(chosen: Chosen, fmt: str = "text", ci: str = "t") -> str:
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return f"Selection: {label}. Accuracy %, {legend}; best in bold.\n\n" + "\n".join(out) + "\n"
     return f"selection: {label}; accuracy %; * best\n{legend}\n" + format_table(header, rows) + "\n"
+
+
+COLUMN_LABELS = {"id_val": "ID val", "id_test": "ID test", "ood_avg": "OOD avg."}
+
+
+def column_label(column: str) -> str:
+    """An eval set as a paper's table heads it; an OOD set keeps its own (folder) name."""
+    return COLUMN_LABELS.get(column, column)
 
 
 def latex_escape(text: str) -> str:

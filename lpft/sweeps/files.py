@@ -23,6 +23,25 @@ def builtin_specs() -> dict[str, Traversable]:
             if p.name.endswith(".yaml")}
 
 
+def spec_summary(text: str) -> str:
+    """A spec file's description: its first comment lines after the schema line, up to the end of
+    the first sentence or title (a line ending in a comma goes on; one ending a title stops)."""
+    from lpft.sweeps.spec_schema import MODELINE
+
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(MODELINE):
+            continue
+        if not line.startswith("#"):
+            break
+        out.append(line.lstrip("# ").strip())
+        if not out[-1].endswith((",", ";", ":")) and not out[-1].endswith(" and"):
+            break
+    text = " ".join(out)
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
 def spec_source(name_or_path: str) -> Path | Traversable:
     """A YAML path, or the packaged file of a built-in spec (`lpft sweep --list`)."""
     path = Path(name_or_path)

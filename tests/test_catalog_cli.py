@@ -1,0 +1,89 @@
+"""A command line that teaches itself (issue 29, item 2): `lpft list`, `lpft show`, help on every
+argument, a description of what lpft does, and no traceback when a pager or `head` leaves."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lpft.cli import build_parser, main
+from lpft.data import BENCHMARKS
+from lpft.strategies import STRATEGIES
+from lpft.strategies.ft import FTParams
+from lpft.sweeps.files import builtin_specs
+
+
+def parsers(parser: argparse.ArgumentParser, path: str = "lpft"):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from parsers(sub, f"{path} {name}")
+
+
+def test_every_argument_of_every_command_says_what_it_is():
+    missing = [f"{path} {a.dest}" for path, p in parsers(build_parser()) for a in p._actions
+               if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and not (a.help or "").strip()]
+    assert missing == []
+    top = build_parser()
+    assert "transfer-learning" in top.description and "lpft list" in top.epilog
+
+
+@pytest.mark.parametrize("kind", ["benchmarks", "strategies", "backbones", "specs"])
+def test_list_names_everything_registered_with_a_description(kind, capsys):
+    assert main(["list", kind]) == 0
+    lines = capsys.readouterr().out.splitlines()[2:]
+    listed = {ln.split()[0]: ln.split(None, 1)[1] for ln in lines}
+    want = {"benchmarks": BENCHMARKS.names(), "strategies": STRATEGIES.names(), "specs": list(builtin_specs()),
+            "backbones": ["linear", "resnet50", "<any"]}[kind]
+    assert set(want) <= set(listed)
+    assert all(len(about) > 10 for about in listed.values())
+
+
+def test_list_all_and_sweep_list_give_whole_sentences(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{k}:" in out for k in ("benchmarks", "strategies", "backbones", "specs"))
+    assert main(["sweep", "--list"]) == 0
+    specs = {ln.split()[0]: ln.split(None, 1)[1] for ln in capsys.readouterr().out.splitlines()[2:]}
+    # digits' first comment line ends in a comma: the sentence goes on to its full stop
+    assert specs["digits"].endswith("on two more seeds.") and specs["digits-quick"].endswith("on 2 cores.")
+
+
+def test_show_a_strategy_gives_each_key_its_default_and_search_range(capsys):
+    assert main(["show", "ft"]) == 0
+    out = capsys.readouterr().out
+    rows = {ln.split()[0]: ln.split() for ln in out.splitlines()[4:]}
+    for f in dataclasses.fields(FTParams):
+        assert rows[f.name][1] == str(f.default)
+    assert "3e-05 .. 0.01 (log)" in out and "0.0003" in out  # lr: Optuna's range and the paper's grid
+
+
+def test_show_a_spec_prints_the_packaged_file_to_copy(capsys):
+    assert main(["show", "living17"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == builtin_specs()["living17"].read_text()
+    assert "also a benchmark" in captured.err  # one name, two things: the other is one flag away
+    assert main(["show", "--kind", "benchmark", "living17"]) == 0
+    assert "image_size" in capsys.readouterr().out
+
+
+def test_show_an_unknown_name_is_one_line(capsys):
+    assert main(["show", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lpft list" in err[0]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    lpft = Path(sys.executable).with_name("lpft")
+    proc = subprocess.Popen([str(lpft), "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc.stdout.close()  # before it writes: its first write finds no reader
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
