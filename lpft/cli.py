@@ -117,7 +117,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               flush=True)
         return e.exit_status
     print_outcome(outcome, resume_command(args, spec.storage))
+    report = None
+    if (args.analyze or spec.analyze) and outcome.interrupted is None and outcome.trials:
+        report = write_sweep_report(outcome.root.uri)
+    print(next_step(outcome, resume_command(args, spec.storage), report))
     return outcome.exit_status  # 130/143 after SIGINT/SIGTERM, 1 with errored trials, else 0
+
+
+def write_sweep_report(sweep: str) -> Path | None:
+    """`lpft analyze SWEEP`'s report, at its default place; None (and one line) when the results
+    cannot give one (every trial failed, one strategy alone is still a report)."""
+    from lpft.analysis.report import analyze, write_report
+
+    out = default_report_dir(sweep)
+    try:
+        write_report(analyze([sweep]), out)
+    except InputError as e:
+        print(f"no report: {e}")
+        return None
+    print(f"report: {out / 'report.html'}")
+    return out / "report.html"
+
+
+def next_step(outcome: Any, resume: str, report: Path | None) -> str:
+    """A sweep's last line: what to run next, from how it ended."""
+    sweep = shlex.quote(outcome.root.uri)
+    if outcome.interrupted is not None or outcome.missing():
+        return f"next: {resume}   (finishes the trials this sweep did not)"
+    if outcome.errors:
+        return f"next: fix what the errors above say, then {resume}; or lpft analyze {sweep} for what completed"
+    if report is not None:
+        return f"next: open {shlex.quote(str(report))}; lpft analyze {sweep} --format latex for a paper's table"
+    return f"next: lpft analyze {sweep}   (tables, frontiers and the HTML report; or lpft sweep --analyze)"
 
 
 def resume_command(args: argparse.Namespace, storage: str) -> str:
@@ -275,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                            parents=[shared["sweeping"], shared["imports"]])
     sweep.add_argument("spec", nargs="?", help="a YAML spec path or a built-in name")
     sweep.add_argument("--list", action="store_true", help="list the built-in specs")
+    sweep.add_argument("--analyze", action="store_true",
+                       help="write the lpft analyze report when the sweep ends (as the spec's analyze: true)")
     sweep.add_argument("--address", help="a Ray cluster address (default: a local instance)")
     sweep.add_argument("--storage", help="results root (default: $LPFT_STORAGE if set, else the spec's storage)")
     sweep.add_argument("--dashboard", action="store_true",

@@ -16,22 +16,31 @@ from answer import orderings, time_to_answer
 LRS = [0.1, 0.16, 0.25, 0.4, 0.63, 1.0]
 
 
-def sweep(tmp_path, spec, cluster):
+def sweep(tmp_path, spec, cluster, *extra):
     path = tmp_path / f"{spec['name']}.yaml"
     path.write_text(yaml.safe_dump(spec))
     p = subprocess.run([sys.executable, "-m", "lpft.cli", "sweep", str(path), "--storage", str(tmp_path),
-                        "--address", cluster.address], capture_output=True, text=True, timeout=600, env=cluster.env)
+                        "--address", cluster.address, *extra], capture_output=True, text=True, timeout=600,
+                       env=cluster.env)
     assert p.returncode == 0, p.stderr[-3000:]
+    return p.stdout.strip().splitlines()
 
 
 def test_the_search_reaches_the_grids_best_within_the_grids_budget(tmp_path, ray_cluster):
     common = {"benchmark": {"name": "synthetic", "eps": 0.1}, "max_concurrent": 1}
     ft = {"num_samples": len(LRS), "epochs": 120, "eval_every": 10}
-    sweep(tmp_path, {**common, "name": "grid", "search": "grid",
-                     "strategies": {"lp": {"num_cs": 10}, "ft": {**ft, "lr": {"choices": LRS}}}}, ray_cluster)
-    sweep(tmp_path, {**common, "name": "search", "scheduler": "asha",
-                     "strategies": {"lp": {"num_cs": 10}, "ft": {**ft, "lr": {"low": 0.1, "high": 1.0, "log": True}}}},
-          ray_cluster)
+    grid = sweep(tmp_path, {**common, "name": "grid", "search": "grid",
+                            "strategies": {"lp": {"num_cs": 10}, "ft": {**ft, "lr": {"choices": LRS}}}},
+                 ray_cluster, "--analyze")
+    search = sweep(tmp_path, {**common, "name": "search", "scheduler": "asha",
+                              "strategies": {"lp": {"num_cs": 10},
+                                             "ft": {**ft, "lr": {"low": 0.1, "high": 1.0, "log": True}}}}, ray_cluster)
+    # --analyze writes the report and says where; every sweep's last line says what to run next
+    report = tmp_path / "grid" / "report" / "report.html"
+    assert report.is_file() and f"report: {report}" in grid
+    assert grid[-1].startswith(f"next: open {report}")
+    assert search[-1].startswith(f"next: lpft analyze {tmp_path / 'search'}")
+    assert not (tmp_path / "search" / "report").exists()
     answers = {a.strategy: a for a in time_to_answer(locate(tmp_path) / "grid", locate(tmp_path) / "search")}
     ft_answer = answers["ft"]
     assert ft_answer.grid_epochs == len(LRS) * 120  # the grid runs every point to its end

@@ -77,6 +77,7 @@ class SweepSpec:
     loggers: dict[str, dict[str, str]] = field(default_factory=dict)  # tracker -> its options (lpft.sweeps.trackers)
     resample_split: bool = False  # each seed also draws the benchmark's split (its split_seed)
     deterministic_search: bool = True  # Optuna asked and told in trial order (`lpft.sweeps.searcher`)
+    analyze: bool = False  # write the report when the sweep ends (`lpft sweep --analyze`)
     cache_max_size: int | None = None  # bytes; the cache's least recently used entries evicted beyond it
     prepared_images: str = "auto"  # lpft.data.prepared: auto, off or a budget (a size)
     # The spec file this was parsed from (paths resolved): what the sweep's spec.yaml is dumped from.
@@ -310,7 +311,7 @@ def parse_spec(raw: Any, source: str = "spec") -> SweepSpec:
         gpu=file.resources.gpu, max_concurrent=file.max_concurrent, max_failures=file.max_failures,
         storage=file.storage, feature_cache=file.feature_cache, save_models=file.save_models,
         imports=tuple(file.imports), keep_checkpoints=file.keep_checkpoints, loggers=_loggers(file.loggers),
-        resample_split=file.resample_split, deterministic_search=file.deterministic_search,
+        resample_split=file.resample_split, deterministic_search=file.deterministic_search, analyze=file.analyze,
         cache_max_size=cache_max_size, prepared_images=str(file.prepared_images), file=file)
 
 

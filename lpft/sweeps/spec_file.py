@@ -302,6 +302,8 @@ class SpecFile(Shape):
     resample_split: Bool = False
     """Each seed also draws the benchmark's split (split_seed = seed): replicates then measure split variance."""
     deterministic_search: Bool = True
+    analyze: Bool = False
+    """Write the `lpft analyze` report (tables, frontiers, report.html) when the sweep ends, as `--analyze` does."""
     """Ask and tell Optuna in trial order, so a rerun picks the same configurations."""
     cache_max_size: Annotated[Any, AfterValidator(_size), WithJsonSchema({"type": ["string", "integer", "null"]}),
                               Says("must be a size such as 500M, 20G or 1.5GiB, got {got}")] = None
