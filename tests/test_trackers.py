@@ -49,6 +49,19 @@ def tensorboard_scalars(folder: Path) -> dict[str, dict[int, float]]:
     return scalars
 
 
+def tensorboard_steps(folder: Path) -> dict[str, list[int]]:
+    """Each tag's steps in the order they were written (event files by name: their time)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    steps: dict[str, list[int]] = {}
+    for f in sorted(folder.glob("events.out.tfevents.*")):
+        for raw in tfrecords(f):
+            event = Event.FromString(raw)
+            for v in event.summary.value:
+                steps.setdefault(v.tag, []).append(event.step)
+    return steps
+
+
 def wandb_records(path: Path):
     """W&B's run file: a 7-byte header, then LevelDB-log records (32 KiB blocks, 7-byte headers,
     full/first/middle/last fragments) of wandb_internal_pb2.Record."""
@@ -83,8 +96,17 @@ def test_trials_reach_tensorboard_mlflow_and_wandb_with_loss_and_accuracy_per_st
     assert {d.name for d in run.iterdir() if d.is_dir()} >= names
     scalars = tensorboard_scalars(run / ft)
     for tag in ("train_loss", "lr", "acc/id_val", "acc/id_test", "acc/ood", "ood_avg"):
-        assert sorted(scalars[f"ray/tune/{tag}"]) == [20, 40, 60], tag  # (the final report: at its selected step)
+        assert sorted(scalars[f"ray/tune/{tag}"]) == [20, 40, 60], tag
     assert 0 < scalars["ray/tune/train_loss"][60] < scalars["ray/tune/train_loss"][20]
+    # Steps that mean one thing: every tag's steps rise, none written twice (the final report
+    # adds selected/ once, at the last step); LP's C index under path/, from 0, never beside epochs
+    for name in names:
+        for tag, steps in tensorboard_steps(run / name).items():
+            assert steps == sorted(set(steps)), (name, tag, steps)
+    lp = tensorboard_steps(run / next(t for t in names if t.startswith("lp")))
+    assert lp["ray/tune/path/acc/id_val"] == [0, 1, 2, 3, 4] and "ray/tune/acc/id_val" not in lp
+    assert len(lp["ray/tune/selected/id_val"]) == 1
+    assert tensorboard_steps(run / ft)["ray/tune/selected/id_val"] == [60]
 
     # MLflow: one run per trial in <sweep>/mlruns, hyperparameters as params, metrics per step.
     from mlflow.tracking import MlflowClient

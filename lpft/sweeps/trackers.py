@@ -3,7 +3,8 @@
 Chosen per sweep (`loggers: [tensorboard, mlflow, wandb]` in the spec, `--logger` on the
 command line); none by default. Each gets every reported step of every trial: the accuracies
 (`acc/<set>`, `id_val`, `id_test`, `ood_avg`), and for fine-tuning the epoch's `train_loss`
-and `lr`, at the trial's own step (its epoch; LP's C index).
+and `lr`, at the trial's own step (its epoch; LP's C index). In TensorBoard a path's steps
+(LP's C, WiSE's alpha) go under their own `path/` tags (`lpft.sweeps.tensorboard`).
 
 - tensorboard: event files in each trial's folder under `<sweep>/ray/<run>/<trial>/`.
 - mlflow: one run per trial (named like the trial, `ft-003`), hyperparameters as params,
@@ -85,9 +86,9 @@ def trial_name(trial: Any) -> str:
 
 
 def _tensorboard(sweep: str, root: Location, options: dict[str, Any]) -> Any:
-    from ray.tune.logger import TBXLoggerCallback
+    from lpft.sweeps.tensorboard import StepLogger
 
-    return TBXLoggerCallback()
+    return StepLogger()
 
 
 def _mlflow_uri(root: Location, options: dict[str, Any]) -> str:
