@@ -378,7 +378,9 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     pixels = np.asarray(Image.open(png).convert("L"), dtype=float)
     assert pixels.std() > 10 and (pixels < 128).mean() > 0.01  # drawn on, not a blank canvas
     page = (tmp_path / "report" / "report.html").read_text()
-    assert 'src="data:image/png;base64,' in page and page.count("<img") == 1  # the grid, once, embedded
+    assert 'src="data:image/png;base64,' in page
+    assert page.count('alt="ID vs OOD accuracy frontiers"') == 1  # the grid, once, embedded
+    assert page.count("<img") == 3  # and the learning curves and hyperparameters (no Optuna study here)
     assert "FT vs LP" in page and "Effective robustness" in page and "er_ci90" not in page
     assert '<td class="best">' in page and "lr 0.1" in page  # best cell bold; the selected hyperparameters
     assert 'href="table.tex"' in page and 'href="frontier_grid.svg"' in page and 'href="frontier_grid.pdf"' in page
@@ -666,35 +668,17 @@ def test_the_legend_hides_no_selected_model_and_the_axes_hold_them_all(tmp_path,
 def test_the_html_report_renders_in_a_real_browser(results, tmp_path):
     """Headless Chromium (Debian's package; .ci/run installs it) loads the page without console
     errors, and what it draws is not blank."""
-    import os
-    import shutil
-    import subprocess
-
+    from browser import chromium, load
     from PIL import Image
 
     from lpft.analysis.report import analyze, write_report
 
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it")
-        pytest.skip("no chromium here (apt-get install chromium); CI has it")
+    chromium()
     write_report(analyze([results]), tmp_path / "report")
-    page = tmp_path / "report" / "report.html"
-    shot = tmp_path / "shot.png"
-    args = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--user-data-dir={tmp_path / 'p'}"]
-    p = subprocess.run([*args, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert shot.is_file(), p.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    dom, console = load(tmp_path / "report" / "report.html", tmp_path, shot=tmp_path / "shot.png")
+    pixels = np.asarray(Image.open(tmp_path / "shot.png").convert("L"), dtype=float)
     assert pixels.std() > 20 and (pixels < 100).mean() > 0.005  # text and a figure, not an empty page
-    # Console errors (a broken image, a script error) are logged at level >= 1 with --enable-logging.
-    p = subprocess.run([*args, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri()],
-                       capture_output=True, text=True, timeout=120)
-    assert "Effective robustness" in p.stdout
-    console = [ln for ln in p.stderr.splitlines() if "CONSOLE" in ln]
-    assert not console, console
+    assert "Effective robustness" in dom and not console, console
 
 
 def two_sweeps(tmp_path, second_benchmark):

@@ -83,6 +83,14 @@ def test_demo_quick_runs_both_sweeps(tmp_path, ray_cluster):
     import pandas as pd
 
     summaries = p.stdout.split("== digits-quick: lp")  # the synthetic sweep's output, then digits'
+    # the search, seen: each section with its figure embedded, as Chromium renders the page
+    from browser import load
+
+    dom, console = load(tmp_path / "synthetic" / "report" / "report.html", tmp_path)
+    for heading in ("Learning curves", "Hyperparameters", "Parameter importance and search history"):
+        section = dom.split(f">{heading}</h2>", 1)[1].split("<h2", 1)[0]
+        assert '<img alt="' in section and 'src="data:image/png;base64,' in section, heading
+    assert not console, console
     for name, out in zip(("synthetic", "digits-quick"), summaries):
         assert (tmp_path / name / "report" / "report.html").is_file()
         assert (tmp_path / name / "report" / "frontier_grid.png").stat().st_size > 20_000

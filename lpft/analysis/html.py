@@ -133,7 +133,16 @@ def _calibration(report: Any, out: Path) -> dict | None:
             "legend": f"{LEVEL:.0%} CI over seeds ({METHODS[report.ci].label})"}
 
 
-def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> str:
+def _search(search: Any, out: Path) -> dict | None:
+    """The search's figures (embedded) and its warnings, for the page."""
+    if search is None:
+        return None
+    figures = {stem: {"alt": alt, "png": base64.b64encode((out / f"{stem}.png").read_bytes()).decode()}
+               for stem, alt in search.figures.items() if (out / f"{stem}.png").is_file()}
+    return {"figures": figures, "warnings": search.warnings, "notes": search.notes}
+
+
+def render_html(report: Any, out: Path, grid_png: Path, files: list[Path], search: Any = None) -> str:
     from jinja2 import Environment, PackageLoader
 
     from lpft.analysis.plots import set_label
@@ -161,4 +170,5 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path]) -> st
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
         calibration=_calibration(report, out), grid=base64.b64encode(grid_png.read_bytes()).decode(),
+        search=_search(search, out),
         files=[f.name for f in files])

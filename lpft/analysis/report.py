@@ -28,6 +28,7 @@ from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.intervals import METHODS
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
+from lpft.analysis.search import write_search_figures
 from lpft.analysis.selection import SELECTIONS, wide
 from lpft.analysis.tables import render, summarize
 from lpft.calibration import RELIABILITY
@@ -215,7 +216,10 @@ def write_report(report: Report, out: Path) -> list[Path]:
     sets = ["id_val", *[c for c in report.columns if c != "ood_avg"]]
     figures += save_calibration_figures(report.reliability, sets, report.calibration_points, report.chosen, out,
                                         report.looks or None)
+    search, search_figures = write_search_figures(report.frontier, report.chosen, report.columns, report.context, out,
+                                                  report.looks or None)
+    figures += search_figures
     files = [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures]
     html = out / "report.html"
-    html.write_text(render_html(report, out, out / "frontier_grid.png", files))
+    html.write_text(render_html(report, out, out / "frontier_grid.png", files, search))
     return [*files, html]
