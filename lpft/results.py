@@ -27,6 +27,8 @@ class Status(StrEnum):
 
 
 COMPLETED, STOPPED, DIVERGED, ERROR = Status.COMPLETED, Status.STOPPED, Status.DIVERGED, Status.ERROR
+PER_CLASS = ("class_count", "class_correct", "confusion")  # results columns: lists of ints per class
+CONFUSION_MAX = 50  # classes up to which a confusion matrix is recorded (50 x 50 counts a row)
 RUNNING, INTERRUPTED = Status.RUNNING, Status.INTERRUPTED
 STATUSES = (COMPLETED, STOPPED, DIVERGED, ERROR, RUNNING)  # what a RunResult may say
 ENDED = (COMPLETED, STOPPED, DIVERGED, ERROR)
@@ -54,6 +56,10 @@ class Evaluation:
     # The reliability diagram's bins (`lpft.calibration.RELIABILITY`: counts, confidence and
     # correct sums per equal-width bin); empty where calibration was not asked for.
     reliability: Mapping[str, list | None] = field(default_factory=dict)
+    # Per class of the benchmark (PER_CLASS): how many examples of each true class were scored,
+    # how many of them right, and, for up to CONFUSION_MAX classes, the confusion counts (true x
+    # predicted, row-major); empty where not recorded.
+    per_class: Mapping[str, list | None] = field(default_factory=dict)
 
 
 def calibration_gaps(evals: list[Evaluation]) -> dict[str, int]:
@@ -133,6 +139,6 @@ class RunResult:
         return [
             {"strategy": self.strategy, **columns, "step": e.step, "eval_set": e.eval_set,
              "role": e.role, "accuracy": e.accuracy, "adapt": e.adapt, "n_examples": e.n or None,
-             **e.calibration, **e.reliability, **hp(e.step)}
+             **e.calibration, **e.reliability, **e.per_class, **hp(e.step)}
             for e in self.evaluations
         ]

@@ -87,7 +87,8 @@ def test_demo_quick_runs_both_sweeps(tmp_path, ray_cluster):
     from browser import load
 
     dom, console = load(tmp_path / "synthetic" / "report" / "report.html", tmp_path)
-    for heading in ("Learning curves", "Hyperparameters", "Parameter importance and search history"):
+    for heading in ("Learning curves", "Hyperparameters", "Parameter importance and search history",
+                    "Per-class accuracy"):
         section = dom.split(f">{heading}</h2>", 1)[1].split("<h2", 1)[0]
         assert '<img alt="' in section and 'src="data:image/png;base64,' in section, heading
     assert not console, console

@@ -26,6 +26,7 @@ from lpft.analysis.frontier import id_order, ownership, pareto_masks
 from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.intervals import METHODS
+from lpft.analysis.per_class import left_out_note, per_class_counts, write_per_class
 from lpft.analysis.plots import save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.search import write_search_figures
@@ -35,6 +36,7 @@ from lpft.calibration import RELIABILITY
 from lpft.dataset import Skipped, load_results, step_hparams, sweep_folders
 from lpft.errors import InputError
 from lpft.looks import Look
+from lpft.results import PER_CLASS
 
 # What each trial must hold: the selection's ID val, the frontier's ID test, an OOD set to plot against.
 ROLES = ("id_val", "id_test", "ood")
@@ -64,6 +66,7 @@ class Report:
     calibration: Calibration | None = None  # the selected models' ECE, NLL, Brier (None: not recorded)
     reliability: pd.DataFrame | None = None  # their reliability bins, seeds pooled (`reliability_bins`)
     calibration_points: pd.DataFrame | None = None  # every point's OOD ECE and OOD accuracy
+    per_class: pd.DataFrame | None = None  # the selected models' accuracy per class (`per_class_counts`)
 
 
 def frontier_points(points: pd.DataFrame, ood_columns: list[str]) -> pd.DataFrame:
@@ -114,7 +117,8 @@ def _reports(paths: list[str], selection: str, baseline: str, skip_bad: bool, co
     skipped: list[Skipped] = []
     # Which node ran a trial plays no part here (not reading it saves a long string per row),
     # nor hp.seed (the seed column is the same).
-    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped, without=("node", "hp.seed", *RELIABILITY),
+    loaded = load_results(paths, skip_bad=skip_bad, skipped=skipped,
+                          without=("node", "hp.seed", *RELIABILITY, *PER_CLASS),
                           check_duplicates=checked, roles=ROLES)
     context = sweep_context([str(p) for p in paths])
     reports = {}
@@ -169,6 +173,8 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
     if reliability is not None and reliability.attrs.get("left_out"):
         notes.append(f"reliability diagram: {reliability.attrs['left_out']} of the selected models' evaluations "
                      "left out (their bins are not lpft's: damaged or written by hand)")
+    per_class, bad = per_class_counts(paths, chosen.frame, sweeps[0] if len(sweeps) == 1 else None)
+    notes += left_out_note(bad)
     cal_points = ood_calibration_points(df, ood) if calibration is not None else None
     if cal_points is not None:
         cal_points = cal_points.merge(points[["strategy", "trial_id", "seed", "step", "ood_avg"]],
@@ -178,7 +184,7 @@ def _report(frame: pl.DataFrame, hparams: tuple[set[str], set[str]], selection: 
                   ownership(points["strategy"].to_numpy(), points["id_test"].to_numpy(), points["ood_avg"].to_numpy()),
                   chosen.frame, columns, baseline, chosen.label, fit, adaptation_table(chosen.frame, adapted),
                   summarize(chosen, ci), context, by_set, versus, ci, chosen.looks, calibration, reliability,
-                  cal_points)
+                  cal_points, per_class)
 
 
 def write_points_csv(points: pd.DataFrame, path: Path) -> None:
@@ -219,6 +225,9 @@ def write_report(report: Report, out: Path) -> list[Path]:
     search, search_figures = write_search_figures(report.frontier, report.chosen, report.columns, report.context, out,
                                                   report.looks or None)
     figures += search_figures
+    classes, class_files = write_per_class(report.per_class, out, report.looks or None)
+    search.figures.update(classes)
+    figures += class_files
     files = [*written, out / "frontier.csv", out / "effective_robustness.csv", *extra, *figures]
     html = out / "report.html"
     html.write_text(render_html(report, out, out / "frontier_grid.png", files, search))

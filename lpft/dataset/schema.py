@@ -14,6 +14,7 @@ from lpft.calibration import COLUMNS, RELIABILITY
 from lpft.errors import quote
 from lpft.looks import LOOKS_KEY, Look
 from lpft.looks import encode as encode_looks
+from lpft.results import PER_CLASS
 
 SCHEMA_VERSION = 2
 # The versions this lpft reads: version 1 is version 2 without the calibration columns (read as empty).
@@ -34,6 +35,11 @@ CONTEXT = pa.schema([("benchmark", pa.string()), ("node", pa.string()), ("adapt"
 # null where it could not be computed, and absent from version-1 files.
 CALIBRATION = pa.schema([(name, pa.float64()) for name in COLUMNS]
                         + list(zip(RELIABILITY, (pa.list_(pa.int64()), pa.list_(pa.float64()), pa.list_(pa.int64())))))
+
+# Then each evaluation's per-class counts (`lpft.results.PER_CLASS`: examples and correct ones per
+# true class, and the confusion counts for up to CONFUSION_MAX classes): null where not recorded,
+# and absent from files written before lpft recorded them.
+PER_CLASS_SCHEMA = pa.schema([(name, pa.list_(pa.int64())) for name in PER_CLASS])
 
 VERSION_KEY = b"lpft.schema_version"
 STEP_HPARAMS_KEY = b"lpft.step_hparams"  # JSON list: hyperparameters that vary along a trial
@@ -74,7 +80,7 @@ class HparamColumns:
 def rows_table(rows: list[dict[str, Any]], hparams: HparamColumns) -> pa.Table:
     """Rows -> the stored table: required columns (but `strategy`), context, calibration, then hp.*."""
     stored = [f for f in REQUIRED if f.name != "strategy"]
-    fields = stored + list(CONTEXT) + list(CALIBRATION) + list(hparams.schema())
+    fields = stored + list(CONTEXT) + list(CALIBRATION) + list(PER_CLASS_SCHEMA) + list(hparams.schema())
     schema = pa.schema(fields, metadata=hparams.metadata())
     return pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in fields}, schema=schema)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from lpft.calibration import calibrated, fit_temperature, restrict
 from lpft.data.base import predict
-from lpft.results import PLAIN, Evaluation
+from lpft.results import CONFUSION_MAX, PER_CLASS, PLAIN, Evaluation
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,24 @@ def score(step: int, logits: np.ndarray, s: EvalSet, temperature: float | None, 
           calibrate: bool = True) -> Evaluation:
     """`s` scored from its `logits` (examples x classes): accuracy (the argmax over the classes it
     is scored on), and with `calibrate` every calibration metric raw and at `temperature`."""
-    correct = predict(logits, s.classes) == s.labels
+    predicted = predict(logits, s.classes)
+    correct = predicted == s.labels
     cal, bins = calibrated(restrict(logits, s.labels, s.classes), temperature) if calibrate else ({}, {})
     return Evaluation(step, s.name, s.role, float(correct.mean()) if len(correct) else 0.0, adapt=adapt,
-                      n=len(s.labels), calibration=cal, reliability=bins)
+                      n=len(s.labels), calibration=cal, reliability=bins,
+                      per_class=per_class(s.labels, predicted, logits.shape[1] if logits.ndim == 2 else 0))
+
+
+def per_class(labels: np.ndarray, predicted: np.ndarray, classes: int) -> dict[str, list[int] | None]:
+    """PER_CLASS's counts: examples and correct ones per true class, and the confusion counts
+    (true x predicted, row-major) for up to CONFUSION_MAX classes; all None when a label or a
+    prediction is not one of the `classes`."""
+    labels, predicted = np.asarray(labels, np.int64), np.asarray(predicted, np.int64)
+    if classes < 1 or any(((a < 0) | (a >= classes)).any() for a in (labels, predicted) if len(a)):
+        return dict.fromkeys(PER_CLASS)
+    count = np.bincount(labels, minlength=classes)
+    right = np.bincount(labels[labels == predicted], minlength=classes)
+    confusion = np.bincount(labels * classes + predicted, minlength=classes * classes) \
+        if classes <= CONFUSION_MAX else None
+    return {"class_count": count.tolist(), "class_correct": right.tolist(),
+            "confusion": None if confusion is None else confusion.tolist()}
