@@ -8,6 +8,8 @@ description and marks a wrong key or type before the spec is run.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import sys
 from importlib import resources
@@ -36,9 +38,12 @@ storage: results         # the sweep's folder: results/{name}/
 """
 
 
-def benchmark_entry(name: str, folder: str) -> str:
-    """The spec's benchmark: a benchmark that reads files gets a `root:` to edit, so the sweep's
-    first refusal is not a missing key the file never showed."""
+def benchmark_entry(name: str, folder: str, root: str = "") -> str:
+    """The spec's benchmark: a benchmark that reads files gets a `root:` to edit (or the folder
+    given), so the sweep's first refusal is not a missing key the file never showed."""
+    if root:
+        return (f"benchmark:\n  name: {name}\n  root: {json.dumps(root)}   # relative to this file's folder\n"
+                "  image_size: 224          # the crop the backbone sees; smaller runs faster on a CPU")
     if not folder:  # its data ships with a package, or is generated
         return f"benchmark: {{name: {name}}}"
     return (f"benchmark:\n  name: {name}\n"
@@ -64,11 +69,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.exists() and not args.force:
         raise InputError(f"{path}: already exists (pass --force to replace it)")
-    if args.benchmark not in BENCHMARKS:
-        raise InputError(f"--benchmark: unknown benchmark {args.benchmark!r} (known: {', '.join(BENCHMARKS.names())})")
+    benchmark = args.benchmark or ("imagefolder" if args.root else "synthetic")
+    if benchmark not in BENCHMARKS:
+        raise InputError(f"--benchmark: unknown benchmark {benchmark!r} (known: {', '.join(BENCHMARKS.names())})")
+    root = ""
+    if args.root:
+        if not Path(args.root).is_dir():
+            raise InputError(f"--root {args.root}: no such folder")
+        if not BENCHMARKS[benchmark].folder and benchmark != "imagefolder":
+            raise InputError(f"--root: benchmark {benchmark!r} reads no files of yours")
+        root = os.path.relpath(Path(args.root).resolve(), path.resolve().parent)
     name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_")[:100] or "sweep"
-    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=args.benchmark, name=name, path=path,
-                       benchmark_entry=benchmark_entry(args.benchmark, BENCHMARKS[args.benchmark].folder))
+    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=benchmark, name=name, path=path,
+                       benchmark_entry=benchmark_entry(benchmark, BENCHMARKS[benchmark].folder, root))
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(text)
@@ -88,6 +101,8 @@ def add_spec_parsers(sub: argparse._SubParsersAction, parents: list[argparse.Arg
     schema.set_defaults(fn=cmd_schema)
     init = sub.add_parser("init", help="write a first spec file that names its schema, for an editor to check")
     init.add_argument("path", nargs="?", default="sweep.yaml", help="the file to write (default: sweep.yaml)")
-    init.add_argument("--benchmark", default="synthetic", help="its benchmark (default: synthetic)")
+    init.add_argument("--benchmark", help="its benchmark (default: synthetic; imagefolder with --root); see lpft list")
+    init.add_argument("--root", metavar="FOLDER",
+                      help="your image folder (train/<class>/..., ood/<set>/<class>/...): an imagefolder spec for it")
     init.add_argument("--force", action="store_true", help="replace the file if it exists")
     init.set_defaults(fn=cmd_init)

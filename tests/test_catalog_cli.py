@@ -87,3 +87,30 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     proc.stdout.close()  # before it writes: its first write finds no reader
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
+
+
+def test_init_for_an_image_folder_points_the_spec_at_it(tmp_path, monkeypatch, capsys):
+    from image_folders import write_tree
+
+    from lpft.sweeps.files import load_spec
+
+    write_tree(tmp_path / "photos", per_class=4)
+    (tmp_path / "specs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "specs/mine.yaml", "--root", "photos"]) == 0
+    spec = load_spec("specs/mine.yaml")  # the root relative to the spec's folder: found from anywhere
+    assert spec.benchmark == "imagefolder" and spec.benchmark_params["root"] == str(tmp_path / "photos")
+    assert main(["init", "other.yaml", "--root", "nowhere"]) == 2
+    assert capsys.readouterr().err.strip() == "lpft: error: --root nowhere: no such folder"
+
+
+def test_inits_spec_runs_and_the_sweep_says_what_next(tmp_path, ray_cluster):
+    """The starter spec as written (synthetic), through `lpft sweep`, to its last line."""
+    lpft = [sys.executable, "-m", "lpft.cli"]
+    assert subprocess.run([*lpft, "init", str(tmp_path / "first.yaml")], capture_output=True).returncode == 0
+    p = subprocess.run([*lpft, "sweep", str(tmp_path / "first.yaml"), "--storage", str(tmp_path / "runs"),
+                        "--address", ray_cluster.address], capture_output=True, text=True, timeout=600,
+                       env=ray_cluster.env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    last = p.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"next: lpft analyze {tmp_path / 'runs' / 'first'}"), last

@@ -158,11 +158,12 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         if lines:
             band = np.quantile(np.array(lines), [0.05, 0.95], axis=0)
             ax.fill_between(inside, band[0], band[1], color="0.5", alpha=0.18, lw=0)
+    # The cloud at 35% opacity: faint on screen, still there on a printed page (18% vanished).
     # A dense cloud is an image inside the SVG/PDF (one element per point made a 128 MB file
     # for a million rows); lines, frontier, selected models and text stay vectors.
     dense = len(points) > RASTERIZE_ABOVE
     for strategy, group in points.groupby("strategy"):
-        ax.scatter(group["id_test"], group[column], s=6, alpha=0.18, lw=0, color=palette[strategy],
+        ax.scatter(group["id_test"], group[column], s=7, alpha=0.35, lw=0, color=palette[strategy],
                    marker=shapes[strategy], rasterized=dense)
     if "path" in points:  # interpolation paths (WiSE's alpha from 0 to 1): one curve per trial
         labelled = set()
