@@ -292,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     shared = _options()
 
     run = sub.add_parser("run", help="one trial of one strategy on one benchmark, without Ray",
+                         description="One trial of one strategy on one benchmark, in this process (no Ray): "
+                                     "a quick look before a sweep. See `lpft list` and `lpft show STRATEGY`.",
                          parents=[shared["imports"]])
     run.add_argument("benchmark", help="synthetic, digits, imagefolder, a paper benchmark or a plugin's")
     run.add_argument("--strategy", required=True,
@@ -303,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(fn=cmd_run)
 
     sweep = sub.add_parser("sweep", help="a sweep of strategies on Ray Tune + Optuna, results as Parquet",
+                           description="Runs a spec's sweep (a YAML file, or a built-in one: --list) on Ray: each "
+                                       "strategy's search, then its best configuration on more seeds; results as "
+                                       "Parquet under STORAGE/NAME. Its last line says what to run next.",
                            parents=[shared["sweeping"], shared["imports"]])
     sweep.add_argument("spec", nargs="?", help="a YAML spec path or a built-in name")
     sweep.add_argument("--list", action="store_true", help="list the built-in specs")
@@ -316,12 +321,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where output is not a terminal: a progress line this often (default 30)")
     sweep.set_defaults(fn=cmd_sweep)
 
-    analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results")
+    analyze = sub.add_parser("analyze", help="tables, frontiers and effective robustness from results",
+                             description="A sweep's report: the selected models' table with intervals over seeds, "
+                                         "comparisons, frontiers, effective robustness, calibration, learning "
+                                         "curves, hyperparameters, per-class accuracy, and report.html.")
     analyze.add_argument("results", nargs="+", help="sweep folders (or their results/ folders)")
     analyze.add_argument("--out", help="where to write the report (default: RESULTS/report, or "
                                        "./report-<sweep> for s3:// results)")
-    analyze.add_argument("--selection", default="id_val", help="id_val (default), oracle or last")
-    analyze.add_argument("--baseline", default="ft", help="the strategy whose points fit the probit line")
+    analyze.add_argument("--selection", default="id_val",
+                         help="how each strategy's model is picked: id_val (default: best ID validation accuracy), "
+                              "oracle (best OOD average: an upper bound, not a fair result) or last (the last step)")
+    analyze.add_argument("--baseline", default="ft",
+                         help="the strategy whose points fit the probit line effective robustness is measured "
+                              "against (default: ft)")
     analyze.add_argument("--ci", default="t", choices=["t", "z"],
                          help="90%% intervals over seeds: t (Student t, n-1 df; the default) or z (the paper's "
                               "1.645·s/√n, for reproducing published tables)")

@@ -99,7 +99,9 @@ def add_spec_parsers(sub: argparse._SubParsersAction, parents: list[argparse.Arg
     schema = sub.add_parser("schema", help="print the spec file's JSON Schema (with --import plugins' entries)",
                             parents=parents)
     schema.set_defaults(fn=cmd_schema)
-    init = sub.add_parser("init", help="write a first spec file that names its schema, for an editor to check")
+    init = sub.add_parser("init", help="write a first spec file that names its schema, for an editor to check",
+                          description="Writes a commented starter spec (LP, FT and LP-FT) for a benchmark or your "
+                                      "image folder (--root), which lpft sweep runs as it is.")
     init.add_argument("path", nargs="?", default="sweep.yaml", help="the file to write (default: sweep.yaml)")
     init.add_argument("--benchmark", help="its benchmark (default: synthetic; imagefolder with --root); see lpft list")
     init.add_argument("--root", metavar="FOLDER",

@@ -66,9 +66,15 @@ def test_show_a_strategy_gives_each_key_its_default_and_search_range(capsys):
 
 
 def test_show_a_spec_prints_the_packaged_file_to_copy(capsys):
+    from lpft.spec_cli import schema_path
+    from lpft.sweeps.spec_schema import MODELINE
+
     assert main(["show", "living17"]) == 0
     captured = capsys.readouterr()
-    assert captured.out == builtin_specs()["living17"].read_text()
+    packaged = builtin_specs()["living17"].read_text().splitlines()
+    shown = captured.out.splitlines()
+    assert shown[1:] == packaged[1:]  # the file as packaged, but its schema line: a copy keeps its editor checks
+    assert shown[0] == MODELINE + schema_path().as_uri() and Path(schema_path()).is_file()
     assert "also a benchmark" in captured.err  # one name, two things: the other is one flag away
     assert main(["show", "--kind", "benchmark", "living17"]) == 0
     assert "image_size" in capsys.readouterr().out

@@ -145,19 +145,22 @@ def _search(search: Any, out: Path) -> dict | None:
 def render_html(report: Any, out: Path, grid_png: Path, files: list[Path], search: Any = None) -> str:
     from jinja2 import Environment, PackageLoader
 
-    from lpft.analysis.plots import set_label
+    from lpft.analysis.plots import legend_name, set_label
 
     columns, cells = report.summary
     # Always escaped: every value comes from files (strategy, set and sweep names), never markup.
     # (select_autoescape() keys on the extension, and this template ends in .j2: it escaped nothing.)
     env = Environment(loader=PackageLoader("lpft.analysis", "templates"), autoescape=True)
+    # every table names a strategy as the figures and sentences do ("LP-FT"), in the Results table's order
+    env.filters["label"] = lambda s: legend_name(str(s), report.looks or None)
+    order = {s: i for i, s in enumerate(cells)}
     robust = [{"strategy": r.strategy, "id": _pct(r.id_test), "ood": _pct(r.ood_avg), **_er(r), "caveat": r.caveat}
-              for r in report.robustness.itertuples()]
+              for r in sorted(report.robustness.itertuples(), key=lambda r: order.get(r.strategy, len(order)))]
     by_set, sets = [], []
     if report.robustness_by_set is not None and report.robustness_by_set.eval_set.nunique() > 2:
         table = report.robustness_by_set
         sets = [s for s in dict.fromkeys(table.eval_set) if s != "ood_avg"]  # the average: the table above
-        for strategy, group in table.groupby("strategy", sort=False):
+        for strategy, group in sorted(table.groupby("strategy", sort=False), key=lambda g: order.get(g[0], len(order))):
             er = {r.eval_set: r for r in group.itertuples()}
             by_set.append({"strategy": strategy, "cells": [{**_er(er[s]), "flag": bool(er[s].caveat)} for s in sets]})
     return env.get_template("report.html.j2").render(

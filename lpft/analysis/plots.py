@@ -22,6 +22,7 @@ import pandas as pd
 from lpft.analysis.appearance import looks_for
 from lpft.analysis.groups import base_strategy
 from lpft.analysis.robustness import EPS, EXTRAPOLATED, baseline_problem, bootstrap_lines, fit_baseline, probit
+from lpft.analysis.tables import strategy_order
 from lpft.looks import Look
 
 # Okabe & Ito's colour-blind-safe palette, for strategies that declare no colour of their own
@@ -176,7 +177,10 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
     # the boundary of what the frontier's models dominate: down, then right, from each
     if len(front) > 1:  # one model is no line: the legend lists only what is drawn
         ax.step(front["id_test"], front[column], where="pre", color="k", lw=1.2, label="Pareto frontier")
-    for strategy, group in chosen.groupby("strategy"):
+    # In the legend's order, the paper's three on top: a soup at LP-FT's point must not hide LP-FT
+    drawn = strategy_order(list(chosen.strategy.unique()), dict(looks or {}))
+    for rank, strategy in enumerate(drawn):
+        group = chosen[chosen.strategy == strategy]
         x, y = group["id_test"], group[column]
         mx, my = x.mean(), y.mean()
         sx, sy = (x.std(ddof=1), y.std(ddof=1)) if len(x) > 1 else (0.0, 0.0)
@@ -184,7 +188,7 @@ def frontier_panel(ax: Any, points: pd.DataFrame, chosen: pd.DataFrame, column: 
         name = legend_name(strategy, looks)
         ax.errorbar(mx, my, xerr=[[mx - max(mx - sx, EPS)], [min(mx + sx, 1 - EPS) - mx]],
                     yerr=[[my - max(my - sy, EPS)], [min(my + sy, 1 - EPS) - my]], fmt=shapes[strategy], ms=7,
-                    capsize=2, color=palette[strategy], mec="k", mew=0.8, zorder=5,
+                    capsize=2, color=palette[strategy], mec="k", mew=0.8, zorder=5 + (len(drawn) - rank) / 100,
                     label=f"{name} (ER extrapolated)" if flagged else name)
     # below the axes, where it can hide nothing
     ax.set_xlabel("ID test accuracy" + (f"\n({outside} points outside the axes)" if outside else ""))

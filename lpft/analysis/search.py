@@ -306,7 +306,11 @@ def optuna_figure(studies: list[Any], looks: Mapping[str, Look] | None) -> tuple
             history.set_xlabel("Optuna trial")
             history.xaxis.set_major_locator(MaxNLocator(integer=True))
             _percent(history)
-            if importance:
+            if len(importance) == 1:  # one parameter searched: its importance is 1 by construction
+                bars.axis("off")
+                bars.text(0.5, 0.5, f"{next(iter(importance))}: the one parameter searched\n(nothing to rank)",
+                          ha="center", va="center", transform=bars.transAxes)
+            elif importance:
                 names = list(importance)[::-1]
                 bars.barh(names, [importance[n] for n in names], color="#009E73", height=0.5)
                 bars.set_xlim(0, 1)
