@@ -131,7 +131,7 @@ def test_synthetic_sweep_dataset(tmp_path, ray_cluster):
     a = subprocess.run([sys.executable, "-m", "lpft.cli", "analyze", str(tmp_path / "s1"), "--format", "md"],
                        capture_output=True, text=True, timeout=300, preexec_fn=lambda: os.umask(0o027))
     assert a.returncode == 0, a.stderr[-3000:]
-    assert "| ft | 2 |" in a.stdout and "FT vs LP:" in a.stdout and "effective robustness" in a.stdout
+    assert "| FT | 2 |" in a.stdout and "FT vs LP:" in a.stdout and "effective robustness" in a.stdout
     report = tmp_path / "s1" / "report"
     table = pd.read_csv(report / "table.csv").set_index("strategy")
     html = (report / "report.html").read_text()
