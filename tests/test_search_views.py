@@ -80,14 +80,23 @@ def test_importance_and_history_are_optunas_own_on_a_private_copy(tmp_path):
     studies, notes = read_studies([{"path": str(folder)}], copy)
     assert [s.study_name for s in studies] == ["s.ft"] and notes == []
     fig, notes = optuna_figure(studies, None)
-    bars = fig.axes[1].patches
-    original = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
-    want = optuna.importance.get_param_importances(optuna.load_study(study_name="s.ft", storage=original),
-                                                   evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
-    assert [b.get_width() for b in bars] == pytest.approx(list(want.values()))
-    history = fig.axes[0].lines
-    best = history[1].get_ydata()
+    assert len(fig.axes[1].patches) == 0 and "nothing to rank" in fig.axes[1].texts[0].get_text()  # one parameter
+    best = fig.axes[0].lines[1].get_ydata()
     assert list(best) == pytest.approx(list(np.maximum.accumulate([0.64, 0.65, 0.68, 0.73])))
+    # two parameters: the bars are Optuna's own seeded fANOVA importances
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "two.journal")))
+    study = optuna.create_study(study_name="t.lpft", storage=storage, direction="maximize")
+    space = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+             "wd": optuna.distributions.FloatDistribution(0.0, 0.1)}
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        lr, wd = float(10 ** rng.uniform(-4, -1)), float(rng.uniform(0, 0.1))
+        study.add_trial(optuna.trial.create_trial(params={"lr": lr, "wd": wd}, distributions=space,
+                                                  value=0.9 - abs(math.log10(lr) + 2.5) * 0.1 - wd * 0.05))
+    fig, _ = optuna_figure([study], None)
+    want = optuna.importance.get_param_importances(study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    bars = {t.get_text(): b.get_width() for t, b in zip(fig.axes[1].get_yticklabels(), fig.axes[1].patches)}
+    assert bars == pytest.approx(dict(want)) and want["lr"] > want["wd"]
 
 
 @pytest.mark.parametrize(("damage", "noted"), [(b"{not json\n", False), (b"\x00" * 100, False),
