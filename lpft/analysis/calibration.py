@@ -18,12 +18,10 @@ import pandas as pd
 import polars as pl
 
 from lpft.analysis.intervals import LEVEL, METHODS, Estimate, mean_interval
-from lpft.analysis.selection import KEYS, Chosen
+from lpft.analysis.selection import KEYS, Chosen, selected_rows
 from lpft.analysis.tables import strategy_order
 from lpft.calibration import COLUMNS, METRICS, RELIABILITY, TS, WIDTH_BINS
-from lpft.dataset import read_trial_rows
 from lpft.looks import Look
-from lpft.results import PLAIN
 from lpft.text import PAPER_PAIRS, format_table, shown_difference
 
 
@@ -142,16 +140,9 @@ def reliability_bins(paths: list[str], chosen: Chosen, sweep: str | None = None)
     eval set: strategy, eval_set, bin, count, confidence (mean), accuracy. Read from the selected
     trials' own files only (the full load leaves these list columns out). None where the results
     have none (schema 1, calibration off) or strategies are compared across sweeps."""
-    frame = chosen.frame
-    if frame.empty or frame.strategy.str.contains("/").any():
+    rows = selected_rows(paths, chosen.frame, list(RELIABILITY), sweep)
+    if rows is None:
         return None
-    trials = sorted(set(zip(frame.strategy.astype(str), frame.trial_id.astype(str))))
-    table = read_trial_rows(paths, trials, ["trial_id", "step", "eval_set", "adapt", *RELIABILITY], sweep)
-    if not table.num_rows:
-        return None
-    rows = table.to_pandas()
-    rows = rows[rows.adapt.fillna(PLAIN) == PLAIN].merge(frame[["strategy", "trial_id", "step"]],
-                                                         on=["strategy", "trial_id", "step"])
     rows = rows[rows.rel_count.notna()]
     well_formed = rows.apply(_well_formed, axis=1) if len(rows) else pd.Series([], dtype=bool)
     bad = int((~well_formed).sum())

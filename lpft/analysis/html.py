@@ -19,6 +19,7 @@ from lpft.analysis.intervals import LEVEL, METHODS
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
 from lpft.looks import Look, look_of
 from lpft.names import is_name
+from lpft.results import STOPPED
 from lpft.storage import locate
 from lpft.text import pct
 
@@ -44,9 +45,11 @@ def sweep_context(paths: list[str]) -> list[dict[str, Any]]:
         except (OSError, ValueError, AttributeError):
             pass
         try:
-            strategies, statuses, footer = read_trials(root)
-            info["statuses"] = dict(sorted(Counter(statuses).items()))
-            info["incomplete"] = incomplete_note(strategies, statuses, footer)
+            trials, footer = read_trials(root)
+            info["statuses"] = dict(sorted(Counter(trials["status"]).items()))
+            info["incomplete"] = incomplete_note(trials["strategy"], trials["status"], footer)
+            # the trials ASHA stopped early: the learning curves draw them fainter (`lpft.analysis.search`)
+            info["stopped"] = [t for t, s in zip(trials["trial_id"], trials["status"]) if s == STOPPED]
         except (OSError, ValueError, KeyError):
             pass
         out.append(info)

@@ -19,15 +19,16 @@ from lpft.results import ENDED
 from lpft.storage import Location
 
 
-def read_trials(root: Location) -> tuple[list[str], list[str], dict[bytes, bytes]]:
-    """`<root>/trials.parquet`: each row's strategy and status, and the file's footer."""
+def read_trials(root: Location) -> tuple[dict[str, list[str]], dict[bytes, bytes]]:
+    """`<root>/trials.parquet`: each row's trial_id, strategy and status (column -> values), and
+    the file's footer."""
     import pyarrow.parquet as pq
 
     with root.fs.open_input_file((root / "trials.parquet").path) as f:
         file = pq.ParquetFile(f)
-        table = file.read(columns=["strategy", "status"])
+        table = file.read(columns=["trial_id", "strategy", "status"])
         footer = dict(file.metadata.metadata or {})
-    return table.column("strategy").to_pylist(), table.column("status").to_pylist(), footer
+    return {c: [str(v) for v in table.column(c).to_pylist()] for c in table.column_names}, footer
 
 
 def incomplete_note(strategies: list[str], statuses: list[str], footer: dict[bytes, bytes]) -> str | None:

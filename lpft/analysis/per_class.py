@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from lpft.analysis.plots import SIZES, legend_name, save_formats, set_label
+from lpft.analysis.selection import selected_rows
 from lpft.analysis.tables import strategy_order
-from lpft.dataset.read import read_trial_rows
 from lpft.looks import Look
-from lpft.results import PER_CLASS, PLAIN
+from lpft.results import PER_CLASS
 
 MAX_CELLS = 40  # classes up to which the accuracy heat map writes each cell's number
 
@@ -51,15 +51,9 @@ def per_class_counts(paths: list[str], frame: pd.DataFrame, sweep: str | None = 
     """(strategy, eval_set, class, n, correct, accuracy) of the selected models (`frame`, one row
     per seed) pooled over seeds, with each (strategy, eval set)'s summed confusion in
     `attrs["confusion"]`; and how many evaluations were left out."""
-    if frame.empty or frame.strategy.str.contains("/").any():
+    rows = selected_rows(paths, frame, list(PER_CLASS), sweep)
+    if rows is None:
         return None, 0
-    trials = sorted(set(zip(frame.strategy.astype(str), frame.trial_id.astype(str))))
-    table = read_trial_rows(paths, trials, ["trial_id", "step", "eval_set", "adapt", *PER_CLASS], sweep)
-    if not table.num_rows:
-        return None, 0
-    rows = table.to_pandas()
-    rows = rows[rows.adapt.fillna(PLAIN) == PLAIN].merge(frame[["strategy", "trial_id", "step"]],
-                                                         on=["strategy", "trial_id", "step"])
     rows = rows[rows.class_count.notna()]
     out, confusions, bad = [], {}, 0
     for (strategy, eval_set), group in rows.groupby(["strategy", "eval_set"], sort=False):

@@ -25,7 +25,6 @@ from lpft.analysis.groups import base_strategy
 from lpft.analysis.plots import SIZES, legend_name, save_formats, set_label
 from lpft.analysis.tables import strategy_order
 from lpft.looks import Look
-from lpft.results import STOPPED
 
 MAX_JOURNAL = 64 * 2**20  # bytes of optuna.journal read at most (a sweep's is ~1 KB a trial)
 EDGE = 0.03  # within this fraction of a range's (log) span of a bound: "at the bound"
@@ -40,20 +39,6 @@ class SearchViews:
     figures: dict[str, str] = field(default_factory=dict)  # stem -> what it shows (alt text)
     warnings: list[str] = field(default_factory=list)  # a selected value at a bound of its range
     notes: list[str] = field(default_factory=list)  # what could not be drawn, and why
-
-
-def statuses(context: list[dict]) -> dict[str, str]:
-    """trial_id -> status from each analysed sweep's trials.parquet (ASHA's early stops: STOPPED)."""
-    import pyarrow.parquet as pq
-
-    out: dict[str, str] = {}
-    for info in context:
-        try:
-            table = pq.read_table(Path(info["path"]) / "trials.parquet", columns=["trial_id", "status"])
-        except (OSError, KeyError, ValueError):
-            continue
-        out.update(zip(map(str, table.column("trial_id").to_pylist()), map(str, table.column("status").to_pylist())))
-    return out
 
 
 def _percent(ax: Any) -> None:
@@ -333,7 +318,7 @@ def write_search_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: li
 
     views, written = SearchViews(), []
     sets = ["id_val", "id_test", *[c for c in columns if c != "ood_avg"]]
-    stopped = {t for t, s in statuses(context).items() if s == STOPPED}
+    stopped = {t for info in context for t in info.get("stopped", ())}  # read with the sweep (`sweep_context`)
     with tempfile.TemporaryDirectory() as tmp:
         studies, notes = read_studies(context, Path(tmp))
         views.notes += notes

@@ -214,3 +214,23 @@ class LastStepSelection(Selection):
 
     def pick_steps(self, w: pd.DataFrame) -> pd.DataFrame:
         return best_per_trial(w, w["step"].to_numpy(float))
+
+
+def selected_rows(paths: list[str], frame: pd.DataFrame, columns: list[str], sweep: str | None = None
+                  ) -> pd.DataFrame | None:
+    """`columns` (with strategy, trial_id, step) of the selected models' own plain evaluations
+    (`frame`: one row per seed, at its selected step), read from those trials' files alone (the
+    full load leaves the list columns out); None for strategies compared across sweeps or where
+    the files hold none. `sweep`: its rows alone (two sweeps each have an ft-000)."""
+    from lpft.dataset import read_trial_rows
+    from lpft.results import PLAIN
+
+    if frame.empty or frame.strategy.str.contains("/").any():
+        return None
+    trials = sorted(set(zip(frame.strategy.astype(str), frame.trial_id.astype(str))))
+    table = read_trial_rows(paths, trials, ["trial_id", "step", "eval_set", "adapt", *columns], sweep)
+    if not table.num_rows:
+        return None
+    rows = table.to_pandas()
+    return rows[rows.adapt.fillna(PLAIN) == PLAIN].merge(frame[["strategy", "trial_id", "step"]],
+                                                         on=["strategy", "trial_id", "step"])
