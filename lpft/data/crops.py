@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from torchvision import transforms as T  # a torch helper: `lpft.data` does not import this module at start
 
 SCALE = (0.08, 1.0)  # torchvision's RandomResizedCrop defaults, which the file path uses
 RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -29,9 +30,7 @@ def center_crop(img: np.ndarray, size: int) -> torch.Tensor:
     """(3, size, size) uint8: torchvision's CenterCrop of an (H, W, 3) image (zero-padded when smaller)."""
     h, w = img.shape[:2]
     if h < size or w < size:
-        from torchvision.transforms import functional as TF
-
-        return TF.center_crop(torch.from_numpy(np.array(img)).permute(2, 0, 1), [size, size])
+        return T.functional.center_crop(torch.from_numpy(np.array(img)).permute(2, 0, 1), [size, size])
     top, left = round((h - size) / 2.0), round((w - size) / 2.0)  # Python's round, as torchvision's
     return torch.from_numpy(np.array(img[top:top + size, left:left + size])).permute(2, 0, 1)
 
@@ -39,8 +38,6 @@ def center_crop(img: np.ndarray, size: int) -> torch.Tensor:
 def random_crop(img: np.ndarray, size: int) -> torch.Tensor:
     """(3, size, size) uint8: a random resized crop and a random flip, drawn from torch's global
     generator as torchvision's RandomResizedCrop then RandomHorizontalFlip draw."""
-    from torchvision import transforms as T
-
     h, w = img.shape[:2]
     top, left, ch, cw = T.RandomResizedCrop.get_params(torch.empty(1, dtype=torch.uint8).expand(3, h, w),
                                                        list(SCALE), list(RATIO))

@@ -60,14 +60,14 @@ _opened: weakref.WeakKeyDictionary[FileSource, dict[tuple[int, str], PreparedCop
 class PreparedCopy:
     """Rows of a prepared file: `array(i)` is image i, (H, W, 3) uint8, read from the memory map."""
 
-    def __init__(self, path: Path, rows: np.ndarray | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         header, start = read_header(path)
         self.header = header
         n = int(header["n"])
         index = np.memmap(path, np.int64, "r", offset=start, shape=(n, 3))
         self.pixels = np.memmap(path, np.uint8, "r", offset=start + index.nbytes, shape=(int(header["bytes"]),))
-        self.index = np.asarray(index) if rows is None else np.asarray(index)[rows]
+        self.index = np.asarray(index)  # rows of it: `subset`
 
     def __len__(self) -> int:
         return len(self.index)
