@@ -42,6 +42,19 @@ def features(rows: int, dim: int, classes: int, seed: int = 0, separation: float
             {"id_train": "id_train", "id_val": "id_val"})
 
 
+def peak_memory(feats, labels, roles, solver: str, classes: int) -> int:
+    """The most memory numpy held at once, beyond what it held before, for a one-C path (numpy
+    reports its arrays to tracemalloc; timed apart: tracing slows allocation)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    fit_path(feats, labels, roles, LPParams(num_cs=1, solver=solver), classes)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak - before
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["100000x2048"], help="ROWSxFEATURES of ID train")
@@ -70,6 +83,10 @@ def main() -> None:
                   f"(selected C {h_tp.C:.3g})")
             continue
         (t_sk, h_sk, a_sk), (t_tp, h_tp, a_tp) = out["sklearn"], out["torch"]
+        memory = {solver: peak_memory(feats, labels, roles, solver, args.classes) for solver in ("sklearn", "torch")}
+        print(f"{rows:>8,} x {dim:>5,}: memory beyond the features while fitting (one C, tracemalloc's peak): "
+              f"scikit-learn {memory['sklearn'] / 2**20:,.0f} MiB, torch {memory['torch'] / 2**20:,.0f} MiB "
+              f"(the features: {feats['id_train'].nbytes / 2**20:,.0f} MiB, {feats['id_train'].dtype})")
         ratio, same = t_tp / t_sk, h_sk.step == h_tp.step
         worst = max(abs(a - b) for a, b in zip(a_sk, a_tp))
         at = abs(a_sk[h_sk.step] - a_tp[h_sk.step])  # one eval set (ID val): one accuracy per step

@@ -67,19 +67,25 @@ def test_an_lp_trial_on_torch_matches_scikit_learn_and_says_which_ran():
         assert abs(trials["torch"].final[name] - acc) <= 0.001 + 1e-12, name
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("classes, intercept", [(4, True), (4, False), (2, True), (2, False)])
-def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept):
-    """Against scikit-learn's own LinearModelLoss (what its lbfgs minimises), at random points
-    far from and near the optimum, large logits included (where softplus would linearise)."""
+def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept, backend):
+    """Against scikit-learn's own LinearModelLoss (what its lbfgs minimises) on the standardised
+    features, at random points far from and near the optimum, large logits included (where
+    softplus would linearise); the objective gets the raw float32 features with the scalar mean
+    and scale, as lpft's path passes them, in blocks of 64 rows on three threads (the last block
+    short)."""
     from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
     from lpft.strategies.lp_torch import Objective
 
     rng = np.random.default_rng(classes)
-    x, y = rng.normal(size=(300, 7)), rng.integers(0, classes, 300)
+    raw, y = (rng.normal(size=(300, 7)) * 2.0 + 5.0).astype(np.float32), rng.integers(0, classes, 300)
+    mean, scale = float(raw.mean(dtype=np.float64)), 2.1
+    x = (raw.astype(np.float64) - mean) / scale
     rows = 1 if classes == 2 else classes
-    f = Objective(x, y, rows, intercept, "cpu")
+    f = Objective(raw, y, rows, intercept, "cpu", mean=mean, scale=scale, threads=3, backend=backend, block_rows=64)
     base = HalfBinomialLoss() if classes == 2 else HalfMultinomialLoss(n_classes=classes)
     reference = LinearModelLoss(base_loss=base, fit_intercept=intercept)
     for scale in (0.01, 1.0, 30.0):
@@ -117,3 +123,21 @@ def test_the_binomial_loss_stays_exact_where_every_example_is_fit_with_a_margin_
     want, _ = LinearModelLoss(HalfBinomialLoss(), fit_intercept=False).loss_gradient(
         np.array([1.0]), x, y.astype(np.float64))
     assert want > 0 and value == pytest.approx(want, rel=1e-9)
+
+
+def test_a_path_is_the_same_bit_for_bit_on_one_thread_or_three():
+    """Blocks are summed in the same order whatever the thread count: a path repeats exactly on a
+    machine with other CPUs (and the loss is the mean over every row: a block left out or counted
+    twice moves it)."""
+    from lpft.strategies.lp_torch import Objective, lbfgs_path
+
+    feats, labels, _ = probe_features(5, 3, n_train=1500, d=40)
+    paths = [list(lbfgs_path(feats["id_train"], labels["id_train"], np.logspace(-3, 1, 4), threads=t,
+                             mean=3.0, scale=1.1, block_rows=8)) for t in (1, 3)]  # 12 units of 128 rows
+    for (w1, b1, _), (w3, b3, _) in zip(*paths):
+        assert np.array_equal(w1, w3) and np.array_equal(b1, b3)
+    x, y = feats["id_train"], labels["id_train"]
+    w = np.random.default_rng(0).normal(size=5 * 41) * 0.1
+    whole = Objective(x, y, 5, True, threads=1, block_rows=len(x))(w, 0.0)[0]
+    blocks = Objective(x, y, 5, True, threads=3, block_rows=7)(w, 0.0)[0]
+    assert blocks == pytest.approx(whole, rel=1e-12)

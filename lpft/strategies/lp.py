@@ -34,11 +34,13 @@ if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spe
 
 SOLVERS = ("auto", "sklearn", "torch")
 # How the C path is computed, in the LP head cache's key: a head computed another way never answers.
-# 2: ID train fitted in float64 (1: in the features' dtype); the torch solver.
-PATH_VERSION = 2
+# 2: ID train fitted in float64 (1: in the features' dtype); the torch solver. 3: the mean and
+# standard deviation accumulated in float64; the torch solver's sums in row blocks.
+PATH_VERSION = 3
 # auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
-# up (on 2 cores: 0.63x scikit-learn's time at 100,000 x 2,048, 1.03x at 24,500 x 1,280: bench/lp_scale.py).
-TORCH_FROM = 50_000_000
+# up (on 2 cores, 10 C: 0.46x scikit-learn's time at 100,000 x 2,048, 0.69x at 24,500 x 1,280, 0.99x at
+# 10,000 x 512: bench/lp_scale.py).
+TORCH_FROM = 20_000_000
 
 
 def solver_for(hp: LPHeadParams, rows: int, features: int, device: str) -> str:
@@ -59,8 +61,9 @@ class LPHeadParams:
     num_cs: int = 50
     max_iter: int = 1000
     tol: float = 1e-4  # L-BFGS stops when the gradient's largest entry is at most this (scikit-learn's default)
-    # sklearn (one BLAS thread), torch (the same objective and solver on the trial's device and
-    # threads: `lpft.strategies.lp_torch`), or auto: torch on a GPU or for a large feature matrix
+    # sklearn (one BLAS thread), torch (the same objective and driver, lpft's arithmetic in row
+    # blocks on the trial's threads or GPU: `lpft.strategies.lp_torch`), or auto: torch on a GPU
+    # or for a large feature matrix
     solver: str = "auto"
 
     def lp(self) -> LPParams:
@@ -140,6 +143,18 @@ def sklearn_path(x: np.ndarray, y: np.ndarray, cs: np.ndarray, hp: LPHeadParams,
         yield clf.coef_, clf.intercept_ if fit_intercept else np.zeros(len(clf.coef_)), clf.classes_
 
 
+def standardisation(train: np.ndarray, fit_intercept: bool, rows: int = 4096) -> tuple[float, float]:
+    """ID train's one scalar mean (0 without an intercept: centring could not be mapped back) and
+    standard deviation, accumulated in float64 over row blocks (no temporary the size of the
+    matrix: at 1M x 2,048 that alone would be 8 GB)."""
+    n = train.size or 1
+    total = sum(float(train[i:i + rows].sum(dtype=np.float64)) for i in range(0, len(train), rows))
+    mean = total / n if fit_intercept else 0.0
+    square = sum(float(np.square(train[i:i + rows].astype(np.float64) - mean).sum())
+                 for i in range(0, len(train), rows))
+    return mean, float(np.sqrt(square / n)) or 1.0
+
+
 def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles: dict[str, str],
              hp: LPParams, num_classes: int, fit_intercept: bool = True,
              on_step: EpochCallback | None = None,
@@ -154,19 +169,22 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     from lpft.strategies.lp_torch import lbfgs_path
 
     train = feats["id_train"]
-    mean = float(train.mean()) if fit_intercept else 0.0  # without a bias, centring can't be mapped back
-    scale = float(np.sqrt(((train - mean) ** 2).mean())) or 1.0
+    mean, scale = standardisation(train, fit_intercept)
     norm = {k: (v - mean) / scale for k, v in feats.items() if k != "id_train"}
-    # ID train in float64 whatever the features' dtype: scikit-learn fits in the dtype it is given,
-    # and in float32 its L-BFGS stops short of the optimum where the path's small C make it
-    # ill-conditioned (at C 1e-7 after two iterations, the intercept still ~0: a model the objective
-    # does not define). In place: one float64 copy of the largest matrix, no temporaries.
-    norm["id_train"] = train.astype(np.float64)
-    norm["id_train"] -= mean
-    norm["id_train"] /= scale
     solver = solver_for(hp, train.shape[0], train.shape[1], device)
-    path = (lbfgs_path(norm["id_train"], labels["id_train"], c_path(hp), fit_intercept, hp.max_iter, hp.tol, device)
-            if solver == "torch" else sklearn_path(norm["id_train"], labels["id_train"], c_path(hp), hp, fit_intercept))
+    if solver == "torch":  # standardises ID train block by block as it goes: no copy of it
+        path = lbfgs_path(train, labels["id_train"], c_path(hp), fit_intercept, hp.max_iter, hp.tol, device,
+                          mean=mean, scale=scale)
+    else:
+        # ID train in float64 whatever the features' dtype: scikit-learn fits in the dtype it is
+        # given, and in float32 its L-BFGS stops short of the optimum where the path's small C make
+        # it ill-conditioned (at C 1e-7 after two iterations, the intercept still ~0: a model the
+        # objective does not define). In place: one float64 copy of the largest matrix, no
+        # temporaries (lp_torch's blocks are made with the same operations).
+        x = train.astype(np.float64)
+        x -= mean
+        x /= scale
+        path = sklearn_path(x, labels["id_train"], c_path(hp), hp, fit_intercept)
     evaluations: list[Evaluation] = []
     sets = [EvalSet(name, role, labels[name], (classes or {}).get(name)) for name, role in roles.items()
             if role != "id_train"]
