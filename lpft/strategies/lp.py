@@ -38,7 +38,7 @@ SOLVERS = ("auto", "sklearn", "torch")
 # standard deviation accumulated in float64; the torch solver's sums in row blocks.
 PATH_VERSION = 3
 # auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
-# up (on 2 cores, 10 C: 0.46x scikit-learn's time at 100,000 x 2,048, 0.69x at 24,500 x 1,280, 0.99x at
+# up (on 2 cores, 10 C: 0.45x scikit-learn's time at 100,000 x 2,048, 0.65x at 24,500 x 1,280, 0.99x at
 # 10,000 x 512: bench/lp_scale.py).
 TORCH_FROM = 20_000_000
 
@@ -150,8 +150,11 @@ def standardisation(train: np.ndarray, fit_intercept: bool, rows: int = 4096) ->
     n = train.size or 1
     total = sum(float(train[i:i + rows].sum(dtype=np.float64)) for i in range(0, len(train), rows))
     mean = total / n if fit_intercept else 0.0
-    square = sum(float(np.square(train[i:i + rows].astype(np.float64) - mean).sum())
-                 for i in range(0, len(train), rows))
+    square = 0.0
+    for i in range(0, len(train), rows):
+        block = train[i:i + rows].astype(np.float64)  # the one temporary: a block
+        block -= mean
+        square += float(np.einsum("ij,ij->", block, block))
     return mean, float(np.sqrt(square / n)) or 1.0
 
 
@@ -172,7 +175,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
     mean, scale = standardisation(train, fit_intercept)
     norm = {k: (v - mean) / scale for k, v in feats.items() if k != "id_train"}
     solver = solver_for(hp, train.shape[0], train.shape[1], device)
-    if solver == "torch":  # standardises ID train block by block as it goes: no copy of it
+    if solver == "torch":  # reads ID train as cached, block by block, the standardisation folded in
         path = lbfgs_path(train, labels["id_train"], c_path(hp), fit_intercept, hp.max_iter, hp.tol, device,
                           mean=mean, scale=scale)
     else:
@@ -180,7 +183,7 @@ def fit_path(feats: dict[str, np.ndarray], labels: dict[str, np.ndarray], roles:
         # given, and in float32 its L-BFGS stops short of the optimum where the path's small C make
         # it ill-conditioned (at C 1e-7 after two iterations, the intercept still ~0: a model the
         # objective does not define). In place: one float64 copy of the largest matrix, no
-        # temporaries (lp_torch's blocks are made with the same operations).
+        # temporaries.
         x = train.astype(np.float64)
         x -= mean
         x /= scale

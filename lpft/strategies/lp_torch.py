@@ -12,22 +12,25 @@ stopping points. That matters beyond the optimum: at the path's smallest C sciki
 defaults stop short of it, and a solver that did not would score differently there and could
 select another C. In float64, as scikit-learn computes.
 
-Why blocks: the products are skinny (classes columns), so they are bound by reading the feature
-matrix, not by arithmetic. Each block of rows is standardised into a float64 buffer that stays in
-cache and used for both products, so an evaluation reads the features once, in the dtype they
-were cached in (float32 from a backbone: half of a float64 copy's bytes, and no such copy of the
+Why blocks: an evaluation's two products are skinny (a column per class), so their cost is the
+passes over the feature matrix. Each block of rows is converted to a float64 buffer that stays in
+cache and serves both products, so an evaluation reads the features once, in the dtype they were
+cached in (float32 from a backbone: half of a float64 copy's bytes, and no such copy of the
 largest matrix in memory). The standardisation is folded into the weights (its mean and scale are
 scalars), so a block is the cached features converted exactly to float64 and nothing more; the
 results differ from products with a standardised copy by rounding alone, as any two summation
-orders do. Blocks are summed in a fixed order whatever the thread count, so a path repeats exactly.
+orders do. Units of blocks are summed in a fixed order whatever the thread count, so a path
+repeats exactly.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import SimpleQueue
 
 import numpy as np
 
@@ -95,7 +98,9 @@ class Objective:
 
 
 class NumpyBlocks:
-    """The sums over rows, block by block on a thread pool; one BLAS thread per pool thread."""
+    """The sums over rows, unit by unit on a thread pool (one BLAS thread each), added up in unit
+    order as they finish; at most two units per thread are in flight, so the partial sums held at
+    once do not grow with the rows (each is classes x features: 16 MB at 1,000 x 2,048)."""
 
     def __init__(self, f: Objective, device: str, threads: int) -> None:
         self.f = f
@@ -103,67 +108,78 @@ class NumpyBlocks:
         self.units = [(lo, min(lo + unit, f.n)) for lo in range(0, f.n, unit)]
         self.threads = max(1, min(threads, len(self.units)))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        self.buffers = [np.empty((f.block, f.d)) for _ in range(self.threads)]
+        self.free: SimpleQueue[np.ndarray] = SimpleQueue()  # one block buffer per running unit
+        for _ in range(self.threads):
+            self.free.put(np.empty((f.block, f.d)))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
 
-    def unit(self, lo: int, hi: int, slot: int, Wt: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        f, buf = self.f, self.buffers[slot]
-        loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
-        for start in range(lo, hi, f.block):
-            m = min(f.block, hi - start)
-            if f.x.dtype == np.float64:
-                xb = f.x[start:start + m]
-            else:
-                xb = buf[:m]
-                np.copyto(xb, f.x[start:start + m])
-            z = xb @ Wt
-            z += b
-            y = f.index[start:start + m]
-            if f.rows == 1:  # log(1 + e^z) - y z (exactly, as scikit-learn), sigmoid(z) - y
-                from scipy.special import expit
+    def unit(self, lo: int, hi: int, Wt: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        f, buf = self.f, self.free.get()
+        try:
+            loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
+            for start in range(lo, hi, f.block):
+                m = min(f.block, hi - start)
+                if f.x.dtype == np.float64:  # read only: the features are never written
+                    xb = f.x[start:start + m]
+                else:  # converted exactly, in cache, for both products
+                    xb = buf[:m]
+                    np.copyto(xb, f.x[start:start + m])
+                z = xb @ Wt
+                z += b
+                y = f.index[start:start + m]
+                if f.rows == 1:  # log(1 + e^z) - y z (exactly, as scikit-learn), sigmoid(z) - y
+                    from scipy.special import expit
 
-                z1 = z[:, 0]
-                loss += float((np.logaddexp(z1, 0.0) - y * z1).sum())
-                r = (expit(z1) - y)[:, None]
-            else:  # logsumexp(z) - z_y, softmax(z) - onehot(y)
-                top = z.max(axis=1, keepdims=True)
-                e = np.exp(z - top)
-                total = e.sum(axis=1, keepdims=True)
-                loss += float((top[:, 0] + np.log(total[:, 0]) - z[np.arange(m), y]).sum())
-                r = e / total
-                r[np.arange(m), y] -= 1.0
-            gW += r.T @ xb
-            gb += r.sum(axis=0)
-        return loss, gW, gb
+                    z1 = z[:, 0]
+                    loss += float((np.logaddexp(z1, 0.0) - y * z1).sum())
+                    r = (expit(z1) - y)[:, None]
+                else:  # logsumexp(z) - z_y, softmax(z) - onehot(y)
+                    top = z.max(axis=1, keepdims=True)
+                    e = np.exp(z - top)
+                    total = e.sum(axis=1, keepdims=True)
+                    loss += float((top[:, 0] + np.log(total[:, 0]) - z[np.arange(m), y]).sum())
+                    r = e / total
+                    r[np.arange(m), y] -= 1.0
+                gW += r.T @ xb
+                gb += r.sum(axis=0)
+            return loss, gW, gb
+        finally:
+            self.free.put(buf)
 
     def __call__(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         from threadpoolctl import threadpool_limits
 
-        Wt = np.ascontiguousarray(W.T)
+        f, Wt = self.f, np.ascontiguousarray(W.T)
+        loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
         with threadpool_limits(1, user_api="blas"):  # the pool is the parallelism
             if self.pool is None:
-                parts = [self.unit(lo, hi, 0, Wt, b) for lo, hi in self.units]
+                parts: Iterator[tuple[float, np.ndarray, np.ndarray]] = (self.unit(lo, hi, Wt, b)
+                                                                         for lo, hi in self.units)
             else:
-                # thread t takes units t, t + threads, ...: its own buffer; results kept by unit
-                def take(t: int) -> list[tuple[float, np.ndarray, np.ndarray]]:
-                    return [self.unit(lo, hi, t, Wt, b) for lo, hi in self.units[t::self.threads]]
-
-                by_thread = list(self.pool.map(take, range(self.threads)))
-                parts = [by_thread[i % self.threads][i // self.threads] for i in range(len(self.units))]
-        loss, gW, gb = 0.0, np.zeros_like(parts[0][1]), np.zeros_like(parts[0][2])
-        for part in parts:  # unit order: the same sums whatever the thread count
-            loss += part[0]
-            gW += part[1]
-            gb += part[2]
+                parts = self._in_order(Wt, b)
+            for part in parts:  # unit order: the same sums whatever the thread count
+                loss += part[0]
+                gW += part[1]
+                gb += part[2]
         return loss, gW, gb
+
+    def _in_order(self, Wt: np.ndarray, b: np.ndarray) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+        assert self.pool is not None
+        window: deque[Future[tuple[float, np.ndarray, np.ndarray]]] = deque()
+        for lo, hi in self.units:
+            window.append(self.pool.submit(self.unit, lo, hi, Wt, b))
+            if len(window) >= 2 * self.threads:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
 
 
 class TorchBlocks:
     """The sums over rows with torch on `device` (a GPU's float64), the features moved there once
-    in their cached dtype, each block standardised to float64 there."""
+    in their cached dtype, each block converted to float64 there."""
 
     def __init__(self, f: Objective, device: str, threads: int) -> None:
         import torch
