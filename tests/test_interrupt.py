@@ -212,7 +212,7 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
             time.sleep(0.2)
         send(proc.pid, sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == status, err[-3000:]
+    assert proc.returncode == status, (out[-2000:], err[-3000:])  # stdout too: what the sweep said it saw
     assert "Traceback" not in out + err, err[-3000:]
     line = next(line for line in out.splitlines() if line.startswith("== t "))
     assert line.startswith(head) or (len(signals) == 2 and line.startswith(STOPPED_FIRST)), out

