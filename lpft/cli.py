@@ -182,7 +182,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(report_text(report, args.format), end="")
         where = out / label if len(reports) > 1 else out
         try:
-            written = write_report(report, where)
+            written = write_report(report, where, args.figures)
         except OSError as e:  # a read-only or impossible --out
             raise InputError(f"--out {out}: cannot write the report: {e.strerror or e}") from None
         print(f"wrote {len(written)} files to {where}")
@@ -338,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="90%% intervals over seeds: t (Student t, n-1 df; the default) or z (the paper's "
                               "1.645·s/√n, for reproducing published tables)")
     analyze.add_argument("--format", default="text", help="the printed table: text, md, latex or csv")
+    analyze.add_argument("--figures", default="all", choices=["all", "png"],
+                         help="figure files: all (PNG, SVG and PDF; the default) or png (quicker: the HTML "
+                              "report needs no more)")
     analyze.add_argument("--skip-bad", action="store_true",
                          help="leave out unreadable or invalid results files (counted) instead of stopping")
     analyze.add_argument("--compare", action="store_true",
@@ -377,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the built-in synthetic and digits-quick sweeps, end to end")
     demo.add_argument("--storage", default="results/demo", help="the demo's own results folder (replaced)")
-    demo.add_argument("--quick", action="store_true", help="fewer, shorter trials on tiny data (for tests)")
+    demo.add_argument("--quick", action="store_true",
+                      help="fewer, shorter trials on tiny data, PNG figures only (for tests)")
     demo.add_argument("--address", help="a Ray cluster address to run both sweeps on (default: a local instance "
                                         "each); the demo's results folder must be reachable from its nodes")
     demo.set_defaults(fn=cmd_demo)

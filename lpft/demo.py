@@ -20,7 +20,7 @@ from lpft.sweeps.launch import run_sweep, sweep_root
 from lpft.sweeps.outcome import SweepOutcome, print_outcome
 
 DEMO_SPECS = ("synthetic", "digits-quick")
-# --quick (for tests): a tiny digits subset and fewer, shorter trials.
+# --quick (for tests): a tiny digits subset and fewer, shorter trials; PNG figures only.
 QUICK_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 60, "size": 32}
 
 
@@ -52,7 +52,7 @@ def run_demo(storage: str = "results/demo", fast: bool = False, address: str | N
         if outcomes[name].interrupted is not None:  # stopped (SIGINT, SIGTERM): no report of half a sweep
             break
         report = analyze([str(root)])
-        write_report(report, root / "report")
+        write_report(report, root / "report", "png" if fast else "all")  # --quick: the HTML page's figures
         print(report.sentence)  # the comparisons, each with its own interval over seeds
         print(owners_line(report.owners))
         print(f"frontier report: {root / 'report' / 'report.html'}")

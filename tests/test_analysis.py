@@ -387,6 +387,28 @@ def test_report_writes_tables_figures_and_one_html_page(results, tmp_path):
     assert "lpft report: " in page and "<pre>" not in page
 
 
+def test_figures_png_writes_the_pngs_alone_and_the_same_page(results, tmp_path, capsys):
+    """`--figures png`: every figure the full report has, as PNG only, bytes identical; the page
+    embeds the same figures and links no file that is not there."""
+    from lpft.cli import main
+
+    assert main(["analyze", str(results), "--out", str(tmp_path / "all")]) == 0
+    assert main(["analyze", str(results), "--out", str(tmp_path / "png"), "--figures", "png"]) == 0
+    full = {p.name for p in (tmp_path / "all").iterdir()}
+    quick = {p.name for p in (tmp_path / "png").iterdir()}
+    assert {n for n in full if n.endswith(".svg") or n.endswith(".pdf")}  # the full one has vector files
+    assert quick == {n for n in full if not (n.endswith(".svg") or n.endswith(".pdf"))}
+    for name in (n for n in quick if n.endswith(".png")):
+        assert (tmp_path / "png" / name).read_bytes() == (tmp_path / "all" / name).read_bytes(), name
+    page = (tmp_path / "png" / "report.html").read_text()
+    for link in re.findall(r'href="([^"#:]+)"', page):
+        assert (tmp_path / "png" / link).is_file(), link
+    assert page.count("<img") == (tmp_path / "all" / "report.html").read_text().count("<img")
+    with pytest.raises(SystemExit) as usage:  # argparse's choices
+        main(["analyze", str(results), "--figures", "svg"])
+    assert usage.value.code == 2 and "invalid choice: 'svg'" in capsys.readouterr().err
+
+
 def test_notebook_runs_top_to_bottom(results, tmp_path, monkeypatch):
     import os
 

@@ -12,7 +12,9 @@ per strategy. Sizes: `single` (3.5 in, one paper column) and `double` (7 in).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -258,14 +260,32 @@ def save_figures(points: pd.DataFrame, chosen: pd.DataFrame, columns: list[str],
     return written
 
 
+# The formats every report figure is written in: `figure_formats` narrows them for one report
+# (`lpft analyze --figures png`: the HTML page needs the PNGs alone, and the vector files are
+# most of a report's time).
+FIGURE_FORMATS = {"all": ("png", "svg", "pdf"), "png": ("png",)}
+_formats: ContextVar[tuple[str, ...]] = ContextVar("figure_formats", default=FIGURE_FORMATS["all"])
+
+
+@contextmanager
+def figure_formats(which: str) -> Iterator[None]:
+    """Report figures written in `FIGURE_FORMATS[which]` while entered."""
+    token = _formats.set(FIGURE_FORMATS[which])
+    try:
+        yield
+    finally:
+        _formats.reset(token)
+
+
 def save_formats(fig: Any, out: Path, stem: str) -> list[Path]:
-    """<stem>.png, .svg and .pdf. PDF and PostScript embed TrueType (Type 42) fonts, not Type 3,
-    which several venues refuse; in SVG and PDF the dpi is the rasterised cloud's alone."""
+    """<stem>.png, .svg and .pdf (or those `figure_formats` names). PDF and PostScript embed
+    TrueType (Type 42) fonts, not Type 3, which several venues refuse; in SVG and PDF the dpi is
+    the rasterised cloud's alone."""
     import matplotlib
 
     written = []
     with matplotlib.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
-        for ext in ("png", "svg", "pdf"):
+        for ext in _formats.get():
             fig.savefig(out / f"{stem}.{ext}", dpi=DPI if ext == "png" else VECTOR_DPI)
             written.append(out / f"{stem}.{ext}")
     return written

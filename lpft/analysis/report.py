@@ -27,7 +27,7 @@ from lpft.analysis.groups import base_strategy, split_groups
 from lpft.analysis.html import render_html, sweep_context
 from lpft.analysis.intervals import METHODS
 from lpft.analysis.per_class import left_out_note, per_class_counts, write_per_class
-from lpft.analysis.plots import save_figures
+from lpft.analysis.plots import figure_formats, save_figures
 from lpft.analysis.robustness import ProbitFit, clipped, fit_baseline, robustness_table
 from lpft.analysis.search import write_search_figures
 from lpft.analysis.selection import SELECTIONS, wide
@@ -196,7 +196,14 @@ def write_points_csv(points: pd.DataFrame, path: Path) -> None:
     points.drop(columns=["config"]).astype(dict.fromkeys(flags, "int8")).to_csv(path, index=False, float_format="%.5g")
 
 
-def write_report(report: Report, out: Path) -> list[Path]:
+def write_report(report: Report, out: Path, figures: str = "all") -> list[Path]:
+    """The report's files in `out`: tables, CSVs, figures (`figures`: all formats, or png only:
+    `plots.FIGURE_FORMATS`) and report.html."""
+    with figure_formats(figures):
+        return _write_report(report, out)
+
+
+def _write_report(report: Report, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in report.tables.items():
