@@ -604,16 +604,22 @@ def test_a_dense_sweep_gives_a_small_report_with_the_cloud_rasterised(tmp_path):
     assert (lo, hi) == pytest.approx(tuple(np.quantile(values, [0.05, 0.95])))
 
 
-def test_effective_robustness_far_outside_the_baselines_id_range_is_flagged(results, tmp_path, capsys):
-    """The fixture's FT points span ID 80–92%; LP's selected model sits at 74%: its number is
-    an extrapolation of the FT line and says so in the table, the CLI, the HTML and the figure."""
+def test_effective_robustness_far_outside_the_baselines_id_range_is_flagged(tmp_path, capsys):
+    """Six FT points over ID 80–90% on a rising line; LP's selected model sits at 74%: its number
+    is an extrapolation of the FT line and says so in the table, the CLI, the HTML and the figure."""
     from lpft.analysis.report import analyze, write_report
     from lpft.cli import main
 
+    results = tmp_path / "sweep"
+    data = {("ft", f"f{i}", i % 2, lr): {1: (.80 + i / 50, .80 + i / 50, .50 + i / 100)}
+            for i, lr in enumerate((0.1, 0.2, 0.3, 0.4, 0.5, 0.6))}
+    data[("lp", "l", 0, None)] = {0: (.74, .74, .60)}
+    for (strategy, trial, seed, lr), steps in data.items():
+        write_trial(results / "results", strategy, trial, rows(strategy, trial, seed, lr, steps), HPARAMS)
     report = analyze([results])
     caveats = dict(zip(report.robustness.strategy, report.robustness.caveat))
-    assert caveats["lp"].startswith("extrapolated: ID 74.0% is outside the baseline's ID range 80.0–92.0%")
-    assert not caveats["ft"].startswith("extrapolated")  # within the range (its line slopes down: see below)
+    assert caveats["lp"].startswith("extrapolated: ID 74.0% is outside the baseline's ID range 80.0–90.0%")
+    assert not caveats["ft"].startswith("extrapolated")  # within the range
     write_report(report, tmp_path / "report")
     assert "extrapolated" in (tmp_path / "report" / "report.html").read_text()
     assert "LP (ER extrapolated)" in (tmp_path / "report" / "frontier_grid.svg").read_text()  # its label
@@ -648,7 +654,8 @@ def test_a_one_trial_sweep_analyses_and_gives_no_effective_robustness(tmp_path, 
     write_trial(tmp_path / "results", "ft", "only", rows("ft", "only", 0, 0.1, {1: (.8, .8, .5)}), HPARAMS)
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
     out = capsys.readouterr().out
-    assert "ft none: too few baseline points (1, need 5)" in " ".join(out.split())
+    assert "probit fit: none: too few baseline points (1, need 5)" in " ".join(out.split())
+    assert "ft none:" not in out  # the reason once, not per strategy
     assert (tmp_path / "report" / "frontier_grid.png").stat().st_size > 10_000
 
 

@@ -147,12 +147,15 @@ def test_effective_robustness_caveats_on_a_flat_or_falling_baseline(tmp_path, sl
                     HPARAMS)
     write_trial(tmp_path / "results", "lp", "l", rows("lp", "l", 0, None, (.85, .85, .6)), HPARAMS)
     robust = analyze([tmp_path]).robustness.set_index("strategy")
+    # no number: distance from a line along which OOD does not rise with ID is not robustness
     assert robust.loc["lp", "caveat"].startswith(f"the baseline fit {words}")
+    assert robust[["effective_robustness", "er_ci90_low", "er_ci90_high"]].isna().all().all()
     assert main(["analyze", str(tmp_path), "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out.split("effective robustness vs", 1)[1]
-    line = next(ln for ln in out.splitlines() if ln.strip().startswith("lp "))
-    assert f"[the baseline fit {words}" in line
-    assert f"the baseline fit {words}" in (tmp_path / "r" / "report.html").read_text()
+    assert f"probit fit: none: the baseline fit {words}" in out.splitlines()[0]
+    assert out.count(f"the baseline fit {words}") == 1 and "points (90% CI" not in out  # once, no number
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count(f"the baseline fit {words}") == 1  # said once, for every strategy
 
 
 def test_no_fit_formula_without_a_number_and_the_hint_says_how(tmp_path, capsys):

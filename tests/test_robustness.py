@@ -142,17 +142,34 @@ def test_the_robustness_table_gives_each_strategys_mean_id_and_ood_accuracy_with
 
 
 def test_a_models_caveats_are_all_given_one_after_another():
-    """Far outside a falling baseline: both caveats, joined, the extrapolation first."""
+    """Far outside a scattered rising baseline: both caveats, joined, the extrapolation first."""
     import pandas as pd
 
     from lpft.analysis.robustness import robustness_table
 
-    base = pd.DataFrame({"id_test": [.70, .74, .78, .82, .86, .90], "ood_avg": [.50, .47, .43, .40, .36, .31]})
+    base = pd.DataFrame({"id_test": [.70, .74, .78, .82, .86, .90], "ood_avg": [.30, .55, .35, .60, .40, .65]})
     chosen = pd.DataFrame({"strategy": ["lp"], "id_test": [.60], "ood_avg": [.55]})
-    (caveat,) = robustness_table(chosen, base, ["ood_avg"], n=50).caveat
-    first, second, *_ = caveat.split("; ")
-    assert first.startswith("extrapolated: ID 60.0% is outside the baseline's ID range 70.0–90.0%"), caveat
-    assert second.startswith("the baseline fit slopes down"), caveat
+    (row,) = robustness_table(chosen, base, ["ood_avg"], n=200).itertuples()
+    first, second, *rest = row.caveat.split("; ")
+    assert first.startswith("extrapolated: ID 60.0% is outside the baseline's ID range 70.0–90.0%"), row.caveat
+    assert second.startswith("the 90% interval spans") and not rest, row.caveat
+    assert np.isfinite(row.effective_robustness)  # caveats, and still a number
+
+
+def test_a_falling_or_flat_baseline_gives_no_number_only_the_reason():
+    """Along a line where OOD falls (or stays) as ID rises, a model's distance above it says
+    nothing about robustness: every strategy's row has the reason and no number or interval."""
+    import pandas as pd
+
+    from lpft.analysis.robustness import robustness_table
+
+    chosen = pd.DataFrame({"strategy": ["lp", "ft"], "id_test": [.80, .85], "ood_avg": [.55, .45]})
+    for ood, words in (([.50, .47, .43, .40, .36, .31], "slopes down"), ([.40] * 6, "is flat")):
+        base = pd.DataFrame({"id_test": [.70, .74, .78, .82, .86, .90], "ood_avg": ood})
+        table = robustness_table(chosen, base, ["ood_avg"], n=50)
+        assert table[["effective_robustness", "er_ci90_low", "er_ci90_high"]].isna().all().all()
+        assert all(c.startswith(f"the baseline fit {words}") for c in table.caveat), table.caveat
+        assert dict(zip(table.strategy, table.ood)) == {"lp": .55, "ft": .45}  # the accuracies still reported
 
 
 def test_a_baseline_spanning_exactly_the_minimum_is_enough():

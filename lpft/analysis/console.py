@@ -7,6 +7,7 @@ from __future__ import annotations
 from lpft.analysis.adaptation import render_adaptation
 from lpft.analysis.calibration import calibration_sentence, render_calibration
 from lpft.analysis.report import Report
+from lpft.analysis.robustness import shared_problem
 from lpft.analysis.tables import owners_line
 from lpft.text import pct
 
@@ -19,9 +20,11 @@ def report_text(report: Report, fmt: str) -> str:
     robust, fit = report.robustness, report.fit
     numbers = robust.effective_robustness.notna().any()
     formula = f" (OOD avg = Φ({fit.slope:.2f}·Φ⁻¹(ID) {fit.intercept:+.2f}))" if numbers else ""
-    lines.append(f"effective robustness vs the {report.baseline} probit fit{formula}:")
+    head = f"effective robustness vs the {report.baseline} probit fit{formula}:"
+    problem = shared_problem(robust)
+    lines.append(f"{head} none: {problem}" if problem else head)  # one reason for every strategy: once
     width = max((len(s) for s in robust.strategy), default=6)
-    for r in robust.itertuples():
+    for r in robust.itertuples() if not problem else ():
         if r.effective_robustness != r.effective_robustness:  # NaN: the baseline cannot give one
             lines.append(f"  {r.strategy:{width}s} none: {r.caveat}")
             continue

@@ -16,6 +16,7 @@ import pandas as pd
 from lpft.analysis.calibration import calibration_rows, calibration_sentence
 from lpft.analysis.incomplete import incomplete_note, read_trials
 from lpft.analysis.intervals import LEVEL, METHODS
+from lpft.analysis.robustness import shared_problem
 from lpft.analysis.tables import Cell, _best, cell_text, interval_legend, owners_line
 from lpft.looks import Look, look_of
 from lpft.names import is_name
@@ -104,12 +105,6 @@ def _er(r: Any) -> dict[str, str]:
     return {"er": er, "ci": ci}
 
 
-def _shared_problem(robust: pd.DataFrame) -> str:
-    """The baseline's own problem, when it withholds every number (said once, not per row)."""
-    caveats = set(robust.caveat)
-    return caveats.pop() if len(caveats) == 1 and robust.effective_robustness.isna().all() else ""
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -172,7 +167,7 @@ def render_html(report: Any, out: Path, grid_png: Path, files: list[Path], searc
         selection=report.selection, baseline=report.baseline, headers=[set_label(c) for c in columns],
         rows=_results_rows(columns, cells, report.chosen, report.frontier),
         legend=interval_legend(cells, report.ci), comparisons=_comparisons(report.comparisons, report.looks),
-        no_er=_shared_problem(report.robustness),
+        no_er=shared_problem(report.robustness),
         owners=owners_line(report.owners), robust=robust, fit=report.fit, notes=report.notes,
         adaptation=report.adaptation if report.adaptation is not None and not report.adaptation.empty else None,
         calibration=_calibration(report, out), grid=base64.b64encode(grid_png.read_bytes()).decode(),

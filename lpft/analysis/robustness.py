@@ -126,6 +126,12 @@ def seed_bootstrap_ci(fits: list[ProbitFit], ids: ArrayLike, oods: ArrayLike, se
     return float(lo), float(hi)
 
 
+def shared_problem(robust: pd.DataFrame) -> str:
+    """The baseline's own problem, when it withholds every number (to be said once, not per row)."""
+    caveats = set(robust.caveat)
+    return caveats.pop() if len(caveats) == 1 and robust.effective_robustness.isna().all() else ""
+
+
 def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str], n: int = 1000) -> pd.DataFrame:
     """Per strategy and eval set (each OOD set and `ood_avg`): the selected models' mean ID and
     OOD accuracy, effective robustness against the baseline's line for that set, its 90%
@@ -141,10 +147,14 @@ def robustness_table(chosen: pd.DataFrame, base: pd.DataFrame, columns: list[str
             continue
         fit = fit_baseline(base["id_test"], base[column])
         shape = line_problem(fit)
+        if shape:  # a line along which OOD does not rise with ID: distance from it is no robustness
+            rows += [{"strategy": s, "eval_set": column, "id_test": mid, "ood": mood, "caveat": shape}
+                     for s, mid, mood, _ in means]
+            continue
         fits = bootstrap_lines(base["id_test"], base[column], n)
         for strategy, mid, mood, group in means:
             lo, hi = seed_bootstrap_ci(fits, group["id_test"], group[column])
-            caveat = "; ".join(c for c in (extrapolation(base["id_test"], mid), shape, width_problem(lo, hi)) if c)
+            caveat = "; ".join(c for c in (extrapolation(base["id_test"], mid), width_problem(lo, hi)) if c)
             rows.append({"strategy": strategy, "eval_set": column, "id_test": mid, "ood": mood,
                          "effective_robustness": float(effective_robustness(mid, mood, fit)),
                          "er_ci90_low": lo, "er_ci90_high": hi, "caveat": caveat})
