@@ -112,13 +112,13 @@ def show_strategy(name: str) -> None:
 def show_spec(name: str) -> None:
     """The packaged file, its schema line pointing at the installed schema (as `lpft init`
     writes it), so a copy made with `lpft show NAME > mine.yaml` keeps its editor checks."""
-    from lpft.spec_cli import schema_path
+    from lpft.spec_cli import modeline
     from lpft.sweeps.files import builtin_specs
     from lpft.sweeps.spec_schema import MODELINE
 
     lines = builtin_specs()[name].read_text().splitlines(keepends=True)
     if lines and lines[0].startswith(MODELINE):
-        lines[0] = MODELINE + schema_path().as_uri() + "\n"
+        lines[0] = modeline() + "\n"
     sys.stdout.write("".join(lines))
 
 

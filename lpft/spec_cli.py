@@ -55,6 +55,12 @@ def schema_path() -> Path:
     return Path(str(resources.files("lpft.sweeps") / SCHEMA_FILE))
 
 
+def modeline() -> str:
+    """A spec's first line naming the installed schema, for an editor's YAML checks (`lpft init`
+    writes it; `lpft show SPEC` puts it on a built-in spec's copy)."""
+    return MODELINE + schema_path().as_uri()
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from lpft.sweeps.spec_schema import schema_text
 
@@ -80,7 +86,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             raise InputError(f"--root: benchmark {benchmark!r} reads no files of yours")
         root = os.path.relpath(Path(args.root).resolve(), path.resolve().parent)
     name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_")[:100] or "sweep"
-    text = INIT.format(modeline=MODELINE + schema_path().as_uri(), benchmark=benchmark, name=name, path=path,
+    text = INIT.format(modeline=modeline(), benchmark=benchmark, name=name, path=path,
                        benchmark_entry=benchmark_entry(benchmark, BENCHMARKS[benchmark].folder, root))
     tmp = path.with_name(path.name + ".tmp")
     try:
