@@ -15,7 +15,6 @@ from typing import Any
 
 from lpft.data import BENCHMARKS, Benchmark, load_benchmark
 from lpft.errors import InputError, quote
-from lpft.models.backbone import build_backbone
 from lpft.models.factory import factory_module, is_factory
 from lpft.models.names import check_weights
 from lpft.plugins import import_modules
@@ -66,13 +65,18 @@ def resolve_workers(workers: Any, benchmark: Benchmark) -> int:
     return n
 
 
+def check_device(device: str) -> str:
+    """A device setting's spelling, checked without torch (a typo is answered at once)."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise InputError(f"device must be auto, cpu or cuda[:N], got {quote(device)}")
+    return device
+
+
 def resolve_device(device: str) -> str:
     import torch
 
-    if device == "auto":
+    if check_device(device) == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InputError(f"device must be auto, cpu or cuda[:N], got {quote(device)}")
     if device != "cpu" and not torch.cuda.is_available():
         raise InputError(f"device {quote(device)}: no CUDA device is available here")
     return device
@@ -110,6 +114,7 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     start = time.perf_counter()
     strat = STRATEGIES[strategy]
     bench_params, options, hp_values = split_settings(benchmark, strategy, settings or {})
+    check_device(str(options.get("device", "auto")))
     if "weights" in options:
         check_weights(str(options["weights"]), str(options.get("backbone", "")))
     if is_factory(str(options.get("backbone", ""))):  # its module, as a spec's imports: (workers too)
@@ -128,6 +133,8 @@ def run_trial(benchmark: str, strategy: str, settings: dict[str, Any] | None = N
     weights = str(options.get("weights", "none" if is_factory(name) else bench.default_backbone[1]))
     device = resolve_device(str(options.get("device", "auto")))
     workers = resolve_workers(options.get("workers", "auto"), bench)
+    from lpft.models.backbone import build_backbone  # torch: imported once the settings are known good
+
     backbone = build_backbone(name, weights, bench, seed=hp.seed)
     result = strat.run(bench, backbone, hp, device=device, on_epoch=on_epoch, resume=resume, workers=workers)
     controls = tuple(strat.seed_controls(hp, SeedContext(weights, resample)))

@@ -97,6 +97,15 @@ def test_the_command_and_a_specs_check_load_no_torch_until_a_trial_runs(tmp_path
              "len(list(STRATEGIES)) >= 6, 'digits' in BENCHMARKS)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.stdout.strip() == "[] True True", out.stderr[-2000:]
+    # `lpft run` answers bad settings (a key, a value, a device) before a trial loads torch: a typo
+    # costs a second, not the ~4 s of importing torch and torchvision.
+    probe = ("import sys; from lpft.errors import InputError; from lpft.trial import run_trial\n"
+             "for s in ({'lrr': '1'}, {'lr': '-1'}, {'device': 'tpu'}, {'eps': '-1'}):\n"
+             "    try: run_trial('synthetic', 'ft', s)\n"
+             "    except InputError as e: print(str(e).split()[0], end=' ')\n"
+             "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "unknown ft: device synthetic: []", out.stderr[-2000:]
     # ... and a trial loads them: the lazy imports are where the work is.
     probe = ("import sys; from lpft.trial import run_trial; run_trial('synthetic', 'ft', {'epochs': '1'}); "
              "print('torch' in sys.modules)")
