@@ -135,17 +135,20 @@ class SweepSpec:
         from lpft.data import locate_data
         from lpft.models.names import check_name, check_weights
 
-        if self.backbone is not None:
-            try:
-                check_name(self.backbone)
-            except InputError as e:
-                raise InputError(f"backbone.name: {e}") from None
+        # The files first: a timm name's check imports timm and torch (~4 s), a missing file is
+        # answered without them.
         if self.weights is not None:
             try:
                 check_weights(str(self.weights), str(self.backbone or ""))
             except InputError as e:
                 raise InputError(f"backbone.weights: {e}") from None
-        return locate_data(self.benchmark, self.benchmark_params)
+        notes = locate_data(self.benchmark, self.benchmark_params)
+        if self.backbone is not None:
+            try:
+                check_name(self.backbone)
+            except InputError as e:
+                raise InputError(f"backbone.name: {e}") from None
+        return notes
 
 
 def strategy_model(name: str) -> type[StrategySettings]:
