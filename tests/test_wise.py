@@ -47,10 +47,8 @@ def test_wise_endpoints_with_batchnorm_on_digits(tmp_path):
 def test_wise_refuses_a_missing_or_foreign_model(tmp_path):
     with pytest.raises(InputError, match="model file not found"):
         run_trial("synthetic", "wise", {**SYNTH, "model": str(tmp_path / "none.pt")})
-    p = subprocess.run([sys.executable, "-m", "lpft.cli", "run", "digits", "--strategy", "ft", "--save-model",
-                        str(tmp_path / "digits.pt"),
-                        *[a for k, v in {**DIGITS, "epochs": 1}.items() for a in ("--set", f"{k}={v}")]],
-                       capture_output=True, text=True, timeout=600)
+    p = cli("run", "digits", "--strategy", "ft", "--save-model", tmp_path / "digits.pt",
+            *[a for k, v in {**DIGITS, "epochs": 1}.items() for a in ("--set", f"{k}={v}")])
     assert p.returncode == 0 and (tmp_path / "digits.pt").is_file(), p.stderr[-2000:]
     with pytest.raises(InputError, match="is not a fine-tuned"):
         run_trial("synthetic", "wise", {**SYNTH, "model": str(tmp_path / "digits.pt"), "num_cs": 5})
@@ -68,6 +66,24 @@ def sweep_spec(tmp_path, name, strategies, **extra):
 def lpft(*args, env=None):
     return subprocess.run([sys.executable, "-m", "lpft.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=600, env=env)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    """A command that reads a finished sweep (wise, soup, analyze), run in this process: the same
+    `main` as the `lpft` command without a new interpreter's ~4 s of imports. Sweeps, which start
+    Ray clients and trial workers, run as commands of their own (`lpft`)."""
+    import contextlib
+    import io
+
+    from lpft.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's usage errors
+            code = e.code if isinstance(e.code, int) else 2
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 FT = {"num_samples": 2, "epochs": 60, "eval_every": 20, "lr": {"low": 0.1, "high": 1.0, "log": True}}
@@ -91,7 +107,7 @@ def test_wise_and_soup_stages_run_after_their_sources_in_one_sweep(tmp_path, ray
     df = pd.read_parquet(tmp_path / "ws" / "results")
     assert sorted(df[df.strategy == "wise"]["hp.alpha"].unique()) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert len(list((tmp_path / "ws" / "models").glob("*.pt"))) == 4  # every ft and lpft search trial
-    p = lpft("analyze", tmp_path / "ws")
+    p = cli("analyze", tmp_path / "ws")
     assert p.returncode == 0 and "wise" in p.stdout, p.stderr[-2000:]
     assert "WiSE path" in (tmp_path / "ws" / "report" / "frontier_grid.svg").read_text()  # drawn as curves
     # The soups: one trial each, after every source trial, over the completed ones in asked order.
@@ -105,13 +121,13 @@ def test_wise_and_soup_stages_run_after_their_sources_in_one_sweep(tmp_path, ray
     assert "uniform soup" in p.stdout and "greedy soup" in p.stdout  # lpft analyze's tables
     # `lpft soup` on the finished sweep makes the same soups: the same rows, number for number.
     before = df[df.strategy.str.startswith("soup")].sort_values(["strategy", "eval_set"]).reset_index(drop=True)
-    p = lpft("soup", tmp_path / "ws")  # as the stages made them: their own `of`, BN setting and order
+    p = cli("soup", tmp_path / "ws")  # as the stages made them: their own `of`, BN setting and order
     assert p.returncode == 0 and "soup-uniform" in p.stdout and "4 of 4" in p.stdout, p.stderr[-2000:]
     after = pd.read_parquet(tmp_path / "ws" / "results")
     after = after[after.strategy.str.startswith("soup")].sort_values(["strategy", "eval_set"]).reset_index(drop=True)
     cols = ["strategy", "eval_set", "accuracy", "ece", "nll", "hp.candidates", "hp.ingredients", "seed_controls"]
     pd.testing.assert_frame_equal(before[cols], after[cols])
-    p = lpft("soup", tmp_path / "ws", "--kind", "greedy", "--of", "ft")  # another soup than the stage's: refused
+    p = cli("soup", tmp_path / "ws", "--kind", "greedy", "--of", "ft")  # another soup than the stage's: refused
     assert p.returncode == 2 and "made its soup-greedy as a stage (of: lpft; bn_reestimate: true)" in p.stderr
 
 
@@ -121,12 +137,12 @@ def test_lpft_wise_on_a_finished_sweep(tmp_path, ray_cluster):
     spec = sweep_spec(tmp_path, "later", {"lp": {"num_cs": 10}, "ft": FT}, save_models=True)
     assert lpft("sweep", spec, "--storage", tmp_path, "--address", ray_cluster.address,
                 env=ray_cluster.env).returncode == 0
-    p = lpft("wise", tmp_path / "later", "--num-alphas", "3")
+    p = cli("wise", tmp_path / "later", "--num-alphas", "3")
     assert p.returncode == 0, p.stderr[-3000:]
     assert "alpha" in p.stdout and "1.00" in p.stdout
     df = pd.read_parquet(tmp_path / "later" / "results")
     assert sorted(df[df.strategy == "wise"]["hp.alpha"].unique()) == [0.0, 0.5, 1.0]
-    assert lpft("wise", tmp_path / "later" / "results", "--num-alphas", "2").returncode == 0  # its results folder
+    assert cli("wise", tmp_path / "later" / "results", "--num-alphas", "2").returncode == 0  # its results folder
     # The same sweep as one run without save_models: its best FT trial has no model file (a copy of
     # the folder, not a second sweep: `lpft wise` reads the folder only).
     import shutil
@@ -134,12 +150,12 @@ def test_lpft_wise_on_a_finished_sweep(tmp_path, ray_cluster):
     shutil.copytree(tmp_path / "later", tmp_path / "bare")
     for model in (tmp_path / "bare" / "models").glob("ft-*.pt"):
         model.unlink()
-    p = lpft("wise", tmp_path / "bare")
+    p = cli("wise", tmp_path / "bare")
     assert p.returncode == 2 and "no saved model for ft's best trial" in p.stderr and "save_models: true" in p.stderr
     # `lpft soup` on a sweep without a soup stage: FT's models; a missing one left out, all missing refused
-    p = lpft("soup", tmp_path / "later", "--kind", "uniform")
+    p = cli("soup", tmp_path / "later", "--kind", "uniform")
     assert p.returncode == 0 and "2 of 2" in p.stdout, p.stderr[-2000:]
-    assert lpft("soup", tmp_path / "later", "--of", "lp").stderr.endswith(
+    assert cli("soup", tmp_path / "later", "--of", "lp").stderr.endswith(
         "--of: 'lp' is not a fine-tuning strategy of sweep later (it has ft, lp)\n")
-    p = lpft("soup", tmp_path / "bare")
+    p = cli("soup", tmp_path / "bare")
     assert p.returncode == 2 and "left out ft-000: no saved model" in p.stderr and "save_models: true" in p.stderr
