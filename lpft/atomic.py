@@ -1,8 +1,11 @@
-"""Write-to-temp-then-rename: a reader never sees half a file, a crash leaves no stray one."""
+"""Write-to-temp-then-rename: a reader never sees half a file, a crash leaves no stray one. And
+one builder at a time: processes of a node that would build the same file take turns."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +30,41 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def one_builder(lock: Path, waiting: str) -> Iterator[None]:
+    """The block holds an exclusive lock on the file `lock` (made if absent), so processes of a
+    node about to build the same file take turns and the next finds it built: the trials of a
+    sweep that start together extract a split's features, fit an LP head or prepare a copy once,
+    not once each (at ImageNet's scale, once each is a copy of the features per trial). `waiting`
+    is said on stderr when another process holds it. The kernel releases it when the holder ends,
+    however it ends (a killed holder leaves the empty lock file, taken over by the next). Where
+    the lock cannot be made (a read-only cache), the block runs unlocked: the lock saves work,
+    `atomic_file` is what keeps readers safe."""
+    try:
+        f = open(lock, "a")  # noqa: SIM115 (held across the yield)
+    except OSError:
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(waiting, file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            # The lock file goes with its holder (a cache folder holds entries only): a process
+            # still waiting on it finds the file built; one arriving later reads it without a lock.
+            # Not when another holder's file has taken the name meanwhile.
+            try:
+                if os.stat(lock).st_ino == os.fstat(f.fileno()).st_ino:
+                    os.unlink(lock)
+            except OSError:
+                pass
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def temp_file(folder: Path) -> tuple[int, str]:

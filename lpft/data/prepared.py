@@ -23,7 +23,6 @@ fit gives one line naming its size and the budget, and the trial decodes files a
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -31,15 +30,13 @@ import shutil
 import struct
 import sys
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from lpft.atomic import atomic_file
+from lpft.atomic import atomic_file, one_builder
 from lpft.cachedir import IMG_FORMAT as FORMAT
 from lpft.cachedir import IMG_MAGIC as MAGIC
 from lpft.cachedir import NODE_CACHE_ENV, entries, human, over_size, parse_size, read_header, remove, touch
@@ -155,7 +152,9 @@ def _open_or_build(source: FileSource, resize: int, name: str, fingerprint: str,
         return copy
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(path.with_name(path.name + ".lock"), name):
+        with one_builder(path.with_name(path.name + ".lock"),
+                         f"lpft: {name}: waiting for another process on this node to finish the prepared copy "
+                         f"({path.with_suffix('')})"):
             copy = _valid(path, key)  # another worker of this node built it while this one waited
             if copy is not None:
                 return copy
@@ -195,21 +194,6 @@ def _versions() -> dict[str, str]:
     import torchvision
 
     return {"Pillow": PIL.__version__, "torchvision": torchvision.__version__}
-
-
-@contextmanager
-def _locked(path: Path, name: str) -> Iterator[None]:
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # another process of this node is building it: say so, then wait
-            print(f"lpft: {name}: waiting for another process on this node to finish the prepared copy "
-                  f"({path.with_suffix('')})", file=sys.stderr)
-            fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes, also when the process dies
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def resized_size(width: int, height: int, resize: int) -> tuple[int, int]:

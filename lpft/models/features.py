@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lpft.atomic import atomic_file
+from lpft.atomic import atomic_file, one_builder
 from lpft.cachedir import evict, touch
 from lpft.data.base import Benchmark, Split
 from lpft.data.cache import cache_root
@@ -36,30 +36,46 @@ EXTRACTION_VERSION = 2
 def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """The array at `path` if it was made for `record` (its "key"; "for" names it in messages)
     and has `rows` rows; else `compute()`, written there whole with `record` inside the same
-    file, so the key travels with the array however the file is copied."""
-    why = ""
+    file, so the key travels with the array however the file is copied. One process of a node
+    computes it while the others that need it wait, then read it."""
+    array, _ = _stored(path, record, rows)
+    if array is not None:
+        return array
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only cache: one_builder runs unlocked, the write says why it fails
+        pass
+    with one_builder(path.with_name(path.name + ".lock"),
+                     f"lpft: cache: waiting for another process on this node to finish {record['for']}"):
+        array, why = _stored(path, record, rows)  # another process may have made it while this one waited
+        if array is not None:
+            return array
+        if why:
+            print(f"lpft: cache: rebuilding {path}: {why}", file=sys.stderr, flush=True)
+        array = compute()
+        with atomic_file(path) as f:
+            np.savez(f, array=array, record=np.frombuffer(json.dumps(record, sort_keys=True).encode(), np.uint8))
+    evict(path)
+    return array
+
+
+def _stored(path: Path, record: dict[str, str], rows: int) -> tuple[np.ndarray | None, str | None]:
+    """(the array, None) if `path` holds `record`'s with `rows` rows; else (None, why it cannot
+    be used), why None when there is no file."""
     try:
         with np.load(path, allow_pickle=False) as z:
             stored = json.loads(z["record"].tobytes())
             if stored.get("key") != record["key"]:
-                why = f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
-            else:
-                array = z["array"]
-                if array.ndim >= 1 and len(array) == rows:
-                    touch(path)
-                    return array
-                why = f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
+                return None, f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
+            array = z["array"]
+            if array.ndim >= 1 and len(array) == rows:
+                touch(path)
+                return array, None
+            return None, f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
     except FileNotFoundError:  # no entry (or `lpft cache prune` removed it just now)
-        pass
+        return None, None
     except Exception as e:  # noqa: BLE001 (truncated, another format, no record: make it again)
-        why = f"unreadable ({type(e).__name__}: {e})"
-    if why:
-        print(f"lpft: cache: rebuilding {path}: {why}", file=sys.stderr, flush=True)
-    array = compute()
-    with atomic_file(path) as f:
-        np.savez(f, array=array, record=np.frombuffer(json.dumps(record, sort_keys=True).encode(), np.uint8))
-    evict(path)
-    return array
+        return None, f"unreadable ({type(e).__name__}: {e})"
 
 
 @torch.no_grad()

@@ -223,6 +223,21 @@ def lp_seed_controls(hp: LPParams, context: SeedContext) -> tuple[str, ...]:
           look=Look("LP", colour="#0072B2", order=0, shown="C"))
 def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
        on_epoch: EpochCallback | None = None, resume: dict | None = None, workers: int = 0) -> RunResult:
+    from lpft.models.features import cached_array
+
+    result = probe(benchmark, backbone, hp, device, on_epoch, workers)
+    # The LP-FT and WiSE trials of the same sweep start from this head: kept where they look for it
+    # (lp_head's cache), so the first of them reads it instead of fitting the path again.
+    head = result.model
+    assert isinstance(head, LinearHead)
+    path, record = head_entry(benchmark, backbone, hp.lp(), device)
+    cached_array(path, record, benchmark.num_classes, lambda: pack(head))
+    return result
+
+
+def probe(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
+          on_epoch: EpochCallback | None = None, workers: int = 0) -> RunResult:
+    """LP's trial: the C path's evaluations and the selected head."""
     from lpft.models.bn_adapt import has_batchnorm
     from lpft.models.features import adapted_features, cached_features
 
@@ -246,12 +261,12 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
                                   "solver": solver_for(hp, rows, features, device)})
 
 
-def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
-            root: Path | None = None, workers: int = 0) -> LinearHead:
-    """LP's selected head, computed once per (features, C path, seed) and cached on disk: keyed by
+def head_entry(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
+               root: Path | None = None) -> tuple[Path, dict[str, str]]:
+    """Where LP's selected head for (features, C path, seed) is cached, and its record: keyed by
     every split's feature key (so by the data, weights and transform they came from) and the
-    path's parameters, and checked on reading as features are (`cached_array`)."""
-    from lpft.models.features import cached_array, feature_key
+    path's parameters."""
+    from lpft.models.features import feature_key
 
     keys = [feature_key(backbone, benchmark, s) for s in sorted(benchmark.splits)]
     # auto's solver depends on the device's kind (and the features' shape, which their keys fix)
@@ -259,15 +274,29 @@ def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str 
     blob = json.dumps({"features": keys, "hp": asdict(hp), "bias": benchmark.head_bias, "on": on,
                        "torch_from": TORCH_FROM, "path": PATH_VERSION}, sort_keys=True)
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-    def compute() -> np.ndarray:
-        head = lp(benchmark, backbone, hp, device, workers=workers).model
-        n = len(head.weight)
-        return np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)])
-
     record = {"key": key, "for": f"the LP head of {benchmark.key} ({backbone.name}, {backbone.digest}, C path "
                                  f"{hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed})",
               "kind": "LP head", "benchmark": benchmark.key, "backbone": backbone.name, "split": "all",
               "detail": f"weights {backbone.digest[:8]}, C {hp.c_min:g}..{hp.c_max:g} x{hp.num_cs}, seed {hp.seed}"}
-    packed = cached_array((root or cache_root()) / "heads" / f"{key}.npz", record, benchmark.num_classes, compute)
+    return (root or cache_root()) / "heads" / f"{key}.npz", record
+
+
+def pack(head: LinearHead) -> np.ndarray:
+    n = len(head.weight)
+    return np.hstack([head.weight, head.bias[:, None], np.full((n, 1), head.C), np.full((n, 1), head.step)])
+
+
+def lp_head(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cpu",
+            root: Path | None = None, workers: int = 0) -> LinearHead:
+    """LP's selected head, computed once per (features, C path, seed) and cached on disk (an LP
+    trial keeps its own there too), checked on reading as features are (`cached_array`)."""
+    from lpft.models.features import cached_array
+
+    def compute() -> np.ndarray:
+        head = probe(benchmark, backbone, hp, device, workers=workers).model
+        assert isinstance(head, LinearHead)
+        return pack(head)
+
+    path, record = head_entry(benchmark, backbone, hp, device, root)
+    packed = cached_array(path, record, benchmark.num_classes, compute)
     return LinearHead(packed[:, :-3], packed[:, -3], float(packed[0, -2]), int(packed[0, -1]))

@@ -1,0 +1,78 @@
+"""A cache entry is made once per node: trials that need the same features or LP head at the same
+time take turns (the first makes it, the others wait and read it), and an LP trial keeps its head
+where the LP-FT and WiSE trials of its sweep look for it."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lpft.data import load_benchmark
+from lpft.models import build_backbone
+from lpft.models.features import cached_array
+from lpft.strategies import lp as lp_module
+from lpft.strategies.lp import LPParams, lp_head
+from lpft.trial import run_trial
+
+
+def test_callers_racing_for_one_entry_compute_it_once_and_all_read_it(tmp_path, capfd):
+    """Three callers at once, each with its own open of the lock file (as three processes have:
+    flock locks belong to an open file, not to a process)."""
+    path = tmp_path / "features" / "k.npz"
+    record = {"key": "k", "for": "features of test/id_train"}
+    calls, go = [], threading.Barrier(3)
+
+    def compute():
+        calls.append(threading.get_ident())
+        time.sleep(0.5)  # long enough that the others arrive while it runs
+        return np.arange(12.0).reshape(4, 3)
+
+    got = []
+
+    def caller():
+        go.wait()
+        got.append(cached_array(path, record, 4, compute))
+
+    threads = [threading.Thread(target=caller) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(calls) == 1 and len(got) == 3
+    assert all(np.array_equal(a, np.arange(12.0).reshape(4, 3)) for a in got)
+    err = capfd.readouterr().err
+    assert err.count("lpft: cache: waiting for another process on this node to finish features of test/id_train") == 2
+    assert [p.name for p in path.parent.iterdir()] == ["k.npz"]  # no partial write, no lock file left
+
+
+def test_a_foreign_entry_found_after_the_wait_is_still_made_again(tmp_path, capfd):
+    path = tmp_path / "heads" / "k.npz"
+    cached_array(path, {"key": "other", "for": "another head"}, 2, lambda: np.zeros((2, 2)))
+    again = cached_array(path, {"key": "k", "for": "this head"}, 2, lambda: np.ones((2, 2)))
+    assert np.array_equal(again, np.ones((2, 2)))
+    assert "rebuilding" in capfd.readouterr().err
+
+
+def test_an_lp_trials_head_is_the_one_lp_ft_starts_from_without_fitting_again(tmp_path, monkeypatch):
+    settings = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 100, "num_cs": 5, "bn_adapt": "true"}
+    hp = LPParams(num_cs=5)  # LP-FT's LP (its C path, no BN adaptation: the head is the plain features')
+    bench = load_benchmark("synthetic", n_train=200, n_val=100, n_test=100, n_ood=100)
+    backbone = build_backbone("linear", "benchmark", bench)
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path / "fresh"))
+    fitted = lp_head(bench, backbone, hp)  # what LP-FT gets from an empty cache
+
+    monkeypatch.setenv("LPFT_CACHE", str(tmp_path / "shared"))
+    trial = run_trial("synthetic", "lp", settings).result.model
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the LP trial's head was not found: the path was fitted again")
+
+    monkeypatch.setattr(lp_module, "probe", no_fit)
+    read = lp_head(bench, backbone, hp)
+    for head in (trial, read):
+        np.testing.assert_array_equal(head.weight, fitted.weight)
+        np.testing.assert_array_equal(head.bias, fitted.bias)
+        assert (head.C, head.step) == (fitted.C, fitted.step)
+    with pytest.raises(AssertionError, match="fitted again"):  # another C path: not answered by the trial's head
+        lp_head(bench, backbone, LPParams(num_cs=4))
