@@ -20,11 +20,15 @@ from lpft.sweeps.launch import run_sweep, sweep_root
 from lpft.sweeps.outcome import SweepOutcome, print_outcome
 
 DEMO_SPECS = ("synthetic", "digits-quick")
-# --quick (for tests): a tiny digits subset and fewer, shorter trials; PNG figures only.
+# --quick (for tests): a tiny digits subset and fewer, shorter trials, LP's C path of 10 values
+# (the digits subset's 50-value path takes 12 s, and selects the same head); PNG figures only.
 QUICK_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 60, "size": 32}
+QUICK_CS = 10
 
 
 def quick(spec: SweepSpec) -> SweepSpec:
+    from lpft.strategies import STRATEGIES
+
     strategies = {}
     for name, s in spec.strategies.items():
         space = dict(s.space)
@@ -32,6 +36,8 @@ def quick(spec: SweepSpec) -> SweepSpec:
             short = 1 if spec.benchmark == "digits" else 60
             space["epochs"] = Param(Kind.CONSTANT, value=short)
             space["eval_every"] = Param(Kind.CONSTANT, value=1 if spec.benchmark == "digits" else 20)
+        if "num_cs" in {f.name for f in dataclasses.fields(STRATEGIES[name].params)}:  # LP and LP-FT alike
+            space["num_cs"] = Param(Kind.CONSTANT, value=QUICK_CS)
         strategies[name] = dataclasses.replace(s, num_samples=min(s.num_samples, 2), space=space)
     params = {**spec.benchmark_params, **(QUICK_DIGITS if spec.benchmark == "digits" else {})}
     return dataclasses.replace(spec, strategies=strategies, benchmark_params=params, replicate=0)
