@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 
 @contextmanager
@@ -40,31 +40,50 @@ def one_builder(lock: Path, waiting: str) -> Iterator[None]:
     not once each (at ImageNet's scale, once each is a copy of the features per trial). `waiting`
     is said on stderr when another process holds it. The kernel releases it when the holder ends,
     however it ends (a killed holder leaves the empty lock file, taken over by the next). Where
-    the lock cannot be made (a read-only cache), the block runs unlocked: the lock saves work,
-    `atomic_file` is what keeps readers safe."""
-    try:
-        f = open(lock, "a")  # noqa: SIM115 (held across the yield)
-    except OSError:
+    no lock can be had (a read-only cache, a file system without flock), the block runs
+    unlocked: the lock saves work, `atomic_file` is what keeps readers safe."""
+    held = _take(lock, waiting)
+    if held is None:
         yield
         return
-    with f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(waiting, file=sys.stderr, flush=True)
-            fcntl.flock(f, fcntl.LOCK_EX)
+    with held:
         try:
             yield
         finally:
-            # The lock file goes with its holder (a cache folder holds entries only): a process
-            # still waiting on it finds the file built; one arriving later reads it without a lock.
-            # Not when another holder's file has taken the name meanwhile.
+            # The lock file goes with its holder (a cache folder holds entries only). A process
+            # waiting on it then sees its file removed and locks the one under the name anew.
             try:
-                if os.stat(lock).st_ino == os.fstat(f.fileno()).st_ino:
-                    os.unlink(lock)
+                os.unlink(lock)
             except OSError:
                 pass
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _take(lock: Path, waiting: str) -> TextIO | None:
+    """The lock file, opened and locked, still the one under its name; None where locking fails."""
+    said = False
+    while True:
+        try:
+            f = open(lock, "a")  # noqa: SIM115 (held by one_builder)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not said:
+                    print(waiting, file=sys.stderr, flush=True)
+                    said = True
+                fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError:  # ENOLCK, ENOSYS: a file system without flock (some NFS, Lustre, FUSE mounts)
+            f.close()
+            return None
+        try:
+            if os.stat(lock).st_ino == os.fstat(f.fileno()).st_ino:
+                return f
+        except OSError:
+            pass
+        f.close()  # its holder removed it on leaving (having built, or failed): lock the name's file now
 
 
 def temp_file(folder: Path) -> tuple[int, str]:

@@ -20,8 +20,9 @@ from lpft.sweeps.launch import run_sweep, sweep_root
 from lpft.sweeps.outcome import SweepOutcome, print_outcome
 
 DEMO_SPECS = ("synthetic", "digits-quick")
-# --quick (for tests): a tiny digits subset and fewer, shorter trials, LP's C path of 10 values
-# (the digits subset's 50-value path takes 12 s, and selects the same head); PNG figures only.
+# --quick (for tests): a tiny digits subset and fewer, shorter trials, LP's C path (LP's and
+# LP-FT's) of 10 values on both benchmarks (the digits subset's 50-value path takes 12 s; the
+# 10-value one selects a C of the same accuracies there); PNG figures only.
 QUICK_DIGITS = {"n_train": 200, "n_val": 100, "n_test": 100, "n_ood": 60, "size": 32}
 QUICK_CS = 10
 

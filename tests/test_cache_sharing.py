@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from lpft.atomic import one_builder
 from lpft.data import load_benchmark
 from lpft.models import build_backbone
 from lpft.models.features import cached_array
@@ -46,12 +47,67 @@ def test_callers_racing_for_one_entry_compute_it_once_and_all_read_it(tmp_path, 
     assert [p.name for p in path.parent.iterdir()] == ["k.npz"]  # no partial write, no lock file left
 
 
-def test_a_foreign_entry_found_after_the_wait_is_still_made_again(tmp_path, capfd):
+def test_a_foreign_entry_is_made_again_with_one_line_saying_why(tmp_path, capfd):
     path = tmp_path / "heads" / "k.npz"
     cached_array(path, {"key": "other", "for": "another head"}, 2, lambda: np.zeros((2, 2)))
     again = cached_array(path, {"key": "k", "for": "this head"}, 2, lambda: np.ones((2, 2)))
     assert np.array_equal(again, np.ones((2, 2)))
-    assert "rebuilding" in capfd.readouterr().err
+    assert capfd.readouterr().err == (f"lpft: cache: rebuilding {path}: it was made for another head (key other), "
+                                      "not this key\n")
+
+
+def test_when_the_maker_fails_the_next_makes_it_and_never_two_at_once(tmp_path):
+    """The maker leaves (here: fails) while one caller waits on its lock file and another arrives
+    after the file is gone: the two still take turns (the waiter, finding its file removed, locks
+    the one under the name), never both inside at once."""
+    lock = tmp_path / "k.npz.lock"
+    inside, most, lock_held, release = [0], [0], threading.Event(), threading.Event()
+    guard = threading.Lock()
+
+    def build(fail=False, hold=None):
+        with one_builder(lock, "waiting"):
+            with guard:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            if hold:
+                lock_held.set()
+                release.wait(10)
+            time.sleep(0.3)
+            with guard:
+                inside[0] -= 1
+            if fail:
+                raise RuntimeError("the maker failed")
+
+    def failing():
+        with pytest.raises(RuntimeError):
+            build(fail=True, hold=True)
+
+    first = threading.Thread(target=failing)
+    first.start()
+    lock_held.wait(10)
+    waiter = threading.Thread(target=build)
+    waiter.start()
+    time.sleep(0.3)  # the waiter is blocked on the maker's lock file
+    release.set()
+    first.join(10)
+    late = threading.Thread(target=build)  # arrives after the maker removed its lock file
+    late.start()
+    for t in (waiter, late):
+        t.join(10)
+    assert most[0] == 1 and not lock.exists()
+
+
+def test_a_file_system_without_flock_makes_the_entry_unlocked(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_flock(f, how):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    path = tmp_path / "features" / "k.npz"
+    got = cached_array(path, {"key": "k", "for": "features"}, 3, lambda: np.arange(3.0))
+    assert np.array_equal(got, np.arange(3.0)) and path.is_file()
 
 
 def test_an_lp_trials_head_is_the_one_lp_ft_starts_from_without_fitting_again(tmp_path, monkeypatch):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -227,11 +228,17 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
 
     result = probe(benchmark, backbone, hp, device, on_epoch, workers)
     # The LP-FT and WiSE trials of the same sweep start from this head: kept where they look for it
-    # (lp_head's cache), so the first of them reads it instead of fitting the path again.
+    # (lp_head's cache), so the first of them reads it instead of fitting the path again. Their
+    # LP is this one without bn_adapt, which only adds scores after the head is chosen: any other
+    # field of LPParams would change the head and must be in hp.lp(), so in the key.
     head = result.model
-    assert isinstance(head, LinearHead)
+    assert isinstance(head, LinearHead) and replace(hp, bn_adapt=False) == hp.lp()
     path, record = head_entry(benchmark, backbone, hp.lp(), device)
-    cached_array(path, record, benchmark.num_classes, lambda: pack(head))
+    try:
+        cached_array(path, record, benchmark.num_classes, lambda: pack(head))
+    except OSError as e:  # a read-only or full cache: the trial's numbers stand, LP-FT fits its own
+        print(f"lpft: cache: the LP head was not kept ({e}); LP-FT and WiSE trials fit it again",
+              file=sys.stderr, flush=True)
     return result
 
 
