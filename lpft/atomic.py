@@ -9,8 +9,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import TextIOWrapper
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO
 
 
 @contextmanager
@@ -32,8 +33,11 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         raise
 
 
+BUSY = object()  # _take's answer when another process holds the lock and the caller would not wait
+
+
 @contextmanager
-def one_builder(lock: Path, waiting: str) -> Iterator[None]:
+def one_builder(lock: Path, waiting: str, wait: bool = True) -> Iterator[bool]:
     """The block holds an exclusive lock on the file `lock` (made if absent), so processes of a
     node about to build the same file take turns and the next finds it built: the trials of a
     sweep that start together extract a split's features, fit an LP head or prepare a copy once,
@@ -41,14 +45,21 @@ def one_builder(lock: Path, waiting: str) -> Iterator[None]:
     is said on stderr when another process holds it. The kernel releases it when the holder ends,
     however it ends (a killed holder leaves the empty lock file, taken over by the next). Where
     no lock can be had (a read-only cache, a file system without flock), the block runs
-    unlocked: the lock saves work, `atomic_file` is what keeps readers safe."""
-    held = _take(lock, waiting)
-    if held is None:
-        yield
+    unlocked: the lock saves work, `atomic_file` is what keeps readers safe.
+
+    Yields whether the block is this process's to build: False only with `wait=False` while
+    another process holds the lock (that one is building it)."""
+    held = _take(lock, waiting, wait)
+    if held is BUSY:
+        yield False
         return
+    if held is None:
+        yield True
+        return
+    assert isinstance(held, TextIOWrapper)
     with held:
         try:
-            yield
+            yield True
         finally:
             # The lock file goes with its holder (a cache folder holds entries only). A process
             # waiting on it then sees its file removed and locks the one under the name anew.
@@ -59,8 +70,9 @@ def one_builder(lock: Path, waiting: str) -> Iterator[None]:
             fcntl.flock(held, fcntl.LOCK_UN)
 
 
-def _take(lock: Path, waiting: str) -> TextIO | None:
-    """The lock file, opened and locked, still the one under its name; None where locking fails."""
+def _take(lock: Path, waiting: str, wait: bool) -> TextIOWrapper | object | None:
+    """The lock file, opened and locked, still the one under its name; None where locking fails;
+    BUSY when another holds it and `wait` is False."""
     said = False
     while True:
         try:
@@ -71,6 +83,9 @@ def _take(lock: Path, waiting: str) -> TextIO | None:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    f.close()
+                    return BUSY
                 if not said:
                     print(waiting, file=sys.stderr, flush=True)
                     said = True

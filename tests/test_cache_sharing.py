@@ -132,3 +132,28 @@ def test_an_lp_trials_head_is_the_one_lp_ft_starts_from_without_fitting_again(tm
         assert (head.C, head.step) == (fitted.C, fitted.step)
     with pytest.raises(AssertionError, match="fitted again"):  # another C path: not answered by the trial's head
         lp_head(bench, backbone, LPParams(num_cs=4))
+
+
+def test_a_caller_with_the_array_in_hand_does_not_wait_for_another_maker(tmp_path, capfd):
+    """An LP trial keeping its head (wait=False) while an LP-FT trial fits the same one: it
+    returns at once with its own, writes nothing, and the maker's file is the one kept."""
+    path = tmp_path / "heads" / "k.npz"
+    record = {"key": "k", "for": "the LP head"}
+    started, release = threading.Event(), threading.Event()
+
+    def slow_maker():
+        started.set()
+        release.wait(10)
+        return np.ones((2, 2))
+
+    maker = threading.Thread(target=cached_array, args=(path, record, 2, slow_maker))
+    maker.start()
+    started.wait(10)
+    t0 = time.perf_counter()
+    mine = cached_array(path, record, 2, lambda: np.full((2, 2), 7.0), wait=False)
+    took = time.perf_counter() - t0
+    release.set()
+    maker.join(10)
+    assert took < 1 and np.array_equal(mine, np.full((2, 2), 7.0))
+    assert np.array_equal(cached_array(path, record, 2, lambda: np.zeros((2, 2))), np.ones((2, 2)))
+    assert "waiting" not in capfd.readouterr().err

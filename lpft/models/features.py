@@ -33,11 +33,13 @@ from lpft.models.backbone import Backbone
 EXTRACTION_VERSION = 2
 
 
-def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:
+def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callable[[], np.ndarray],
+                 wait: bool = True) -> np.ndarray:
     """The array at `path` if it was made for `record` (its "key"; "for" names it in messages)
     and has `rows` rows; else `compute()`, written there whole with `record` inside the same
     file, so the key travels with the array however the file is copied. One process of a node
-    computes it while the others that need it wait, then read it."""
+    computes it while the others that need it wait, then read it; with `wait=False` (a caller
+    that has the array in hand) one that finds another making it returns `compute()` unwritten."""
     array, _ = _stored(path, record, rows)
     if array is not None:
         return array
@@ -46,7 +48,10 @@ def cached_array(path: Path, record: dict[str, str], rows: int, compute: Callabl
     except OSError:  # a read-only cache: one_builder runs unlocked, the write says why it fails
         pass
     with one_builder(path.with_name(path.name + ".lock"),
-                     f"lpft: cache: waiting for another process on this node to finish {record['for']}"):
+                     f"lpft: cache: waiting for another process on this node to finish {record['for']}",
+                     wait) as mine:
+        if not mine:
+            return compute()
         array, why = _stored(path, record, rows)  # another process may have made it while this one waited
         if array is not None:
             return array
