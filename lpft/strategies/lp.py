@@ -228,10 +228,10 @@ def lp(benchmark: Benchmark, backbone: Backbone, hp: LPParams, device: str = "cp
 
     result = probe(benchmark, backbone, hp, device, on_epoch, workers)
     # The LP-FT and WiSE trials of the same sweep start from this head: kept where they look for it
-    # (lp_head's cache), so the first of them reads it instead of fitting the path again (one
-    # fitting it now is left to: this trial's own numbers do not wait on another's). Their
-    # LP is this one without bn_adapt, which only adds scores after the head is chosen: any other
-    # field of LPParams would change the head and must be in hp.lp(), so in the key.
+    # (lp_head's cache), so the first of them reads it instead of fitting the path again. If one
+    # is fitting it right now, this trial leaves it to that one rather than wait: its own numbers
+    # are done. Their LP is this one without bn_adapt, which only adds scores after the head is
+    # chosen: any other field of LPParams would change the head and must be in hp.lp(), so in the key.
     head = result.model
     assert isinstance(head, LinearHead) and replace(hp, bn_adapt=False) == hp.lp()
     path, record = head_entry(benchmark, backbone, hp.lp(), device)
