@@ -91,3 +91,28 @@ def test_a_trial_named_but_not_yet_in_the_ledger_runs_its_optuna_point_as_its_on
     assert one.state == optuna.trial.TrialState.COMPLETE and one.value == 0.6
     assert one.intermediate_values == {10: 0.6} and one.params == {"lr": b["lr"]}
     assert c["lr"] != b["lr"]
+
+
+def test_a_killed_drivers_hold_on_the_journal_is_released_at_the_next_start(tmp_path):
+    """A driver SIGKILLed while appending leaves Optuna's lock (a symlink beside the journal);
+    Optuna breaks it only after 30 s, so each resume after such a kill stalled that long. Under
+    the sweep's own lock the next driver is the journal's only writer: it releases it at once."""
+    import os
+    import time
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    from lpft.sweeps.study import release_dead_journal_lock
+
+    path = tmp_path / "optuna.journal"
+    branch(path).suggest("ft-000")
+    JournalFileSymlinkLock(str(path)).acquire()  # and never released: what the kill leaves
+    assert os.path.lexists(f"{path}.lock")
+    assert release_dead_journal_lock(locate(path)) is True
+    assert not os.path.lexists(f"{path}.lock")
+    t0 = time.monotonic()
+    branch(path).suggest("ft-001")  # appends at once: no lock to wait out
+    assert time.monotonic() - t0 < 10
+    assert release_dead_journal_lock(locate(path)) is False  # none held: nothing done
+    study = optuna.load_study(study_name="s.ft", storage=journal(locate(path)))
+    assert len(study.trials) == 2

@@ -39,7 +39,7 @@ from lpft.sweeps.rows import trial_row, unfinished_row
 from lpft.sweeps.spec import StrategySpec, SweepSpec
 from lpft.sweeps.stages import SEARCH
 from lpft.sweeps.stragglers import end_stragglers
-from lpft.sweeps.study import journal
+from lpft.sweeps.study import journal, release_dead_journal_lock
 from lpft.sweeps.trackers import tracker_callbacks, tracker_env, trial_name
 from lpft.text import pct
 from lpft.trainables import TrialContext, lpft_trainable
@@ -223,6 +223,7 @@ def _run_sweep(spec: SweepSpec, address: str | None, resume: bool, progress_ever
         print(f"  note: {note}", flush=True)
     with SweepLock(root, spec.name):  # a second sweep of this name and storage is refused here
         check_state(root, spec, resume)  # again: another run may have written meanwhile
+        release_dead_journal_lock(root / "optuna.journal")  # a killed run's, else the journal waits 30 s
         if resume:  # the driver that ran them is gone (its lock was free): no trial runs twice at once
             for note in end_stragglers(root):
                 print(f"  note: {note}", flush=True)

@@ -53,6 +53,22 @@ def name_metrics(study: Any, metrics: list[str] | tuple[str, ...]) -> None:
         study.set_metric_names(list(metrics))
 
 
+def release_dead_journal_lock(where: Location) -> bool:
+    """Optuna's lock on the journal, left by a run that was killed while appending to it:
+    released. Called under the sweep's own lock (`lpft.sweeps.lock`), so this driver is the
+    journal's only writer and a lock found now is a dead run's; Optuna itself waits 30 s before
+    it breaks one, which stalled every resume after such a kill. Whether one was released."""
+    if not where.is_local:
+        return False
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    try:
+        JournalFileSymlinkLock(where.path).release()
+    except RuntimeError:  # none held
+        return False
+    return True
+
+
 def journal(where: Location) -> Any:
     """The sweep's journal as a live Optuna storage, or None on an object store."""
     if not where.is_local:
