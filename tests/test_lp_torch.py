@@ -1,7 +1,8 @@
 """LP's C path in torch (`lpft.strategies.lp_torch`) against scikit-learn's, on probe-like
-feature sets the test builds: the same selected C, and every accuracy on the path within 0.1
-points, multinomial and binary, with and without an intercept (the same driver on the same
-objective: the same iterates, so the same stopping points)."""
+feature sets the test builds: the same selected C with the same accuracies (within 0.1 points),
+multinomial and binary, with and without an intercept, float32 features (a backbone's) and float64
+(the same driver on the same objective: the same iterates up to rounding, so the same stopping
+points)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def probe_features(classes: int, seed: int, n_train: int = 2000, d: int = 128):
     return {k: v[0] for k, v in sets.items()}, {k: v[1] for k, v in sets.items()}, roles
 
 
-@pytest.mark.parametrize("classes, seed, intercept", [(10, 0, True), (2, 1, True), (5, 2, False)])
-def test_the_torch_path_selects_scikit_learns_c_with_the_same_accuracies(classes, seed, intercept):
+@pytest.mark.parametrize("classes, seed, intercept, dtype", [(10, 0, True, np.float64), (10, 0, True, np.float32),
+                                                          (2, 1, True, np.float32), (5, 2, False, np.float64)])
+def test_the_torch_path_selects_scikit_learns_c_with_the_same_accuracies(classes, seed, intercept, dtype):
     feats, labels, roles = probe_features(classes, seed)
+    feats = {name: x.astype(dtype) for name, x in feats.items()}
     runs = {}
     for solver in ("sklearn", "torch"):
         # lpft's path (1e-7 to 1e2), solved to tol 1e-5: at the default 1e-4 the two stop within
@@ -42,8 +45,12 @@ def test_the_torch_path_selects_scikit_learns_c_with_the_same_accuracies(classes
     (sk, sk_head), (tp, tp_head) = runs["sklearn"], runs["torch"]
     assert tp_head.step == sk_head.step and tp_head.C == sk_head.C
     assert len(sk) == len(tp) == 15 * 3
-    worst = max(abs(a.accuracy - b.accuracy) for a, b in zip(sk, tp))
-    assert worst <= 0.001 + 1e-12, worst
+    differences = [(abs(a.accuracy - b.accuracy), a.step) for a, b in zip(sk, tp)]
+    assert max(d for d, step in differences if step == sk_head.step) <= 0.001 + 1e-12
+    # Anywhere on the path within 0.2 points: at the nearly unregularised end (C 10 to 100, past
+    # the selected C) the optimum is flat and the two stop at different points within tol, one or
+    # two examples of 1,000 apart (float64 products by another BLAS did so too, at tol 1e-6)
+    assert max(differences)[0] <= 0.002 + 1e-12, max(differences)
     accuracies = {e.accuracy for e in sk}
     assert len(accuracies) > 5  # a path that moves: from chance to a fitted probe
     np.testing.assert_allclose(tp_head.weight, sk_head.weight, atol=0.05 * np.abs(sk_head.weight).max())
@@ -67,21 +74,25 @@ def test_an_lp_trial_on_torch_matches_scikit_learn_and_says_which_ran():
         assert abs(trials["torch"].final[name] - acc) <= 0.001 + 1e-12, name
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+# The CPU's products run in the features' dtype: float32 features give float32 products, whose
+# rounding (float32's unit roundoff, 6e-8, on each product) reaches the loss and gradient; all else
+# is float64
+@pytest.mark.parametrize("backend, dtype, rel", [("threads", np.float64, 1e-12), ("threads", np.float32, 1e-7),
+                                                 ("torch", np.float32, 1e-12)])
 @pytest.mark.parametrize("classes, intercept", [(4, True), (4, False), (2, True), (2, False)])
-def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept, backend):
+def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept, backend, dtype, rel):
     """Against scikit-learn's own LinearModelLoss (what its lbfgs minimises) on the standardised
     features, at random points far from and near the optimum, large logits included (where
-    softplus would linearise); the objective gets the raw float32 features with the scalar mean
-    and scale, as lpft's path passes them, in blocks of 64 rows on three threads (the last block
-    short)."""
+    softplus would linearise); the objective gets the raw features (float32 as a backbone's, or
+    float64) with the scalar mean and scale, as lpft's path passes them, in blocks of 64 rows on
+    three threads (the last block short)."""
     from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
     from lpft.strategies.lp_torch import Objective
 
     rng = np.random.default_rng(classes)
-    raw, y = (rng.normal(size=(300, 7)) * 2.0 + 5.0).astype(np.float32), rng.integers(0, classes, 300)
+    raw, y = (rng.normal(size=(300, 7)) * 2.0 + 5.0).astype(dtype), rng.integers(0, classes, 300)
     mean, scale = float(raw.mean(dtype=np.float64)), 2.1
     x = (raw.astype(np.float64) - mean) / scale
     rows = 1 if classes == 2 else classes
@@ -96,8 +107,10 @@ def test_the_loss_and_gradient_are_scikit_learns_at_any_point(classes, intercept
         coef = w[0] if classes == 2 else w.ravel(order="F")
         want_value, want_grad = reference.loss_gradient(coef, x, y.astype(np.float64), l2_reg_strength=strength)
         want_grad = want_grad.reshape(w.shape, order="F") if classes > 2 else want_grad.reshape(w.shape)
-        assert value == pytest.approx(want_value, rel=1e-12)
-        np.testing.assert_allclose(grad.reshape(w.shape), want_grad, rtol=1e-10, atol=1e-14)
+        assert value == pytest.approx(want_value, rel=rel)
+        # float32 products' rounding is on the scale of the gradient's largest entries, not of each
+        atol = 1e-14 if rel == 1e-12 else rel * np.abs(want_grad).max()
+        np.testing.assert_allclose(grad.reshape(w.shape), want_grad, rtol=100 * rel, atol=atol)
 
 
 def test_one_class_is_refused_as_scikit_learn_refuses_it():
@@ -164,3 +177,25 @@ def test_an_evaluation_holds_a_few_partial_sums_whatever_the_rows():
     partial = 50 * 64 * 8
     # ~8 partials when alone; tracemalloc also counts other threads of a busy test process
     assert peak < 60 * partial, peak / partial
+
+
+def test_a_new_cs_first_evaluation_reuses_the_data_terms_of_the_last():
+    """Each C starts where the last C stopped, the point of the last evaluation: only the penalty
+    differs, so the products are not made again; any other point is evaluated anew."""
+    from lpft.strategies.lp_torch import Objective
+
+    feats, labels, _ = probe_features(5, 4, n_train=300, d=20)
+    x, y = feats["id_train"], labels["id_train"]
+    f, fresh = Objective(x, y, 5, True, threads=2), Objective(x, y, 5, True, threads=2)
+    calls, impl = [], f.impl
+    f.impl = lambda W, b: calls.append(1) or impl(W, b)  # type: ignore[assignment]
+    w = np.random.default_rng(0).normal(size=5 * 21) * 0.1
+    f(w, 0.1)
+    value, grad = f(w, 0.3)
+    assert len(calls) == 1
+    want_value, want_grad = fresh(w, 0.3)
+    assert value == want_value and np.array_equal(grad, want_grad)
+    moved = w.copy()
+    moved[3] += 1e-12
+    f(moved, 0.3)
+    assert len(calls) == 2

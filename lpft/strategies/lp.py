@@ -39,8 +39,9 @@ SOLVERS = ("auto", "sklearn", "torch")
 # standard deviation accumulated in float64; the torch solver's sums in row blocks.
 PATH_VERSION = 3
 # auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
-# up (on 2 cores, 10 C: 0.45x scikit-learn's time at 100,000 x 2,048, 0.65x at 24,500 x 1,280, 0.99x at
-# 10,000 x 512: bench/lp_scale.py).
+# up (on 2 cores, 10 C: 0.47x scikit-learn's time at 100,000 x 2,048, 0.60x at 24,500 x 1,280: bench/
+# lp_scale.py); below it scikit-learn, the reference, which takes seconds there (torch is faster
+# there too: 0.55x at 10,000 x 512).
 TORCH_FROM = 20_000_000
 
 

@@ -1,26 +1,27 @@
 """LP's C path with lpft doing the arithmetic: scikit-learn's L2 logistic regression, solved by
 the very driver scikit-learn uses, with the loss and gradient (the whole cost: two products with
-the feature matrix per evaluation) computed in row blocks on all the trial's threads (numpy's
-BLAS on the CPU) or on its GPU (torch).
+the feature matrix per evaluation) computed in row blocks on all the trial's threads (CPU) or on
+its GPU (torch).
 
 The objective is scikit-learn's (1.x, `lbfgs`): the mean log loss over the training examples plus
 ||W||^2 / (2 C n), the intercept unpenalised; multinomial (one row per class) for three classes
 or more, binomial (one row, for the second class) for two. The driver is scipy's L-BFGS-B with
 scikit-learn's options (`maxiter`, `maxls` 50, `gtol` = tol, `ftol` 64 eps), each C starting from
-the previous C's solution (`warm_start`) and the first from zeros: the same iterates, so the same
-stopping points. That matters beyond the optimum: at the path's smallest C scikit-learn's
-defaults stop short of it, and a solver that did not would score differently there and could
-select another C. In float64, as scikit-learn computes.
+the previous C's solution (`warm_start`) and the first from zeros: the same iterates up to
+rounding, so the same stopping points. That matters beyond the optimum: at the path's smallest C
+scikit-learn's defaults stop short of it, and a solver that did not would score differently there
+and could select another C. Everything but the two products in float64, as scikit-learn computes.
 
 Why blocks: an evaluation's two products are skinny (a column per class), so their cost is the
-passes over the feature matrix. Each block of rows is converted to a float64 buffer that stays in
-cache and serves both products, so an evaluation reads the features once, in the dtype they were
-cached in (float32 from a backbone: half of a float64 copy's bytes, and no such copy of the
-largest matrix in memory). The standardisation is folded into the weights (its mean and scale are
-scalars), so a block is the cached features converted exactly to float64 and nothing more; the
-results differ from products with a standardised copy by rounding alone, as any two summation
-orders do. Units of blocks are summed in a fixed order whatever the thread count, so a path
-repeats exactly.
+passes over the feature matrix. Each block of rows stays in cache for both products, so an
+evaluation reads the features once, in the dtype they were cached in (float32 from a backbone:
+half of a float64 copy's bytes, and no such copy of the largest matrix in memory). The
+standardisation is folded into the weights (its mean and scale are scalars), so a block is the
+cached features and nothing more. Units of blocks are summed in a fixed order whatever the thread
+count, so a path repeats exactly.
+
+A C's first evaluation is at the previous C's solution, where the last evaluation was: only the
+penalty differs, so the data terms are reused (one evaluation in seven on the bench's path).
 """
 
 from __future__ import annotations
@@ -30,17 +31,20 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from queue import SimpleQueue
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-# A block's float64 buffer: about 4 MiB (measured best on 2 cores between 64 and 1,024 rows of
-# 2,048 features; the last level cache holds every thread's buffer)
-BLOCK_BYTES = 4 << 20
+if TYPE_CHECKING:
+    import torch
+
+# A block of features on the CPU: about 2 MiB, in the features' dtype (measured on 2 cores, 100,000
+# x 2,048 float32: 512-row blocks 126 ms an evaluation, 256-row 147 ms, 128-row 154 ms)
+BLOCK_BYTES = 2 << 20
 # Rows per unit of work a thread takes (a whole number of blocks): partial sums per unit, summed
-# in unit order
-UNIT_BLOCKS = 16
-# On a GPU, rows per block: the float64 block is the only copy made
+# in unit order; small enough that the last units do not leave a thread idle long
+UNIT_BLOCKS = 4
+# On a GPU, rows per block, converted there to float64: the only copy made
 GPU_BLOCK_ROWS = 32768
 
 
@@ -57,8 +61,8 @@ class Objective:
     """scikit-learn's penalised mean log loss and its gradient at a flat parameter vector (rows x
     (features + intercept), C order), of the features (x - mean) / scale.
 
-    `backend`: numpy (row blocks on `threads` threads, one BLAS thread each) or torch (on
-    `device`); by default numpy on the CPU, torch elsewhere.
+    `backend`: threads (row blocks on `threads` CPU threads, one BLAS thread each) or torch (on
+    `device`, float64 products); by default threads on the CPU, torch elsewhere.
     """
 
     def __init__(self, x: np.ndarray, index: np.ndarray, rows: int, fit_intercept: bool, device: str = "cpu",
@@ -69,24 +73,30 @@ class Objective:
         self.width = self.d + int(fit_intercept)
         self.mean, self.scale = float(mean), float(scale)
         self.index = np.asarray(index)
-        self.backend = backend or ("numpy" if device == "cpu" else "torch")
+        self.backend = backend or ("threads" if device == "cpu" else "torch")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if x.dtype not in (np.float32, np.float64):
             x = x.astype(np.float64)
         self.x = np.ascontiguousarray(x)  # the features as cached: no float64 copy of the matrix
         on_gpu = self.backend == "torch" and device != "cpu"
-        self.block = block_rows or (GPU_BLOCK_ROWS if on_gpu else max(16, BLOCK_BYTES // (8 * max(1, self.d))))
-        self.impl: NumpyBlocks | TorchBlocks = BACKENDS[self.backend](self, device, threads or trial_threads())
+        self.block = block_rows or (GPU_BLOCK_ROWS if on_gpu else
+                                    max(16, BLOCK_BYTES // (self.x.itemsize * max(1, self.d))))
+        self.impl: ThreadBlocks | TorchBlocks = BACKENDS[self.backend](self, device, threads or trial_threads())
+        self.last: tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]] | None = None
 
     def __call__(self, w: np.ndarray, strength: float) -> tuple[float, np.ndarray]:
         params = w.reshape(self.rows, self.width)
         W = params[:, :self.d]
         b = params[:, self.d] if self.fit_intercept else np.zeros(self.rows)
-        # ((x - mean) / scale) @ W.T + b  ==  x @ (W / scale).T + (b - mean * rowsum(W / scale)): the
-        # blocks need only the features as cached, in float64
-        Ws = W / self.scale
-        loss, gR, gb = self.impl(np.ascontiguousarray(Ws), b - self.mean * Ws.sum(axis=1))
+        if self.last is not None and np.array_equal(self.last[0], w):  # a new C's start: the data terms stand
+            loss, gR, gb = self.last[1]
+        else:
+            # ((x - mean) / scale) @ W.T + b  ==  x @ (W / scale).T + (b - mean * rowsum(W / scale)): the
+            # blocks need only the features as cached
+            Ws = W / self.scale
+            loss, gR, gb = self.impl(np.ascontiguousarray(Ws), b - self.mean * Ws.sum(axis=1))
+            self.last = (w.copy(), (loss, gR, gb))
         # and residual.T @ ((x - mean) / scale)  ==  (residual.T @ x - mean * colsum(residual)) / scale
         gW = (gR - self.mean * gb[:, None]) / self.scale
         grad = np.empty((self.rows, self.width))
@@ -97,78 +107,83 @@ class Objective:
         return float(value), grad.ravel()
 
 
-class NumpyBlocks:
-    """The sums over rows, unit by unit on a thread pool (one BLAS thread each), added up in unit
-    order as they finish; at most two units per thread are in flight, so the partial sums held at
-    once do not grow with the rows (each is classes x features: 16 MB at 1,000 x 2,048)."""
+class ThreadBlocks:
+    """The sums over rows on the CPU, unit by unit on a pool of threads, added up in unit order as
+    they finish; at most two units per thread are in flight, so the partial sums held at once do
+    not grow with the rows (each is classes x features: 16 MB at 1,000 x 2,048).
+
+    The two products run in the features' dtype through torch's CPU BLAS, one BLAS thread per
+    pool thread (MKL on x86: these products have a column per class, a shape on which it is 1.7x
+    as fast as numpy's OpenBLAS); everything else (the logits from the products on, the loss, the
+    residuals, the sums) in float64. Float32 features (what a backbone gives) therefore have
+    float32 products: the logits then carry float32 rounding, as the features themselves do, and
+    on 100,000 x 2,048 the loss differs from its float64 value by 3e-10 (relative), the gradient
+    by 2e-9, against a stopping tolerance of 1e-4. An evaluation there takes 125-165 ms on two
+    cores, where float64 products from an in-cache copy of each block (this module before Dec
+    2026) took 291 ms and scikit-learn takes ~500 ms on one (bench/README.md).
+    """
 
     def __init__(self, f: Objective, device: str, threads: int) -> None:
+        import torch
+
         self.f = f
         unit = f.block * UNIT_BLOCKS
         self.units = [(lo, min(lo + unit, f.n)) for lo in range(0, f.n, unit)]
         self.threads = max(1, min(threads, len(self.units)))
-        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
-        from threadpoolctl import ThreadpoolController
-
-        self.blas = ThreadpoolController()  # found once: threadpool_limits would look for it per evaluation
-        self.free: SimpleQueue[np.ndarray] = SimpleQueue()  # one block buffer per running unit
-        for _ in range(self.threads):
-            self.free.put(np.empty((f.block, f.d)))
+        # a pool even of one, whose threads each use one BLAS thread; torch's count is per thread
+        # on this build, and restored on closing in case another build makes it process-wide
+        self.saved = torch.get_num_threads()
+        self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
+        self.X = torch.from_numpy(f.x)  # shares the cached features' memory
+        self.dtype = f.x.dtype
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
+        import torch
 
-    def unit(self, lo: int, hi: int, Wt: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        f, buf = self.f, self.free.get()
-        try:
-            loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
-            for start in range(lo, hi, f.block):
-                m = min(f.block, hi - start)
-                if f.x.dtype == np.float64:  # read only: the features are never written
-                    xb = f.x[start:start + m]
-                else:  # converted exactly, in cache, for both products
-                    xb = buf[:m]
-                    np.copyto(xb, f.x[start:start + m])
-                z = xb @ Wt
-                z += b
-                y = f.index[start:start + m]
-                if f.rows == 1:  # log(1 + e^z) - y z (exactly, as scikit-learn), sigmoid(z) - y
-                    from scipy.special import expit
+        self.pool.shutdown()
+        torch.set_num_threads(self.saved)
 
-                    z1 = z[:, 0]
-                    loss += float((np.logaddexp(z1, 0.0) - y * z1).sum())
-                    r = (expit(z1) - y)[:, None]
-                else:  # logsumexp(z) - z_y, softmax(z) - onehot(y)
-                    top = z.max(axis=1, keepdims=True)
-                    e = np.exp(z - top)
-                    total = e.sum(axis=1, keepdims=True)
-                    loss += float((top[:, 0] + np.log(total[:, 0]) - z[np.arange(m), y]).sum())
-                    r = e / total
-                    r[np.arange(m), y] -= 1.0
-                gW += r.T @ xb
-                gb += r.sum(axis=0)
-            return loss, gW, gb
-        finally:
-            self.free.put(buf)
+    def unit(self, lo: int, hi: int, Wt: torch.Tensor, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        import torch
 
-    def __call__(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        f, Wt = self.f, np.ascontiguousarray(W.T)
+        f = self.f
         loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
-        with self.blas.limit(limits=1, user_api="blas"):  # the pool is the parallelism
-            if self.pool is None:
-                parts: Iterator[tuple[float, np.ndarray, np.ndarray]] = (self.unit(lo, hi, Wt, b)
-                                                                         for lo, hi in self.units)
-            else:
-                parts = self._in_order(Wt, b)
-            for part in parts:  # unit order: the same sums whatever the thread count
-                loss += part[0]
-                gW += part[1]
-                gb += part[2]
+        for start in range(lo, hi, f.block):  # a block stays in cache for both products
+            m = min(f.block, hi - start)
+            xb = self.X[start:start + m]
+            z = torch.mm(xb, Wt).numpy().astype(np.float64, copy=False)
+            z += b
+            y = f.index[start:start + m]
+            if f.rows == 1:  # log(1 + e^z) - y z (exactly, as scikit-learn), sigmoid(z) - y
+                from scipy.special import expit
+
+                z1 = z[:, 0]
+                loss += float((np.logaddexp(z1, 0.0) - y * z1).sum())
+                r = (expit(z1) - y)[:, None]
+            else:  # logsumexp(z) - z_y, softmax(z) - onehot(y)
+                top = z.max(axis=1, keepdims=True)
+                e = np.exp(z - top)
+                total = e.sum(axis=1, keepdims=True)
+                loss += float((top[:, 0] + np.log(total[:, 0]) - z[np.arange(m), y]).sum())
+                r = e / total
+                r[np.arange(m), y] -= 1.0
+            gW += torch.mm(torch.from_numpy(np.ascontiguousarray(r.T, dtype=self.dtype)), xb).numpy()
+            gb += r.sum(axis=0)
         return loss, gW, gb
 
-    def _in_order(self, Wt: np.ndarray, b: np.ndarray) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
-        assert self.pool is not None
+    def __call__(self, W: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        import torch
+
+        f = self.f
+        Wt = torch.from_numpy(np.ascontiguousarray(W.T, dtype=self.dtype))
+        loss, gW, gb = 0.0, np.zeros((f.rows, f.d)), np.zeros(f.rows)
+        for part in self._in_order(Wt, b):  # unit order: the same sums whatever the thread count
+            loss += part[0]
+            gW += part[1]
+            gb += part[2]
+        return loss, gW, gb
+
+    def _in_order(self, Wt: torch.Tensor, b: np.ndarray) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
         window: deque[Future[tuple[float, np.ndarray, np.ndarray]]] = deque()
         for lo, hi in self.units:
             window.append(self.pool.submit(self.unit, lo, hi, Wt, b))
@@ -219,7 +234,7 @@ class TorchBlocks:
         return float(loss), gW.cpu().numpy(), gb.cpu().numpy()
 
 
-BACKENDS: dict[str, type[NumpyBlocks] | type[TorchBlocks]] = {"numpy": NumpyBlocks, "torch": TorchBlocks}
+BACKENDS: dict[str, type[ThreadBlocks] | type[TorchBlocks]] = {"threads": ThreadBlocks, "torch": TorchBlocks}
 
 
 def lbfgs_path(x: np.ndarray, y: np.ndarray, cs: np.ndarray, fit_intercept: bool = True, max_iter: int = 1000,
