@@ -146,7 +146,7 @@ def test_a_path_is_the_same_bit_for_bit_on_one_thread_or_three():
 
     feats, labels, _ = probe_features(5, 3, n_train=1500, d=40)
     paths = [list(lbfgs_path(feats["id_train"], labels["id_train"], np.logspace(-3, 1, 4), threads=t,
-                             mean=3.0, scale=1.1, block_rows=8)) for t in (1, 3)]  # 12 units of 128 rows
+                             mean=3.0, scale=1.1, block_rows=8)) for t in (1, 3)]  # 47 units of 32 rows
     for (w1, b1, _), (w3, b3, _) in zip(*paths):
         assert np.array_equal(w1, w3) and np.array_equal(b1, b3)
     x, y = feats["id_train"], labels["id_train"]
@@ -158,19 +158,19 @@ def test_a_path_is_the_same_bit_for_bit_on_one_thread_or_three():
 
 def test_an_evaluation_holds_a_few_partial_sums_whatever_the_rows():
     """Partial gradients (classes x features each) are added up as they finish: held all at once,
-    1,000 classes on ImageNet's 1.28M rows would take ~5 GB. Here 200 units of 50 x 64: a list of
-    them would be 200 x 25.6 KB."""
+    1,000 classes on ImageNet's 1.28M rows would take ~5 GB. Here 800 units of 50 x 64: a list of
+    them would be 800 x 25.6 KB."""
     import tracemalloc
 
     from lpft.strategies.lp_torch import Objective
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200 * 16 * 8, 64)).astype(np.float32), np.arange(200 * 16 * 8) % 50
-    f = Objective(x, y, 50, True, threads=2, block_rows=8)  # units of 16 blocks of 8 rows
+    f = Objective(x, y, 50, True, threads=2, block_rows=8)  # units of 4 blocks of 8 rows
     w = rng.normal(size=50 * 65) * 0.01
     f(w, 0.0)
     tracemalloc.start()
-    f(w, 0.0)
+    f(w + 0.001, 0.0)  # a new point: the blocks run (at the same one, the last evaluation's terms stand)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     f.impl.close()
@@ -199,3 +199,36 @@ def test_a_new_cs_first_evaluation_reuses_the_data_terms_of_the_last():
     moved[3] += 1e-12
     f(moved, 0.3)
     assert len(calls) == 2
+
+
+def test_the_pools_one_blas_thread_leaves_the_trials_thread_count_alone():
+    """Each pool thread multiplies on one BLAS thread; torch.set_num_threads there also sets the
+    count every thread touching torch later starts with: the trial's other threads (a data
+    loader's, a tracker's) must keep theirs while the path runs and after."""
+    import threading
+
+    import torch
+
+    from lpft.strategies.lp_torch import Objective
+
+    def in_a_new_thread() -> int:
+        seen: list[int] = []
+        t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        return seen[0]
+
+    suite = torch.get_num_threads()
+    torch.set_num_threads(3)  # the suite's torch runs on one thread (OMP_NUM_THREADS): a trial's on several
+    try:
+        x, y = np.random.default_rng(0).normal(size=(512, 16)).astype(np.float32), np.arange(512) % 3
+        f = Objective(x, y, 3, True, threads=2, block_rows=16)
+        try:
+            f(np.zeros(3 * 17), 0.1)
+            assert list(f.impl.pool.map(lambda _: torch.get_num_threads(), range(4))) == [1] * 4
+            assert torch.get_num_threads() == 3 and in_a_new_thread() == 3
+        finally:
+            f.impl.close()
+        assert in_a_new_thread() == 3
+    finally:
+        torch.set_num_threads(suite)

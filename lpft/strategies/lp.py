@@ -36,12 +36,13 @@ if TYPE_CHECKING:  # torch and the models load when a trial runs, not when a spe
 SOLVERS = ("auto", "sklearn", "torch")
 # How the C path is computed, in the LP head cache's key: a head computed another way never answers.
 # 2: ID train fitted in float64 (1: in the features' dtype); the torch solver. 3: the mean and
-# standard deviation accumulated in float64; the torch solver's sums in row blocks.
-PATH_VERSION = 3
+# standard deviation accumulated in float64; the torch solver's sums in row blocks. 4: the torch
+# solver's CPU products in the features' dtype (float32 from a backbone).
+PATH_VERSION = 4
 # auto's choice on the CPU: torch from this many feature-matrix entries (training rows x features)
-# up (on 2 cores, 10 C: 0.47x scikit-learn's time at 100,000 x 2,048, 0.60x at 24,500 x 1,280: bench/
-# lp_scale.py); below it scikit-learn, the reference, which takes seconds there (torch is faster
-# there too: 0.55x at 10,000 x 512).
+# up (on 2 cores, 10 C: 0.35x scikit-learn's time at 100,000 x 2,048, 0.57x at 24,500 x 1,280: bench/
+# README.md); below it scikit-learn, the reference, which takes seconds there (torch is faster
+# there too: 0.48x at 10,000 x 512).
 TORCH_FROM = 20_000_000
 
 

@@ -11,6 +11,8 @@ the previous C's solution (`warm_start`) and the first from zeros: the same iter
 rounding, so the same stopping points. That matters beyond the optimum: at the path's smallest C
 scikit-learn's defaults stop short of it, and a solver that did not would score differently there
 and could select another C. Everything but the two products in float64, as scikit-learn computes.
+(Float32 products put ~1e-9 of relative rounding on the loss, above `ftol`: with a `tol` much
+tighter than the default, a C can stop on the relative reduction first; see ThreadBlocks.)
 
 Why blocks: an evaluation's two products are skinny (a column per class), so their cost is the
 passes over the feature matrix. Each block of rows stays in cache for both products, so an
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -130,18 +134,23 @@ class ThreadBlocks:
         unit = f.block * UNIT_BLOCKS
         self.units = [(lo, min(lo + unit, f.n)) for lo in range(0, f.n, unit)]
         self.threads = max(1, min(threads, len(self.units)))
-        # a pool even of one, whose threads each use one BLAS thread; torch's count is per thread
-        # on this build, and restored on closing in case another build makes it process-wide
-        self.saved = torch.get_num_threads()
-        self.pool = ThreadPoolExecutor(self.threads, initializer=torch.set_num_threads, initargs=(1,))
-        self.X = torch.from_numpy(f.x)  # shares the cached features' memory
+        # A pool even of one, whose threads each use one BLAS thread. torch.set_num_threads also
+        # sets the count that threads touching torch later start with, process-wide: every pool
+        # thread is started and set now, then the caller's count is set back, for the trial's
+        # other threads (and this one)
+        saved = torch.get_num_threads()
+        started = threading.Barrier(self.threads)
+        self.pool = ThreadPoolExecutor(self.threads, initializer=one_blas_thread)
+        for done in [self.pool.submit(started.wait) for _ in range(self.threads)]:
+            done.result()
+        torch.set_num_threads(saved)
+        with warnings.catch_warnings():  # read-only features (a memory-mapped cache): only ever read
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.X = torch.from_numpy(f.x)  # shares the cached features' memory
         self.dtype = f.x.dtype
 
     def close(self) -> None:
-        import torch
-
         self.pool.shutdown()
-        torch.set_num_threads(self.saved)
 
     def unit(self, lo: int, hi: int, Wt: torch.Tensor, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         import torch
@@ -232,6 +241,15 @@ class TorchBlocks:
             gW += r.T @ xb
             gb += r.sum(dim=0)
         return float(loss), gW.cpu().numpy(), gb.cpu().numpy()
+
+
+def one_blas_thread() -> None:
+    """This thread's torch (and MKL) on one thread. The thread's first query comes first: torch
+    sets a thread's count from the process-wide one on that first use, which would undo the set."""
+    import torch
+
+    torch.get_num_threads()
+    torch.set_num_threads(1)
 
 
 BACKENDS: dict[str, type[ThreadBlocks] | type[TorchBlocks]] = {"threads": ThreadBlocks, "torch": TorchBlocks}
