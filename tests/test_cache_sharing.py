@@ -157,3 +157,20 @@ def test_a_caller_with_the_array_in_hand_does_not_wait_for_another_maker(tmp_pat
     assert took < 1 and np.array_equal(mine, np.full((2, 2), 7.0))
     assert np.array_equal(cached_array(path, record, 2, lambda: np.zeros((2, 2))), np.ones((2, 2)))
     assert "waiting" not in capfd.readouterr().err
+
+
+def test_an_entry_of_the_wrong_size_is_judged_by_its_header_and_never_read(tmp_path, capfd, monkeypatch):
+    """Its key matches, its rows do not (a hand-copied file): made again, with one line saying
+    why, and the stored array itself never loaded (at ImageNet's scale, 10 GB read for nothing,
+    twice: before the lock and under it)."""
+    path = tmp_path / "features" / "k.npz"
+    record = {"key": "k", "for": "features of test/ood"}
+    cached_array(path, record, 99, lambda: np.zeros((99, 3), np.float32))
+    read, load = [], np.lib.npyio.NpzFile.__getitem__
+    monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda z, key: read.append(key) or load(z, key))
+    again = cached_array(path, record, 100, lambda: np.ones((100, 3), np.float32))
+    assert again.shape == (100, 3) and "array" not in read and read.count("record") == 2
+    assert capfd.readouterr().err == (f"lpft: cache: rebuilding {path}: it holds 99 rows, features of test/ood "
+                                      "has 100\n")
+    monkeypatch.undo()
+    assert np.array_equal(cached_array(path, record, 100, lambda: np.zeros((100, 3))), again)  # kept, read back
