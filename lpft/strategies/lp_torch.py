@@ -42,8 +42,9 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-# A block of features on the CPU: about 2 MiB, in the features' dtype (measured on 2 cores, 100,000
-# x 2,048 float32: 512-row blocks 126 ms an evaluation, 256-row 147 ms, 128-row 154 ms)
+# A block of features on the CPU: about 2 MiB in the features' dtype, a core's L2 here (measured on
+# 2 cores, 100,000 x 2,048 float32, an evaluation: 256-row blocks 136-147 ms, 128-row 154 ms;
+# 512-row, 4 MiB, 122-126 ms, within this machine's noise: the bench's numbers are 256-row ones)
 BLOCK_BYTES = 2 << 20
 # Rows per unit of work a thread takes (a whole number of blocks): partial sums per unit, summed
 # in unit order; small enough that the last units do not leave a thread idle long
