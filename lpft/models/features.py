@@ -73,28 +73,26 @@ def _stored(path: Path, record: dict[str, str], rows: int) -> tuple[np.ndarray |
             if stored.get("key") != record["key"]:
                 return None, f"it was made for {stored.get('for', '?')} (key {stored.get('key')}), not this key"
             shape = _stored_shape(z)  # from the header: a wrong-sized entry (10 GB at ImageNet's scale) is not read
-            if shape is not None and (not shape or shape[0] != rows):
+            if not shape or shape[0] != rows:
                 return None, f"it holds {shape[0] if shape else 0} rows, {record['for']} has {rows}"
-            array = z["array"]
-            if array.ndim >= 1 and len(array) == rows:
-                touch(path)
-                return array, None
-            return None, f"it holds {array.shape[0] if array.ndim else 0} rows, {record['for']} has {rows}"
+            touch(path)
+            return z["array"], None
     except FileNotFoundError:  # no entry (or `lpft cache prune` removed it just now)
         return None, None
     except Exception as e:  # noqa: BLE001 (truncated, another format, no record: make it again)
         return None, f"unreadable ({type(e).__name__}: {e})"
 
 
-def _stored_shape(z: np.lib.npyio.NpzFile) -> tuple[int, ...] | None:
-    """The stored array's shape, read from its .npy header alone; None for a header version this
-    does not know (the array is then read to tell)."""
+def _stored_shape(z: np.lib.npyio.NpzFile) -> tuple[int, ...]:
+    """The stored array's shape, from its .npy header alone (numpy writes versions 1.0 and 2.0 for
+    plain arrays); from the array itself for another version."""
     readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    if z.zip is None:  # closed
-        return None
+    assert z.zip is not None  # open: np.load's context
     with z.zip.open("array.npy") as f:
         reader = readers.get(np.lib.format.read_magic(f))
-        return None if reader is None else tuple(reader(f)[0])
+        if reader is not None:
+            return tuple(reader(f)[0])
+    return z["array"].shape
 
 
 @torch.no_grad()
