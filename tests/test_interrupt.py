@@ -47,9 +47,10 @@ SPEC = {
 BUDGET = {"lp": 1, "ft": 3, "lpft": 2}
 
 
-def lpft(cwd: Path, *args: str) -> subprocess.Popen:
+def lpft(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "lpft", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=None if env is None else {**os.environ, **env})
 
 
 def wait_for(proc: subprocess.Popen, ready, what: str, limit: float = 240) -> None:
@@ -182,9 +183,26 @@ def test_the_printed_resume_command_completes_the_budget_each_trial_once(interru
 # How else a sweep is stopped: `kill PID` (docker stop, Kubernetes), a SIGTERM to the whole
 # process group (timeout(1), systemd, Slurm: the local Ray's processes get it too), and a second
 # Ctrl-C while the first is being handled.
+def ray_first(pgid: int, sig: int) -> None:
+    """The whole process group signalled, as systemd or Slurm stop a job (every process, in no set
+    order): here the local Ray's processes first, and the driver once Tune's controller has had
+    time to ask the dead GCS for the cluster's resources (a call that blocked the driver for a
+    minute, then ended it with exit 1, before `lpft.sweeps.ray_start` turned it off)."""
+    for p in psutil.process_iter():
+        try:
+            if p.pid != pgid and os.getpgid(p.pid) == pgid:
+                p.send_signal(sig)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    time.sleep(2)
+    os.killpg(pgid, sig)
+
+
+# Tune's resource query every 0.5 s, were lpft not to turn it off, so that `ray_first` meets it.
+REFRESH = {"TUNE_STATE_REFRESH_PERIOD": "0.5"}
 STOPS = {
     "sigterm": ([signal.SIGTERM], os.kill, 143, "== t interrupted (SIGTERM) after "),
-    "sigterm to the group": ([signal.SIGTERM], os.killpg, 143, "== t interrupted (SIGTERM) after "),
+    "sigterm to the group, Ray first": ([signal.SIGTERM], ray_first, 143, "== t interrupted (SIGTERM) after "),
     "sigint twice": ([signal.SIGINT, signal.SIGINT], os.killpg, 130, "== t stopped at once (SIGINT again); "),
 }
 # The first Ctrl-C's graceful stop can end the sweep before the second arrives (0.2 s later):
@@ -199,7 +217,7 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
             "strategies": {"ft": {"num_samples": 1, "epochs": 100 * EPOCHS, "eval_every": EVERY, "lr": LR["ft"]}}}
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(spec))
     root = tmp_path / "store" / "t"
-    proc = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store")
+    proc = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store", env=REFRESH)
     wait_for(proc, lambda: results_of(root, "ft"), "the trial's first checkpoint")
     if how == "sigterm":  # while it runs, a second sweep of its name and storage is refused, --resume too
         for extra in ((), ("--resume",)):

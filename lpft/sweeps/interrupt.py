@@ -19,7 +19,9 @@ again once Ray is up (`install`); leaving restores Ray's Python one.
 A SIGTERM to the whole process group (`timeout`, systemd, Slurm) also ends the local Ray
 instance the sweep started (Ray's processes block only SIGINT); Tune's stop would then wait a
 minute for its dead GCS, so the sweep leaves the Tuner at once (`RayGone`) and still writes
-its trials table from the ledger.
+its trials table from the ledger. Tune's periodic query of the cluster's resources is off
+(`lpft.sweeps.ray_start`): on a dead GCS it blocked the driver before it reached the stop, and
+Ray ended it a minute later with exit 1.
 """
 
 from __future__ import annotations
