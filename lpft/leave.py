@@ -51,18 +51,20 @@ def hold_signals() -> None:
             signal.signal(s, _FINISHING)
 
 
-def _leave_ray() -> bool:
+def _leave_ray(code: int) -> bool:
     """Disconnects from Ray, if this run connected. Ray's own exit hook first sleeps 0.5 s so
     that workers' log lines can reach the driver; lpft's driver never streams them
     (`log_to_driver=False`: `lpft.sweeps.ray_start.init_ray`), so it leaves without the wait.
-    False when the local Ray this run started has died (a SIGTERM to the whole process group):
-    then Ray's shutdown and Ray's and Tune's exit hooks would each wait a minute for its GCS, so
-    none is run (its processes end with this one: Ray ties them to it)."""
+    False when the local Ray this run started has died (a SIGTERM to the whole process group:
+    after one, up to a second is given for its processes to die) or Tune's loop is still in its
+    thread (`lpft.sweeps.interrupt.supervise`): then Ray's shutdown and Ray's and Tune's exit
+    hooks could each wait a minute for a dead GCS or on that loop, so none is run (a local Ray's
+    processes end with this one: Ray ties them to it; a cluster ends the job of a driver gone)."""
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
-        from lpft.sweeps.interrupt import local_ray_gone
+        from lpft.sweeps.interrupt import local_ray_gone, tune_running
 
-        if local_ray_gone(wait=0):
+        if tune_running() or local_ray_gone(wait=1.0 if code == 128 + signal.SIGTERM else 0.0):
             return False
         ray.shutdown()
     return True
@@ -83,7 +85,7 @@ def leave(code: int) -> NoReturn:
     for thread in threading.enumerate():  # as the interpreter would before its exit hooks
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
-    if _leave_ray():
+    if _leave_ray(code):
         atexit._run_exitfuncs()
     _flush()
     os._exit(code)

@@ -185,9 +185,10 @@ def test_the_printed_resume_command_completes_the_budget_each_trial_once(interru
 # Ctrl-C while the first is being handled.
 def ray_first(pgid: int, sig: int) -> None:
     """The whole process group signalled, as systemd or Slurm stop a job (every process, in no set
-    order): here the local Ray's processes first, and the driver once Tune's controller has had
-    time to ask the dead GCS for the cluster's resources (a call that blocked the driver for a
-    minute, then ended it with exit 1, before `lpft.sweeps.ray_start` turned it off)."""
+    order): here the local Ray's processes first, and the driver once Tune's loop is blocked on
+    the dead GCS (its query of the cluster's resources, every 0.5 s here: `REFRESH`). Ray ends a
+    driver blocked so with exit 1 a minute later; lpft's main thread is not the one blocked
+    (`lpft.sweeps.interrupt.supervise`). CI met this once with the signal to the whole group."""
     for p in psutil.process_iter():
         try:
             if p.pid != pgid and os.getpgid(p.pid) == pgid:
@@ -198,7 +199,7 @@ def ray_first(pgid: int, sig: int) -> None:
     os.killpg(pgid, sig)
 
 
-# Tune's resource query every 0.5 s, were lpft not to turn it off, so that `ray_first` meets it.
+# Tune's query of the cluster's resources every 0.5 s (10 s by default), so that `ray_first` meets it.
 REFRESH = {"TUNE_STATE_REFRESH_PERIOD": "0.5"}
 STOPS = {
     "sigterm": ([signal.SIGTERM], os.kill, 143, "== t interrupted (SIGTERM) after "),
@@ -259,6 +260,41 @@ def test_a_second_signal_stops_the_sweep_where_it_is():
             time.sleep(1)
     assert stopped.value.exit_status == 130
     assert signal.getsignal(signal.SIGINT) is before  # restored
+
+
+def test_the_main_thread_handles_signals_while_tunes_loop_runs_in_a_thread_of_its_own():
+    """`supervise`: the loop (here a stand-in stepping every 10 ms, asking Tune's stopper) sees
+    the first signal as a graceful stop; a second raises Stopped in the main thread once the loop
+    has left at its next step; what the loop raises reaches the main thread."""
+    import threading
+
+    from lpft.sweeps.interrupt import Interrupt, StopOnSignal, Stopped, supervise, tune_running
+
+    answers = []
+
+    def signal_twice():
+        for _ in range(2):
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with Interrupt() as interrupt:
+        stopper = StopOnSignal(interrupt)
+
+        def loop():
+            while True:
+                answers.append(stopper.stop_all())
+                time.sleep(0.01)
+
+        threading.Thread(target=signal_twice, daemon=True).start()
+        start = time.monotonic()
+        with pytest.raises(Stopped) as stopped:
+            supervise(loop, interrupt)
+        assert time.monotonic() - start < 2  # at once, not after STOP_WAIT_S
+        assert not tune_running()  # the loop left
+        with pytest.raises(ZeroDivisionError):
+            supervise(lambda: 1 / 0, interrupt)
+    assert stopped.value.exit_status == 143
+    assert answers[0] is False and answers[-1] is True  # stepping on, then stopping gracefully
 
 
 LEAVING = """

@@ -9,19 +9,24 @@ so it does nothing else), and `StopOnSignal.stop_all` ends the experiment at the
 controller's next step. Tune then stops every trial's actor without reporting it as ended,
 so each cut-off trial keeps its last checkpoint and stays asked-but-unended in the sweep's
 ledger: `--resume` runs it again from there. A second signal stops the sweep at once: it raises
-`Stopped` wherever the driver is, leaving the trials table as it was (the ledger is the resume
-state either way); the command then shuts its Ray down as after any sweep.
+`Stopped` in the main thread, leaving the trials table as it was (the ledger is the resume
+state either way); the command then shuts its Ray down as after any sweep (`lpft.leave`), or,
+if Tune's loop has not left, leaves Ray's processes to end with it.
 
 `ray.init` installs SIGTERM handlers of its own (Python's: exit, or shut the local node down;
 and its core worker's C handler, which logs a stack and dies), so the sweep installs these
 again once Ray is up (`install`); leaving restores Ray's Python one.
 
-A SIGTERM to the whole process group (`timeout`, systemd, Slurm) also ends the local Ray
-instance the sweep started (Ray's processes block only SIGINT); Tune's stop would then wait a
-minute for its dead GCS, so the sweep leaves the Tuner at once (`RayGone`) and still writes
-its trials table from the ledger. Tune's periodic query of the cluster's resources is off
-(`lpft.sweeps.ray_start`): on a dead GCS it blocked the driver before it reached the stop, and
-Ray ended it a minute later with exit 1.
+Tune's loop runs in a thread of its own (`supervise`) while the main thread waits on it: a
+signal is then handled at once, whatever Ray call Tune's loop is in. A SIGTERM to the whole
+process group (`timeout`, systemd, Slurm: every process of the job, in no set order) also ends
+the local Ray instance the sweep started (Ray's processes block only SIGINT). Tune's loop may
+then be blocked in a call to the dead GCS (a query of the cluster's resources, a result's
+object in the dead object store), which Ray ends after a minute with exit 1; the main thread
+sees Ray's processes die, leaves that thread where it is (`RayGone`) and still writes the
+trials table from the ledger. A second signal asks Tune's loop to stop at its next step (the
+stopper raises `Stopped` there, as the handler did in the loop when it ran in the main thread)
+and waits for it a moment; a loop that does not stop is left to end with the process.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class Interrupt:
         self.signum: int | None = None
         self.say: Callable[[str], None] | None = None  # where `announce` says the sweep is stopping
         self.announced = False
+        self.stop_now: Stopped | None = None  # a second signal: Tune's loop stops at its next step
         self._previous: dict[int, Any] = {}
         self._tune_handler: str | None = None
 
@@ -118,7 +124,7 @@ class RayGone(BaseException):
     (a minute's wait on the dead GCS) for an Exception only."""
 
 
-def local_ray_gone(wait: float = 1.0) -> bool:
+def local_ray_gone(wait: float = 0.0) -> bool:
     """Whether a process of the Ray instance this driver started (none for a cluster's) has
     died, waiting up to `wait` s for one to (they got the signal at the same instant)."""
     from ray._private import worker
@@ -134,22 +140,65 @@ def local_ray_gone(wait: float = 1.0) -> bool:
     return False
 
 
+TUNE_THREAD = "lpft-tune"
+POLL_S = 0.1  # how often the main thread looks at the signal and at the local Ray's processes
+STOP_WAIT_S = 5.0  # how long a second signal waits for Tune's loop to leave (it steps every ~0.1 s)
+
+
+def supervise(fit: Callable[[], Any], interrupt: Interrupt) -> None:
+    """`fit()` (Tune's loop) in a thread of its own while this, the main thread, waits: its
+    signals are handled here at once. Raises what `fit` raised; `RayGone` once a SIGTERM came and
+    the local Ray died (the loop, maybe blocked on its GCS, is left where it is); `Stopped` on a
+    second signal, once the loop has left or `STOP_WAIT_S` has passed. Outside the main thread (no
+    handlers there) `fit` runs in this one."""
+    if threading.current_thread() is not threading.main_thread():
+        fit()
+        return
+    failed: list[BaseException] = []
+    # Waited on, not the thread: a handler's exception inside Thread.join marks a live thread
+    # stopped (CPython 3.11's join releases its lock on the way out)
+    ended = threading.Event()
+
+    def run() -> None:
+        try:
+            fit()
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread, raised there
+            failed.append(e)
+        finally:
+            ended.set()
+
+    threading.Thread(target=run, name=TUNE_THREAD, daemon=True).start()  # daemon: never waited for at exit
+    try:
+        while not ended.wait(POLL_S):  # a signal's handler runs here, in the wait
+            if interrupt.signum == signal.SIGTERM and local_ray_gone():
+                raise RayGone
+    except Stopped as stop:
+        interrupt.stop_now = stop
+        ended.wait(STOP_WAIT_S)  # a third signal stops this wait too
+        raise
+    if failed:
+        raise failed[0]
+
+
+def tune_running() -> bool:
+    """Whether Tune's loop is still in its thread (left there by `RayGone` or a second signal)."""
+    return any(t.name == TUNE_THREAD and t.is_alive() for t in threading.enumerate())
+
+
 class StopOnSignal(Stopper):
-    """Tune's stopper: no trial is stopped for its results; the whole experiment once signalled."""
+    """Tune's stopper: no trial is stopped for its results; the whole experiment once signalled,
+    and after a second signal the loop itself (`Stopped`, raised in it)."""
 
     def __init__(self, interrupt: Interrupt) -> None:
         self.interrupt = interrupt
-        self.checked = False
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         return False
 
     def stop_all(self) -> bool:
+        if self.interrupt.stop_now is not None:
+            raise Stopped(self.interrupt.stop_now.signum)
         if self.interrupt.signum is None:
             return False
         self.interrupt.announce()
-        if self.interrupt.signum == signal.SIGTERM and not self.checked:
-            self.checked = True
-            if local_ray_gone():
-                raise RayGone
         return True

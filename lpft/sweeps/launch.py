@@ -243,7 +243,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
          interrupt: Interrupt) -> SweepOutcome:
     from ray import tune
 
-    from lpft.sweeps.interrupt import RayGone
+    from lpft.sweeps.interrupt import RayGone, supervise
     from lpft.sweeps.outcome import write_trials_table
     from lpft.sweeps.study import export_studies
 
@@ -275,7 +275,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
     try:
         if interrupt.signum is None:  # else signalled while starting: no trial is begun
             with tracker_env():
-                _tuner(spec, trainable, root, ledger, progress, interrupt).fit()
+                supervise(_tuner(spec, trainable, root, ledger, progress, interrupt).fit, interrupt)
     except RayGone:
         progress.say("  the signal ended this sweep's local Ray too (it went to the whole process group): "
                      "its trials are cut off where they were")

@@ -20,12 +20,6 @@ def init_ray(address: str | None, dashboard: bool = False) -> None:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV/JSON per trial
     # Nothing leaves the machine at run time: Ray's usage stats only if the user turns them on.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Tune's controller asks the GCS for the cluster's resources every 10 s, only for its own
-    # status tables (lpft shows none). That call blocks the driver while the GCS is gone, and
-    # Ray ends the process (exit 1) after a minute: when a SIGTERM to the process group ends
-    # the local Ray first, the sweep never reaches its graceful stop (`lpft.sweeps.interrupt`).
-    # Set, not defaulted: nothing of lpft's reads it, and the stop depends on it.
-    os.environ["TUNE_STATE_REFRESH_PERIOD"] = "inf"
     if address:
         from lpft.secrets import token_auth_mode
 
