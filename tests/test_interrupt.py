@@ -73,6 +73,13 @@ def ended(root: Path, trial: str) -> bool:
         return False
 
 
+def in_group(p: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(p.pid) == pgid
+    except (ProcessLookupError, psutil.Error):
+        return False
+
+
 def ray_left(pgid: int) -> list[str]:
     """Live processes still in the sweep's process group (its local Ray's, had it leaked them)."""
     left = []
@@ -221,6 +228,8 @@ def test_other_stops_exit_with_their_status_and_leave_a_resumable_sweep(tmp_path
     proc = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store", env=REFRESH)
     wait_for(proc, lambda: results_of(root, "ft"), "the trial's first checkpoint")
     if how == "sigterm":  # while it runs, a second sweep of its name and storage is refused, --resume too
+        lean = [" ".join(p.cmdline()) for p in psutil.process_iter() if p.pid != proc.pid and in_group(p, proc.pid)]
+        assert any("raylet" in c for c in lean) and not any("monitor.py" in c for c in lean), lean  # ray_patches
         for extra in ((), ("--resume",)):
             second = lpft(tmp_path, "sweep", "t.yaml", "--storage", "store", *extra)
             lines = second.communicate(timeout=300)[1].strip().splitlines()

@@ -50,7 +50,9 @@ def init_ray(address: str | None, dashboard: bool = False) -> None:
             raise InputError(f"--address {address}: {str(e).strip().splitlines()[0]}") from None
     else:  # a new local instance sized to this machine, even if a `ray start` cluster runs here
         host: dict[str, Any] = {"dashboard_host": "127.0.0.1"} if dashboard else {}
-        context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard, **host, **kwargs)
+        with ray_patches.lean_local_head():
+            context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=dashboard, **host,
+                               **kwargs)
         if dashboard:
             # Ray turns token authentication on for a local instance when ~/.ray/auth_token exists.
             token = os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
