@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)  # a sweep's (lpft.sweeps.interrupt)
 
 
 class _Finishing:
@@ -56,15 +56,17 @@ def _leave_ray(code: int) -> bool:
     that workers' log lines can reach the driver; lpft's driver never streams them
     (`log_to_driver=False`: `lpft.sweeps.ray_start.init_ray`), so it leaves without the wait.
     False when the local Ray this run started has died (a SIGTERM to the whole process group:
-    after one, up to a second is given for its processes to die) or Tune's loop is still in its
-    thread (`lpft.sweeps.interrupt.supervise`): then Ray's shutdown and Ray's and Tune's exit
-    hooks could each wait a minute for a dead GCS or on that loop, so none is run (a local Ray's
-    processes end with this one: Ray ties them to it; a cluster ends the job of a driver gone)."""
+    after one, up to a second is given for its processes to die; a plain SIGTERM to the driver
+    pays that second) or Tune's loop is still in its thread (`lpft.sweeps.interrupt.supervise`):
+    then Ray's shutdown and Ray's and Tune's exit hooks could each wait a minute for a dead GCS
+    or on that loop, so no exit hook is run, lpft's own included (a local Ray's processes end with
+    this one: Ray ties them to it; a cluster ends the job of a driver gone)."""
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         from lpft.sweeps.interrupt import local_ray_gone, tune_running
 
-        if tune_running() or local_ray_gone(wait=1.0 if code == 128 + signal.SIGTERM else 0.0):
+        killing = code in (128 + signal.SIGTERM, 128 + signal.SIGUSR1)  # signals that reach Ray's processes too
+        if tune_running() or local_ray_gone(wait=1.0 if killing else 0.0):
             return False
         ray.shutdown()
     return True

@@ -271,20 +271,33 @@ def test_a_second_signal_stops_the_sweep_where_it_is():
     assert signal.getsignal(signal.SIGINT) is before  # restored
 
 
-def test_the_main_thread_handles_signals_while_tunes_loop_runs_in_a_thread_of_its_own():
-    """`supervise`: the loop (here a stand-in stepping every 10 ms, asking Tune's stopper) sees
-    the first signal as a graceful stop; a second raises Stopped in the main thread once the loop
-    has left at its next step; what the loop raises reaches the main thread."""
+def send_later(*signals: int) -> None:
+    """Each signal to this process 0.3 s after the last, from a thread (the main one waits)."""
     import threading
 
+    def send():
+        for sig in signals:
+            time.sleep(0.3)
+            os.kill(os.getpid(), sig)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+def left_running(tune_running) -> bool:
+    deadline = time.monotonic() + 1  # the loop's thread ends just after it says it has
+    while tune_running() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return tune_running()
+
+
+def test_the_main_thread_handles_signals_while_tunes_loop_runs_in_a_thread_of_its_own():
+    """`supervise`: the loop (here a stand-in stepping every 10 ms, asking Tune's stopper) sees
+    the first signal (SIGUSR1, Slurm's warning) as a graceful stop; a second raises Stopped in the
+    main thread once the loop has left at its next step; what the loop raises reaches the main
+    thread."""
     from lpft.sweeps.interrupt import Interrupt, StopOnSignal, Stopped, supervise, tune_running
 
     answers = []
-
-    def signal_twice():
-        for _ in range(2):
-            time.sleep(0.3)
-            os.kill(os.getpid(), signal.SIGTERM)
 
     with Interrupt() as interrupt:
         stopper = StopOnSignal(interrupt)
@@ -294,16 +307,38 @@ def test_the_main_thread_handles_signals_while_tunes_loop_runs_in_a_thread_of_it
                 answers.append(stopper.stop_all())
                 time.sleep(0.01)
 
-        threading.Thread(target=signal_twice, daemon=True).start()
+        send_later(signal.SIGUSR1, signal.SIGTERM)
         start = time.monotonic()
         with pytest.raises(Stopped) as stopped:
             supervise(loop, interrupt)
         assert time.monotonic() - start < 2  # at once, not after STOP_WAIT_S
-        assert not tune_running()  # the loop left
+        assert not left_running(tune_running)
+        assert interrupt.name == "SIGUSR1"
         with pytest.raises(ZeroDivisionError):
             supervise(lambda: 1 / 0, interrupt)
     assert stopped.value.exit_status == 143
     assert answers[0] is False and answers[-1] is True  # stepping on, then stopping gracefully
+
+
+def test_a_loop_blocked_on_a_dead_ray_is_left_where_it_is(monkeypatch):
+    """The loop blocked (as in a call to a dead GCS: here a lock it never gets) when a SIGTERM
+    comes and the local Ray has died: the main thread leaves it (RayGone) at once."""
+    import threading
+
+    from lpft.sweeps import interrupt as module
+
+    monkeypatch.setattr(module, "local_ray_gone", lambda wait=0.0: True)
+    held = threading.Lock()
+    held.acquire()
+    with module.Interrupt() as interrupt:
+        send_later(signal.SIGTERM)
+        start = time.monotonic()
+        with pytest.raises(module.RayGone):
+            module.supervise(lambda: held.acquire(timeout=10), interrupt)
+        assert time.monotonic() - start < 2
+        assert module.tune_running()  # left where it is
+    held.release()
+    assert not left_running(module.tune_running)
 
 
 LEAVING = """

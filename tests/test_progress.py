@@ -90,3 +90,21 @@ def test_on_a_terminal_it_is_one_table_redrawn_with_the_trial_lines_above(clock)
     assert text.index("[ft] ft-000 completed") < text.rindex("lpft sweep")  # the line above the table
     final = text[text.rindex("lpft sweep"):]
     assert "1/2" in final and "95.0" in final and "52.0" in final and "elapsed 1:05" in final
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_once_closed_what_a_loop_left_running_says_changes_nothing(clock, live):
+    """A sweep stopped by a signal closes its view while Tune's loop may still run (in its own
+    thread: lpft.sweeps.interrupt.supervise): no table restarted over the summary, no counts moved."""
+    out = io.StringIO()
+    p = Progress({"ft": 2}, stream=out, live=live)
+    p.started("r1", "ft")
+    p.close()
+    shown = out.getvalue()
+    p.started("r2", "ft")
+    clock.now += 60
+    p.ended("r1", "ft", row("ft", "completed"), "  [ft] ft-000 completed")
+    p.skipped("ft", 1, "  one skipped")
+    p.tick()
+    assert out.getvalue() == shown and p._live is None
+    assert p.tallies["ft"].ended == 0 and p.tallies["ft"].budget == 2 and p.running == {"r1": "ft"}

@@ -8,10 +8,13 @@ handler turned off: the first signal is only recorded (a handler interrupts arbi
 so it does nothing else), and `StopOnSignal.stop_all` ends the experiment at the Tune
 controller's next step. Tune then stops every trial's actor without reporting it as ended,
 so each cut-off trial keeps its last checkpoint and stays asked-but-unended in the sweep's
-ledger: `--resume` runs it again from there. A second signal stops the sweep at once: it raises
-`Stopped` in the main thread, leaving the trials table as it was (the ledger is the resume
+ledger: `--resume` runs it again from there. A second signal stops the sweep at once (Tune's
+loop leaves at its next step, or is left running after `STOP_WAIT_S`): it raises `Stopped` in
+the main thread, leaving the trials table as it was (the ledger is the resume
 state either way); the command then shuts its Ray down as after any sweep (`lpft.leave`), or,
 if Tune's loop has not left, leaves Ray's processes to end with it.
+
+SIGUSR1 (Slurm's `--signal` warning) is handled as SIGTERM is.
 
 `ray.init` installs SIGTERM handlers of its own (Python's: exit, or shut the local node down;
 and its core worker's C handler, which logs a stack and dies), so the sweep installs these
@@ -40,12 +43,13 @@ from typing import Any
 
 from ray.tune.stopper import Stopper
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGUSR1 too: Slurm's --signal warning, and Tune's own stop signal when its loop ran in the main thread
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 TUNE_HANDLER = "TUNE_DISABLE_SIGINT_HANDLER"
 
 
 class Interrupt:
-    """While entered (in the main thread): SIGINT and SIGTERM recorded in `signum`."""
+    """While entered (in the main thread): SIGINT, SIGTERM and SIGUSR1 recorded in `signum`."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -120,8 +124,8 @@ class Stopped(KeyboardInterrupt):
 
 
 class RayGone(BaseException):
-    """The local Ray instance died with the signal. A BaseException: Tune's loop cleans up
-    (a minute's wait on the dead GCS) for an Exception only."""
+    """The local Ray instance died with the signal (`supervise`). A BaseException, as `Stopped`
+    is: no handler on its way out of the sweep takes it for a failure to report."""
 
 
 def local_ray_gone(wait: float = 0.0) -> bool:
@@ -170,7 +174,7 @@ def supervise(fit: Callable[[], Any], interrupt: Interrupt) -> None:
     threading.Thread(target=run, name=TUNE_THREAD, daemon=True).start()  # daemon: never waited for at exit
     try:
         while not ended.wait(POLL_S):  # a signal's handler runs here, in the wait
-            if interrupt.signum == signal.SIGTERM and local_ray_gone():
+            if interrupt.signum not in (None, signal.SIGINT) and local_ray_gone():  # Ray's processes block SIGINT alone
                 raise RayGone
     except Stopped as stop:
         interrupt.stop_now = stop

@@ -74,6 +74,9 @@ class Progress:
         self.concurrency = 1  # the most trials seen running at once
         self.running: dict[str, str] = {}  # Ray's trial id -> strategy (a retried trial starts again)
         self._live: Any = None
+        # Closed: what Tune's loop still tells it (a loop the sweep left running after a signal:
+        # lpft.sweeps.interrupt.supervise) changes neither the counts nor the screen
+        self.closed = False
 
     # What the sweep tells it.
     def restored(self, row: TrialRow) -> None:
@@ -81,23 +84,31 @@ class Progress:
         self._tally(row.strategy).end(row)
 
     def started(self, trial: str, strategy: str) -> None:
+        if self.closed:
+            return
         self.running[trial] = strategy
         self.concurrency = max(self.concurrency, len(self.running))
         self.tick()
 
     def deterministic(self, strategy: str, skipped: int) -> None:
         """A strategy whose selected run cannot differ on another seed: its replicates are not run."""
+        if self.closed:
+            return
         tally = self._tally(strategy)
         tally.budget = max(tally.ended, tally.budget - skipped)
 
     def skipped(self, strategy: str, trials: int, why: str) -> None:
         """Trials of `strategy` that will not run (`why`: one line saying so)."""
+        if self.closed:
+            return
         tally = self._tally(strategy)
         tally.budget = max(tally.ended, tally.budget - trials)
         self.say(why)
 
     def paused(self, trial: str) -> None:
         """A trial that failed and will be retried (or was paused): not running until it starts again."""
+        if self.closed:
+            return
         self.running.pop(trial, None)
 
     def cut_off(self) -> None:
@@ -105,6 +116,8 @@ class Progress:
         self.running.clear()
 
     def ended(self, trial: str, strategy: str, row: TrialRow, line: str) -> None:
+        if self.closed:
+            return
         self.running.pop(trial, None)
         self._tally(strategy).end(row)
         self.say(line)
@@ -115,14 +128,19 @@ class Progress:
 
     def say(self, line: str) -> None:
         """A line that stays (a trial's end), above the live table when there is one."""
-        if self._live is not None:
-            self._live.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        if self.closed:
+            return
+        live = self._live  # read once: close() may clear it meanwhile
+        if live is not None:
+            live.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
             print(line, file=self.stream, flush=True)
 
     def tick(self) -> None:
         """Start the live table (it redraws itself twice a second from the counts), or print the
         plain line when `every` seconds have passed since the last. Called at every Tune step."""
+        if self.closed:
+            return
         if self.live_view:
             if self._live is None:
                 from rich.console import Console
@@ -139,6 +157,9 @@ class Progress:
 
     def close(self) -> None:
         """The final counts, once: the live table's last state, or a last plain line."""
+        if self.closed:
+            return
+        self.closed = True
         if self._live is not None:
             self._live.stop()  # draws the final counts
             self._live = None
