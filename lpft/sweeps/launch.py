@@ -42,7 +42,7 @@ from lpft.sweeps.stragglers import end_stragglers
 from lpft.sweeps.study import journal, release_dead_journal_lock
 from lpft.sweeps.trackers import tracker_callbacks, tracker_env, trial_name
 from lpft.text import pct
-from lpft.trainables import TrialContext, lpft_trainable
+from lpft.trainables import TrialContext, sweep_trainable
 
 if TYPE_CHECKING:
     from lpft.sweeps.interrupt import Interrupt
@@ -259,7 +259,7 @@ def _run(spec: SweepSpec, root: Location, ledger: Ledger, start: float, progress
             f.write(yaml.safe_dump(stored_spec(spec), sort_keys=False).encode())
     by_strategy = {s: spec.resources_of(s) for s in spec.strategies}
     # Ray types a resources callable as returning a PlacementGroupFactory, yet converts a dict it returns (Trial)
-    trainable = tune.with_resources(tune.with_parameters(lpft_trainable, context=context),
+    trainable = tune.with_resources(sweep_trainable(context),
                                     StrategyResources(by_strategy))  # type: ignore[arg-type]  # Ray stub: see above
     outcome = SweepOutcome(spec, root, budgets=trial_budgets(spec))
     progress = Progress(outcome.budgets, every=progress_every, metric=spec.metric[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ WORKER_FILE = "worker.json"  # in a trial's checkpoints folder: the process runn
 
 @dataclass(frozen=True)
 class TrialContext:
-    """What every trial of a sweep shares; passed once with tune.with_parameters."""
+    """What every trial of a sweep shares; in the closure of its trainable (`sweep_trainable`)."""
 
     sweep: str
     benchmark: str
@@ -216,3 +217,17 @@ def lpft_trainable(config: dict[str, Any], context: TrialContext) -> None:
                  "wall_time_s": time.perf_counter() - start,
                  "resumed_from_step": int(resume["epoch"]) if resume else -1,
                  "cpus": float(assigned.get("CPU", 0.0)), "gpus": float(assigned.get("GPU", 0.0))})
+
+
+def sweep_trainable(context: TrialContext) -> Callable[[dict[str, Any]], None]:
+    """`lpft_trainable` with the sweep's `context` in its closure: pickled with the function (Ray
+    keeps it in its function table), not put in the object store as `tune.with_parameters` does.
+    A driver whose object is in a node's store is ended by Ray (exit 1, "the connection to the
+    plasma store is failed") when a signal to the process group kills that node before the
+    driver has written its interrupted summary: Ray tries to recover the object there."""
+
+    def trial(config: dict[str, Any]) -> None:
+        lpft_trainable(config, context)
+
+    trial.__name__ = trial.__qualname__ = "lpft_trainable"  # Tune's name for it, as before
+    return trial
