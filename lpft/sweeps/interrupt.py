@@ -151,8 +151,8 @@ STOP_WAIT_S = 5.0  # how long a second signal waits for Tune's loop to leave (it
 
 def supervise(fit: Callable[[], Any], interrupt: Interrupt) -> None:
     """`fit()` (Tune's loop) in a thread of its own while this, the main thread, waits: its
-    signals are handled here at once. Raises what `fit` raised; `RayGone` once a SIGTERM came and
-    the local Ray died (the loop, maybe blocked on its GCS, is left where it is); `Stopped` on a
+    signals are handled here at once. Raises what `fit` raised; `RayGone` once a signal other than
+    SIGINT came and the local Ray died (the loop, maybe blocked on its GCS, is left where it is); `Stopped` on a
     second signal, once the loop has left or `STOP_WAIT_S` has passed. Outside the main thread (no
     handlers there) `fit` runs in this one."""
     if threading.current_thread() is not threading.main_thread():
