@@ -63,10 +63,9 @@ def _leave_ray(code: int) -> bool:
     this one: Ray ties them to it; a cluster ends the job of a driver gone)."""
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
-        from lpft.sweeps.interrupt import local_ray_gone, tune_running
+        from lpft.sweeps.interrupt import local_ray_gone, reaches_ray, tune_running
 
-        killing = code in (128 + signal.SIGTERM, 128 + signal.SIGUSR1)  # signals that reach Ray's processes too
-        if tune_running() or local_ray_gone(wait=1.0 if killing else 0.0):
+        if tune_running() or local_ray_gone(wait=1.0 if reaches_ray(code - 128) else 0.0):
             return False
         ray.shutdown()
     return True

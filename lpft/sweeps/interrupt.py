@@ -55,7 +55,7 @@ class Interrupt:
         self.signum: int | None = None
         self.say: Callable[[str], None] | None = None  # where `announce` says the sweep is stopping
         self.announced = False
-        self.stop_now: Stopped | None = None  # a second signal: Tune's loop stops at its next step
+        self.stop_now: int | None = None  # a second signal: Tune's loop stops at its next step
         self._previous: dict[int, Any] = {}
         self._tune_handler: str | None = None
 
@@ -151,10 +151,10 @@ STOP_WAIT_S = 5.0  # how long a second signal waits for Tune's loop to leave (it
 
 def supervise(fit: Callable[[], Any], interrupt: Interrupt) -> None:
     """`fit()` (Tune's loop) in a thread of its own while this, the main thread, waits: its
-    signals are handled here at once. Raises what `fit` raised; `RayGone` once a signal other than
-    SIGINT came and the local Ray died (the loop, maybe blocked on its GCS, is left where it is); `Stopped` on a
-    second signal, once the loop has left or `STOP_WAIT_S` has passed. Outside the main thread (no
-    handlers there) `fit` runs in this one."""
+    signals are handled here at once. Raises what `fit` raised; `RayGone` once a signal that
+    `reaches_ray` came and the local Ray died (the loop, maybe blocked on its GCS, is left where it
+    is); `Stopped` on a second signal, once the loop has left or `STOP_WAIT_S` has passed. Outside
+    the main thread (no handlers there) `fit` runs in this one."""
     if threading.current_thread() is not threading.main_thread():
         fit()
         return
@@ -174,14 +174,20 @@ def supervise(fit: Callable[[], Any], interrupt: Interrupt) -> None:
     threading.Thread(target=run, name=TUNE_THREAD, daemon=True).start()  # daemon: never waited for at exit
     try:
         while not ended.wait(POLL_S):  # a signal's handler runs here, in the wait
-            if interrupt.signum not in (None, signal.SIGINT) and local_ray_gone():  # Ray's processes block SIGINT alone
+            if reaches_ray(interrupt.signum) and local_ray_gone():
                 raise RayGone
     except Stopped as stop:
-        interrupt.stop_now = stop
+        interrupt.stop_now = stop.signum
         ended.wait(STOP_WAIT_S)  # a third signal stops this wait too
         raise
     if failed:
         raise failed[0]
+
+
+def reaches_ray(signum: int | None) -> bool:
+    """Whether this signal of the sweep's, sent to its process group, can also have ended the local
+    Ray: each but SIGINT, which Ray's processes block."""
+    return signum in SIGNALS and signum != signal.SIGINT
 
 
 def tune_running() -> bool:
@@ -201,7 +207,7 @@ class StopOnSignal(Stopper):
 
     def stop_all(self) -> bool:
         if self.interrupt.stop_now is not None:
-            raise Stopped(self.interrupt.stop_now.signum)
+            raise Stopped(self.interrupt.stop_now)
         if self.interrupt.signum is None:
             return False
         self.interrupt.announce()
